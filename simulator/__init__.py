@@ -1,0 +1,32 @@
+"""Agent-based simulation of shoppers moving across marketing and sales channels.
+
+The public API: load a scenario, simulate it, read tidy pandas results.
+
+>>> from simulator import load_scenario, simulate
+>>> result = simulate(load_scenario("scenarios/omnichannel_retailer.yaml"), seed=1)  # doctest: +SKIP
+>>> result.summary["roi"]  # doctest: +SKIP
+"""
+
+from .channels import ChannelAgent
+from .engine import check_memory, simulate
+from .model import CommerceModel
+from .population import Funnel, ShopperPopulation, State
+from .results import OutputExistsError, SimulationResult
+from .scenario import Scenario, ScenarioError, ScenarioWarning, load_scenario, parse_scenario
+
+__all__ = [
+    "ChannelAgent",
+    "CommerceModel",
+    "Funnel",
+    "OutputExistsError",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioWarning",
+    "ShopperPopulation",
+    "SimulationResult",
+    "State",
+    "check_memory",
+    "load_scenario",
+    "parse_scenario",
+    "simulate",
+]

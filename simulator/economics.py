@@ -1,0 +1,107 @@
+"""Order economics: every order carries its basket value, discount, cost of goods, fee and fulfilment.
+
+Per order (agent units; results multiply by the population scale):
+
+- ``order_value`` = basket list value - discount + shipping fee (what the shopper pays);
+- a share ``return_rate`` of orders is returned: the shopper is refunded, goods go back to stock,
+  the channel refunds its commission, and the seller pays fulfilment plus return handling;
+- for kept orders: ``revenue`` = list value + shipping fee, ``discounts`` = discount given,
+  ``cogs`` = list value x (1 - gross margin); ``fees`` = commission on the amount paid plus the
+  channel's fee per order (all orders; commission only on kept orders); ``fulfilment`` = fulfilment
+  cost (+ return handling when returned).
+
+So ``revenue - discounts - cogs - fees - fulfilment`` is the order's contribution, and the
+scenario's profit is the sum of contributions minus media spend (channel fixed costs are booked
+as fees).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from .population import NO_DAY, Funnel, State
+
+if TYPE_CHECKING:
+    from .model import CommerceModel
+
+__all__ = ["book_orders"]
+
+
+def book_orders(
+    model: CommerceModel,
+    shoppers: npt.NDArray[np.int64],
+    channels: npt.NDArray[np.int64],
+    discount_rate: npt.NDArray[np.float64] | float = 0.0,
+) -> None:
+    """Book one order for each shopper in its channel and update shopper and channel ledgers.
+
+    Parameters
+    ----------
+    model
+        The model.
+    shoppers
+        Ids of the buying shoppers (each at most once).
+    channels
+        Channel index of each order.
+    discount_rate
+        Discount on the list value of each order (share, 0-1).
+    """
+    if shoppers.size == 0:
+        return
+    pop = model.population
+    econ = model.scenario.economics
+    rng = model.rng
+    day = model.day
+    persona = pop.persona[shoppers]
+    table = pop.personas
+    basket = np.exp(
+        table.basket_log_mean[persona] + table.basket_log_sigma[persona] * rng.standard_normal(shoppers.size)
+    )
+    discount = basket * discount_rate
+    paid = basket - discount + econ.shipping_fee
+    kept = rng.random(shoppers.size) >= econ.return_rate
+
+    commission = model.channel_commission[channels]
+    revenue = np.where(kept, basket + econ.shipping_fee, 0.0)
+    discounts = np.where(kept, discount, 0.0)
+    cogs = np.where(kept, basket * (1.0 - econ.gross_margin), 0.0)
+    fees = np.where(kept, commission * paid, 0.0) + model.channel_fee_per_order[channels]
+    fulfilment = econ.fulfilment_cost_per_order + np.where(kept, 0.0, econ.return_cost_per_order)
+    contribution = revenue - discounts - cogs - fees - fulfilment
+
+    first = pop.first_purchase_day[shoppers] == NO_DAY
+    repeat = ~first
+    pop.first_purchase_day[shoppers[first]] = day
+    pop.acquisition_channel[shoppers[first]] = channels[first]
+    pop.last_purchase_day[shoppers] = day
+    pop.state[shoppers] = State.ACTIVE
+    pop.known[shoppers] = True
+    pop.funnel[shoppers] |= np.uint8(Funnel.ORDERED)
+    pop.funnel[shoppers[repeat]] |= np.uint8(Funnel.REPEATED)
+    pop.orders[shoppers] += 1
+    pop.revenue[shoppers] += revenue - discounts
+    pop.contribution[shoppers] += contribution
+
+    n_channels = len(model.channel_agents)
+
+    def per_channel(values: npt.NDArray[np.float64] | npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+        return np.bincount(channels, weights=values, minlength=n_channels).astype(np.float64)
+
+    totals = {
+        "orders": np.bincount(channels, minlength=n_channels).astype(np.float64),
+        "new_customers": per_channel(first),
+        "repeat_orders": per_channel(repeat),
+        "returns": per_channel(~kept),
+        "order_value": per_channel(paid),
+        "revenue": per_channel(revenue),
+        "discounts": per_channel(discounts),
+        "cogs": per_channel(cogs),
+        "fees": per_channel(fees),
+        "fulfilment": per_channel(fulfilment),
+    }
+    for channel in model.channel_agents:
+        for field, values in totals.items():
+            channel.ledger[field][day] += values[channel.index]

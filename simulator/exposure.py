@@ -1,0 +1,142 @@
+"""Exposure: impressions land on shoppers; adstock, frequency cap, fatigue; organic discovery.
+
+Order within a day (called by :class:`simulator.model.CommerceModel`):
+
+1. :func:`decay_ad_stock` - yesterday's ad effect carries over at each channel's ``carryover``.
+2. :func:`deliver_impressions` - each channel's impressions land at random on shoppers of its
+   audience, weighted by persona affinity. A shopper receives a Poisson number of impressions,
+   so the share reached at mean frequency ``m`` is ``1 - exp(-m)``: reach saturates. Impressions
+   past the daily frequency cap are wasted; the rest are discounted by fatigue from recent
+   exposures and added to the shopper's ad stock; an unaware shopper becomes aware with
+   ``awareness_per_impression`` per effective impression.
+3. :func:`organic_discovery` - unaware shoppers find the brand without ads (SEO, marketplace
+   browsing, walking past a store).
+
+Both random placements use Poisson thinning: draw candidate shoppers uniformly from a persona's
+block and keep those who qualify, which costs time in proportion to impressions, not shoppers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from .population import Funnel, State
+
+if TYPE_CHECKING:
+    from .channels import ChannelAgent
+    from .model import CommerceModel
+
+__all__ = ["decay_ad_stock", "deliver_impressions", "organic_discovery"]
+
+IntArray = npt.NDArray[np.int64]
+
+
+def decay_ad_stock(model: CommerceModel) -> None:
+    """Multiply every shopper's ad stock by its channel's carryover (one day of adstock decay)."""
+    stock = model.population.ad_stock
+    for channel in model.channel_agents:
+        stock[channel.index] *= np.float32(channel.config.carryover)
+
+
+def deliver_impressions(model: CommerceModel, channel: ChannelAgent) -> None:
+    """Land ``channel.today_impressions`` on shoppers and update ad stock, fatigue and awareness."""
+    impressions = channel.today_impressions
+    if impressions <= 0:
+        return
+    pop = model.population
+    table = pop.personas
+    c = channel.index
+    config = channel.config
+    if config.reaches_unknown:
+        eligible = pop.audience[c]
+        eligible_per_persona = model.audience_per_persona[c]
+    else:
+        eligible = pop.audience[c] & pop.known
+        eligible_per_persona = table.count(eligible)
+    if eligible_per_persona.sum() == 0:
+        return
+    # Impressions split over personas by (eligible shoppers x affinity weight).
+    weight = eligible_per_persona * table.channel_weight[:, c]
+    if weight.sum() == 0:
+        return
+    expected = impressions * weight / weight.sum()
+    placed = _place(model, expected, eligible, eligible_per_persona)
+    if placed.size == 0:
+        return
+    shoppers, hits = np.unique(placed, return_counts=True)
+    capped = np.minimum(hits, config.frequency_cap).astype(np.float32)
+
+    day = model.day
+    since = (day - pop.fatigue_day[c, shoppers]).astype(np.float32)
+    recent = pop.fatigue[c, shoppers] * np.exp(-since / np.float32(config.fatigue_memory_days))
+    effect = capped * np.exp(-np.float32(config.fatigue) * recent)
+    pop.fatigue[c, shoppers] = recent + capped
+    pop.fatigue_day[c, shoppers] = day
+    pop.ad_stock[c, shoppers] += effect
+
+    unaware = pop.state[shoppers] == State.UNAWARE
+    if config.awareness_per_impression > 0 and unaware.any():
+        candidates = shoppers[unaware]
+        chance = 1.0 - (1.0 - config.awareness_per_impression) ** effect[unaware]
+        became = candidates[model.rng.random(candidates.size) < chance]
+        _make_aware(model, became, c)
+
+    ledger = channel.ledger
+    ledger["reach"][day] += shoppers.size
+
+
+def _place(
+    model: CommerceModel,
+    expected: npt.NDArray[np.float64],
+    eligible: npt.NDArray[np.bool_],
+    eligible_per_persona: npt.NDArray[np.float64],
+) -> IntArray:
+    rng = model.rng
+    table = model.population.personas
+    placed: list[IntArray] = []
+    for p in range(len(table.names)):
+        if expected[p] <= 0 or eligible_per_persona[p] == 0:
+            continue
+        lo, hi = int(table.start[p]), int(table.stop[p])
+        share = eligible_per_persona[p] / (hi - lo)
+        if share >= 0.05:
+            candidates = rng.poisson(expected[p] / share)
+            ids = rng.integers(lo, hi, candidates)
+            placed.append(ids[eligible[ids]])
+        else:
+            # A small eligible set (a young CRM list): draw among its members directly.
+            members = lo + np.flatnonzero(eligible[lo:hi])
+            placed.append(members[rng.integers(0, members.size, rng.poisson(expected[p]))])
+    return np.concatenate(placed) if placed else np.empty(0, dtype=np.int64)
+
+
+def _make_aware(model: CommerceModel, shoppers: IntArray, channel_index: int) -> None:
+    pop = model.population
+    pop.state[shoppers] = State.AWARE
+    pop.funnel[shoppers] |= np.uint8(Funnel.AWARE)
+    first_time = pop.aware_channel[shoppers] < 0
+    pop.aware_channel[shoppers[first_time]] = channel_index
+    model.channel_agents[channel_index].ledger["new_aware"][model.day] += shoppers.size
+
+
+def organic_discovery(model: CommerceModel) -> None:
+    """Unaware shoppers discover the brand through channels' organic presence (no spend)."""
+    pop = model.population
+    table = pop.personas
+    for channel in model.channel_agents:
+        rate = channel.config.organic_discovery
+        if rate <= 0 or not channel.config.reaches_unknown:
+            continue
+        c = channel.index
+        sizes = (table.stop - table.start).astype(np.float64)
+        expected = rate * sizes * table.channel_weight[:, c]
+        eligible_per_persona = model.audience_per_persona[c]
+        placed = _place(model, expected * eligible_per_persona / sizes, pop.audience[c], eligible_per_persona)
+        if placed.size == 0:
+            continue
+        shoppers = np.unique(placed)
+        shoppers = shoppers[pop.state[shoppers] == State.UNAWARE]
+        _make_aware(model, shoppers, c)

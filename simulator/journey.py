@@ -1,0 +1,157 @@
+"""The path to a first purchase: forgetting, visits, consideration, cart and checkout.
+
+Order within a day, after exposure:
+
+1. :func:`forget_and_visit` - aware prospects forget the brand at ``1 / awareness_memory_days``
+   per day; the others visit at a daily hazard made of each channel's ad stock times its
+   click-through rate (spread over days by carryover) plus the channels' organic visit rates.
+   A visit starts a consideration: the shopper hesitates for a persona-specific 1-3 days and
+   compares the visited channel with a few others (``channels_compared``).
+2. :func:`decide` - shoppers whose hesitation ends put an item in the cart (``cart_rate``) or
+   leave; a cart goes to the compared channel the shopper likes best (affinity, at random) and
+   checks out, or is abandoned at that channel's ``checkout_friction``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from .economics import book_orders
+from .population import NO_DAY, Funnel, State
+
+if TYPE_CHECKING:
+    from .model import CommerceModel
+
+__all__ = ["checkout", "choose_channel", "decide", "forget_and_visit", "return_to_resting_state"]
+
+IntArray = npt.NDArray[np.int64]
+
+
+def forget_and_visit(model: CommerceModel) -> None:
+    """Aware prospects forget, or visit a channel and start considering."""
+    pop = model.population
+    rng = model.rng
+    aware = np.flatnonzero(pop.state == State.AWARE)
+    if aware.size == 0:
+        return
+    forget_chance = 1.0 / model.scenario.population.awareness_memory_days
+    forgets = rng.random(aware.size) < forget_chance
+    pop.state[aware[forgets]] = State.UNAWARE
+    aware = aware[~forgets]
+
+    persona = pop.persona[aware]
+    hazards = np.empty((len(model.channel_agents), aware.size), dtype=np.float32)
+    for channel in model.channel_agents:
+        c, config = channel.index, channel.config
+        paid = np.float32(config.click_through_rate * (1.0 - config.carryover)) * pop.ad_stock[c, aware]
+        organic = (config.organic_visit_rate * pop.personas.channel_weight[:, c]).astype(np.float32)
+        hazards[c] = paid + organic[persona]
+    cumulative = np.cumsum(hazards, axis=0)
+    total = cumulative[-1]
+    draw = rng.random(aware.size, dtype=np.float32)
+    visits = draw < -np.expm1(-total)
+    if not visits.any():
+        return
+    visitors = aware[visits]
+    # Which channel brought the visit: proportional to its share of the hazard.
+    pick = rng.random(visitors.size, dtype=np.float32) * total[visits]
+    via = (cumulative[:, visits] < pick).sum(axis=0).clip(max=len(model.channel_agents) - 1)
+    start_consideration(model, visitors, via)
+
+
+def start_consideration(model: CommerceModel, shoppers: IntArray, via: npt.NDArray[np.int64]) -> None:
+    """Move visitors into consideration: hesitation timer, channels compared, opt-in."""
+    pop = model.population
+    rng = model.rng
+    table = pop.personas
+    day = model.day
+    persona = pop.persona[shoppers]
+    n_channels = len(model.channel_agents)
+
+    pop.state[shoppers] = State.CONSIDERING
+    pop.funnel[shoppers] |= np.uint8(Funnel.VISITED)
+    hesitation = rng.integers(table.consideration_min[persona], table.consideration_max[persona] + 1)
+    pop.decision_day[shoppers] = day + hesitation
+    compared = rng.random((n_channels, shoppers.size)) < table.compare_prob[persona]
+    bits = (compared.T * (1 << np.arange(n_channels))).sum(axis=1)
+    pop.compare_mask[shoppers] = (bits | (1 << via)).astype(np.uint8)
+    opted = rng.random(shoppers.size) < model.scenario.population.opt_in_rate
+    pop.known[shoppers[opted]] = True
+    for c in range(n_channels):
+        model.channel_agents[c].ledger["visits"][day] += np.count_nonzero(via == c)
+    model.schedule_decisions(shoppers, pop.decision_day[shoppers])
+
+
+def choose_channel(
+    model: CommerceModel, shoppers: IntArray, weights: npt.NDArray[np.float64]
+) -> npt.NDArray[np.int64]:
+    """Draw one channel per shopper with probability proportional to ``weights`` (n x C)."""
+    # Gumbel-max: argmax(log w + Gumbel) is a draw proportional to w; zero weight never wins.
+    with np.errstate(divide="ignore"):
+        scores = np.log(weights) + model.rng.gumbel(size=weights.shape)
+    return np.asarray(np.argmax(scores, axis=1), dtype=np.int64)
+
+
+def checkout(model: CommerceModel, shoppers: IntArray, channels: IntArray) -> npt.NDArray[np.bool_]:
+    """Carts check out or are abandoned at the channel's friction; book the orders.
+
+    Returns
+    -------
+    numpy.ndarray
+        Whether each cart became an order.
+    """
+    pop = model.population
+    day = model.day
+    success = (1.0 - model.channel_friction[channels]) * model.shipping_pass
+    bought: npt.NDArray[np.bool_] = model.rng.random(shoppers.size) < success
+    pop.funnel[shoppers] |= np.uint8(Funnel.CARTED)
+    abandoned = shoppers[~bought]
+    pop.abandoned_cart_day[abandoned] = day
+    n_channels = len(model.channel_agents)
+    carts = np.bincount(channels, minlength=n_channels)
+    lost = np.bincount(channels[~bought], minlength=n_channels)
+    for channel in model.channel_agents:
+        channel.ledger["carts"][day] += carts[channel.index]
+        channel.ledger["abandoned_carts"][day] += lost[channel.index]
+    book_orders(model, shoppers[bought], channels[bought])
+    return bought
+
+
+def return_to_resting_state(model: CommerceModel, shoppers: IntArray) -> None:
+    """Put shoppers who leave consideration without buying back where they belong."""
+    pop = model.population
+    customer = pop.last_purchase_day[shoppers] > NO_DAY
+    pop.state[shoppers[~customer]] = State.AWARE
+    if customer.any():
+        returning = shoppers[customer]
+        pop.state[returning] = model.lifecycle_state(pop.last_purchase_day[returning])
+
+
+def decide(model: CommerceModel, shoppers: IntArray) -> None:
+    """Shoppers at the end of their hesitation put an item in the cart and check out, or leave."""
+    pop = model.population
+    shoppers = shoppers[
+        (pop.state[shoppers] == State.CONSIDERING) & (pop.decision_day[shoppers] == model.day)
+    ]
+    if shoppers.size == 0:
+        return
+    table = pop.personas
+    persona = pop.persona[shoppers]
+    carted = model.rng.random(shoppers.size) < table.cart_rate[persona]
+    leaving = shoppers[~carted]
+    buyers = shoppers[carted]
+    if buyers.size:
+        n_channels = len(model.channel_agents)
+        masks = pop.compare_mask[buyers]
+        compared = ((masks[:, None] >> np.arange(n_channels)) & 1).astype(np.bool_)
+        weights = np.where(compared, table.channel_weight[pop.persona[buyers]], 0.0)
+        # A shopper who compared only zero-affinity channels still buys where the visit came from.
+        weights[weights.sum(axis=1) == 0] = compared[weights.sum(axis=1) == 0]
+        channels = choose_channel(model, buyers, weights)
+        bought = checkout(model, buyers, channels)
+        leaving = np.concatenate([leaving, buyers[~bought]])
+    pop.decision_day[shoppers] = NO_DAY
+    return_to_resting_state(model, leaving)

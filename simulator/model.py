@@ -1,0 +1,129 @@
+"""The commerce model: one Mesa model, one step per day.
+
+A day runs these mechanisms in this order:
+
+1. channels buy media (:meth:`simulator.channels.ChannelAgent.step`);
+2. exposure: adstock decay, impressions land on shoppers, organic discovery
+   (:mod:`simulator.exposure`);
+3. journey: aware prospects forget or visit and start considering; shoppers at the end of
+   their hesitation cart and check out or leave (:mod:`simulator.journey`);
+4. repeat purchases and dropout of live customers (:mod:`simulator.repurchase`);
+5. lifecycle: customers cross the lapsed / churned thresholds (:mod:`simulator.repurchase`);
+6. the day's state counts are recorded (the channel ledgers were filled along the way).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import mesa
+import numpy as np
+import numpy.typing as npt
+
+from .channels import ChannelAgent
+from .exposure import decay_ad_stock, deliver_impressions, organic_discovery
+from .journey import decide, forget_and_visit
+from .population import ShopperPopulation, State
+from .repurchase import repeat_purchases, update_lifecycle_states
+from .scenario import Scenario
+
+__all__ = ["CommerceModel"]
+
+
+class CommerceModel(mesa.Model):  # type: ignore[misc]
+    """Agent-based model of shoppers moving across channels.
+
+    Parameters
+    ----------
+    scenario
+        The validated scenario.
+    seed
+        Seed of the model's one ``numpy.random.Generator``; defaults to ``scenario.seed``.
+
+    Attributes
+    ----------
+    rng : numpy.random.Generator
+        The one source of randomness (Mesa's ``Model.rng``).
+    population : ShopperPopulation
+        The shoppers, as arrays.
+    channel_agents : list of ChannelAgent
+        The channels, as Mesa agents, in scenario order.
+    day : int
+        The day being simulated (0-based); after ``run()`` equals the horizon.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int | None = None) -> None:
+        self.seed = scenario.seed if seed is None else seed
+        super().__init__(rng=self.seed)
+        self.scenario = scenario
+        self.horizon_days = scenario.horizon_days
+        self.scale = scenario.population.scale
+        self.day = 0
+        self.population = ShopperPopulation(scenario, self.rng)
+        self.channel_agents = [ChannelAgent(self, config, i) for i, config in enumerate(scenario.channels)]
+        table = self.population.personas
+        self.audience_per_persona = np.array([table.count(row) for row in self.population.audience])
+        self.channel_friction = np.array([c.checkout_friction for c in scenario.channels])
+        self.channel_commission = np.array([c.commission_rate for c in scenario.channels])
+        self.channel_fee_per_order = np.array([c.fee_per_order for c in scenario.channels])
+        econ = scenario.economics
+        self.shipping_pass = 1.0 - (econ.shipping_friction if econ.shipping_fee > 0 else 0.0)
+        self.state_counts = np.zeros((self.horizon_days, len(State)), dtype=np.int64)
+        self._decisions: defaultdict[int, list[npt.NDArray[np.int64]]] = defaultdict(list)
+
+    def schedule_decisions(self, shoppers: npt.NDArray[np.int64], days: npt.NDArray[np.int32]) -> None:
+        """Remember which shoppers decide on which day, so a day touches only its own."""
+        for day in np.unique(days):
+            self._decisions[int(day)].append(shoppers[days == day])
+
+    def lifecycle_state(self, last_purchase_day: npt.NDArray[np.int32]) -> npt.NDArray[np.int8]:
+        """Observable state of customers from the day of their last purchase."""
+        recency = self.day - last_purchase_day
+        cycle = self.scenario.lifecycle
+        return np.where(
+            recency >= cycle.churned_after_days,
+            State.CHURNED,
+            np.where(recency >= cycle.lapsed_after_days, State.LAPSED, State.ACTIVE),
+        ).astype(np.int8)
+
+    def step(self) -> None:
+        """Simulate one day."""
+        for channel in self.channel_agents:
+            channel.step()
+        decay_ad_stock(self)
+        for channel in self.channel_agents:
+            deliver_impressions(self, channel)
+        organic_discovery(self)
+
+        forget_and_visit(self)
+        # Includes today's visitors with a hesitation of 0 days.
+        due = self._decisions.pop(self.day, [])
+        if due:
+            decide(self, np.concatenate(due))
+        repeat_purchases(self)
+        update_lifecycle_states(self)
+
+        self.state_counts[self.day] = self.population.state_counts()
+        self.day += 1
+        if self.day >= self.horizon_days:
+            self.running = False
+
+    def run(self, progress: bool = False) -> None:
+        """Run every remaining day of the horizon.
+
+        Parameters
+        ----------
+        progress
+            Show a progress bar (tqdm; works in terminals and notebooks).
+        """
+        from tqdm.auto import tqdm
+
+        days = tqdm(
+            range(self.day, self.horizon_days),
+            desc=self.scenario.name[:30],
+            unit="day",
+            leave=False,
+            disable=not progress,
+        )
+        for _ in days:
+            self.step()

@@ -1,0 +1,220 @@
+"""The shopper population, stored as a structure of arrays (one slot per shopper).
+
+Shoppers are agents with their own state and attributes, but they live in numpy arrays and
+are stepped with vectorized operations (see DESIGN.md). Shoppers of one persona occupy one
+contiguous block of ids, so a persona's shoppers are ``ids[start:stop]`` and a random shopper
+of a persona is one integer draw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from .scenario import Scenario
+
+__all__ = ["NO_DAY", "Funnel", "PersonaTable", "ShopperPopulation", "State", "estimate_memory_bytes"]
+
+NO_DAY = np.int32(-(2**30))
+"""Marker for "never" in day fields (first purchase, last purchase, ...)."""
+
+
+class State(IntEnum):
+    """Observable lifecycle state of a shopper; every shopper is in exactly one."""
+
+    UNAWARE = 0
+    AWARE = 1
+    CONSIDERING = 2
+    ACTIVE = 3
+    LAPSED = 4
+    CHURNED = 5
+
+
+class Funnel(IntEnum):
+    """Bit flags: the furthest funnel stages a shopper has ever reached in the horizon."""
+
+    AWARE = 1
+    VISITED = 2
+    CARTED = 4
+    ORDERED = 8
+    REPEATED = 16
+
+
+@dataclass(frozen=True)
+class PersonaTable:
+    """Persona parameters as arrays indexed by persona (P) and channel (C)."""
+
+    names: list[str]
+    start: npt.NDArray[np.int64]
+    stop: npt.NDArray[np.int64]
+    share: npt.NDArray[np.float64]
+    channel_weight: npt.NDArray[np.float64]
+    """(P, C) affinity normalized so that the population mean of every channel's weight is 1."""
+    price_sensitivity: npt.NDArray[np.float64]
+    basket_log_mean: npt.NDArray[np.float64]
+    basket_log_sigma: npt.NDArray[np.float64]
+    consideration_min: npt.NDArray[np.int64]
+    consideration_max: npt.NDArray[np.int64]
+    compare_prob: npt.NDArray[np.float64]
+    cart_rate: npt.NDArray[np.float64]
+
+    def count(self, mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+        """Number of ``True`` entries of a per-shopper mask in each persona's block."""
+        return np.array(
+            [np.count_nonzero(mask[lo:hi]) for lo, hi in zip(self.start, self.stop, strict=True)],
+            dtype=np.float64,
+        )
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario, agents: int) -> PersonaTable:
+        """Build the table and the contiguous id blocks for ``agents`` shoppers."""
+        personas = scenario.population.personas
+        names = list(personas)
+        channels = scenario.channel_names
+        share = np.array([personas[n].share for n in names], dtype=np.float64)
+        share = share / share.sum()
+        # Largest-remainder rounding so the blocks add up to exactly ``agents``.
+        exact = share * agents
+        counts = np.floor(exact).astype(np.int64)
+        counts[np.argsort(counts - exact)[: agents - counts.sum()]] += 1
+        stop = np.cumsum(counts)
+        start = stop - counts
+        affinity = np.array(
+            [[personas[n].channel_affinity.get(c, 1.0) for c in channels] for n in names], dtype=np.float64
+        )
+        mean_affinity = share @ affinity
+        weight = np.divide(affinity, mean_affinity, out=np.zeros_like(affinity), where=mean_affinity > 0)
+        extra_channels = max(len(channels) - 1, 1)
+        return cls(
+            names=names,
+            start=start,
+            stop=stop,
+            share=share,
+            channel_weight=weight,
+            price_sensitivity=np.array([personas[n].price_sensitivity for n in names]),
+            basket_log_mean=np.array(
+                [
+                    np.log(personas[n].basket_value.mean) - personas[n].basket_value.sigma ** 2 / 2
+                    for n in names
+                ]
+            ),
+            basket_log_sigma=np.array([personas[n].basket_value.sigma for n in names]),
+            consideration_min=np.array([personas[n].consideration_days[0] for n in names], dtype=np.int64),
+            consideration_max=np.array([personas[n].consideration_days[1] for n in names], dtype=np.int64),
+            compare_prob=np.array([min(1.0, personas[n].channels_compared / extra_channels) for n in names]),
+            cart_rate=np.array([personas[n].cart_rate for n in names]),
+        )
+
+
+# Bytes per shopper of the arrays below, per channel and fixed, plus working copies a day needs.
+_BYTES_PER_SHOPPER_CHANNEL = 4 + 4 + 2 + 1  # ad_stock, fatigue, fatigue_day, audience
+_BYTES_PER_SHOPPER = 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 4 * 8 + 4 + 4 + 4 + 4 + 4
+_WORKING_BYTES_PER_SHOPPER = 64
+
+
+def estimate_memory_bytes(agents: int, channels: int, days: int) -> int:
+    """Estimate the peak memory a simulation needs, before anything is allocated (bytes)."""
+    per_shopper = _BYTES_PER_SHOPPER + channels * _BYTES_PER_SHOPPER_CHANNEL + _WORKING_BYTES_PER_SHOPPER
+    # The per-shopper result table is built at the end: about 120 bytes a row in pandas.
+    results = agents * 120 + days * channels * 20 * 8
+    return int(agents * per_shopper + results)
+
+
+class ShopperPopulation:
+    """All shoppers of one simulation as arrays; see the attributes for units.
+
+    Parameters
+    ----------
+    scenario
+        The validated scenario.
+    rng
+        The model's random generator; every draw comes from it.
+    """
+
+    def __init__(self, scenario: Scenario, rng: np.random.Generator) -> None:
+        pop = scenario.population
+        n = pop.agents
+        n_channels = len(scenario.channels)
+        self.size = n
+        self.personas = PersonaTable.from_scenario(scenario, n)
+        self.persona = np.empty(n, dtype=np.int8)
+        for p, (lo, hi) in enumerate(zip(self.personas.start, self.personas.stop, strict=True)):
+            self.persona[lo:hi] = p
+
+        self.state = np.full(n, State.UNAWARE, dtype=np.int8)
+        self.funnel = np.zeros(n, dtype=np.uint8)
+        self.known = np.zeros(n, dtype=np.bool_)
+        """Reachable by channels that only reach known shoppers (bought or opted in)."""
+        self.ad_stock = np.zeros((n_channels, n), dtype=np.float32)
+        """Adstock of effective impressions per channel (impressions, decaying daily)."""
+        self.fatigue = np.zeros((n_channels, n), dtype=np.float32)
+        self.fatigue_day = np.zeros((n_channels, n), dtype=np.int16)
+        self.audience = rng.random((n_channels, n), dtype=np.float32) < np.array(
+            [[c.audience_share] for c in scenario.channels], dtype=np.float32
+        )
+        """Whether each shopper can be reached by each channel at all (fixed for the run)."""
+        self.decision_day = np.full(n, NO_DAY, dtype=np.int32)
+        self.compare_mask = np.zeros(n, dtype=np.uint8)
+        """Bit c set when the shopper compared channel c during the current consideration."""
+        self.aware_channel = np.full(n, -1, dtype=np.int8)
+        self.acquisition_channel = np.full(n, -1, dtype=np.int8)
+        self.first_purchase_day = np.full(n, NO_DAY, dtype=np.int32)
+        self.last_purchase_day = np.full(n, NO_DAY, dtype=np.int32)
+        self.abandoned_cart_day = np.full(n, NO_DAY, dtype=np.int32)
+        self.orders = np.zeros(n, dtype=np.int32)
+        self.revenue = np.zeros(n, dtype=np.float64)
+        self.contribution = np.zeros(n, dtype=np.float64)
+
+        # Latent individual traits, drawn once (NBD/BG-NBD heterogeneity).
+        self.purchase_rate = np.empty(n, dtype=np.float32)
+        """Repeat purchases per day of a live customer (gamma across shoppers)."""
+        self.dropout_prob = np.empty(n, dtype=np.float32)
+        """Chance of dropping out for good after each repeat purchase (beta across shoppers)."""
+        for p, name in enumerate(self.personas.names):
+            lo, hi = int(self.personas.start[p]), int(self.personas.stop[p])
+            persona = pop.personas[name]
+            shape = persona.repurchase.shape
+            self.purchase_rate[lo:hi] = rng.gamma(
+                shape, 1.0 / (shape * persona.repurchase.mean_days_between), hi - lo
+            )
+            mean, conc = persona.dropout.mean, persona.dropout.concentration
+            if mean <= 0.0 or mean >= 1.0:
+                self.dropout_prob[lo:hi] = mean
+            else:
+                self.dropout_prob[lo:hi] = rng.beta(mean * conc, (1 - mean) * conc, hi - lo)
+        self.alive = np.ones(n, dtype=np.bool_)
+        """False once a customer has dropped out (invisible: the state still follows recency)."""
+
+        self._initial_states(scenario, rng)
+
+    def _initial_states(self, scenario: Scenario, rng: np.random.Generator) -> None:
+        pop = scenario.population
+        draw = rng.random(self.size)
+        customer = draw < pop.initial_customer_share
+        aware = ~customer & (draw < pop.initial_customer_share + pop.initial_aware_share)
+        self.state[aware] = State.AWARE
+        self.funnel[aware] = Funnel.AWARE
+        n_customers = int(customer.sum())
+        if n_customers:
+            # Existing customers bought last between 1 and 90 days before day 0.
+            last = -rng.integers(1, 91, n_customers).astype(np.int32)
+            self.last_purchase_day[customer] = last
+            self.first_purchase_day[customer] = last
+            self.known[customer] = True
+            recency = -last
+            lapsed, churned = scenario.lifecycle.lapsed_after_days, scenario.lifecycle.churned_after_days
+            self.state[customer] = np.where(
+                recency >= churned, State.CHURNED, np.where(recency >= lapsed, State.LAPSED, State.ACTIVE)
+            )
+
+    @property
+    def is_customer(self) -> npt.NDArray[np.bool_]:
+        """Whether each shopper has ever bought (before or during the horizon)."""
+        return self.last_purchase_day > NO_DAY
+
+    def state_counts(self) -> npt.NDArray[np.int64]:
+        """Number of shoppers in each :class:`State` (agents)."""
+        return np.bincount(self.state, minlength=len(State)).astype(np.int64)

@@ -1,0 +1,262 @@
+"""Tidy results of a simulation: daily totals, daily per channel, per shopper, and KPIs.
+
+All counts are people and all money is currency of the real market: agent figures multiplied
+by the population ``scale``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .channels import LEDGER_FIELDS
+from .population import NO_DAY, Funnel, State
+from .scenario import Scenario
+
+if TYPE_CHECKING:
+    from .model import CommerceModel
+
+__all__ = ["OutputExistsError", "SimulationResult", "check_output_folder", "collect_results"]
+
+MONEY_FIELDS = ("spend", "order_value", "revenue", "discounts", "cogs", "fees", "fulfilment")
+STATE_COLUMNS = [s.name.lower() for s in State]
+RESULT_FILES = ("summary.json", "daily.csv", "channels_daily.csv", "customers.csv")
+
+
+class OutputExistsError(FileExistsError):
+    """The output folder already holds results that would be overwritten."""
+
+
+@dataclass
+class SimulationResult:
+    """What one simulation produced.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        The scenario as simulated (after overrides).
+    seed : int
+        Seed of the run.
+    daily : pandas.DataFrame
+        One row per ``day``: channel totals, ``profit`` and the number of shoppers in each state.
+    channels : pandas.DataFrame
+        One row per (``day``, ``channel``): spend, impressions, reach, new aware, visits, carts,
+        orders, revenue, fees, new customers... and the channel's ``contribution`` after spend.
+    customers : pandas.DataFrame
+        One row per ``shopper_id`` at the end: persona, state, acquisition channel, orders,
+        spend (revenue net of discounts) and margin (contribution before marketing).
+    summary : dict
+        Scalar KPIs for the whole horizon (see :func:`summarize`).
+    """
+
+    scenario: Scenario
+    seed: int
+    daily: pd.DataFrame
+    channels: pd.DataFrame
+    customers: pd.DataFrame
+    summary: dict[str, float] = field(default_factory=dict)
+
+    def channel_totals(self) -> pd.DataFrame:
+        """Totals per channel over the horizon, with ROAS and contribution per channel."""
+        totals = self.channels.groupby(level="channel", sort=False).sum()
+        totals["roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
+        return totals
+
+    def save(self, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
+        """Write ``summary.json``, ``daily.csv``, ``channels_daily.csv`` and ``customers.csv``.
+
+        Files are written to a temporary folder next to ``out_dir`` and moved in place only
+        when all are complete, so a failure never leaves half the results.
+
+        Raises
+        ------
+        OutputExistsError
+            When ``out_dir`` already holds one of these files and ``overwrite`` is false.
+        """
+        out = Path(out_dir)
+        check_output_folder(out, overwrite)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        try:
+            summary = {"scenario": self.scenario.name, "seed": self.seed, "kpis": _jsonable(self.summary)}
+            (staging / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+            self.daily.to_csv(staging / "daily.csv")
+            self.channels.to_csv(staging / "channels_daily.csv")
+            self.customers.to_csv(staging / "customers.csv")
+            out.mkdir(parents=True, exist_ok=True)
+            written = []
+            for name in RESULT_FILES:
+                os.replace(staging / name, out / name)
+                written.append(out / name)
+            return written
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def kpi_table(self) -> pd.DataFrame:
+        """The KPIs as a two-column table (``kpi``, ``value``) for display."""
+        return pd.DataFrame({"value": pd.Series(self.summary)}).rename_axis("kpi")
+
+    def _repr_html_(self) -> str:
+        title = f"<b>{self.scenario.name}</b> - seed {self.seed}, {self.scenario.horizon_days} days"
+        return title + self.kpi_table().to_html(float_format=lambda v: f"{v:,.4g}")
+
+
+def check_output_folder(out: Path, overwrite: bool, files: tuple[str, ...] = RESULT_FILES) -> None:
+    """Refuse an output folder that is a file, or that holds result files, unless overwriting.
+
+    Raises
+    ------
+    OutputExistsError
+        With a one-line message naming the folder and the file in the way.
+    """
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"{out}: exists and is not a folder; choose another --out")
+    if not overwrite:
+        for name in files:
+            if (out / name).exists():
+                raise OutputExistsError(
+                    f"{out}: already holds {name}; choose another --out folder or pass --overwrite"
+                )
+
+
+def _jsonable(values: dict[str, float]) -> dict[str, float | None]:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 else float("nan")
+
+
+def summarize(
+    daily: pd.DataFrame, customers: pd.DataFrame, funnel: np.ndarray, scale: float
+) -> dict[str, float]:
+    """Compute the horizon KPIs.
+
+    Parameters
+    ----------
+    daily
+        The daily totals (already scaled).
+    customers
+        The per-shopper table (agent rows).
+    funnel
+        Per-shopper :class:`~simulator.population.Funnel` flags.
+    scale
+        People per agent.
+    """
+    total = daily.sum()
+    revenue = float(total["revenue"])
+    spend = float(total["spend"])
+    gross_profit = revenue - float(total["discounts"]) - float(total["cogs"])
+    profit = float(total["profit"])
+    orders = float(total["orders"])
+    new_customers = float(total["new_customers"])
+
+    def ever(flag: Funnel) -> np.ndarray:
+        return (funnel & np.uint8(flag)) > 0
+
+    aware, visited, carted = ever(Funnel.AWARE), ever(Funnel.VISITED), ever(Funnel.CARTED)
+    prospects_visited = visited & aware
+    prospects_carted = carted & prospects_visited
+    prospects_ordered = ever(Funnel.ORDERED) & prospects_carted
+    buyers = customers["orders"] > 0
+    last = daily.iloc[-1]
+    return {
+        "revenue": revenue,
+        "discounts": float(total["discounts"]),
+        "cogs": float(total["cogs"]),
+        "gross_profit": gross_profit,
+        "fees": float(total["fees"]),
+        "fulfilment": float(total["fulfilment"]),
+        "marketing_spend": spend,
+        "profit": profit,
+        "roi": _ratio(profit, spend),
+        "roas": _ratio(revenue, spend),
+        "cac": _ratio(spend, new_customers),
+        "aov": _ratio(float(total["order_value"]), orders),
+        "orders": orders,
+        "new_customers": new_customers,
+        "repeat_orders": float(total["repeat_orders"]),
+        "returns": float(total["returns"]),
+        "conversion_aware_to_visit": _ratio(float(prospects_visited.sum()), float(aware.sum())),
+        "conversion_visit_to_cart": _ratio(float(prospects_carted.sum()), float(prospects_visited.sum())),
+        "conversion_cart_to_order": _ratio(float(prospects_ordered.sum()), float(prospects_carted.sum())),
+        "checkout_rate": _ratio(orders, float(total["carts"])),
+        "repurchase_rate": _ratio(float((customers["orders"] >= 2).sum()), float(buyers.sum())),
+        "customers_end": float(last["active"] + last["lapsed"] + last["churned"]),
+        "active_end": float(last["active"]),
+        "lapsed_end": float(last["lapsed"]),
+        "churned_end": float(last["churned"]),
+        "people": float(len(customers) * scale),
+    }
+
+
+def _optional_day(days: np.ndarray) -> pd.arrays.IntegerArray:
+    """Days as a nullable integer column: empty where the event never happened."""
+    return pd.arrays.IntegerArray(days.astype(np.int32), days == NO_DAY)
+
+
+def collect_results(model: CommerceModel) -> SimulationResult:
+    """Build the tidy :class:`SimulationResult` of a finished model."""
+    scale = model.scale
+    days = np.arange(model.day)
+    names = [c.name for c in model.channel_agents]
+    frames = []
+    for channel in model.channel_agents:
+        frame = pd.DataFrame({f: channel.ledger[f][: model.day] * scale for f in LEDGER_FIELDS})
+        frame.insert(0, "channel", channel.name)
+        frame.insert(0, "day", days)
+        frames.append(frame)
+    channels = pd.concat(frames, ignore_index=True)
+    channels["contribution"] = (
+        channels["revenue"]
+        - channels["discounts"]
+        - channels["cogs"]
+        - channels["fees"]
+        - channels["fulfilment"]
+        - channels["spend"]
+    )
+    channels["channel"] = pd.Categorical(channels["channel"], categories=names)
+    channels = channels.sort_values(["day", "channel"]).set_index(["day", "channel"])
+
+    daily = channels.groupby(level="day").sum()
+    daily = daily.rename(columns={"contribution": "profit"})
+    states = pd.DataFrame(model.state_counts[: model.day] * scale, columns=STATE_COLUMNS, index=daily.index)
+    daily = pd.concat([daily, states], axis=1)
+
+    pop = model.population
+    channel_names = np.array(["none", *names], dtype=object)
+    customers = pd.DataFrame(
+        {
+            "persona": pd.Categorical.from_codes(pop.persona.astype(np.int64), pd.Index(pop.personas.names)),
+            "state": pd.Categorical.from_codes(pop.state.astype(np.int64), pd.Index(STATE_COLUMNS)),
+            "alive": pop.alive,
+            "aware_channel": pd.Categorical(channel_names[pop.aware_channel.astype(np.int64) + 1]),
+            "acquisition_channel": pd.Categorical(
+                channel_names[pop.acquisition_channel.astype(np.int64) + 1]
+            ),
+            "first_purchase_day": _optional_day(pop.first_purchase_day),
+            "last_purchase_day": _optional_day(pop.last_purchase_day),
+            "orders": pop.orders,
+            "spend": pop.revenue,
+            "margin": pop.contribution,
+        },
+        index=pd.RangeIndex(pop.size, name="shopper_id"),
+    )
+    summary = summarize(daily, customers, pop.funnel, scale)
+    return SimulationResult(
+        scenario=model.scenario,
+        seed=int(model.seed),
+        daily=daily,
+        channels=channels,
+        customers=customers,
+        summary=summary,
+    )

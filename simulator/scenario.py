@@ -1,0 +1,647 @@
+"""Scenario files: the validated description of a simulated market.
+
+A scenario is a YAML file validated by the pydantic models below. Every field states its
+unit and bounds in its description, so ``python run.py schema`` gives editors a JSON Schema
+with autocompletion and hover help.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+__all__ = [
+    "BasketValue",
+    "BudgetPeriod",
+    "Channel",
+    "ChannelKind",
+    "Dropout",
+    "Economics",
+    "Lifecycle",
+    "Persona",
+    "Population",
+    "Pricing",
+    "Repurchase",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioWarning",
+    "load_scenario",
+    "parse_scenario",
+]
+
+MAX_CHANNELS = 8
+SHARE_TOLERANCE = 1e-6
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; the message is one line naming file, field and rule."""
+
+    def __init__(self, source: str, field: str, message: str) -> None:
+        self.source = source
+        self.field = field
+        self.message = message
+        where = f"{source}: {field}" if field else source
+        super().__init__(f"{where}: {message}")
+
+
+class ScenarioWarning(UserWarning):
+    """A scenario that runs but is outside the intended range (for example 6 channels)."""
+
+
+class _FieldProblem(ValueError):
+    """Raised by cross-field validators to name the exact field at fault, relative to the model."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChannelKind(StrEnum):
+    """What a channel is; sets its defaults and who it can reach."""
+
+    search = "search"
+    social = "social"
+    marketplace = "marketplace"
+    crm = "crm"
+    offline = "offline"
+    owned = "owned"
+
+
+class Pricing(StrEnum):
+    """How media is bought: per thousand impressions or per click."""
+
+    cpm = "cpm"
+    cpc = "cpc"
+
+
+class BudgetPeriod(_Strict):
+    """A stretch of days with its own daily spend, overriding the channel's ``daily_spend``."""
+
+    start_day: int = Field(ge=0, description="First day of the period (day index, 0-based).")
+    end_day: int = Field(ge=0, description="Last day of the period, inclusive (day index).")
+    daily_spend: float = Field(ge=0, description="Media spend per day in the period (currency/day).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end_day < self.start_day:
+            raise ValueError(
+                f"end_day {self.end_day} is before start_day {self.start_day}; "
+                "a period must end on or after its first day"
+            )
+        return self
+
+
+class Channel(_Strict):
+    """One marketing and sales channel: a media cost model, a reach model and a storefront."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9_\-]+$",
+        description="Unique channel name (letters, digits, '_' or '-').",
+    )
+    kind: ChannelKind = Field(description="Channel type: search, social, marketplace, crm, offline or owned.")
+    daily_spend: float = Field(
+        default=0.0,
+        ge=0,
+        description="Media spend per day when no budget_plan period covers the day (currency/day).",
+    )
+    budget_plan: list[BudgetPeriod] = Field(
+        default_factory=list,
+        description="Optional periods with their own daily spend (currency/day); periods may not overlap.",
+    )
+    pricing: Pricing = Field(default=Pricing.cpm, description="How media is bought: 'cpm' or 'cpc'.")
+    cost_per_mille: float = Field(
+        default=20.0,
+        gt=0,
+        description="Price of 1,000 impressions when pricing is cpm (currency per 1,000 impressions).",
+    )
+    cost_per_click: float = Field(
+        default=1.5, gt=0, description="Price of one click when pricing is cpc (currency per click)."
+    )
+    click_through_rate: float = Field(
+        default=0.01,
+        gt=0,
+        le=1,
+        description="Visits per effective impression, spread over days by carryover (share, 0-1].",
+    )
+    awareness_per_impression: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Chance that one effective impression makes an unaware shopper aware of the brand (0-1).",
+    )
+    audience_share: float = Field(
+        default=1.0, gt=0, le=1, description="Share of the market this channel can reach at all (0-1]."
+    )
+    carryover: float = Field(
+        default=0.5,
+        ge=0,
+        lt=1,
+        description=(
+            "Adstock: share of yesterday's ad effect still working today (0-1; 0.5 = half-life of 1 day)."
+        ),
+    )
+    saturation_spend: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Daily spend at which auction pressure has doubled the price of an impression (currency/day); "
+            "impressions bought flatten out above it. Empty = no price pressure."
+        ),
+    )
+    frequency_cap: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Most impressions per shopper per day that still count (impressions/day).",
+    )
+    fatigue: float = Field(
+        default=0.1,
+        ge=0,
+        le=5,
+        description=(
+            "Drop in the effect of each impression per recent exposure,"
+            " as exp(-fatigue x exposures) (per exposure)."
+        ),
+    )
+    fatigue_memory_days: float = Field(
+        default=7.0, gt=0, le=365, description="Mean time a past exposure keeps tiring the shopper (days)."
+    )
+    organic_discovery: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description=(
+            "Daily chance that an unaware shopper finds the brand here without ads, e.g. SEO (share/day)."
+        ),
+    )
+    organic_visit_rate: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Daily chance that an aware shopper visits through this channel without ads (share/day).",
+    )
+    retention_effect: float = Field(
+        default=0.1,
+        ge=0,
+        le=10,
+        description=(
+            "Relative rise of a customer's repurchase rate when"
+            " saturated with this channel's messages (ratio)."
+        ),
+    )
+    checkout_friction: float = Field(
+        default=0.3, ge=0, lt=1, description="Share of carts abandoned at checkout in this channel (0-1)."
+    )
+    commission_rate: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="Platform commission on the amount paid by the shopper (share of order, 0-1).",
+    )
+    fee_per_order: float = Field(
+        default=0.0, ge=0, description="Fixed fee per order in this channel (currency/order)."
+    )
+    fixed_cost_per_day: float = Field(
+        default=0.0,
+        ge=0,
+        description="Fixed running cost of the channel, e.g. store rent or CRM tool (currency/day).",
+    )
+    reaches_unknown: bool = Field(
+        default=True,
+        description="Whether the channel can reach shoppers who never bought or opted in (false for CRM).",
+    )
+
+    @model_validator(mode="after")
+    def _plan_does_not_overlap(self) -> Self:
+        periods = sorted(self.budget_plan, key=lambda p: p.start_day)
+        for before, after in zip(periods, periods[1:], strict=False):
+            if after.start_day <= before.end_day:
+                raise ValueError(
+                    f"budget_plan periods overlap (days {before.start_day}-{before.end_day} and "
+                    f"{after.start_day}-{after.end_day}); each day may have one spend"
+                )
+        return self
+
+
+class BasketValue(_Strict):
+    """Order value distribution of a persona: lognormal with the given mean and log-spread."""
+
+    mean: float = Field(gt=0, description="Mean list value of one order (currency/order).")
+    sigma: float = Field(
+        default=0.5, ge=0, le=3, description="Log-standard deviation of order value (0 = all equal)."
+    )
+
+
+class Repurchase(_Strict):
+    """Heterogeneous repeat-purchase rates, gamma distributed across shoppers (as in NBD/BG-NBD)."""
+
+    mean_days_between: float = Field(
+        gt=0, description="Mean time between purchases of a live customer, over the persona (days)."
+    )
+    shape: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="Gamma shape r of the purchase rate; small = very uneven buyers (BG/NBD 'r', unitless).",
+    )
+
+
+class Dropout(_Strict):
+    """Chance that a customer stops buying for good after a repeat purchase (Beta distributed)."""
+
+    mean: float = Field(
+        ge=0, le=1, description="Mean chance of dropping out after each repeat purchase (0-1)."
+    )
+    concentration: float = Field(
+        default=4.0,
+        gt=0,
+        le=1000,
+        description="Beta a + b; larger = more alike shoppers (unitless; a = mean x concentration).",
+    )
+
+
+class Persona(_Strict):
+    """A shopper type: channel affinity and purchase behaviour (DOMAIN.md: searchers, impulse buyers...)."""
+
+    share: float = Field(
+        gt=0, le=1, description="Share of the population with this persona (0-1]; shares sum to 1."
+    )
+    channel_affinity: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            "Relative weight of each channel, by channel name, for being reached, visiting and buying "
+            "(>= 0; channels not named get 1)."
+        ),
+    )
+    price_sensitivity: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="How strongly discounts move this persona (0 = not at all, 1 = most).",
+    )
+    basket_value: BasketValue = Field(description="Order value distribution (currency/order).")
+    consideration_days: tuple[int, int] = Field(
+        default=(1, 3),
+        description="Hesitation before deciding, drawn uniformly from [min, max] (days, 0-30).",
+    )
+    channels_compared: float = Field(
+        default=1.5,
+        ge=0,
+        le=8,
+        description="Mean number of extra channels checked while considering (channels).",
+    )
+    cart_rate: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="Share of considerations that end with an item in the cart (0-1).",
+    )
+    repurchase: Repurchase = Field(description="Repeat-purchase rate of live customers.")
+    dropout: Dropout = Field(description="Post-purchase dropout chance.")
+
+    @model_validator(mode="after")
+    def _days_ordered(self) -> Self:
+        low, high = self.consideration_days
+        if not 0 <= low <= high <= 30:
+            raise _FieldProblem(
+                "consideration_days", f"must be [min, max] with 0 <= min <= max <= 30, got [{low}, {high}]"
+            )
+        for name, weight in self.channel_affinity.items():
+            if not (math.isfinite(weight) and weight >= 0):
+                raise _FieldProblem(f"channel_affinity.{name}", f"must be a number >= 0, got {weight}")
+        return self
+
+
+class Population(_Strict):
+    """The simulated shoppers and the market they stand for."""
+
+    agents: int = Field(gt=0, description="Number of simulated shoppers (agents).")
+    scale: float = Field(
+        default=1.0,
+        gt=0,
+        description="Real people each agent stands for; counts and money are multiplied by it.",
+    )
+    initial_aware_share: float = Field(
+        default=0.05, ge=0, le=1, description="Share of shoppers aware of the brand on day 0 (0-1)."
+    )
+    initial_customer_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description=(
+            "Share of shoppers who are existing customers on day 0, last purchase up to 90 days ago (0-1)."
+        ),
+    )
+    awareness_memory_days: float = Field(
+        default=60.0, gt=0, description="Mean time an aware non-customer remembers the brand (days)."
+    )
+    opt_in_rate: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description=(
+            "Share of visitors who leave contact details (become reachable by CRM) without buying (0-1)."
+        ),
+    )
+    personas: dict[str, Persona] = Field(
+        min_length=1, description="Shopper types by name, with their shares."
+    )
+
+    @model_validator(mode="after")
+    def _shares_sum_to_one(self) -> Self:
+        if self.initial_aware_share + self.initial_customer_share > 1 + SHARE_TOLERANCE:
+            raise _FieldProblem(
+                "initial_customer_share",
+                "initial_aware_share + initial_customer_share must be at most 1, got "
+                f"{self.initial_aware_share + self.initial_customer_share:g}",
+            )
+        total = sum(p.share for p in self.personas.values())
+        if abs(total - 1.0) > 1e-3:
+            raise _FieldProblem("personas", f"persona shares must sum to 1, they sum to {total:g}")
+        return self
+
+
+class Economics(_Strict):
+    """Product economics: what an order costs to make, ship and take back."""
+
+    currency: str = Field(default="CNY", max_length=8, description="Currency code used in reports (text).")
+    gross_margin: float = Field(
+        default=0.45,
+        gt=0,
+        lt=1,
+        description="Gross margin at list price: 1 - cost of goods / list value (0-1).",
+    )
+    fulfilment_cost_per_order: float = Field(
+        default=12.0,
+        ge=0,
+        description="Picking, packing and shipping cost borne by the seller (currency/order).",
+    )
+    shipping_fee: float = Field(
+        default=0.0, ge=0, description="Shipping charged to the shopper (currency/order)."
+    )
+    shipping_friction: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="Extra share of carts abandoned when the shopper pays shipping (0-1).",
+    )
+    return_rate: float = Field(
+        default=0.08, ge=0, lt=1, description="Share of orders returned for a refund (0-1)."
+    )
+    return_cost_per_order: float = Field(
+        default=8.0,
+        ge=0,
+        description="Handling cost of one returned order, on top of fulfilment (currency/order).",
+    )
+
+
+class Lifecycle(_Strict):
+    """When a customer counts as lapsed or churned."""
+
+    lapsed_after_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Days without a purchase after which a customer is lapsed (days).",
+    )
+    churned_after_days: int = Field(
+        default=90,
+        ge=2,
+        le=3650,
+        description="Days without a purchase after which a customer is churned (days).",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.churned_after_days <= self.lapsed_after_days:
+            raise _FieldProblem(
+                "churned_after_days",
+                f"churned_after_days ({self.churned_after_days}) must be greater than "
+                f"lapsed_after_days ({self.lapsed_after_days})",
+            )
+        return self
+
+
+class Scenario(_Strict):
+    """A whole simulated market: shoppers, channels, economics and the horizon to simulate."""
+
+    name: str = Field(min_length=1, max_length=120, description="Short name shown in reports.")
+    description: str = Field(
+        default="", max_length=4000, description="What the scenario stands for (free text)."
+    )
+    horizon_days: int = Field(gt=0, le=3650, description="Number of days to simulate (days).")
+    seed: int = Field(
+        default=0, ge=0, lt=2**63, description="Seed of the one random generator (integer >= 0)."
+    )
+    population: Population = Field(description="The shoppers.")
+    channels: list[Channel] = Field(description="3-5 channels (1-8 accepted, with a warning outside 3-5).")
+    economics: Economics = Field(default_factory=Economics, description="Product economics.")
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle, description="Lapsed and churned thresholds.")
+
+    @model_validator(mode="after")
+    def _channels_consistent(self) -> Self:
+        count = len(self.channels)
+        if count == 0:
+            raise _FieldProblem("channels", "the channel list is empty; give 3-5 channels (at most 8)")
+        if count > MAX_CHANNELS:
+            raise _FieldProblem(
+                "channels", f"{count} channels given; at most {MAX_CHANNELS} are allowed (3-5 intended)"
+            )
+        names = [c.name for c in self.channels]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise _FieldProblem(
+                "channels", f"duplicate channel name(s) {', '.join(duplicates)}; names must be unique"
+            )
+        for persona_name, persona in self.population.personas.items():
+            unknown = sorted(set(persona.channel_affinity) - set(names))
+            if unknown:
+                raise _FieldProblem(
+                    f"population.personas.{persona_name}.channel_affinity.{unknown[0]}",
+                    f"unknown channel '{unknown[0]}'; channels are: {', '.join(names)}",
+                )
+        for channel in self.channels:
+            late = [p for p in channel.budget_plan if p.start_day >= self.horizon_days]
+            if late:
+                raise _FieldProblem(
+                    f"channels({channel.name}).budget_plan",
+                    f"a period starts on day {late[0].start_day}, past the horizon of "
+                    f"{self.horizon_days} days (days 0-{self.horizon_days - 1})",
+                )
+        return self
+
+    @property
+    def channel_names(self) -> list[str]:
+        """Channel names in scenario order."""
+        return [c.name for c in self.channels]
+
+    @property
+    def persona_names(self) -> list[str]:
+        """Persona names in scenario order."""
+        return list(self.population.personas)
+
+    def with_overrides(
+        self, *, seed: int | None = None, days: int | None = None, agents: int | None = None
+    ) -> Scenario:
+        """Return a validated copy with the seed, horizon or number of agents replaced.
+
+        Overriding the number of agents keeps the market size: ``scale`` is adjusted so that
+        ``agents x scale`` stays the same.
+        """
+        data = self.model_dump(mode="python")
+        if seed is not None:
+            data["seed"] = seed
+        if days is not None:
+            data["horizon_days"] = days
+        if agents is not None:
+            market = self.population.agents * self.population.scale
+            data["population"]["agents"] = agents
+            data["population"]["scale"] = market / agents
+        return Scenario.model_validate(data)
+
+
+def _format_location(loc: tuple[int | str, ...], data: Any) -> str:
+    """Turn a pydantic error location into ``channels[1](search).daily_spend``."""
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            if isinstance(node, list) and 0 <= item < len(node):
+                node = node[item]
+                if isinstance(node, dict) and isinstance(node.get("name"), str):
+                    label += f"({node['name']})"
+            else:
+                node = None
+            parts.append(label)
+        else:
+            # pydantic inserts the validator/tag name for unions and function validators.
+            if item.startswith("function-") or item in {"tuple[int, int]"}:
+                continue
+            parts.append(("." if parts else "") + item)
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts)
+
+
+def _describe(error: Any) -> str:
+    kind = error["type"]
+    message = str(error["msg"])
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling; `python run.py schema` lists the allowed fields)"
+    if kind == "missing":
+        return "required field is missing"
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if "input" in error and kind not in {"model_type", "dict_type", "list_type"}:
+        shown = repr(error["input"])
+        if len(shown) > 40:
+            shown = shown[:37] + "..."
+        if "got" not in message:
+            message = f"{message} (got {shown})"
+    return message
+
+
+def _error_from_validation(source: str, exc: ValidationError, data: Any) -> ScenarioError:
+    first = exc.errors()[0]
+    field = _format_location(tuple(first["loc"]), data)
+    message = _describe(first)
+    problem = first.get("ctx", {}).get("error")
+    if isinstance(problem, _FieldProblem):
+        field = f"{field}.{problem.field}" if field else problem.field
+        message = str(problem)
+    more = len(exc.errors()) - 1
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ScenarioError(source, field, message)
+
+
+def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
+    """Validate a mapping (as read from YAML) into a :class:`Scenario`.
+
+    Parameters
+    ----------
+    data
+        The parsed YAML document.
+    source
+        Name of the file or object, used in error messages.
+
+    Raises
+    ------
+    ScenarioError
+        With a one-line message naming the source, the field and what is allowed.
+    """
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}, not a mapping of fields"
+        raise ScenarioError(
+            source, "", f"the scenario is {kind}; expected YAML fields such as name, horizon_days"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise _error_from_validation(source, exc, data) from None
+    count = len(scenario.channels)
+    if not 3 <= count <= 5:
+        warnings.warn(
+            f"{source}: channels: {count} channels given; the toolkit is designed for 3-5",
+            ScenarioWarning,
+            stacklevel=2,
+        )
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file.
+
+    Parameters
+    ----------
+    path
+        Path of the YAML file.
+
+    Returns
+    -------
+    Scenario
+        The validated scenario.
+
+    Raises
+    ------
+    ScenarioError
+        When the file cannot be read, is empty, is not YAML, or breaks a rule of the schema.
+    """
+    source = str(path)
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(source, "", "file not found") from None
+    except IsADirectoryError:
+        raise ScenarioError(source, "", "is a directory, not a scenario file") from None
+    except OSError as exc:
+        raise ScenarioError(source, "", f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(source, "", "is not a text file (not UTF-8); expected a YAML scenario") from None
+    if not text.strip():
+        raise ScenarioError(source, "", "the file is empty; expected YAML fields such as name, horizon_days")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid syntax"
+        raise ScenarioError(source, "", f"is not valid YAML{where}: {problem}") from None
+    return parse_scenario(data, source)

@@ -1,0 +1,58 @@
+"""Small scenarios built in code for behaviour tests (valid by construction, easy to vary)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simulator import Scenario, load_scenario, parse_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+def bundled(name: str = "omnichannel_retailer") -> Scenario:
+    return load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+
+
+def bundled_dict(name: str = "omnichannel_retailer") -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "scenarios" / f"{name}.yaml").read_text())
+    return data
+
+
+def small(name: str = "omnichannel_retailer", agents: int = 5000, days: int = 60, **changes: Any) -> Scenario:
+    """A bundled scenario shrunk to ``agents`` and ``days`` (the market size is kept)."""
+    data = copy.deepcopy(bundled_dict(name))
+    data["population"]["scale"] = data["population"]["agents"] * data["population"]["scale"] / agents
+    data["population"]["agents"] = agents
+    data["horizon_days"] = days
+    for key, value in changes.items():
+        data[key] = value
+    return parse_scenario(data, "test")
+
+
+def uniform_market(
+    agents: int, channels: list[dict[str, Any]], days: int = 30, **population: Any
+) -> Scenario:
+    """One persona with no channel preference; channels given as dicts of overrides."""
+    persona = {
+        "share": 1.0,
+        "basket_value": {"mean": 100.0, "sigma": 0.0},
+        "consideration_days": [1, 1],
+        "cart_rate": 0.2,
+        "repurchase": {"mean_days_between": 60, "shape": 1.0},
+        "dropout": {"mean": 0.3, "concentration": 4},
+    }
+    pop = {"agents": agents, "scale": 1.0, "initial_aware_share": 0.0, "personas": {"everyone": persona}}
+    pop.update(population)
+    data = {
+        "name": "uniform test market",
+        "horizon_days": days,
+        "seed": 1,
+        "population": pop,
+        "channels": [{"kind": "social", **c} for c in channels],
+    }
+    return parse_scenario(data, "test")

@@ -23,6 +23,7 @@ LEDGER_FIELDS = (
     "visits",
     "carts",
     "abandoned_carts",
+    "recovered_carts",
     "orders",
     "new_customers",
     "repeat_orders",

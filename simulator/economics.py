@@ -31,54 +31,66 @@ __all__ = ["book_orders"]
 
 
 def book_orders(
-    model: CommerceModel,
-    shoppers: npt.NDArray[np.int64],
-    channels: npt.NDArray[np.int64],
-    discount_rate: npt.NDArray[np.float64] | float = 0.0,
+    model: CommerceModel, shoppers: npt.NDArray[np.int64], channels: npt.NDArray[np.int64]
 ) -> None:
     """Book one order for each shopper in its channel and update shopper and channel ledgers.
+
+    Discounts, free shipping and points come from the scenario's levers
+    (:class:`simulator.levers.Levers`).
 
     Parameters
     ----------
     model
         The model.
     shoppers
-        Ids of the buying shoppers (each at most once).
+        Ids of the buying shoppers (each at most once a day).
     channels
         Channel index of each order.
-    discount_rate
-        Discount on the list value of each order (share, 0-1).
     """
     if shoppers.size == 0:
         return
     pop = model.population
+    levers = model.levers
     econ = model.scenario.economics
     rng = model.rng
     day = model.day
     persona = pop.persona[shoppers]
     table = pop.personas
+    first = pop.first_purchase_day[shoppers] == NO_DAY
+    repeat = ~first
     basket = np.exp(
         table.basket_log_mean[persona] + table.basket_log_sigma[persona] * rng.standard_normal(shoppers.size)
     )
+    discount_rate = levers.discount(model, shoppers, channels, first)
     discount = basket * discount_rate
-    paid = basket - discount + econ.shipping_fee
+    points = levers.loyalty.redeem(model, shoppers, basket - discount) if levers.loyalty else 0.0
+    shipping = levers.shipping_fee(model, shoppers)
+    paid = basket - discount - points + shipping
     kept = rng.random(shoppers.size) >= econ.return_rate
 
     commission = model.channel_commission[channels]
-    revenue = np.where(kept, basket + econ.shipping_fee, 0.0)
-    discounts = np.where(kept, discount, 0.0)
+    revenue = np.where(kept, basket + shipping, 0.0)
+    discounts = np.where(kept, discount + points, 0.0)
     cogs = np.where(kept, basket * (1.0 - econ.gross_margin), 0.0)
     fees = np.where(kept, commission * paid, 0.0) + model.channel_fee_per_order[channels]
     fulfilment = econ.fulfilment_cost_per_order + np.where(kept, 0.0, econ.return_cost_per_order)
     contribution = revenue - discounts - cogs - fees - fulfilment
 
-    first = pop.first_purchase_day[shoppers] == NO_DAY
-    repeat = ~first
+    # Each order has at most one next order: count, by the day of the earlier order, whether the
+    # next one came within 7 and within 30 days.
+    previous = pop.last_purchase_day[shoppers]
+    followed = repeat & (previous >= 0)
+    gap = day - previous[followed]
+    np.add.at(model.repeat_followups, (previous[followed], 0), gap <= 7)
+    np.add.at(model.repeat_followups, (previous[followed], 1), gap <= 30)
+    recovered = (day - pop.abandoned_cart_day[shoppers]) <= model.recovery_window_days
+    pop.abandoned_cart_day[shoppers[recovered]] = NO_DAY
+
     pop.first_purchase_day[shoppers[first]] = day
     pop.acquisition_channel[shoppers[first]] = channels[first]
     pop.last_purchase_day[shoppers] = day
     pop.state[shoppers] = State.ACTIVE
-    pop.known[shoppers] = True
+    pop.known[shoppers[first]] = True
     pop.funnel[shoppers] |= np.uint8(Funnel.ORDERED)
     pop.funnel[shoppers[repeat]] |= np.uint8(Funnel.REPEATED)
     pop.orders[shoppers] += 1
@@ -94,6 +106,7 @@ def book_orders(
         "orders": np.bincount(channels, minlength=n_channels).astype(np.float64),
         "new_customers": per_channel(first),
         "repeat_orders": per_channel(repeat),
+        "recovered_carts": per_channel(recovered),
         "returns": per_channel(~kept),
         "order_value": per_channel(paid),
         "revenue": per_channel(revenue),
@@ -105,3 +118,4 @@ def book_orders(
     for channel in model.channel_agents:
         for field, values in totals.items():
             channel.ledger[field][day] += values[channel.index]
+    levers.on_orders(model, shoppers, channels, first, kept, paid, basket, discount_rate)

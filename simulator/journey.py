@@ -105,7 +105,7 @@ def checkout(model: CommerceModel, shoppers: IntArray, channels: IntArray) -> np
     """
     pop = model.population
     day = model.day
-    success = (1.0 - model.channel_friction[channels]) * model.shipping_pass
+    success = model.levers.checkout_pass(model, shoppers, channels)
     bought: npt.NDArray[np.bool_] = model.rng.random(shoppers.size) < success
     pop.funnel[shoppers] |= np.uint8(Funnel.CARTED)
     abandoned = shoppers[~bought]
@@ -140,7 +140,9 @@ def decide(model: CommerceModel, shoppers: IntArray) -> None:
         return
     table = pop.personas
     persona = pop.persona[shoppers]
-    carted = model.rng.random(shoppers.size) < table.cart_rate[persona]
+    first = pop.last_purchase_day[shoppers] == NO_DAY
+    chance = table.cart_rate[persona] * model.levers.conversion_factor(model, shoppers, first)
+    carted = model.rng.random(shoppers.size) < chance
     leaving = shoppers[~carted]
     buyers = shoppers[carted]
     if buyers.size:

@@ -8,6 +8,7 @@ A day runs these mechanisms in this order:
 3. journey: aware prospects forget or visit and start considering; shoppers at the end of
    their hesitation cart and check out or leave (:mod:`simulator.journey`);
 4. repeat purchases and dropout of live customers (:mod:`simulator.repurchase`);
+   then the strategy levers' daily work (:mod:`simulator.levers`);
 5. lifecycle: customers cross the lapsed / churned thresholds (:mod:`simulator.repurchase`);
 6. the day's state counts are recorded (the channel ledgers were filled along the way).
 """
@@ -23,11 +24,15 @@ import numpy.typing as npt
 from .channels import ChannelAgent
 from .exposure import decay_ad_stock, deliver_impressions, organic_discovery
 from .journey import decide, forget_and_visit
+from .levers import PROGRAM_COST_FIELDS, Levers
 from .population import ShopperPopulation, State
 from .repurchase import repeat_purchases, update_lifecycle_states
 from .scenario import Scenario
 
 __all__ = ["CommerceModel"]
+
+RECOVERY_WINDOW_DAYS = 14
+"""An abandoned cart counts as recovered when the shopper orders within this many days."""
 
 
 class CommerceModel(mesa.Model):  # type: ignore[misc]
@@ -69,6 +74,12 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         econ = scenario.economics
         self.shipping_pass = 1.0 - (econ.shipping_friction if econ.shipping_fee > 0 else 0.0)
         self.state_counts = np.zeros((self.horizon_days, len(State)), dtype=np.int64)
+        self.repeat_followups = np.zeros((self.horizon_days, 2), dtype=np.int64)
+        """By order day: orders followed by the same shopper's next order within 7 / 30 days."""
+        self.recovery_window_days = RECOVERY_WINDOW_DAYS
+        self.program_costs = {f: np.zeros(self.horizon_days) for f in PROGRAM_COST_FIELDS}
+        """Daily lever costs that are not media, fees or discounts (agent units)."""
+        self.levers = Levers(self)
         self._decisions: defaultdict[int, list[npt.NDArray[np.int64]]] = defaultdict(list)
 
     def schedule_decisions(self, shoppers: npt.NDArray[np.int64], days: npt.NDArray[np.int32]) -> None:
@@ -101,6 +112,7 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         if due:
             decide(self, np.concatenate(due))
         repeat_purchases(self)
+        self.levers.daily(self)
         update_lifecycle_states(self)
 
         self.state_counts[self.day] = self.population.state_counts()

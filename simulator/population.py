@@ -60,6 +60,7 @@ class PersonaTable:
     consideration_max: npt.NDArray[np.int64]
     compare_prob: npt.NDArray[np.float64]
     cart_rate: npt.NDArray[np.float64]
+    refractory_days: npt.NDArray[np.float64]
 
     def count(self, mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
         """Number of ``True`` entries of a per-shopper mask in each persona's block."""
@@ -106,6 +107,7 @@ class PersonaTable:
             consideration_max=np.array([personas[n].consideration_days[1] for n in names], dtype=np.int64),
             compare_prob=np.array([min(1.0, personas[n].channels_compared / extra_channels) for n in names]),
             cart_rate=np.array([personas[n].cart_rate for n in names]),
+            refractory_days=np.array([personas[n].repurchase.refractory_days for n in names]),
         )
 
 

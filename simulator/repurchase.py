@@ -35,7 +35,11 @@ def repeat_purchases(model: CommerceModel) -> None:
     candidates = candidates[pop.state[candidates] >= State.ACTIVE]
     if candidates.size == 0:
         return
-    rate = pop.purchase_rate[candidates].astype(np.float64)
+    rate = pop.purchase_rate[candidates] * model.levers.repurchase_factor(model, candidates)
+    refractory = pop.personas.refractory_days[pop.persona[candidates]]
+    if refractory.any():
+        since = day - pop.last_purchase_day[candidates]
+        rate = rate * np.clip(since / np.maximum(refractory, 1e-9), 0.0, 1.0)
     lift = np.ones(candidates.size)
     for channel in model.channel_agents:
         effect = channel.config.retention_effect
@@ -50,7 +54,7 @@ def repeat_purchases(model: CommerceModel) -> None:
     channels = choose_channel(model, buyers, weights)
     bought = checkout(model, buyers, channels)
     repeaters = buyers[bought]
-    drops = rng.random(repeaters.size) < pop.dropout_prob[repeaters]
+    drops = rng.random(repeaters.size) < pop.dropout_prob[repeaters] * model.levers.dropout_factor(repeaters)
     pop.alive[repeaters[drops]] = False
 
 

@@ -29,7 +29,7 @@ __all__ = ["OutputExistsError", "SimulationResult", "check_output_folder", "coll
 
 MONEY_FIELDS = ("spend", "order_value", "revenue", "discounts", "cogs", "fees", "fulfilment")
 STATE_COLUMNS = [s.name.lower() for s in State]
-RESULT_FILES = ("summary.json", "daily.csv", "channels_daily.csv", "customers.csv")
+RESULT_FILES = ("summary.json", "daily.csv", "channels_daily.csv", "customers.csv", "levers_daily.csv")
 
 
 class OutputExistsError(FileExistsError):
@@ -55,7 +55,12 @@ class SimulationResult:
         One row per ``shopper_id`` at the end: persona, state, acquisition channel, orders,
         spend (revenue net of discounts) and margin (contribution before marketing).
     summary : dict
-        Scalar KPIs for the whole horizon (see :func:`summarize`).
+        Scalar KPIs for the whole horizon (see :func:`summarize`), including each lever's.
+    levers : pandas.DataFrame
+        One row per ``day``: program costs and each active lever's daily measures (members by
+        loyalty tier, points, CRM messages, win-back offers, retargeting, referrals...).
+    tables : dict of pandas.DataFrame
+        Lever tables, e.g. ``campaigns`` (one row per campaign) and ``winback`` (per segment).
     """
 
     scenario: Scenario
@@ -64,6 +69,8 @@ class SimulationResult:
     channels: pd.DataFrame
     customers: pd.DataFrame
     summary: dict[str, float] = field(default_factory=dict)
+    levers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def channel_totals(self) -> pd.DataFrame:
         """Totals per channel over the horizon, with ROAS and contribution per channel."""
@@ -92,9 +99,14 @@ class SimulationResult:
             self.daily.to_csv(staging / "daily.csv")
             self.channels.to_csv(staging / "channels_daily.csv")
             self.customers.to_csv(staging / "customers.csv")
+            self.levers.to_csv(staging / "levers_daily.csv")
+            names = list(RESULT_FILES)
+            for table_name, table in self.tables.items():
+                table.to_csv(staging / f"{table_name}.csv")
+                names.append(f"{table_name}.csv")
             out.mkdir(parents=True, exist_ok=True)
             written = []
-            for name in RESULT_FILES:
+            for name in names:
                 os.replace(staging / name, out / name)
                 written.append(out / name)
             return written
@@ -155,6 +167,7 @@ def summarize(
     total = daily.sum()
     revenue = float(total["revenue"])
     spend = float(total["spend"])
+    program_costs = float(total["program_costs"])
     gross_profit = revenue - float(total["discounts"]) - float(total["cogs"])
     profit = float(total["profit"])
     orders = float(total["orders"])
@@ -177,6 +190,7 @@ def summarize(
         "fees": float(total["fees"]),
         "fulfilment": float(total["fulfilment"]),
         "marketing_spend": spend,
+        "program_costs": program_costs,
         "profit": profit,
         "roi": _ratio(profit, spend),
         "roas": _ratio(revenue, spend),
@@ -190,6 +204,8 @@ def summarize(
         "conversion_visit_to_cart": _ratio(float(prospects_carted.sum()), float(prospects_visited.sum())),
         "conversion_cart_to_order": _ratio(float(prospects_ordered.sum()), float(prospects_carted.sum())),
         "checkout_rate": _ratio(orders, float(total["carts"])),
+        "abandoned_carts": float(total["abandoned_carts"]),
+        "cart_recovery_rate": _ratio(float(total["recovered_carts"]), float(total["abandoned_carts"])),
         "repurchase_rate": _ratio(float((customers["orders"] >= 2).sum()), float(buyers.sum())),
         "customers_end": float(last["active"] + last["lapsed"] + last["churned"]),
         "active_end": float(last["active"]),
@@ -229,6 +245,9 @@ def collect_results(model: CommerceModel) -> SimulationResult:
 
     daily = channels.groupby(level="day").sum()
     daily = daily.rename(columns={"contribution": "profit"})
+    program = sum(model.program_costs[f][: model.day] for f in model.program_costs) * scale
+    daily["program_costs"] = program
+    daily["profit"] -= daily["program_costs"]
     states = pd.DataFrame(model.state_counts[: model.day] * scale, columns=STATE_COLUMNS, index=daily.index)
     daily = pd.concat([daily, states], axis=1)
 
@@ -252,6 +271,11 @@ def collect_results(model: CommerceModel) -> SimulationResult:
         index=pd.RangeIndex(pop.size, name="shopper_id"),
     )
     summary = summarize(daily, customers, pop.funnel, scale)
+    summary.update(_repurchase_windows(model, daily))
+    levers, lever_summary, tables, columns = model.levers.results(model, daily["orders"])
+    summary.update(lever_summary)
+    for name, values in columns.items():
+        customers[name] = values
     return SimulationResult(
         scenario=model.scenario,
         seed=int(model.seed),
@@ -259,4 +283,22 @@ def collect_results(model: CommerceModel) -> SimulationResult:
         channels=channels,
         customers=customers,
         summary=summary,
+        levers=levers,
+        tables=tables,
     )
+
+
+def _repurchase_windows(model: CommerceModel, daily: pd.DataFrame) -> dict[str, float]:
+    """Share of orders followed by the same shopper's next order within 7 and 30 days.
+
+    Only orders placed at least 30 days before the end count, so every order had a full window.
+    """
+    last = model.day - 31
+    if last < 0:
+        return {"repurchase_within_7_days": float("nan"), "repurchase_within_30_days": float("nan")}
+    orders = float(daily["orders"].iloc[: last + 1].sum() / model.scale)
+    within = model.repeat_followups[: last + 1].sum(axis=0)
+    return {
+        "repurchase_within_7_days": _ratio(float(within[0]), orders),
+        "repurchase_within_30_days": _ratio(float(within[1]), orders),
+    }

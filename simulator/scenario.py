@@ -7,7 +7,9 @@ with autocompletion and hover help.
 
 from __future__ import annotations
 
+import difflib
 import math
+import typing
 import warnings
 from enum import StrEnum
 from pathlib import Path
@@ -15,6 +17,9 @@ from typing import Any, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .policies import FieldProblem as _FieldProblem
+from .policies import Policies, check_references
 
 __all__ = [
     "BasketValue",
@@ -47,19 +52,12 @@ class ScenarioError(ValueError):
         self.field = field
         self.message = message
         where = f"{source}: {field}" if field else source
-        super().__init__(f"{where}: {message}")
+        # One line, whatever a file name, key or value holds.
+        super().__init__(" ".join(f"{where}: {message}".splitlines()))
 
 
 class ScenarioWarning(UserWarning):
     """A scenario that runs but is outside the intended range (for example 6 channels)."""
-
-
-class _FieldProblem(ValueError):
-    """Raised by cross-field validators to name the exact field at fault, relative to the model."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(message)
 
 
 class _Strict(BaseModel):
@@ -94,9 +92,10 @@ class BudgetPeriod(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         if self.end_day < self.start_day:
-            raise ValueError(
+            raise _FieldProblem(
+                "end_day",
                 f"end_day {self.end_day} is before start_day {self.start_day}; "
-                "a period must end on or after its first day"
+                "a period must end on or after its first day",
             )
         return self
 
@@ -228,9 +227,10 @@ class Channel(_Strict):
         periods = sorted(self.budget_plan, key=lambda p: p.start_day)
         for before, after in zip(periods, periods[1:], strict=False):
             if after.start_day <= before.end_day:
-                raise ValueError(
-                    f"budget_plan periods overlap (days {before.start_day}-{before.end_day} and "
-                    f"{after.start_day}-{after.end_day}); each day may have one spend"
+                raise _FieldProblem(
+                    "budget_plan",
+                    f"periods overlap (days {before.start_day}-{before.end_day} and "
+                    f"{after.start_day}-{after.end_day}); each day may have one spend",
                 )
         return self
 
@@ -255,6 +255,15 @@ class Repurchase(_Strict):
         gt=0,
         le=100,
         description="Gamma shape r of the purchase rate; small = very uneven buyers (BG/NBD 'r', unitless).",
+    )
+    refractory_days: float = Field(
+        default=0.0,
+        ge=0,
+        le=365,
+        description=(
+            "After a purchase the repurchase rate ramps up linearly from 0 over this many days "
+            "(stock at home; 0 = memoryless as in BG/NBD) (days)."
+        ),
     )
 
 
@@ -327,7 +336,7 @@ class Persona(_Strict):
 class Population(_Strict):
     """The simulated shoppers and the market they stand for."""
 
-    agents: int = Field(gt=0, description="Number of simulated shoppers (agents).")
+    agents: int = Field(gt=0, strict=True, description="Number of simulated shoppers (agents).")
     scale: float = Field(
         default=1.0,
         gt=0,
@@ -441,7 +450,7 @@ class Scenario(_Strict):
     description: str = Field(
         default="", max_length=4000, description="What the scenario stands for (free text)."
     )
-    horizon_days: int = Field(gt=0, le=3650, description="Number of days to simulate (days).")
+    horizon_days: int = Field(gt=0, le=3650, strict=True, description="Number of days to simulate (days).")
     seed: int = Field(
         default=0, ge=0, lt=2**63, description="Seed of the one random generator (integer >= 0)."
     )
@@ -449,6 +458,12 @@ class Scenario(_Strict):
     channels: list[Channel] = Field(description="3-5 channels (1-8 accepted, with a warning outside 3-5).")
     economics: Economics = Field(default_factory=Economics, description="Product economics.")
     lifecycle: Lifecycle = Field(default_factory=Lifecycle, description="Lapsed and churned thresholds.")
+    policies: Policies = Field(
+        default_factory=Policies,
+        description=(
+            "Strategy levers: loyalty, promotions, retention, win-back, retargeting, referral, checkout."
+        ),
+    )
 
     @model_validator(mode="after")
     def _channels_consistent(self) -> Self:
@@ -460,11 +475,13 @@ class Scenario(_Strict):
                 "channels", f"{count} channels given; at most {MAX_CHANNELS} are allowed (3-5 intended)"
             )
         names = [c.name for c in self.channels]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise _FieldProblem(
-                "channels", f"duplicate channel name(s) {', '.join(duplicates)}; names must be unique"
-            )
+        for index, name in enumerate(names):
+            first = names.index(name)
+            if first < index:
+                raise _FieldProblem(
+                    f"channels[{index}]({name}).name",
+                    f"duplicate channel name '{name}' (also channels[{first}]); channel names must be unique",
+                )
         for persona_name, persona in self.population.personas.items():
             unknown = sorted(set(persona.channel_affinity) - set(names))
             if unknown:
@@ -472,14 +489,15 @@ class Scenario(_Strict):
                     f"population.personas.{persona_name}.channel_affinity.{unknown[0]}",
                     f"unknown channel '{unknown[0]}'; channels are: {', '.join(names)}",
                 )
-        for channel in self.channels:
-            late = [p for p in channel.budget_plan if p.start_day >= self.horizon_days]
-            if late:
-                raise _FieldProblem(
-                    f"channels({channel.name}).budget_plan",
-                    f"a period starts on day {late[0].start_day}, past the horizon of "
-                    f"{self.horizon_days} days (days 0-{self.horizon_days - 1})",
-                )
+        for index, channel in enumerate(self.channels):
+            for number, period in enumerate(channel.budget_plan):
+                if period.start_day >= self.horizon_days:
+                    raise _FieldProblem(
+                        f"channels[{index}]({channel.name}).budget_plan[{number}].start_day",
+                        f"day {period.start_day} is past the horizon of {self.horizon_days} days; "
+                        f"periods must start on a day in 0-{self.horizon_days - 1}",
+                    )
+        check_references(self.policies, {c.name: c.reaches_unknown for c in self.channels}, self.horizon_days)
         return self
 
     @property
@@ -509,7 +527,44 @@ class Scenario(_Strict):
             market = self.population.agents * self.population.scale
             data["population"]["agents"] = agents
             data["population"]["scale"] = market / agents
-        return Scenario.model_validate(data)
+        source = _source_of(self)
+        try:
+            scenario = Scenario.model_validate(data)
+        except ValidationError as exc:
+            error = _error_from_validation(source, exc, data)
+            given = {"seed": seed, "days": days, "agents": agents}
+            changed = ", ".join(f"{k}={v}" for k, v in given.items() if v is not None)
+            message = f"{error.message} (after overriding {changed})"
+            raise ScenarioError(source, error.field, message) from None
+        return _with_source(scenario, source)
+
+
+def _with_source(scenario: Scenario, source: str) -> Scenario:
+    """Remember the file a scenario came from, for error messages (not a field; ignored by ==)."""
+    object.__setattr__(scenario, "_source", source)
+    return scenario
+
+
+def _source_of(scenario: Scenario) -> str:
+    return str(getattr(scenario, "_source", "<scenario>"))
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model holding the last item of a pydantic error location, if it can be followed."""
+    kind: Any = Scenario
+    for item in loc[:-1]:
+        if isinstance(item, str) and item.startswith("function-"):
+            continue
+        origin, args = typing.get_origin(kind), typing.get_args(kind)
+        if isinstance(kind, type) and issubclass(kind, BaseModel) and item in kind.model_fields:
+            kind = kind.model_fields[str(item)].annotation
+        elif origin is list and isinstance(item, int):
+            kind = args[0]
+        elif origin is dict and isinstance(item, str):
+            kind = args[1]
+        else:
+            return None
+    return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
 
 
 def _format_location(loc: tuple[int | str, ...], data: Any) -> str:
@@ -538,13 +593,29 @@ def _format_location(loc: tuple[int | str, ...], data: Any) -> str:
 def _describe(error: Any) -> str:
     kind = error["type"]
     message = str(error["msg"])
+    loc = tuple(error["loc"])
+    model = _model_at(loc) if loc else None
     if kind == "extra_forbidden":
+        allowed = list(model.model_fields) if model is not None else []
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1) if loc else []
+        if close:
+            return f"unknown field; did you mean '{close[0]}'? (`python run.py schema` lists all fields)"
+        if allowed:
+            return f"unknown field; allowed here: {', '.join(allowed)}"
         return "unknown field (check the spelling; `python run.py schema` lists the allowed fields)"
     if kind == "missing":
+        field = model.model_fields.get(str(loc[-1])) if model is not None else None
+        if field is not None and field.description:
+            what = field.description.rstrip(".")
+            return f"required field is missing; expected {what[0].lower()}{what[1:]}"
         return "required field is missing"
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
-    if "input" in error and kind not in {"model_type", "dict_type", "list_type"}:
+    if message.startswith("Input should be "):
+        message = "must be " + message[len("Input should be ") :]
+    if kind == "model_type":
+        message = "must be a mapping of fields (name: value)"
+    if "input" in error and not isinstance(error["input"], dict | list):
         shown = repr(error["input"])
         if len(shown) > 40:
             shown = shown[:37] + "..."
@@ -590,13 +661,14 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            scenario = Scenario.model_validate(data)
+            scenario = _with_source(Scenario.model_validate(data), source)
     except ValidationError as exc:
         raise _error_from_validation(source, exc, data) from None
     count = len(scenario.channels)
     if not 3 <= count <= 5:
         warnings.warn(
-            f"{source}: channels: {count} channels given; the toolkit is designed for 3-5",
+            f"{source}: channels: {count} channel{'s' if count > 1 else ''} given; "
+            f"the toolkit is designed for 3-5 (at most {MAX_CHANNELS} accepted)",
             ScenarioWarning,
             stacklevel=2,
         )

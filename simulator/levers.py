@@ -1,0 +1,216 @@
+"""The strategy levers of a scenario, and how the other mechanisms ask them for their effects.
+
+:class:`Levers` builds each lever the scenario's ``policies`` turn on and answers the questions
+the journey, checkout, order and repurchase mechanisms ask about a group of shoppers: which
+discount they get, how much more likely they are to convert, to check out, to buy again or to
+drop out. A lever that is off answers neutrally (no discount, multipliers of 1).
+
+Daily order (called by the model after the journey and repeat purchases, before lifecycle):
+promotions (costs, flash sales) -> retention messages -> win-back offers -> retargeting ->
+word of mouth and referrals -> loyalty (interactions, tier roll-over, costs) -> fixed costs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .loyalty import LoyaltyProgram
+from .policies import Service
+from .promotions import PromotionCalendar, combine_discounts
+from .retention import RetentionProgram
+from .service import Satisfaction
+
+if TYPE_CHECKING:
+    from .model import CommerceModel
+
+__all__ = ["PROGRAM_COST_FIELDS", "Levers"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+PROGRAM_COST_FIELDS = ("loyalty", "campaigns", "checkout", "referral_bonuses")
+"""Daily costs of levers that are neither media, fees nor discounts (agent units)."""
+
+
+class Levers:
+    """All levers of one simulation.
+
+    Parameters
+    ----------
+    model
+        The model being built (its scenario, population size and channels are read).
+    """
+
+    def __init__(self, model: CommerceModel) -> None:
+        scenario = model.scenario
+        policies = scenario.policies
+        size = scenario.population.agents
+        days = scenario.horizon_days
+        names = scenario.channel_names
+        self.loyalty = LoyaltyProgram(policies.loyalty, size, days) if policies.loyalty else None
+        self.promotions = PromotionCalendar(policies.promotions, names, days) if policies.promotions else None
+        self.stacking = self.promotions.stacking if self.promotions else "best"
+        self.elasticity = policies.promotions.price_elasticity if policies.promotions else 3.0
+        self.retention = (
+            RetentionProgram(policies.retention, names.index(policies.retention.channel), size, days)
+            if policies.retention
+            else None
+        )
+        needs_satisfaction = policies.service or policies.referral or policies.winback
+        self.satisfaction = Satisfaction(policies.service or Service(), size) if needs_satisfaction else None
+        self.checkout = policies.checkout_simplification
+        self.checkout_factor = 1.0 + (self.checkout.conversion_lift if self.checkout else 0.0)
+        self.first_order_coupon = (
+            policies.promotions.first_order_coupon.discount
+            if policies.promotions and policies.promotions.first_order_coupon
+            else 0.0
+        )
+        self.group_buying = policies.promotions.group_buying if policies.promotions else None
+        # Win-back, retargeting and referral are attached by their own modules.
+        self.winback: object | None = None
+        self.retargeting: object | None = None
+        self.referral: object | None = None
+
+    # Questions from the other mechanisms ---------------------------------------------------
+    def discount(
+        self, model: CommerceModel, shoppers: IntArray, channels: IntArray | None, first: BoolArray
+    ) -> FloatArray:
+        """Discount (share of list value) each order gets, combined by the stacking rule."""
+        offers: list[FloatArray] = []
+        if self.promotions is not None:
+            offers.extend(offer for _, offer in self.promotions.discounts(model, shoppers, channels))
+        if self.first_order_coupon > 0:
+            offers.append(np.where(first, self.first_order_coupon, 0.0))
+        if self.loyalty is not None:
+            offers.append(self.loyalty.member_discount(shoppers))
+        if self.retention is not None:
+            offers.append(self.retention.offer(model, shoppers))
+        return combine_discounts(offers, self.stacking, shoppers.size)
+
+    def conversion_factor(self, model: CommerceModel, shoppers: IntArray, first: BoolArray) -> FloatArray:
+        """Multiplier of the chance to convert: price effect of the best offer plus urgency."""
+        factor = np.ones(shoppers.size)
+        offer = self.discount(model, shoppers, None, first)
+        if offer.any():
+            sensitivity = model.population.personas.price_sensitivity[model.population.persona[shoppers]]
+            factor += self.elasticity * sensitivity * offer
+        if self.promotions is not None:
+            factor += self.promotions.urgency(model, shoppers)
+        return factor
+
+    def checkout_pass(self, model: CommerceModel, shoppers: IntArray, channels: IntArray) -> FloatArray:
+        """Chance that a cart checks out: channel friction, shipping friction, simpler checkout."""
+        success = (1.0 - model.channel_friction[channels]) * self.checkout_factor
+        shipping = np.full(shoppers.size, model.shipping_pass)
+        if self.loyalty is not None:
+            shipping[self.loyalty.ships_free(shoppers)] = 1.0
+        return np.asarray(np.minimum(success, 1.0) * shipping, dtype=np.float64)
+
+    def shipping_fee(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
+        """Shipping fee each shopper pays (0 when the loyalty tier ships free)."""
+        fee = np.full(shoppers.size, model.scenario.economics.shipping_fee)
+        if self.loyalty is not None:
+            fee[self.loyalty.ships_free(shoppers)] = 0.0
+        return fee
+
+    def repurchase_factor(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
+        """Multiplier of customers' repurchase rate from loyalty tiers, CRM windows and offers."""
+        factor = np.ones(shoppers.size)
+        if self.loyalty is not None:
+            factor *= self.loyalty.repurchase_factor(shoppers)
+        if self.retention is not None:
+            factor *= self.retention.repurchase_factor(model, shoppers)
+        if self.promotions is not None or self.retention is not None or self.loyalty is not None:
+            factor *= self.conversion_factor(model, shoppers, np.zeros(shoppers.size, dtype=np.bool_))
+        return factor
+
+    def dropout_factor(self, shoppers: IntArray) -> npt.NDArray[np.float32]:
+        """Multiplier of the dropout chance after a repeat purchase."""
+        factor = np.ones(shoppers.size, dtype=np.float32)
+        if self.loyalty is not None:
+            factor *= self.loyalty.dropout_factor(shoppers)
+        if self.satisfaction is not None:
+            factor *= self.satisfaction.dropout_factor(shoppers)
+        return factor
+
+    # Events ------------------------------------------------------------------------------------
+    def on_orders(
+        self,
+        model: CommerceModel,
+        shoppers: IntArray,
+        channels: IntArray,
+        first: BoolArray,
+        kept: BoolArray,
+        paid: FloatArray,
+        list_value: FloatArray,
+        discount_rate: FloatArray,
+    ) -> None:
+        """Let each lever see the orders just booked."""
+        if self.loyalty is not None:
+            self.loyalty.on_orders(model, shoppers, paid, first, list_value, discount_rate)
+        if self.promotions is not None:
+            self.promotions.record_orders(model, shoppers, channels, list_value, discount_rate)
+        if self.satisfaction is not None:
+            self.satisfaction.on_orders(model.rng, shoppers, kept)
+
+    def daily(self, model: CommerceModel) -> None:
+        """Run the levers' daily work, in the order documented in the module."""
+        if self.promotions is not None:
+            self.promotions.daily(model)
+        if self.retention is not None:
+            self.retention.daily(model)
+        if self.loyalty is not None:
+            self.loyalty.daily(model)
+        if self.checkout is not None:
+            cost = self.checkout.cost_per_day + (self.checkout.one_off_cost if model.day == 0 else 0.0)
+            model.program_costs["checkout"][model.day] += cost / model.scale
+
+    # Results ---------------------------------------------------------------------------------
+    def results(
+        self, model: CommerceModel, daily_orders: pd.Series
+    ) -> tuple[pd.DataFrame, dict[str, float], dict[str, pd.DataFrame], dict[str, Any]]:
+        """Per-lever outputs: daily columns, summary KPIs, tables and per-shopper columns."""
+        days = model.day
+        frames = [
+            pd.DataFrame(
+                {
+                    f"program_cost_{f}": model.program_costs[f][:days] * model.scale
+                    for f in PROGRAM_COST_FIELDS
+                }
+            )
+        ]
+        summary: dict[str, float] = {}
+        tables: dict[str, pd.DataFrame] = {}
+        columns: dict[str, Any] = {}
+        if self.loyalty is not None:
+            loyalty = self.loyalty.daily_frame(model)
+            frames.append(loyalty)
+            summary.update(self.loyalty.summary(model, loyalty))
+            columns.update(self.loyalty.customer_columns())
+        if self.promotions is not None:
+            summary.update(self.promotions.summary(model))
+            tables["campaigns"] = self.promotions.campaign_table(model, daily_orders)
+        if self.retention is not None:
+            frames.append(self.retention.daily_frame(model))
+            summary.update(self.retention.summary(model))
+        if self.checkout is not None:
+            summary["checkout_simplification_cost"] = float(
+                model.program_costs["checkout"].sum() * model.scale
+            )
+        if self.satisfaction is not None:
+            columns["satisfaction"] = self.satisfaction.score
+        for lever in (self.winback, self.retargeting, self.referral):
+            if lever is not None:
+                frame, lever_summary, lever_tables, lever_columns = lever.results(model)  # type: ignore[attr-defined]
+                frames.append(frame)
+                summary.update(lever_summary)
+                tables.update(lever_tables)
+                columns.update(lever_columns)
+        daily = pd.concat(frames, axis=1)
+        daily.index = pd.RangeIndex(days, name="day")
+        return daily, summary, tables, columns

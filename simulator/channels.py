@@ -75,7 +75,8 @@ class ChannelAgent(mesa.Agent):  # type: ignore[misc]
         self.spend_plan = plan
         """Media spend per day over the horizon (currency/day)."""
         self.impressions_plan = impressions_bought(config, plan)
-        self.ledger = {field: np.zeros(days, dtype=np.float64) for field in LEDGER_FIELDS}
+        self.ledger = {field: model.ledger[field][:, index] for field in LEDGER_FIELDS}
+        """This channel's column of the model's ledger, by field (views: writes go to the model)."""
         self.today_spend = 0.0
         self.today_impressions = 0.0
 

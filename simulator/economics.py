@@ -27,7 +27,10 @@ from .population import NO_DAY, Funnel, State
 if TYPE_CHECKING:
     from .model import CommerceModel
 
-__all__ = ["book_orders"]
+__all__ = ["FOLLOW_UP_WINDOWS", "book_orders"]
+
+FOLLOW_UP_WINDOWS = (7, 30, 60)
+"""Windows (days) in which a next order counts as a repurchase within 7 / 30 / 60 days."""
 
 
 def book_orders(
@@ -77,12 +80,12 @@ def book_orders(
     contribution = revenue - discounts - cogs - fees - fulfilment
 
     # Each order has at most one next order: count, by the day of the earlier order, whether the
-    # next one came within 7 and within 30 days.
+    # next one came within each follow-up window (7, 30, 60 days).
     previous = pop.last_purchase_day[shoppers]
     followed = repeat & (previous >= 0)
     gap = day - previous[followed]
-    np.add.at(model.repeat_followups, (previous[followed], 0), gap <= 7)
-    np.add.at(model.repeat_followups, (previous[followed], 1), gap <= 30)
+    for column, window in enumerate(FOLLOW_UP_WINDOWS):
+        np.add.at(model.repeat_followups, (previous[followed], column), gap <= window)
     recovered = (day - pop.abandoned_cart_day[shoppers]) <= model.recovery_window_days
     pop.abandoned_cart_day[shoppers[recovered]] = NO_DAY
 
@@ -115,7 +118,6 @@ def book_orders(
         "fees": per_channel(fees),
         "fulfilment": per_channel(fulfilment),
     }
-    for channel in model.channel_agents:
-        for field, values in totals.items():
-            channel.ledger[field][day] += values[channel.index]
+    for field, values in totals.items():
+        model.ledger[field][day] += values
     levers.on_orders(model, shoppers, channels, first, kept, paid, basket, discount_rate)

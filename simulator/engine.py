@@ -74,5 +74,8 @@ def simulate(scenario: Scenario, seed: int | None = None, progress: bool = False
     """
     check_memory(scenario)
     model = CommerceModel(scenario, seed=seed)
-    model.run(progress=progress)
-    return collect_results(model)
+    try:
+        model.run(progress=progress)
+        return collect_results(model)
+    finally:
+        model.release()

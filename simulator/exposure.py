@@ -96,21 +96,25 @@ def _place(
 ) -> IntArray:
     rng = model.rng
     table = model.population.personas
+    sizes = table.stop - table.start
+    share = np.divide(eligible_per_persona, sizes, out=np.zeros(sizes.size), where=sizes > 0)
+    wanted = (expected > 0) & (eligible_per_persona > 0)
+    thinned = wanted & (share >= 0.05)
     placed: list[IntArray] = []
-    for p in range(len(table.names)):
-        if expected[p] <= 0 or eligible_per_persona[p] == 0:
-            continue
+    if thinned.any():
+        # All personas in one draw: candidates uniform in each persona's block, keep the eligible.
+        counts = rng.poisson(np.where(thinned, expected / np.where(thinned, share, 1.0), 0.0))
+        offsets = rng.random(int(counts.sum()))
+        ids = np.repeat(table.start, counts) + (offsets * np.repeat(sizes, counts)).astype(np.int64)
+        placed.append(ids[eligible[ids]])
+    for p in np.flatnonzero(wanted & ~thinned):
+        # A small eligible set (a young CRM list): draw among its members directly.
         lo, hi = int(table.start[p]), int(table.stop[p])
-        share = eligible_per_persona[p] / (hi - lo)
-        if share >= 0.05:
-            candidates = rng.poisson(expected[p] / share)
-            ids = rng.integers(lo, hi, candidates)
-            placed.append(ids[eligible[ids]])
-        else:
-            # A small eligible set (a young CRM list): draw among its members directly.
-            members = lo + np.flatnonzero(eligible[lo:hi])
-            placed.append(members[rng.integers(0, members.size, rng.poisson(expected[p]))])
-    return np.concatenate(placed) if placed else np.empty(0, dtype=np.int64)
+        members = lo + np.flatnonzero(eligible[lo:hi])
+        placed.append(members[rng.integers(0, members.size, rng.poisson(expected[p]))])
+    if not placed:
+        return np.empty(0, dtype=np.int64)
+    return placed[0] if len(placed) == 1 else np.concatenate(placed)
 
 
 def _make_aware(model: CommerceModel, shoppers: IntArray, channel_index: int) -> None:

@@ -49,8 +49,7 @@ def forget_and_visit(model: CommerceModel) -> None:
         paid = np.float32(config.click_through_rate * (1.0 - config.carryover)) * pop.ad_stock[c, aware]
         organic = (config.organic_visit_rate * pop.personas.channel_weight[:, c]).astype(np.float32)
         hazards[c] = paid + organic[persona]
-    cumulative = np.cumsum(hazards, axis=0)
-    total = cumulative[-1]
+    total = hazards.sum(axis=0)
     draw = rng.random(aware.size, dtype=np.float32)
     visits = draw < -np.expm1(-total)
     if not visits.any():
@@ -58,7 +57,8 @@ def forget_and_visit(model: CommerceModel) -> None:
     visitors = aware[visits]
     # Which channel brought the visit: proportional to its share of the hazard.
     pick = rng.random(visitors.size, dtype=np.float32) * total[visits]
-    via = (cumulative[:, visits] < pick).sum(axis=0).clip(max=len(model.channel_agents) - 1)
+    cumulative = np.cumsum(hazards[:, visits], axis=0)
+    via = (cumulative < pick).sum(axis=0).clip(max=len(model.channel_agents) - 1)
     start_consideration(model, visitors, via)
 
 
@@ -80,8 +80,7 @@ def start_consideration(model: CommerceModel, shoppers: IntArray, via: npt.NDArr
     pop.compare_mask[shoppers] = (bits | (1 << via)).astype(np.uint8)
     opted = rng.random(shoppers.size) < model.scenario.population.opt_in_rate
     pop.known[shoppers[opted]] = True
-    for c in range(n_channels):
-        model.channel_agents[c].ledger["visits"][day] += np.count_nonzero(via == c)
+    model.ledger["visits"][day] += np.bincount(via, minlength=n_channels)
     model.schedule_decisions(shoppers, pop.decision_day[shoppers])
 
 
@@ -110,12 +109,12 @@ def checkout(model: CommerceModel, shoppers: IntArray, channels: IntArray) -> np
     pop.funnel[shoppers] |= np.uint8(Funnel.CARTED)
     abandoned = shoppers[~bought]
     pop.abandoned_cart_day[abandoned] = day
+    pop.abandoned_cart_channel[abandoned] = channels[~bought]
     n_channels = len(model.channel_agents)
     carts = np.bincount(channels, minlength=n_channels)
     lost = np.bincount(channels[~bought], minlength=n_channels)
-    for channel in model.channel_agents:
-        channel.ledger["carts"][day] += carts[channel.index]
-        channel.ledger["abandoned_carts"][day] += lost[channel.index]
+    model.ledger["carts"][day] += carts
+    model.ledger["abandoned_carts"][day] += lost
     book_orders(model, shoppers[bought], channels[bought])
     return bought
 
@@ -144,6 +143,7 @@ def decide(model: CommerceModel, shoppers: IntArray) -> None:
     chance = table.cart_rate[persona] * model.levers.conversion_factor(model, shoppers, first)
     carted = model.rng.random(shoppers.size) < chance
     leaving = shoppers[~carted]
+    pop.browsed_day[leaving] = model.day
     buyers = shoppers[carted]
     if buyers.size:
         n_channels = len(model.channel_agents)

@@ -21,7 +21,8 @@ import mesa
 import numpy as np
 import numpy.typing as npt
 
-from .channels import ChannelAgent
+from .channels import LEDGER_FIELDS, ChannelAgent
+from .economics import FOLLOW_UP_WINDOWS
 from .exposure import decay_ad_stock, deliver_impressions, organic_discovery
 from .journey import decide, forget_and_visit
 from .levers import PROGRAM_COST_FIELDS, Levers
@@ -65,6 +66,8 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         self.scale = scenario.population.scale
         self.day = 0
         self.population = ShopperPopulation(scenario, self.rng)
+        self.ledger = {f: np.zeros((self.horizon_days, len(scenario.channels))) for f in LEDGER_FIELDS}
+        """Daily measures by field: arrays of days x channels, in agent units (see channels.py)."""
         self.channel_agents = [ChannelAgent(self, config, i) for i, config in enumerate(scenario.channels)]
         table = self.population.personas
         self.audience_per_persona = np.array([table.count(row) for row in self.population.audience])
@@ -74,8 +77,8 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         econ = scenario.economics
         self.shipping_pass = 1.0 - (econ.shipping_friction if econ.shipping_fee > 0 else 0.0)
         self.state_counts = np.zeros((self.horizon_days, len(State)), dtype=np.int64)
-        self.repeat_followups = np.zeros((self.horizon_days, 2), dtype=np.int64)
-        """By order day: orders followed by the same shopper's next order within 7 / 30 days."""
+        self.repeat_followups = np.zeros((self.horizon_days, len(FOLLOW_UP_WINDOWS)), dtype=np.int64)
+        """By order day: orders followed by the same shopper's next order within each window."""
         self.recovery_window_days = RECOVERY_WINDOW_DAYS
         self.program_costs = {f: np.zeros(self.horizon_days) for f in PROGRAM_COST_FIELDS}
         """Daily lever costs that are not media, fees or discounts (agent units)."""
@@ -119,6 +122,17 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         self.day += 1
         if self.day >= self.horizon_days:
             self.running = False
+
+    def release(self) -> None:
+        """Let the model be garbage-collected once the caller drops it.
+
+        Mesa 3.3 keeps every model whose agents were created in a class-level counter
+        (``mesa.Agent._ids``, mesa issue #3179), so finished models would otherwise never be
+        freed: an optimizer running thousands of simulations would grow without bound.
+        """
+        ids = getattr(mesa.Agent, "_ids", None)
+        if isinstance(ids, dict):
+            ids.pop(self, None)
 
     def run(self, progress: bool = False) -> None:
         """Run every remaining day of the horizon.

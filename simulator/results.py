@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .channels import LEDGER_FIELDS
+from .economics import FOLLOW_UP_WINDOWS
 from .population import NO_DAY, Funnel, State
 from .scenario import Scenario
 
@@ -289,16 +290,15 @@ def collect_results(model: CommerceModel) -> SimulationResult:
 
 
 def _repurchase_windows(model: CommerceModel, daily: pd.DataFrame) -> dict[str, float]:
-    """Share of orders followed by the same shopper's next order within 7 and 30 days.
+    """Share of orders followed by the same shopper's next order within 7, 30 and 60 days.
 
-    Only orders placed at least 30 days before the end count, so every order had a full window.
+    For each window only orders placed at least that many days before the end count, so every
+    counted order had its full window.
     """
-    last = model.day - 31
-    if last < 0:
-        return {"repurchase_within_7_days": float("nan"), "repurchase_within_30_days": float("nan")}
-    orders = float(daily["orders"].iloc[: last + 1].sum() / model.scale)
-    within = model.repeat_followups[: last + 1].sum(axis=0)
-    return {
-        "repurchase_within_7_days": _ratio(float(within[0]), orders),
-        "repurchase_within_30_days": _ratio(float(within[1]), orders),
-    }
+    kpis = {}
+    for column, window in enumerate(FOLLOW_UP_WINDOWS):
+        last = model.day - 1 - window
+        orders = float(daily["orders"].iloc[: last + 1].sum() / model.scale) if last >= 0 else 0.0
+        within = float(model.repeat_followups[: last + 1, column].sum()) if last >= 0 else 0.0
+        kpis[f"repurchase_within_{window}_days"] = _ratio(within, orders)
+    return kpis

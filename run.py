@@ -21,6 +21,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+LEVER_TITLES = {
+    "loyalty": "loyalty program",
+    "campaign": "promotions",
+    "crm": "CRM retention",
+    "checkout": "checkout simplification",
+    "winback": "win-back",
+    "retargeting": "retargeting",
+    "referral": "referral and word of mouth",
+    "group": "group buying",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,6 +115,7 @@ def print_summary(result: object) -> None:
             "fees",
             "fulfilment",
             "marketing_spend",
+            "program_costs",
             "profit",
         ],
         "Efficiency": ["roi", "roas", "cac", "aov"],
@@ -116,16 +127,32 @@ def print_summary(result: object) -> None:
             "checkout_rate",
         ],
         "Customers at the end": ["active_end", "lapsed_end", "churned_end"],
+        "Retention and recovery": [
+            "repurchase_within_7_days",
+            "repurchase_within_30_days",
+            "repurchase_within_60_days",
+            "abandoned_carts",
+            "cart_recovery_rate",
+        ],
     }
+    shown = {name for names in groups.values() for name in names} | {"people", "customers_end"}
+    # Each active lever's KPIs, grouped by their prefix (loyalty_, campaign_, crm_, winback_...).
+    for name in kpis:
+        if name not in shown:
+            title = "Lever: " + LEVER_TITLES.get(name.split("_")[0], name.split("_")[0])
+            groups.setdefault(title, []).append(name)
     for title, names in groups.items():
         print(f"\n{title}")
         for name in names:
-            print(f"  {name.replace('_', ' '):28s} {_format_value(kpis[name]):>16s}")
+            print(f"  {name.replace('_', ' '):34s} {_format_value(kpis[name]):>16s}")
     table = result.channel_totals()[
         ["spend", "reach", "visits", "orders", "new_customers", "revenue", "contribution", "roas"]
     ]
     print("\nChannels over the horizon")
     print(table.to_string(float_format=lambda v: _format_value(float(v))))
+    for name, lever_table in result.tables.items():
+        print(f"\n{name.replace('_', ' ').capitalize()}")
+        print(lever_table.to_string(float_format=lambda v: _format_value(float(v))))
 
 
 def _simulate(args: argparse.Namespace) -> int:

@@ -26,6 +26,9 @@ from .service import Satisfaction
 
 if TYPE_CHECKING:
     from .model import CommerceModel
+    from .referral import ReferralProgram
+    from .retargeting import RetargetingProgram
+    from .winback import WinbackProgram
 
 __all__ = ["PROGRAM_COST_FIELDS", "Levers"]
 
@@ -71,10 +74,22 @@ class Levers:
             else 0.0
         )
         self.group_buying = policies.promotions.group_buying if policies.promotions else None
-        # Win-back, retargeting and referral are attached by their own modules.
-        self.winback: object | None = None
-        self.retargeting: object | None = None
-        self.referral: object | None = None
+        # Imported here so that a scenario without these levers never loads their modules.
+        self.winback: WinbackProgram | None = None
+        self.retargeting: RetargetingProgram | None = None
+        self.referral: ReferralProgram | None = None
+        if policies.winback:
+            from .winback import WinbackProgram
+
+            self.winback = WinbackProgram(policies.winback, model)
+        if policies.retargeting:
+            from .retargeting import RetargetingProgram
+
+            self.retargeting = RetargetingProgram(policies.retargeting, model)
+        if policies.referral or (policies.promotions and policies.promotions.group_buying):
+            from .referral import ReferralProgram
+
+            self.referral = ReferralProgram(policies.referral, policies.promotions, model)
 
     # Questions from the other mechanisms ---------------------------------------------------
     def discount(
@@ -90,6 +105,10 @@ class Levers:
             offers.append(self.loyalty.member_discount(shoppers))
         if self.retention is not None:
             offers.append(self.retention.offer(model, shoppers))
+        if self.winback is not None:
+            offers.append(self.winback.coupon(model, shoppers))
+        if self.referral is not None:
+            offers.append(self.referral.coupon(model, shoppers, first))
         return combine_discounts(offers, self.stacking, shoppers.size)
 
     def conversion_factor(self, model: CommerceModel, shoppers: IntArray, first: BoolArray) -> FloatArray:
@@ -157,6 +176,10 @@ class Levers:
             self.promotions.record_orders(model, shoppers, channels, list_value, discount_rate)
         if self.satisfaction is not None:
             self.satisfaction.on_orders(model.rng, shoppers, kept)
+        if self.winback is not None:
+            self.winback.on_orders(model, shoppers, first, list_value, discount_rate, kept)
+        if self.referral is not None:
+            self.referral.on_orders(model, shoppers, channels, first, list_value, discount_rate)
 
     def daily(self, model: CommerceModel) -> None:
         """Run the levers' daily work, in the order documented in the module."""
@@ -164,6 +187,12 @@ class Levers:
             self.promotions.daily(model)
         if self.retention is not None:
             self.retention.daily(model)
+        if self.winback is not None:
+            self.winback.daily(model)
+        if self.retargeting is not None:
+            self.retargeting.daily(model)
+        if self.referral is not None:
+            self.referral.daily(model)
         if self.loyalty is not None:
             self.loyalty.daily(model)
         if self.checkout is not None:
@@ -206,7 +235,7 @@ class Levers:
             columns["satisfaction"] = self.satisfaction.score
         for lever in (self.winback, self.retargeting, self.referral):
             if lever is not None:
-                frame, lever_summary, lever_tables, lever_columns = lever.results(model)  # type: ignore[attr-defined]
+                frame, lever_summary, lever_tables, lever_columns = lever.results(model)
                 frames.append(frame)
                 summary.update(lever_summary)
                 tables.update(lever_tables)

@@ -5,7 +5,8 @@ A day runs these mechanisms in this order:
 1. channels buy media (:meth:`simulator.channels.ChannelAgent.step`);
 2. exposure: adstock decay, impressions land on shoppers, organic discovery
    (:mod:`simulator.exposure`);
-3. journey: aware prospects forget or visit and start considering; shoppers at the end of
+3. journey: aware prospects forget or visit and start considering; word of mouth and
+   referrals bring more visits (:mod:`simulator.referral`); shoppers at the end of
    their hesitation cart and check out or leave (:mod:`simulator.journey`);
 4. repeat purchases and dropout of live customers (:mod:`simulator.repurchase`);
    then the strategy levers' daily work (:mod:`simulator.levers`);
@@ -110,6 +111,9 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         organic_discovery(self)
 
         forget_and_visit(self)
+        if self.levers.referral is not None:
+            # Before the decisions, so that visitors with no hesitation can buy today.
+            self.levers.referral.word_of_mouth(self)
         # Includes today's visitors with a hesitation of 0 days.
         due = self._decisions.pop(self.day, [])
         if due:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "Campaign",
@@ -242,6 +242,15 @@ class Promotions(_Strict):
     )
     first_order_coupon: FirstOrderCoupon | None = Field(default=None, description="Coupon for first orders.")
     group_buying: GroupBuying | None = Field(default=None, description="Group buying offer.")
+    stockpile_days: float = Field(
+        default=30.0,
+        ge=0,
+        le=365,
+        description=(
+            "After an order bought on a campaign discount, the shopper's repurchase rate ramps up "
+            "from 0 over this many days: purchases pulled forward leave a dip (days)."
+        ),
+    )
     price_elasticity: float = Field(
         default=3.0,
         ge=0,
@@ -287,7 +296,7 @@ class Retention(_Strict):
         description="Days after a purchase when a message goes out.",
     )
     repurchase_lift: float = Field(
-        default=1.3,
+        default=2.5,
         ge=0,
         le=50,
         description="Relative rise of the repurchase rate during the effect window after a message (ratio).",
@@ -316,6 +325,10 @@ class Retention(_Strict):
         return self
 
 
+_RECENCY_BOUNDS = {"short": (1, 29), "medium": (30, 90), "long": (91, 3650)}
+"""Days since the last purchase covered by each recency segment (DOMAIN.md: <30, 30-90, >90)."""
+
+
 class WinbackOffer(_Strict):
     """A win-back offer for one segment of lapsed customers."""
 
@@ -329,7 +342,10 @@ class WinbackOffer(_Strict):
         default=None,
         ge=1,
         le=3650,
-        description="Days since the last purchase when the offer is sent (default: 20, 60, 120 by segment).",
+        description=(
+            "Days since the last purchase when the offer is sent, inside the segment (days; "
+            "short 1-29, medium 30-90, long 91-3650; default 20, 60, 120)."
+        ),
     )
     coupon: float = Field(
         default=0.1, ge=0, le=1, description="Coupon on the win-back order (share of list value)."
@@ -338,13 +354,28 @@ class WinbackOffer(_Strict):
     service_upgrade: bool = Field(
         default=False, description="Add a service upgrade (answers dissatisfied customers) (yes/no)."
     )
-    cost_per_offer: float = Field(default=0.1, ge=0, description="Cost of sending one offer (currency).")
+    cost_per_offer: float = Field(
+        default=0.1,
+        ge=0,
+        description="Cost of sending one offer, service upgrade included (currency per offer).",
+    )
 
     @property
     def recency_days(self) -> int:
         """Days since the last purchase when the offer goes out."""
         default = {"short": 20, "medium": 60, "long": 120}[self.segment]
         return self.send_at_recency_days if self.send_at_recency_days is not None else default
+
+    @model_validator(mode="after")
+    def _recency_in_segment(self) -> Self:
+        low, high = _RECENCY_BOUNDS[self.segment]
+        if not low <= self.recency_days <= high:
+            raise FieldProblem(
+                "send_at_recency_days",
+                f"{self.recency_days} days is outside the {self.segment} segment ({low}-{high} days "
+                "since the last purchase); change the segment or the day",
+            )
+        return self
 
 
 ChurnReason = Literal["price", "dissatisfied", "needs_changed"]
@@ -359,27 +390,45 @@ class Winback(_Strict):
 
     offers: list[WinbackOffer] = Field(min_length=1, description="Offers per segment.")
     high_value_spend: float = Field(
-        default=1500.0, ge=0, description="Lifetime spend from which a customer is high value (currency)."
+        default=1500.0,
+        ge=0,
+        description="Spend in the horizon from which a customer is high value (currency per customer).",
     )
     low_value_spend: float = Field(
-        default=300.0, ge=0, description="Lifetime spend below which a customer is low value (currency)."
+        default=300.0,
+        ge=0,
+        description="Spend in the horizon below which a customer is low value (currency per customer).",
     )
     base_response: float = Field(
         default=0.08,
         ge=0,
         le=1,
-        description="Chance an offer wins a customer back, before reason effects (0-1).",
+        description=(
+            "Chance an offer brings a customer back to a cart, before the reason, coupon and service "
+            "effects; checkout friction then applies (0-1)."
+        ),
     )
     response_by_reason: dict[ChurnReason, float] = Field(
         default_factory=_default_reason_response,
-        description="Multiplier of the response by churn reason (ratio).",
+        description=(
+            "Multiplier of the response by churn reason: price, dissatisfied, needs_changed "
+            "(ratio, 0-100; reasons left out keep their defaults 1.5, 0.4, 0.2)."
+        ),
     )
     service_upgrade_effect: float = Field(
         default=3.0,
         ge=1,
         le=20,
-        description="Response multiplier of a service upgrade for dissatisfied customers.",
+        description="Response multiplier of a service upgrade for dissatisfied customers (ratio, 1-20).",
     )
+
+    @field_validator("response_by_reason")
+    @classmethod
+    def _fill_reasons(cls, value: dict[ChurnReason, float]) -> dict[ChurnReason, float]:
+        for reason, multiplier in value.items():
+            if not 0 <= multiplier <= 100:
+                raise FieldProblem(reason, f"must be between 0 and 100, got {multiplier:g}")
+        return {**_default_reason_response(), **value}
 
     @model_validator(mode="after")
     def _values(self) -> Self:
@@ -392,36 +441,67 @@ class Winback(_Strict):
 
 
 class Retargeting(_Strict):
-    """Retargeting of abandoned carts and browsers on paid channels."""
+    """Retargeting of abandoned carts and browsers on paid channels.
 
-    channels: list[str] = Field(min_length=1, description="Paid channels that show the retargeting ads.")
+    The defaults are calibrated on the bundled scenarios: one channel recovers about 30-40% of
+    abandoned carts and two coordinated channels about 50-57% (DOMAIN.md: up to 68%), against
+    3-10% recovered without retargeting; ``frequency_cap: 2`` and ``decay_days: 7`` reach 64-77%.
+    """
+
+    channels: list[str] = Field(
+        min_length=1, description="Paid channels that show the retargeting ads (distinct channel names)."
+    )
     window_days: int = Field(
-        default=14, ge=1, le=90, description="How long after abandoning shoppers are followed."
+        default=14,
+        ge=1,
+        le=90,
+        description=(
+            "How long after abandoning a cart or browsing shoppers are followed; also the window in "
+            "which an order counts as recovering a cart (days, 1-90)."
+        ),
     )
     frequency_cap: int = Field(
-        default=1, ge=1, le=20, description="Most retargeting ads per shopper per channel per day."
+        default=1,
+        ge=1,
+        le=20,
+        description="Ads per followed shopper per channel per day (impressions/day, 1-20).",
     )
     return_per_impression: float = Field(
-        default=0.08,
+        default=0.35,
         ge=0,
         le=1,
-        description="Chance an ad brings a cart abandoner back on the day of abandoning.",
+        description=(
+            "Chance that one ad brings a cart abandoner back to the cart on the day of abandoning "
+            "(0-1); checkout friction then applies."
+        ),
     )
     decay_days: float = Field(
-        default=4.0, gt=0, le=90, description="Time for the ad effect to fall by e (days)."
+        default=4.0,
+        gt=0,
+        le=90,
+        description="Time for an ad's effect to fall by a factor e after the cart or visit (days, 0-90].",
     )
     browse_effect: float = Field(
-        default=0.3,
+        default=0.1,
         ge=0,
         le=1,
-        description="Effect on browsers (no cart) relative to cart abandoners (ratio).",
+        description=(
+            "Effect of an ad on browsers (visited, no cart) relative to cart abandoners (ratio, 0-1; "
+            "0 = browsers are not followed)."
+        ),
     )
     cost_multiplier: float = Field(
         default=1.5,
         gt=0,
         le=20,
-        description="Price of a retargeting impression relative to the channel's (ratio).",
+        description="Price of a retargeting impression relative to the channel's own (ratio, 0-20].",
     )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if len(set(self.channels)) != len(self.channels):
+            raise FieldProblem("channels", f"channel names must be distinct, got {', '.join(self.channels)}")
+        return self
 
 
 class Service(_Strict):
@@ -437,7 +517,15 @@ class Referral(_Strict):
     graph: Literal["small_world", "random", "fully_mixed"] = Field(
         default="small_world", description="Who knows whom: small-world (default), random, or fully mixed."
     )
-    degree: int = Field(default=10, ge=2, le=200, description="Friends per shopper (even for small-world).")
+    degree: int = Field(
+        default=10,
+        ge=2,
+        le=200,
+        description=(
+            "Friends each shopper talks to (friends per shopper; small-world: half on each side of "
+            "the ring, an odd one clockwise; fully mixed: contacts per shopper in the mean-field hazard)."
+        ),
+    )
     rewire_probability: float = Field(
         default=0.1,
         ge=0,
@@ -449,8 +537,8 @@ class Referral(_Strict):
         ge=0,
         le=1,
         description=(
-            "Daily hazard, per satisfied customer friend, that a shopper hears of the brand "
-            "and visits (per day)."
+            "Daily hazard, per satisfied customer who counts the shopper as a friend, that the "
+            "shopper hears of the brand and visits (per talking friend per day)."
         ),
     )
     referral_rate: float = Field(
@@ -458,7 +546,8 @@ class Referral(_Strict):
         ge=0,
         le=1,
         description=(
-            "Daily chance that a satisfied active customer refers a friend, before the bonus (share/day)."
+            "Daily chance that a satisfied active customer refers a friend, before the bonus; the "
+            "bonus multiplies it by 1 + bonus_response x referral_bonus, capped at 1 (share/day)."
         ),
     )
     referral_bonus: float = Field(
@@ -474,7 +563,10 @@ class Referral(_Strict):
         description="Discount on a referred friend's first order (share of list value).",
     )
     satisfaction_threshold: float = Field(
-        default=0.6, ge=0, le=1, description="Satisfaction above which customers talk and refer (0-1)."
+        default=0.6,
+        ge=0,
+        le=1,
+        description="Satisfaction at or above which customers talk and refer (0-1).",
     )
 
 

@@ -5,11 +5,12 @@ Effects, on the days and shoppers a campaign covers:
 - conversion: the cart rate of considering shoppers and the repurchase rate of customers are
   multiplied by ``1 + price_elasticity x price_sensitivity x discount + urgency`` - bargain
   hunters and impulse buyers, the most price-sensitive personas, react most;
-- flash sales end hesitation: eligible shoppers who are considering decide at once;
+- flash sales end hesitation: eligible shoppers who are considering decide the next day;
 - margin given away: every order in the campaign carries its discount;
-- purchases pulled forward: customers who bought in the campaign wait out their persona's
-  ``refractory_days`` before buying again, and converted prospects leave the pool, so orders
-  dip below the no-campaign path after the campaign ends.
+- purchases pulled forward: a shopper whose order used a campaign discount has stocked up:
+  the repurchase rate ramps back from 0 over ``stockpile_days`` (on top of the persona's own
+  ``refractory_days``), and converted prospects leave the pool, so orders dip below the
+  no-campaign path after the campaign ends.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ class PromotionCalendar:
         for k, campaign in enumerate(self.campaigns):
             for day in range(campaign.start_day, min(campaign.end_day, horizon_days - 1) + 1):
                 self.active_by_day[day].append(k)
+        self.stocked_up = np.zeros(0, dtype=np.bool_)
+        """Whether each shopper's last order used a campaign discount (sized on first use)."""
         self.orders_by_campaign = np.zeros(len(self.campaigns))
         self.discount_by_campaign = np.zeros(len(self.campaigns))
 
@@ -87,9 +90,9 @@ class PromotionCalendar:
         if campaign.audience == "lapsed":
             return np.asarray(pop.state[shoppers] >= State.LAPSED)
         if campaign.audience == "members":
-            if model.loyalty is None:
+            if model.levers.loyalty is None:
                 return np.zeros(shoppers.size, dtype=np.bool_)
-            return np.asarray(model.loyalty.member[shoppers])
+            return np.asarray(model.levers.loyalty.member[shoppers])
         return np.ones(shoppers.size, dtype=np.bool_)
 
     def active(self, day: int) -> list[int]:
@@ -129,9 +132,11 @@ class PromotionCalendar:
                 pop = model.population
                 considering = np.flatnonzero(pop.state == State.CONSIDERING)
                 hurry = considering[self._eligible(model, campaign, considering)]
-                hurry = hurry[pop.decision_day[hurry] > model.day]
+                # Today's decisions are taken (levers run after the journey): decide tomorrow.
+                tomorrow = model.day + 1
+                hurry = hurry[pop.decision_day[hurry] > tomorrow]
                 if hurry.size:
-                    pop.decision_day[hurry] = model.day
+                    pop.decision_day[hurry] = tomorrow
                     model.schedule_decisions(hurry, pop.decision_day[hurry])
 
     def record_orders(
@@ -143,10 +148,21 @@ class PromotionCalendar:
         discount_rate: FloatArray,
     ) -> None:
         """Count the orders each running campaign took part in and the discount it gave."""
+        if self.stocked_up.size == 0:
+            self.stocked_up = np.zeros(model.population.size, dtype=np.bool_)
+        promoted = np.zeros(shoppers.size, dtype=np.bool_)
         for k, offer in self.discounts(model, shoppers, channels):
             used = offer > 0
+            promoted |= used
             self.orders_by_campaign[k] += used.sum()
             self.discount_by_campaign[k] += (np.minimum(offer, discount_rate) * list_value)[used].sum()
+        self.stocked_up[shoppers] = promoted
+
+    def refractory_days(self, shoppers: IntArray) -> FloatArray:
+        """Days over which each shopper's repurchase rate ramps back after a campaign order."""
+        if self.stocked_up.size == 0:
+            return np.zeros(shoppers.size)
+        return np.where(self.stocked_up[shoppers], self.config.stockpile_days, 0.0)
 
     # Results ---------------------------------------------------------------------------------
     def campaign_table(self, model: CommerceModel, daily_orders: pd.Series) -> pd.DataFrame:

@@ -21,6 +21,7 @@ import pandas as pd
 from .channels import LEDGER_FIELDS
 from .economics import FOLLOW_UP_WINDOWS
 from .population import NO_DAY, Funnel, State
+from .referral import SOCIAL_SOURCES
 from .scenario import Scenario
 
 if TYPE_CHECKING:
@@ -254,12 +255,13 @@ def collect_results(model: CommerceModel) -> SimulationResult:
 
     pop = model.population
     channel_names = np.array(["none", *names], dtype=object)
+    aware_sources = np.array(["none", *names, *SOCIAL_SOURCES], dtype=object)
     customers = pd.DataFrame(
         {
             "persona": pd.Categorical.from_codes(pop.persona.astype(np.int64), pd.Index(pop.personas.names)),
             "state": pd.Categorical.from_codes(pop.state.astype(np.int64), pd.Index(STATE_COLUMNS)),
             "alive": pop.alive,
-            "aware_channel": pd.Categorical(channel_names[pop.aware_channel.astype(np.int64) + 1]),
+            "aware_channel": pd.Categorical(aware_sources[pop.aware_channel.astype(np.int64) + 1]),
             "acquisition_channel": pd.Categorical(
                 channel_names[pop.acquisition_channel.astype(np.int64) + 1]
             ),

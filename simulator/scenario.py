@@ -516,13 +516,17 @@ class Scenario(_Strict):
         """Return a validated copy with the seed, horizon or number of agents replaced.
 
         Overriding the number of agents keeps the market size: ``scale`` is adjusted so that
-        ``agents x scale`` stays the same.
+        ``agents x scale`` stays the same. A shorter horizon drops the budget periods and
+        campaigns that start after it and shortens those that run past it, with a
+        :class:`ScenarioWarning` naming them, so a quick look at a long scenario just works.
         """
         data = self.model_dump(mode="python")
         if seed is not None:
             data["seed"] = seed
         if days is not None:
             data["horizon_days"] = days
+            if days < self.horizon_days:
+                _cut_calendar(data, days, _source_of(self))
         if agents is not None:
             market = self.population.agents * self.population.scale
             data["population"]["agents"] = agents
@@ -537,6 +541,37 @@ class Scenario(_Strict):
             message = f"{error.message} (after overriding {changed})"
             raise ScenarioError(source, error.field, message) from None
         return _with_source(scenario, source)
+
+
+def _cut_calendar(data: dict[str, Any], days: int, source: str) -> None:
+    """Fit budget periods and campaigns of a scenario dump into a shorter horizon of ``days``."""
+    cut: list[str] = []
+    for channel in data["channels"]:
+        kept = []
+        for period in channel["budget_plan"]:
+            if period["start_day"] >= days:
+                cut.append(f"{channel['name']} budget period from day {period['start_day']}")
+                continue
+            period["end_day"] = min(period["end_day"], days - 1)
+            kept.append(period)
+        channel["budget_plan"] = kept
+    promotions = data.get("policies", {}).get("promotions")
+    if promotions:
+        kept = []
+        for campaign in promotions["campaigns"]:
+            if campaign["start_day"] >= days:
+                cut.append(f"campaign {campaign['name']}")
+                continue
+            campaign["days"] = min(campaign["days"], days - campaign["start_day"])
+            kept.append(campaign)
+        promotions["campaigns"] = kept
+    if cut:
+        shown = ", ".join(cut[:4]) + (f" and {len(cut) - 4} more" if len(cut) > 4 else "")
+        warnings.warn(
+            f"{source}: horizon_days: the {days}-day horizon leaves out {shown}",
+            ScenarioWarning,
+            stacklevel=3,
+        )
 
 
 def _with_source(scenario: Scenario, source: str) -> Scenario:

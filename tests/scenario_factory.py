@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from simulator import Scenario, load_scenario, parse_scenario
+from simulator import Scenario, ScenarioWarning, load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -18,20 +19,32 @@ def bundled(name: str = "omnichannel_retailer") -> Scenario:
     return load_scenario(ROOT / "scenarios" / f"{name}.yaml")
 
 
-def bundled_dict(name: str = "omnichannel_retailer") -> dict[str, Any]:
+def bundled_dict(name: str = "omnichannel_retailer", levers: bool = True) -> dict[str, Any]:
+    """A bundled scenario as a dict; ``levers=False`` drops its policies (the bare market)."""
     data: dict[str, Any] = yaml.safe_load((ROOT / "scenarios" / f"{name}.yaml").read_text())
+    if not levers:
+        data.pop("policies", None)
     return data
 
 
-def small(name: str = "omnichannel_retailer", agents: int = 5000, days: int = 60, **changes: Any) -> Scenario:
-    """A bundled scenario shrunk to ``agents`` and ``days`` (the market size is kept)."""
-    data = copy.deepcopy(bundled_dict(name))
-    data["population"]["scale"] = data["population"]["agents"] * data["population"]["scale"] / agents
-    data["population"]["agents"] = agents
-    data["horizon_days"] = days
+def small(
+    name: str = "omnichannel_retailer",
+    agents: int = 5000,
+    days: int = 60,
+    levers: bool = True,
+    **changes: Any,
+) -> Scenario:
+    """A bundled scenario shrunk to ``agents`` and ``days`` (the market size is kept).
+
+    Top-level ``changes`` replace fields before shrinking; campaigns past the shorter horizon
+    are cut as ``--days`` does on the command line.
+    """
+    data = copy.deepcopy(bundled_dict(name, levers=levers))
     for key, value in changes.items():
         data[key] = value
-    return parse_scenario(data, "test")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScenarioWarning)
+        return parse_scenario(data, "test").with_overrides(agents=agents, days=days)
 
 
 def uniform_market(

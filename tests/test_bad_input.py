@@ -129,6 +129,42 @@ CASES = [
         "channels[1](social).budget_plan[1].start_day",
         "past the horizon of 20 days",
     ),
+    (
+        "tiers_not_increasing",
+        "wrong_policy_tiers_not_increasing.yaml",
+        "policies.loyalty.tiers[2](gold)",
+        "thresholds must increase from tier silver",
+    ),
+    (
+        "discount_over_100_percent",
+        "wrong_policy_discount_over_100.yaml",
+        "policies.promotions.campaigns[0](spring_sale).discount",
+        "less than or equal to 1",
+    ),
+    (
+        "campaign_past_horizon",
+        "wrong_policy_campaign_past_horizon.yaml",
+        "policies.promotions.campaigns[0](spring_sale).days",
+        "past the horizon of 20 days",
+    ),
+    (
+        "campaign_unknown_channel",
+        "wrong_policy_campaign_unknown_channel.yaml",
+        "policies.promotions.campaigns[0](spring_sale).channels",
+        "unknown channel 'tiktok'",
+    ),
+    (
+        "campaigns_overlap_without_stacking",
+        "wrong_policy_campaigns_overlap.yaml",
+        "policies.promotions.stacking",
+        "overlap on the same shoppers; set stacking",
+    ),
+    (
+        "retention_unknown_channel",
+        "wrong_policy_retention_unknown_channel.yaml",
+        "policies.retention.channel",
+        "unknown channel 'email'",
+    ),
 ]
 CASE_IDS = [c[0] if isinstance(c, tuple) else c.id for c in CASES]
 

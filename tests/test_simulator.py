@@ -17,11 +17,11 @@ from simulator.population import NO_DAY
 
 @pytest.fixture(scope="module")
 def result():
-    return simulate(small(agents=8000, days=120), seed=3)
+    return simulate(small(agents=8000, days=120, levers=False), seed=3)
 
 
 def test_same_seed_gives_identical_frames(result):
-    again = simulate(small(agents=8000, days=120), seed=3)
+    again = simulate(small(agents=8000, days=120, levers=False), seed=3)
     pd.testing.assert_frame_equal(result.daily, again.daily)
     pd.testing.assert_frame_equal(result.channels, again.channels)
     pd.testing.assert_frame_equal(result.customers, again.customers)
@@ -29,7 +29,7 @@ def test_same_seed_gives_identical_frames(result):
 
 
 def test_different_seed_gives_different_results(result):
-    other = simulate(small(agents=8000, days=120), seed=4)
+    other = simulate(small(agents=8000, days=120, levers=False), seed=4)
     assert not result.daily["orders"].equals(other.daily["orders"])
     assert result.summary["revenue"] != other.summary["revenue"]
 
@@ -77,7 +77,7 @@ def test_orders_and_customers_are_consistent(result):
 
 
 def test_zero_spend_leaves_only_organic_sales():
-    data = bundled_dict()
+    data = bundled_dict(levers=False)
     for channel in data["channels"]:
         channel["daily_spend"] = 0
     data["population"].update(agents=5000, scale=400)
@@ -141,7 +141,7 @@ def test_reach_with_audience_share_saturates_at_the_audience():
 @pytest.mark.slow
 def test_response_to_spend_is_increasing_and_concave():
     """What social's spend buys rises with spend, by less for each extra step (paired seeds)."""
-    base = bundled_dict()
+    base = bundled_dict(levers=False)
     base["population"].update(agents=30_000, scale=2_000_000 / 30_000)
     base["horizon_days"] = 120
     levels = [0.0, 1.0, 2.0, 3.0, 4.0]
@@ -256,7 +256,7 @@ def test_personas_differ_in_behaviour(result):
 
 
 def test_crm_reaches_only_known_shoppers():
-    model = CommerceModel(small(agents=5000, days=1), seed=1)
+    model = CommerceModel(small(agents=5000, days=1, levers=False), seed=1)
     crm = next(c for c in model.channel_agents if c.name == "crm")
     known_before = model.population.known.copy()
     model.step()
@@ -266,7 +266,7 @@ def test_crm_reaches_only_known_shoppers():
 
 
 def test_warns_outside_three_to_five_channels():
-    data = bundled_dict()
+    data = bundled_dict(levers=False)
     data["channels"] = data["channels"][:2]
     for persona in data["population"]["personas"].values():
         persona["channel_affinity"] = {

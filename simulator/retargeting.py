@@ -1,0 +1,212 @@
+"""Retargeting of cart abandoners and browsers on paid channels (DOMAIN.md: up to 68% of carts).
+
+Every day, each retargeting channel shows ``frequency_cap`` ads to each shopper of its audience
+who is being followed:
+
+- **cart abandoners** - an abandoned cart not yet recovered, at most ``window_days`` old, and the
+  shopper neither considering nor having bought today;
+- **browsers** - aware prospects whose last consideration ended without a cart at most
+  ``window_days`` ago (and no abandoned cart being followed); not followed when
+  ``browse_effect`` is 0.
+
+An ad brings the shopper back with probability ``return_per_impression x exp(-days since the
+cart or visit / decay_days)``, times ``browse_effect`` for browsers. Ads on one channel tire
+the shopper the way the channel's own ads do: ``k`` ads today count as ``k x exp(-fatigue x
+recent exposures)`` (the channel's ``fatigue`` and ``fatigue_memory_days``, shared with its
+regular ads). The channels' chances combine as independent hazards; the channel credited with a
+return is drawn in proportion to its hazard.
+
+A returning cart abandoner goes back to the cart in the channel where it was left and checks
+out at that channel's checkout pass (friction, shipping, a simpler checkout); a cart that fails
+again stays abandoned and followed - it is the same cart, so it is not counted as a new cart or
+a new abandonment. A returning browser starts a new consideration through the channel of the ad.
+
+Cost: each ad costs the channel's price of an impression (``cost_per_mille / 1000``, or
+``cost_per_click x click_through_rate``) times ``cost_multiplier``, booked as the channel's
+media spend and impressions. The model's cart recovery (an order within the recovery window of
+an abandoned cart, :func:`simulator.economics.book_orders`) follows ``window_days`` when the
+lever is on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .economics import book_orders
+from .journey import start_consideration
+from .policies import Retargeting
+from .population import State
+from .scenario import Pricing
+
+if TYPE_CHECKING:
+    from .model import CommerceModel
+
+__all__ = ["RetargetingProgram"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+class RetargetingProgram:
+    """Retargeting ads on paid channels that bring abandoners back.
+
+    Parameters
+    ----------
+    config
+        The ``policies.retargeting`` section.
+    model
+        The model being built (channels and horizon are read; the model's cart recovery window
+        is set to ``config.window_days``).
+    """
+
+    def __init__(self, config: Retargeting, model: CommerceModel) -> None:
+        self.config = config
+        names = model.scenario.channel_names
+        self.channel_names = list(config.channels)
+        self.channel_index = np.array([names.index(n) for n in config.channels], dtype=np.int64)
+        prices = []
+        for name in config.channels:
+            channel = model.scenario.channels[names.index(name)]
+            if channel.pricing is Pricing.cpm:
+                prices.append(channel.cost_per_mille / 1000.0)
+            else:
+                prices.append(channel.cost_per_click * channel.click_through_rate)
+        self.price_per_ad = np.array(prices) * config.cost_multiplier
+        """Price of one retargeting ad on each channel (currency per impression)."""
+        model.recovery_window_days = config.window_days
+
+        days, k = model.horizon_days, len(config.channels)
+        self.followed = np.zeros((days, 2))
+        self.ads = np.zeros((days, k))
+        self.cart_returns = np.zeros((days, k))
+        self.browser_returns = np.zeros((days, k))
+        self.recovered_orders = np.zeros(days)
+
+    def _followed(self, model: CommerceModel) -> tuple[IntArray, IntArray]:
+        """Today's cart abandoners and browsers being followed."""
+        pop = model.population
+        day = model.day
+        since = day - self.config.window_days
+        carts = np.flatnonzero(pop.abandoned_cart_day >= since)
+        carts = carts[(pop.state[carts] != State.CONSIDERING) & (pop.last_purchase_day[carts] != day)]
+        if self.config.browse_effect == 0:
+            return carts, np.empty(0, dtype=np.int64)
+        browsers = np.flatnonzero(pop.browsed_day >= since)
+        browsers = browsers[(pop.state[browsers] == State.AWARE) & (pop.abandoned_cart_day[browsers] < since)]
+        return carts, browsers
+
+    def daily(self, model: CommerceModel) -> None:
+        """Show today's retargeting ads and let the touched shoppers come back."""
+        pop = model.population
+        config = self.config
+        day = model.day
+        carts, browsers = self._followed(model)
+        self.followed[day] = carts.size, browsers.size
+        targets = np.concatenate([carts, browsers])
+        if targets.size == 0:
+            return
+        is_cart = np.arange(targets.size) < carts.size
+        since = day - np.where(is_cart, pop.abandoned_cart_day[targets], pop.browsed_day[targets])
+        chance = config.return_per_impression * np.exp(-since / config.decay_days)
+        chance = np.where(is_cart, chance, chance * config.browse_effect)
+        # Hazard of one ad; k effective ads give a return chance of 1 - (1 - chance) ** k.
+        per_ad = -np.log1p(-np.minimum(chance, 1.0 - 1e-9))
+
+        cap = np.float32(config.frequency_cap)
+        cumulative = np.zeros((self.channel_index.size, targets.size))
+        hazard = np.zeros(targets.size)
+        for j, c in enumerate(self.channel_index):
+            channel = model.channel_agents[int(c)].config
+            shown = pop.audience[c, targets]
+            viewers = targets[shown]
+            waited = (day - pop.fatigue_day[c, viewers]).astype(np.float32)
+            recent = pop.fatigue[c, viewers] * np.exp(-waited / np.float32(channel.fatigue_memory_days))
+            effective = cap * np.exp(-np.float32(channel.fatigue) * recent)
+            pop.fatigue[c, viewers] = recent + cap
+            pop.fatigue_day[c, viewers] = day
+            hazard[shown] += effective * per_ad[shown]
+            cumulative[j] = hazard
+            ads = viewers.size * config.frequency_cap
+            self.ads[day, j] += ads
+            ledger = model.channel_agents[int(c)].ledger
+            ledger["spend"][day] += ads * self.price_per_ad[j]
+            ledger["impressions"][day] += ads
+
+        back = model.rng.random(targets.size) < -np.expm1(-hazard)
+        if not back.any():
+            return
+        pick = model.rng.random(int(back.sum())) * hazard[back]
+        via = (cumulative[:, back] < pick).sum(axis=0).clip(max=self.channel_index.size - 1)
+        cart_back = is_cart[back]
+        returners = targets[back]
+        k = self.channel_index.size
+        self.cart_returns[day] += np.bincount(via[cart_back], minlength=k)
+        self.browser_returns[day] += np.bincount(via[~cart_back], minlength=k)
+
+        browsing = returners[~cart_back]
+        if browsing.size:
+            start_consideration(model, browsing, self.channel_index[via[~cart_back]])
+        buyers = returners[cart_back]
+        if buyers.size:
+            channels = pop.abandoned_cart_channel[buyers].astype(np.int64)
+            passed = model.rng.random(buyers.size) < model.levers.checkout_pass(model, buyers, channels)
+            book_orders(model, buyers[passed], channels[passed])
+            self.recovered_orders[day] += np.count_nonzero(passed)
+
+    # Results ---------------------------------------------------------------------------------
+    def results(
+        self, model: CommerceModel
+    ) -> tuple[pd.DataFrame, dict[str, float], dict[str, pd.DataFrame], dict[str, Any]]:
+        """Daily frame (one row per day), summary KPIs, tables and per-shopper columns.
+
+        Returns
+        -------
+        tuple
+            ``daily``: shoppers followed, ads, cost, returns of cart abandoners and browsers and
+            carts checked out on return (people, impressions, currency); ``summary``: their
+            totals and the cost per recovered order; ``tables``: ``retargeting``, one row per
+            channel; no per-shopper columns.
+        """
+        days = model.day
+        scale = model.scale
+        ads = self.ads[:days] * scale
+        cost = ads * self.price_per_ad
+        cart_returns = self.cart_returns[:days] * scale
+        browser_returns = self.browser_returns[:days] * scale
+        daily = pd.DataFrame(
+            {
+                "retargeting_followed_carts": self.followed[:days, 0] * scale,
+                "retargeting_followed_browsers": self.followed[:days, 1] * scale,
+                "retargeting_ads": ads.sum(axis=1),
+                "retargeting_cost": cost.sum(axis=1),
+                "retargeting_cart_returns": cart_returns.sum(axis=1),
+                "retargeting_browser_returns": browser_returns.sum(axis=1),
+                "retargeting_recovered_orders": self.recovered_orders[:days] * scale,
+            }
+        )
+        table = pd.DataFrame(
+            {
+                "ads": ads.sum(axis=0),
+                "cost": cost.sum(axis=0),
+                "cart_returns": cart_returns.sum(axis=0),
+                "browser_returns": browser_returns.sum(axis=0),
+            },
+            index=pd.Index(self.channel_names, name="channel"),
+        )
+        total_cost = float(table["cost"].sum())
+        orders = float(daily["retargeting_recovered_orders"].sum())
+        summary = {
+            "retargeting_ads": float(table["ads"].sum()),
+            "retargeting_cost": total_cost,
+            "retargeting_returns": float(table["cart_returns"].sum() + table["browser_returns"].sum()),
+            "retargeting_cart_returns": float(table["cart_returns"].sum()),
+            "retargeting_browser_returns": float(table["browser_returns"].sum()),
+            "retargeting_recovered_orders": orders,
+            "retargeting_cost_per_recovered_order": total_cost / orders if orders > 0 else float("nan"),
+        }
+        return daily, summary, {"retargeting": table}, {}

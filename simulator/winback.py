@@ -1,0 +1,320 @@
+"""Win-back of lapsed customers, by recency, past value and churn reason (DOMAIN.md).
+
+Each offer of ``policies.winback`` goes out on the day a customer's recency (days since the
+last purchase) reaches the offer's ``recency_days`` (20, 60 and 120 days by default for the
+short, medium and long segments), to the customers of its value segment that its channel can
+reach (a channel with ``reaches_unknown: false`` reaches only known shoppers). When several
+offers match a customer on the same day, the first one in the list is sent.
+
+- **Segments.** Value from lifetime spend in the horizon: high from ``high_value_spend``, low
+  below ``low_value_spend``, medium in between. The churn reason is assigned when the first
+  offer of a lapse goes out (again after every new purchase): *dissatisfied* when the
+  customer's satisfaction is below 0.5, else *price* with the persona's price sensitivity,
+  else *needs changed*.
+- **Response.** An offer brings the customer back with probability ``base_response x
+  response_by_reason[reason] x (service_upgrade_effect for dissatisfied customers offered a
+  service upgrade) x (1 + price_elasticity x price_sensitivity x coupon)``, capped at 1. A
+  responder comes back to life (a customer who had silently dropped out buys again) and goes
+  straight to a cart in the offer's channel with the coupon; checkout friction applies, and an
+  abandoned cart keeps the coupon for ``COUPON_VALID_DAYS`` (repeat purchases or retargeting may
+  still recover it). A non-responder keeps their state.
+- **Wins.** A win is a responder's first order while the coupon is valid; the win rate of a
+  segment is wins / offers sent.
+- **Costs.** ``cost_per_offer`` per offer, booked as the channel's media spend (and counted as
+  its impressions and reach); the coupon is a discount on the win-back order (nothing when the
+  order is returned and refunded).
+
+With the default response table, on the bundled omnichannel retailer (offers through CRM at 20,
+60 and 120 days with 10%, 15% and 20% coupons) about 7% of price-sensitive, 1% of
+needs-changed and 0.5% of dissatisfied customers offered are won back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, get_args
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .journey import checkout
+from .policies import ChurnReason, Winback
+from .population import NO_DAY
+
+if TYPE_CHECKING:
+    from .model import CommerceModel
+
+__all__ = ["WinbackProgram"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+RECENCY_SEGMENTS = ("short", "medium", "long")
+VALUE_SEGMENTS = ("high", "medium", "low")
+REASONS: tuple[ChurnReason, ...] = get_args(ChurnReason)
+"""Churn reasons in code order: 0 price, 1 dissatisfied, 2 needs changed."""
+PRICE, DISSATISFIED, NEEDS_CHANGED = range(3)
+NO_REASON = -1
+DISSATISFIED_BELOW = 0.5
+"""Satisfaction (0-1) under which a lapsed customer's churn reason is dissatisfaction."""
+COUPON_VALID_DAYS = 14
+"""Days a responder's coupon stays valid, counting the day of the response (days)."""
+N_SEGMENTS = len(RECENCY_SEGMENTS) * len(VALUE_SEGMENTS) * len(REASONS)
+
+
+class WinbackProgram:
+    """Win-back offers to lapsed customers by recency, value and churn reason.
+
+    Parameters
+    ----------
+    config
+        The ``policies.winback`` section.
+    model
+        The model being built (population size, channels, horizon and satisfaction are read).
+    """
+
+    def __init__(self, config: Winback, model: CommerceModel) -> None:
+        self.config = config
+        size = model.population.size
+        days = model.horizon_days
+        names = model.scenario.channel_names
+        offers = config.offers
+        self.offer_channel = np.array([names.index(o.channel) for o in offers], dtype=np.int64)
+        self.offer_recency_segment = np.array([RECENCY_SEGMENTS.index(o.segment) for o in offers])
+        # A trailing 0 so that "no offer" (-1) looks up no coupon.
+        self.offer_coupon = np.array([o.coupon for o in offers] + [0.0])
+        self.reason_response = np.array([config.response_by_reason[r] for r in REASONS])
+
+        self.reason = np.full(size, NO_REASON, dtype=np.int8)
+        """Churn reason of each customer's latest lapse (-1 until an offer needs it)."""
+        self.reason_lapse = np.full(size, NO_DAY, dtype=np.int32)
+        """Last purchase day the reason was assigned for (a new lapse gets a new reason)."""
+        self.open_offer = np.full(size, -1, dtype=np.int16)
+        """Offer a responder holds a coupon of (-1 none), with its segment and expiry."""
+        self.open_segment = np.zeros(size, dtype=np.int8)
+        self.coupon_until = np.full(size, -1, dtype=np.int32)
+
+        self.offers = np.zeros((days, N_SEGMENTS))
+        self.responses = np.zeros((days, N_SEGMENTS))
+        self.wins = np.zeros((days, N_SEGMENTS))
+        self.offer_cost = np.zeros((days, N_SEGMENTS))
+        self.coupon_cost = np.zeros((days, N_SEGMENTS))
+
+    # Questions from the other mechanisms ---------------------------------------------------
+    def _holding(self, model: CommerceModel, shoppers: IntArray) -> BoolArray:
+        return np.asarray((self.open_offer[shoppers] >= 0) & (self.coupon_until[shoppers] >= model.day))
+
+    def coupon(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
+        """Win-back coupon available to each shopper today (share of list value)."""
+        return np.where(self._holding(model, shoppers), self.offer_coupon[self.open_offer[shoppers]], 0.0)
+
+    def on_orders(
+        self,
+        model: CommerceModel,
+        shoppers: IntArray,
+        first: BoolArray,
+        list_value: FloatArray | None = None,
+        discount_rate: FloatArray | None = None,
+        kept: BoolArray | None = None,
+    ) -> None:
+        """Count the orders of responders holding a coupon as wins, and use the coupons up.
+
+        Parameters
+        ----------
+        model
+            The model.
+        shoppers
+            Ids of the shoppers who just ordered.
+        first
+            Whether each order is the shopper's first (never a win-back order).
+        list_value
+            Basket list value of each order (currency per person); with ``discount_rate``,
+            the coupon cost is the part of the order's discount the coupon accounts for. When
+            not given, the persona's mean basket value stands in for it.
+        discount_rate
+            Discount each order got (share of list value), all offers combined.
+        kept
+            Whether each order was kept; a returned order is refunded, so its coupon costs
+            nothing (as in :func:`simulator.economics.book_orders`). All count as kept when
+            not given.
+        """
+        holding = self._holding(model, shoppers) & ~first
+        if not holding.any():
+            return
+        winners = shoppers[holding]
+        offer = self.open_offer[winners]
+        segment = self.open_segment[winners].astype(np.int64)
+        coupon = self.offer_coupon[offer]
+        if list_value is None or discount_rate is None:
+            personas = model.population.personas
+            persona = model.population.persona[winners]
+            value = np.exp(personas.basket_log_mean[persona] + personas.basket_log_sigma[persona] ** 2 / 2)
+        else:
+            value = list_value[holding]
+            coupon = np.minimum(coupon, discount_rate[holding])
+        if kept is not None:
+            value = np.where(kept[holding], value, 0.0)
+        day = model.day
+        self.wins[day] += np.bincount(segment, minlength=N_SEGMENTS)
+        self.coupon_cost[day] += np.bincount(segment, weights=coupon * value, minlength=N_SEGMENTS)
+        self.open_offer[winners] = -1
+        self.coupon_until[winners] = -1
+
+    # Daily -----------------------------------------------------------------------------------
+    def daily(self, model: CommerceModel) -> None:
+        """Send today's offers, let the offered respond and bring responders to a cart."""
+        pop = model.population
+        config = self.config
+        day = model.day
+        due: dict[int, tuple[IntArray, BoolArray]] = {}
+        responders: list[IntArray] = []
+        channels: list[IntArray] = []
+        for i, offer in enumerate(config.offers):
+            recency = offer.recency_days
+            if recency not in due:
+                found = np.flatnonzero(pop.last_purchase_day == day - recency)
+                due[recency] = (found, np.ones(found.size, dtype=np.bool_))
+            candidates, free = due[recency]
+            c = int(self.offer_channel[i])
+            reachable = free & pop.audience[c, candidates]
+            if not model.channel_agents[c].config.reaches_unknown:
+                reachable &= pop.known[candidates]
+            value = self._value_segment(pop.revenue[candidates])
+            if offer.value != "any":
+                reachable &= value == VALUE_SEGMENTS.index(offer.value)
+            if not reachable.any():
+                continue
+            free &= ~reachable
+            targets = candidates[reachable]
+            won = self._send(model, i, targets, value[reachable])
+            responders.append(won)
+            channels.append(np.full(won.size, c, dtype=np.int64))
+        if responders and sum(r.size for r in responders):
+            back = np.concatenate(responders)
+            pop.alive[back] = True
+            checkout(model, back, np.concatenate(channels))
+
+    def _value_segment(self, spend: FloatArray) -> npt.NDArray[np.int64]:
+        """Value segment of lifetime spends: 0 high, 1 medium, 2 low."""
+        high = spend >= self.config.high_value_spend
+        low = spend < self.config.low_value_spend
+        return np.where(high, 0, np.where(low, 2, 1)).astype(np.int64)
+
+    def _assign_reasons(self, model: CommerceModel, targets: IntArray) -> None:
+        """Give a churn reason to the targets whose current lapse has none yet."""
+        pop = model.population
+        last = pop.last_purchase_day[targets]
+        new = targets[(self.reason[targets] == NO_REASON) | (self.reason_lapse[targets] != last)]
+        if new.size == 0:
+            return
+        satisfaction = model.levers.satisfaction
+        if satisfaction is None:  # pragma: no cover - the levers build it whenever win-back is on
+            score = np.ones(new.size, dtype=np.float32)
+        else:
+            # Customers from before the horizon have no recorded experience: assume the usual one.
+            score = np.nan_to_num(satisfaction.score[new], nan=satisfaction.base)
+        sensitivity = pop.personas.price_sensitivity[pop.persona[new]]
+        price = model.rng.random(new.size) < sensitivity
+        reason = np.where(score < DISSATISFIED_BELOW, DISSATISFIED, np.where(price, PRICE, NEEDS_CHANGED))
+        self.reason[new] = reason
+        self.reason_lapse[new] = pop.last_purchase_day[new]
+
+    def _send(
+        self, model: CommerceModel, index: int, targets: IntArray, value: npt.NDArray[np.int64]
+    ) -> IntArray:
+        """Send offer ``index`` to ``targets``; book its cost; return the responders."""
+        pop = model.population
+        config = self.config
+        offer = config.offers[index]
+        day = model.day
+        self._assign_reasons(model, targets)
+        reason = self.reason[targets].astype(np.int64)
+        segment = (self.offer_recency_segment[index] * len(VALUE_SEGMENTS) + value) * len(REASONS) + reason
+        self.offers[day] += np.bincount(segment, minlength=N_SEGMENTS)
+        self.offer_cost[day] += np.bincount(segment, minlength=N_SEGMENTS) * offer.cost_per_offer
+        ledger = model.channel_agents[int(self.offer_channel[index])].ledger
+        ledger["spend"][day] += targets.size * offer.cost_per_offer
+        ledger["impressions"][day] += targets.size
+        ledger["reach"][day] += targets.size
+
+        sensitivity = pop.personas.price_sensitivity[pop.persona[targets]]
+        chance = config.base_response * self.reason_response[reason]
+        chance *= 1.0 + model.levers.elasticity * sensitivity * offer.coupon
+        if offer.service_upgrade:
+            chance = np.where(reason == DISSATISFIED, chance * config.service_upgrade_effect, chance)
+        won = model.rng.random(targets.size) < np.minimum(chance, 1.0)
+        back: IntArray = targets[won]
+        self.responses[day] += np.bincount(segment[won], minlength=N_SEGMENTS)
+        self.open_offer[back] = index
+        self.open_segment[back] = segment[won]
+        self.coupon_until[back] = day + COUPON_VALID_DAYS - 1
+        return back
+
+    # Results ---------------------------------------------------------------------------------
+    def results(
+        self, model: CommerceModel
+    ) -> tuple[pd.DataFrame, dict[str, float], dict[str, pd.DataFrame], dict[str, Any]]:
+        """Daily frame (one row per day), summary KPIs, tables and per-shopper columns.
+
+        Returns
+        -------
+        tuple
+            ``daily``: offers, responses, wins and costs per day (people, currency);
+            ``summary``: totals, the overall win rate and the win rates by churn reason, by
+            recency and by value segment; ``tables``: ``winback``, one row per segment
+            (recency x value x reason); ``columns``: ``churn_reason`` of each shopper.
+        """
+        days = model.day
+        scale = model.scale
+        offers = self.offers[:days] * scale
+        responses = self.responses[:days] * scale
+        wins = self.wins[:days] * scale
+        offer_cost = self.offer_cost[:days] * scale
+        coupon_cost = self.coupon_cost[:days] * scale
+        daily = pd.DataFrame(
+            {
+                "winback_offers": offers.sum(axis=1),
+                "winback_responses": responses.sum(axis=1),
+                "winback_wins": wins.sum(axis=1),
+                "winback_offer_cost": offer_cost.sum(axis=1),
+                "winback_coupon_cost": coupon_cost.sum(axis=1),
+            }
+        )
+        index = pd.MultiIndex.from_product(
+            [list(RECENCY_SEGMENTS), list(VALUE_SEGMENTS), list(REASONS)],
+            names=["recency", "value", "reason"],
+        )
+        table = pd.DataFrame(
+            {
+                "offers": offers.sum(axis=0),
+                "responses": responses.sum(axis=0),
+                "wins": wins.sum(axis=0),
+                "offer_cost": offer_cost.sum(axis=0),
+                "coupon_cost": coupon_cost.sum(axis=0),
+            },
+            index=index,
+        )
+        table["win_rate"] = table["wins"] / table["offers"].where(table["offers"] > 0)
+
+        total_cost = float(table["offer_cost"].sum() + table["coupon_cost"].sum())
+        total_offers = float(table["offers"].sum())
+        total_wins = float(table["wins"].sum())
+        summary = {
+            "winback_offers": total_offers,
+            "winback_responses": float(table["responses"].sum()),
+            "winback_wins": total_wins,
+            "winback_rate": total_wins / total_offers if total_offers > 0 else float("nan"),
+            "winback_offer_cost": float(table["offer_cost"].sum()),
+            "winback_coupon_cost": float(table["coupon_cost"].sum()),
+            "winback_cost": total_cost,
+            "winback_cost_per_win": total_cost / total_wins if total_wins > 0 else float("nan"),
+        }
+        for level, suffix in (("reason", ""), ("recency", ""), ("value", "_value")):
+            grouped = table.groupby(level=level, sort=False)[["offers", "wins"]].sum()
+            rates = grouped["wins"] / grouped["offers"].where(grouped["offers"] > 0)
+            for name, value in rates.items():
+                summary[f"winback_rate_{name}{suffix}"] = float(value)
+        labels = np.array(["none", *REASONS], dtype=object)
+        reason = pd.Categorical(labels[self.reason.astype(np.int64) + 1], categories=["none", *REASONS])
+        return daily, summary, {"winback": table}, {"churn_reason": reason}

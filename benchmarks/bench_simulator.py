@@ -237,7 +237,9 @@ def _run_vectorized(spec: dict[str, Any]) -> dict[str, Any]:
         "leaked_models": sum(1 for leaked, _ in leaks if leaked),
         "released_models": len(leaks),
         "leak_freed_bytes": max((freed for _, freed in leaks), default=0),
-        "estimate_bytes": estimate_memory_bytes(spec["agents"], len(scenario.channels), spec["days"]),
+        "estimate_bytes": estimate_memory_bytes(
+            spec["agents"], len(scenario.channels), spec["days"], scenario.policies
+        ),
         "numpy": np.__version__,
         "mechanisms": mechanisms,
     }

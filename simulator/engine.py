@@ -41,7 +41,9 @@ def check_memory(scenario: Scenario, source: str = "<scenario>") -> int:
     ScenarioError
         When the estimate exceeds 80% of the memory available now.
     """
-    need = estimate_memory_bytes(scenario.population.agents, len(scenario.channels), scenario.horizon_days)
+    need = estimate_memory_bytes(
+        scenario.population.agents, len(scenario.channels), scenario.horizon_days, scenario.policies
+    )
     have = available_memory_bytes()
     if need > MEMORY_HEADROOM * have:
         most = int(scenario.population.agents * MEMORY_HEADROOM * have / need)

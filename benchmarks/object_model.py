@@ -37,7 +37,7 @@ from typing import Any
 
 import mesa
 
-from simulator.channels import impressions_bought
+from simulator.channels import LEDGER_FIELDS, impressions_bought
 from simulator.population import NO_DAY, Funnel, PersonaTable, State
 from simulator.scenario import Channel, Scenario
 
@@ -50,27 +50,6 @@ SEEN, VISITED, CARTED = int(Funnel.AWARE), int(Funnel.VISITED), int(Funnel.CARTE
 ORDERED, REPEATED = int(Funnel.ORDERED), int(Funnel.REPEATED)
 LARGE_POISSON_MEAN = 30.0
 """Above this mean, impressions per shopper are drawn with numpy instead of Knuth's method."""
-
-LEDGER_FIELDS = (
-    "spend",
-    "impressions",
-    "reach",
-    "new_aware",
-    "visits",
-    "carts",
-    "abandoned_carts",
-    "orders",
-    "new_customers",
-    "repeat_orders",
-    "returns",
-    "order_value",
-    "revenue",
-    "cogs",
-    "fees",
-    "fulfilment",
-)
-"""Totals over the run per channel (agent units, not scaled)."""
-
 
 def policies_in_use(scenario: Scenario) -> list[str]:
     """Names of the strategy levers the scenario turns on (none of them is modelled here)."""

@@ -7,9 +7,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-from simulator import Scenario, ScenarioWarning, load_scenario, parse_scenario
+from simulator import Scenario, ScenarioWarning, SimulationResult, load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -69,3 +70,18 @@ def uniform_market(
         "channels": [{"kind": "social", **c} for c in channels],
     }
     return parse_scenario(data, "test")
+
+
+def assert_money_adds_up(result: SimulationResult) -> None:
+    """Revenue - discounts - cogs - fees - fulfilment - marketing - program costs = profit."""
+    kpis = result.summary
+    identity = (
+        kpis["revenue"]
+        - kpis["discounts"]
+        - kpis["cogs"]
+        - kpis["fees"]
+        - kpis["fulfilment"]
+        - kpis["marketing_spend"]
+        - kpis["program_costs"]
+    )
+    assert identity == pytest.approx(kpis["profit"], rel=1e-9, abs=1e-6)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from scenario_factory import bundled_dict
+from scenario_factory import assert_money_adds_up, bundled_dict
 
 from simulator import CommerceModel, parse_scenario, simulate
 from simulator.results import SimulationResult
@@ -30,20 +30,6 @@ def run(data: dict[str, Any], seeds: tuple[int, ...] = SEEDS) -> list[Simulation
 
 def mean(results: list[SimulationResult], kpi: str) -> float:
     return float(np.mean([r.summary[kpi] for r in results]))
-
-
-def assert_money_adds_up(result: SimulationResult) -> None:
-    k = result.summary
-    identity = (
-        k["revenue"]
-        - k["discounts"]
-        - k["cogs"]
-        - k["fees"]
-        - k["fulfilment"]
-        - k["marketing_spend"]
-        - k["program_costs"]
-    )
-    assert identity == pytest.approx(k["profit"], rel=1e-9, abs=1e-6)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from scenario_factory import small, uniform_market
+from scenario_factory import assert_money_adds_up, small, uniform_market
 from scipy.optimize import least_squares
 
 from simulator import CommerceModel, ScenarioWarning, parse_scenario, simulate
@@ -202,16 +202,7 @@ def test_referral_bonus_raises_referrals_and_its_cost_is_booked():
         assert kpis["program_costs"] == pytest.approx(kpis["referral_bonus_cost"])
         booked = paid.levers["program_cost_referral_bonuses"].sum()
         assert booked == pytest.approx(kpis["referral_bonus_cost"])
-        identity = (
-            kpis["revenue"]
-            - kpis["discounts"]
-            - kpis["cogs"]
-            - kpis["fees"]
-            - kpis["fulfilment"]
-            - kpis["marketing_spend"]
-            - kpis["program_costs"]
-        )
-        assert identity == pytest.approx(kpis["profit"], rel=1e-9)
+        assert_money_adds_up(paid)
         scale = paid.scenario.population.scale
         assert paid.customers["friends_referred"].sum() * scale == pytest.approx(kpis["referral_customers"])
 

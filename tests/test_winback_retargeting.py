@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from scenario_factory import bundled_dict, small
+from scenario_factory import assert_money_adds_up, bundled_dict, small
 
 from simulator import CommerceModel, ScenarioError, parse_scenario, simulate
 from simulator.population import NO_DAY
@@ -21,20 +21,6 @@ OFFERS = [
     {"segment": "medium", "channel": "crm", "coupon": 0.15},
     {"segment": "long", "channel": "crm", "coupon": 0.2},
 ]
-
-
-def assert_money_adds_up(result: SimulationResult) -> None:
-    kpis = result.summary
-    identity = (
-        kpis["revenue"]
-        - kpis["discounts"]
-        - kpis["cogs"]
-        - kpis["fees"]
-        - kpis["fulfilment"]
-        - kpis["marketing_spend"]
-        - kpis["program_costs"]
-    )
-    assert identity == pytest.approx(kpis["profit"], rel=1e-9)
 
 
 def run_counting_lapsed_orders(policies: dict[str, Any], seed: int) -> tuple[SimulationResult, int]:

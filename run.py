@@ -5,6 +5,11 @@ Commands
 simulate FILE   run a scenario, print KPIs, write tidy tables
 validate FILE   check a scenario file
 schema          print the JSON Schema of scenario files
+schema          print the JSON Schema of scenario files
+clv FILE        customer lifetime value per channel, persona and cohort; retention matrix
+attribution FILE  attribution models' credit per channel against the true incremental contribution
+replicate FILE  run a scenario and its variants on the same seeds; means, intervals, paired differences
+incrementality FILE  true incremental outcome, ROAS, ROI and marginal ROI of each channel
 
 Exit status: 0 success, 2 bad input, 1 internal error. This module only parses arguments and
 calls the public API.
@@ -50,6 +55,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _discount_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and 0 <= value <= 10):
+        raise argparse.ArgumentTypeError(f"must be an annual rate between 0 and 10 (0.1 = 10%), got {text}")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -83,7 +108,87 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.add_argument("--out", type=Path, help="write the schema to this file instead of printing it")
+
+    attribution = commands.add_parser(
+        "attribution", help="attribution models' credit per channel against the true incremental contribution"
+    )
+    attribution.add_argument("scenario", help="scenario YAML file")
+    seeds = attribution.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=_seed, help="first of 3 seeds (default: the scenario's seed)")
+    seeds.add_argument("--seeds", type=_seed, nargs="+", help="the seeds of the paired runs")
+    attribution.add_argument("--days", type=_positive_int, help="horizon in days (default: the scenario's)")
+    attribution.add_argument(
+        "--agents", type=_positive_int, help="number of agents; scale is adjusted to keep the market"
+    )
+    attribution.add_argument(
+        "--half-life", type=_positive_float, default=7.0, help="time-decay half-life (days)"
+    )
+    attribution.add_argument("--out", type=Path, help="folder for attribution.csv")
+    attribution.add_argument(
+        "--paths", action="store_true", help="also write paths.csv and touches.csv (first seed)"
+    )
+    attribution.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
+    attribution.add_argument("--no-progress", action="store_true", help="do not show progress lines")
+    clv = commands.add_parser("clv", help="customer lifetime value per channel, persona and cohort")
+    clv.add_argument("scenario", help="scenario YAML file")
+    clv.add_argument("--seed", type=_seed, help="seed of the run (default: the scenario's)")
+    clv.add_argument("--days", type=_positive_int, help="horizon in days (default: the scenario's)")
+    clv.add_argument(
+        "--agents", type=_positive_int, help="number of agents; scale is adjusted to keep the market"
+    )
+    clv.add_argument(
+        "--discount-rate", type=_discount_rate, default=0.1, help="annual discount rate (default 0.1 = 10%%)"
+    )
+    clv.add_argument(
+        "--value-horizon",
+        type=_positive_int,
+        default=365,
+        help="days of expected remaining value (default 365)",
+    )
+    clv.add_argument(
+        "--out",
+        type=Path,
+        help="folder for clv_customers.csv, clv_cohorts.csv, retention_matrix.csv, repurchase_curve.csv",
+    )
+    clv.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
+    clv.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    _add_replication_commands(commands)
     return parser
+
+
+def _add_replication_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    rep = commands.add_parser("replicate", help="run a scenario and variants on the same seeds (paired)")
+    inc = commands.add_parser(
+        "incrementality", help="true incremental outcome, ROAS, ROI, marginal ROI per channel"
+    )
+    for command in (rep, inc):
+        command.add_argument("scenario", help="scenario YAML file")
+        command.add_argument(
+            "--seeds",
+            type=_seed,
+            nargs="+",
+            help="seeds of the paired runs (default: 5 from the scenario's seed)",
+        )
+        command.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
+        command.add_argument("--days", type=_positive_int, help="horizon in days (default: the scenario's)")
+        command.add_argument(
+            "--agents", type=_positive_int, help="number of agents; scale is adjusted to keep the market"
+        )
+        command.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
+        command.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    rep.add_argument(
+        "--variant",
+        type=Path,
+        action="append",
+        default=[],
+        help="YAML patch of the scenario (repeatable); the variant is named after the file",
+    )
+    rep.add_argument("--out", type=Path, help="folder for replications.csv and summary.csv")
+    inc.add_argument("--channels", nargs="+", help="channels to measure (default: all)")
+    inc.add_argument(
+        "--step", type=_positive_float, default=0.1, help="spend step for marginal ROI (default 0.1 = +10%%)"
+    )
+    inc.add_argument("--out", type=Path, help="folder for incrementality.csv")
 
 
 def _format_value(value: float) -> str:
@@ -198,18 +303,137 @@ def _schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _attribution(args: argparse.Namespace) -> int:
+    from simulator import load_scenario
+    from simulator.attribution import BASES, attribution_files, evaluate_attribution
+    from simulator.engine import check_memory
+    from simulator.results import check_output_folder
+
+    scenario = load_scenario(args.scenario).with_overrides(days=args.days, agents=args.agents)
+    check_memory(scenario, str(args.scenario))
+    if args.paths and args.out is None:
+        raise _UsageError("--paths needs --out DIR")
+    if args.out is not None:
+        check_output_folder(args.out, args.overwrite, attribution_files(args.paths))
+    first = scenario.seed if args.seed is None else args.seed
+    seeds = args.seeds if args.seeds is not None else [first, first + 1, first + 2]
+    show = not args.no_progress and sys.stderr.isatty()
+    report = evaluate_attribution(
+        scenario,
+        seeds,
+        half_life_days=args.half_life,
+        progress=(lambda message: print(message, file=sys.stderr)) if show else None,
+    )
+    print(f"{scenario.name}: {scenario.horizon_days} days, {scenario.population.agents:,} agents")
+    for basis in BASES:
+        print()
+        print(report.to_text(basis))
+    if args.out is not None:
+        written = report.save(args.out, overwrite=args.overwrite, paths=args.paths)
+        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
+class _UsageError(Exception):
+    """A combination of options that cannot work (exit status 2)."""
+
+
+def _clv(args: argparse.Namespace) -> int:
+    from simulator import load_scenario
+    from simulator.clv import CLV_FILES, customer_lifetime_value, simulate_for_clv
+    from simulator.engine import check_memory
+    from simulator.results import check_output_folder
+
+    scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
+    check_memory(scenario, str(args.scenario))
+    if args.out is not None:
+        check_output_folder(args.out, args.overwrite, CLV_FILES)
+    progress = not args.no_progress and sys.stderr.isatty()
+    result, traits = simulate_for_clv(scenario, progress=progress)
+    report = customer_lifetime_value(
+        result, traits, discount_rate=args.discount_rate, horizon_days=args.value_horizon
+    )
+    print(report.to_text(scenario.economics.currency))
+    if args.out is not None:
+        written = report.save(args.out, overwrite=args.overwrite)
+        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
+def _replication_setup(args: argparse.Namespace) -> tuple[object, list[int], bool]:
+    from simulator import load_scenario
+
+    scenario = load_scenario(args.scenario).with_overrides(days=args.days, agents=args.agents)
+    seeds = args.seeds if args.seeds is not None else [scenario.seed + k for k in range(5)]
+    return scenario, seeds, not args.no_progress and sys.stderr.isatty()
+
+
+def _replicate(args: argparse.Namespace) -> int:
+    from simulator import Scenario
+    from simulator.replicate import REPLICATION_FILES, apply_patch, check_seeds, load_patch, replicate
+    from simulator.results import check_output_folder
+
+    scenario, seeds, progress = _replication_setup(args)
+    assert isinstance(scenario, Scenario)
+    check_seeds(seeds)
+    variants = {}
+    for path in args.variant:
+        if path.stem in variants:
+            raise _UsageError(
+                f"{path}: two variants are named '{path.stem}'; variant files need distinct names"
+            )
+        variants[path.stem] = apply_patch(scenario, load_patch(path), str(path))
+    if args.out is not None:
+        check_output_folder(args.out, args.overwrite, REPLICATION_FILES)
+    result = replicate(scenario, seeds, variants, workers=args.workers, progress=progress)
+    print(result.to_text())
+    if args.out is not None:
+        written = result.save(args.out, overwrite=args.overwrite)
+        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
+def _incrementality(args: argparse.Namespace) -> int:
+    from simulator import Scenario
+    from simulator.incrementality import (
+        INCREMENTALITY_FILES,
+        channel_variants,
+        incrementality_text,
+        measure_incrementality,
+        save_incrementality,
+    )
+    from simulator.replicate import check_seeds, replicate
+    from simulator.results import check_output_folder
+
+    scenario, seeds, progress = _replication_setup(args)
+    assert isinstance(scenario, Scenario)
+    check_seeds(seeds)
+    variants = channel_variants(scenario, args.channels, args.step)
+    if args.out is not None:
+        check_output_folder(args.out, args.overwrite, INCREMENTALITY_FILES)
+    runs = replicate(scenario, seeds, variants, workers=args.workers, progress=progress)
+    table = measure_incrementality(runs, args.channels, args.step)
+    print(incrementality_text(table, scenario.economics.currency))
+    if args.out is not None:
+        written = save_incrementality(table, args.out, overwrite=args.overwrite)
+        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     from simulator import OutputExistsError, ScenarioError, ScenarioWarning
 
     args = build_parser().parse_args(argv)
-    handlers = {"simulate": _simulate, "validate": _validate, "schema": _schema}
+    handlers = {"simulate": _simulate, "validate": _validate, "schema": _schema, "attribution": _attribution}
+    handlers["clv"] = _clv
+    handlers |= {"replicate": _replicate, "incrementality": _incrementality}
     with warnings.catch_warnings():
         warnings.simplefilter("always", ScenarioWarning)
         warnings.showwarning = lambda message, *rest: print(f"warning: {message}", file=sys.stderr)
         try:
             return handlers[args.command](args)
-        except (ScenarioError, OutputExistsError) as exc:
+        except (ScenarioError, OutputExistsError, _UsageError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         except KeyboardInterrupt:

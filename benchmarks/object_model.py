@@ -51,6 +51,7 @@ ORDERED, REPEATED = int(Funnel.ORDERED), int(Funnel.REPEATED)
 LARGE_POISSON_MEAN = 30.0
 """Above this mean, impressions per shopper are drawn with numpy instead of Knuth's method."""
 
+
 def policies_in_use(scenario: Scenario) -> list[str]:
     """Names of the strategy levers the scenario turns on (none of them is modelled here)."""
     policies = getattr(scenario, "policies", None)

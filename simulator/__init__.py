@@ -7,18 +7,22 @@ The public API: load a scenario, simulate it, read tidy pandas results.
 >>> result.summary["roi"]  # doctest: +SKIP
 """
 
+from .attribution import AttributionReport, evaluate_attribution
 from .channels import ChannelAgent
 from .engine import check_memory, simulate
 from .model import CommerceModel
 from .population import Funnel, ShopperPopulation, State
+from .replicate import ReplicationResult
 from .results import OutputExistsError, SimulationResult
 from .scenario import Scenario, ScenarioError, ScenarioWarning, load_scenario, parse_scenario
 
 __all__ = [
+    "AttributionReport",
     "ChannelAgent",
     "CommerceModel",
     "Funnel",
     "OutputExistsError",
+    "ReplicationResult",
     "Scenario",
     "ScenarioError",
     "ScenarioWarning",
@@ -26,6 +30,7 @@ __all__ = [
     "SimulationResult",
     "State",
     "check_memory",
+    "evaluate_attribution",
     "load_scenario",
     "parse_scenario",
     "simulate",

@@ -17,6 +17,8 @@ as fees).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,10 +29,46 @@ from .population import NO_DAY, Funnel, State
 if TYPE_CHECKING:
     from .model import CommerceModel
 
-__all__ = ["FOLLOW_UP_WINDOWS", "book_orders"]
+__all__ = ["FOLLOW_UP_WINDOWS", "OrderLog", "book_orders"]
 
 FOLLOW_UP_WINDOWS = (7, 30, 60)
 """Windows (days) in which a next order counts as a repurchase within 7 / 30 / 60 days."""
+
+
+@dataclass
+class OrderLog:
+    """Every order booked, kept as the arrays of each booking (agent units, per order).
+
+    About 24 bytes per order; :func:`simulator.results.collect_results` turns it into
+    ``SimulationResult.orders``. Set ``model.order_log = None`` before running to skip it.
+    """
+
+    day: list[npt.NDArray[np.int32]] = dataclass_field(default_factory=list)
+    shopper: list[npt.NDArray[np.int32]] = dataclass_field(default_factory=list)
+    channel: list[npt.NDArray[np.int8]] = dataclass_field(default_factory=list)
+    revenue: list[npt.NDArray[np.float64]] = dataclass_field(default_factory=list)
+    """Revenue net of discounts of each order (currency/order; 0 when returned)."""
+    margin: list[npt.NDArray[np.float64]] = dataclass_field(default_factory=list)
+    """Contribution of each order before marketing (currency/order)."""
+    first: list[npt.NDArray[np.bool_]] = dataclass_field(default_factory=list)
+    """Whether the order was the shopper's first."""
+
+    def record(
+        self,
+        day: int,
+        shoppers: npt.NDArray[np.int64],
+        channels: npt.NDArray[np.int64],
+        revenue: npt.NDArray[np.float64],
+        margin: npt.NDArray[np.float64],
+        first: npt.NDArray[np.bool_],
+    ) -> None:
+        """Append one booking's orders (one entry per shopper)."""
+        self.day.append(np.full(shoppers.size, day, dtype=np.int32))
+        self.shopper.append(shoppers.astype(np.int32))
+        self.channel.append(channels.astype(np.int8))
+        self.revenue.append(np.asarray(revenue, dtype=np.float64))
+        self.margin.append(np.asarray(margin, dtype=np.float64))
+        self.first.append(np.asarray(first, dtype=np.bool_))
 
 
 def book_orders(
@@ -55,21 +93,21 @@ def book_orders(
     pop = model.population
     levers = model.levers
     econ = model.scenario.economics
-    rng = model.rng
     day = model.day
     persona = pop.persona[shoppers]
     table = pop.personas
     first = pop.first_purchase_day[shoppers] == NO_DAY
     repeat = ~first
     basket = np.exp(
-        table.basket_log_mean[persona] + table.basket_log_sigma[persona] * rng.standard_normal(shoppers.size)
+        table.basket_log_mean[persona]
+        + table.basket_log_sigma[persona] * model.crn.normal("basket", day, shoppers)
     )
     discount_rate = levers.discount(model, shoppers, channels, first)
     discount = basket * discount_rate
     points = levers.loyalty.redeem(model, shoppers, basket - discount) if levers.loyalty else 0.0
     shipping = levers.shipping_fee(model, shoppers)
     paid = basket - discount - points + shipping
-    kept = rng.random(shoppers.size) >= econ.return_rate
+    kept = model.crn.uniform("returned", day, shoppers) >= econ.return_rate
 
     commission = model.channel_commission[channels]
     revenue = np.where(kept, basket + shipping, 0.0)
@@ -89,6 +127,8 @@ def book_orders(
     recovered = (day - pop.abandoned_cart_day[shoppers]) <= model.recovery_window_days
     pop.abandoned_cart_day[shoppers[recovered]] = NO_DAY
 
+    if model.touches is not None:
+        model.touches.on_orders(shoppers, channels, first, revenue - discounts, day)
     pop.first_purchase_day[shoppers[first]] = day
     pop.acquisition_channel[shoppers[first]] = channels[first]
     pop.last_purchase_day[shoppers] = day
@@ -99,6 +139,8 @@ def book_orders(
     pop.orders[shoppers] += 1
     pop.revenue[shoppers] += revenue - discounts
     pop.contribution[shoppers] += contribution
+    if model.order_log is not None:
+        model.order_log.record(day, shoppers, channels, revenue - discounts, contribution, first)
 
     n_channels = len(model.channel_agents)
 

@@ -8,6 +8,7 @@ from .model import CommerceModel
 from .population import estimate_memory_bytes
 from .results import SimulationResult, collect_results
 from .scenario import Scenario, ScenarioError
+from .touchpaths import TouchRecorder
 
 __all__ = ["available_memory_bytes", "check_memory", "simulate"]
 
@@ -57,7 +58,9 @@ def check_memory(scenario: Scenario, source: str = "<scenario>") -> int:
     return need
 
 
-def simulate(scenario: Scenario, seed: int | None = None, progress: bool = False) -> SimulationResult:
+def simulate(
+    scenario: Scenario, seed: int | None = None, progress: bool = False, record_paths: bool = False
+) -> SimulationResult:
     """Simulate a scenario over its horizon.
 
     Parameters
@@ -68,6 +71,9 @@ def simulate(scenario: Scenario, seed: int | None = None, progress: bool = False
         Seed of the run; defaults to ``scenario.seed``. The same seed gives identical results.
     progress
         Show a progress bar over days.
+    record_paths
+        Record every shopper's touch path (:mod:`simulator.touchpaths`) into
+        ``SimulationResult.paths``; costs memory (about 70 bytes a shopper) and some speed.
 
     Returns
     -------
@@ -76,6 +82,8 @@ def simulate(scenario: Scenario, seed: int | None = None, progress: bool = False
     """
     check_memory(scenario)
     model = CommerceModel(scenario, seed=seed)
+    if record_paths:
+        model.touches = TouchRecorder(scenario.population.agents, scenario.channel_names)
     try:
         model.run(progress=progress)
         return collect_results(model)

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .population import Funnel, State
+from .touchpaths import TouchKind
 
 if TYPE_CHECKING:
     from .channels import ChannelAgent
@@ -63,10 +64,12 @@ def deliver_impressions(model: CommerceModel, channel: ChannelAgent) -> None:
     if weight.sum() == 0:
         return
     expected = impressions * weight / weight.sum()
-    placed = _place(model, expected, eligible, eligible_per_persona)
+    placed = _place(model, expected, eligible, eligible_per_persona, ("impressions", c))
     if placed.size == 0:
         return
     shoppers, hits = np.unique(placed, return_counts=True)
+    if model.touches is not None:
+        model.touches.record(shoppers, c, model.day, TouchKind.EXPOSURE)
     capped = np.minimum(hits, config.frequency_cap).astype(np.float32)
 
     day = model.day
@@ -81,7 +84,7 @@ def deliver_impressions(model: CommerceModel, channel: ChannelAgent) -> None:
     if config.awareness_per_impression > 0 and unaware.any():
         candidates = shoppers[unaware]
         chance = 1.0 - (1.0 - config.awareness_per_impression) ** effect[unaware]
-        became = candidates[model.rng.random(candidates.size) < chance]
+        became = candidates[model.crn.uniform("awareness", day, candidates, c) < chance]
         _make_aware(model, became, c)
 
     ledger = channel.ledger
@@ -93,25 +96,36 @@ def _place(
     expected: npt.NDArray[np.float64],
     eligible: npt.NDArray[np.bool_],
     eligible_per_persona: npt.NDArray[np.float64],
+    stream: tuple[str, int],
 ) -> IntArray:
-    rng = model.rng
     table = model.population.personas
+    name, index = stream
+    n_personas = table.start.size
     sizes = table.stop - table.start
     share = np.divide(eligible_per_persona, sizes, out=np.zeros(sizes.size), where=sizes > 0)
     wanted = (expected > 0) & (eligible_per_persona > 0)
     thinned = wanted & (share >= 0.05)
     placed: list[IntArray] = []
     if thinned.any():
-        # All personas in one draw: candidates uniform in each persona's block, keep the eligible.
-        counts = rng.poisson(np.where(thinned, expected / np.where(thinned, share, 1.0), 0.0))
-        offsets = rng.random(int(counts.sum()))
+        # Candidates uniform in each persona's block, keep the eligible. Candidate k of persona p
+        # draws the uniform keyed (p, k), so more impressions add candidates and keep the others.
+        counts = model.crn.generator(name, model.day, index).poisson(
+            np.where(thinned, expected / np.where(thinned, share, 1.0), 0.0)
+        )
+        first = np.cumsum(counts) - counts
+        ordinal = np.arange(int(counts.sum())) - np.repeat(first, counts)
+        ordinal += np.repeat(np.arange(n_personas, dtype=np.int64) << 40, counts)
+        offsets = model.crn.uniform(name, model.day, ordinal, index)
         ids = np.repeat(table.start, counts) + (offsets * np.repeat(sizes, counts)).astype(np.int64)
         placed.append(ids[eligible[ids]])
     for p in np.flatnonzero(wanted & ~thinned):
         # A small eligible set (a young CRM list): draw among its members directly.
         lo, hi = int(table.start[p]), int(table.stop[p])
         members = lo + np.flatnonzero(eligible[lo:hi])
-        placed.append(members[rng.integers(0, members.size, rng.poisson(expected[p]))])
+        count = int(model.crn.generator(name, model.day, (int(p) + 1) << 16 | index).poisson(expected[p]))
+        ordinal = np.arange(count, dtype=np.int64) + (int(p) << 40)
+        pick = (model.crn.uniform(name, model.day, ordinal, index) * members.size).astype(np.int64)
+        placed.append(members[pick])
     if not placed:
         return np.empty(0, dtype=np.int64)
     return placed[0] if len(placed) == 1 else np.concatenate(placed)
@@ -138,7 +152,8 @@ def organic_discovery(model: CommerceModel) -> None:
         sizes = (table.stop - table.start).astype(np.float64)
         expected = rate * sizes * table.channel_weight[:, c]
         eligible_per_persona = model.audience_per_persona[c]
-        placed = _place(model, expected * eligible_per_persona / sizes, pop.audience[c], eligible_per_persona)
+        expected = expected * eligible_per_persona / sizes
+        placed = _place(model, expected, pop.audience[c], eligible_per_persona, ("discovery", c))
         if placed.size == 0:
             continue
         shoppers = np.unique(placed)

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from .economics import book_orders
 from .population import NO_DAY, Funnel, State
+from .touchpaths import TouchKind
 
 if TYPE_CHECKING:
     from .model import CommerceModel
@@ -33,12 +34,12 @@ IntArray = npt.NDArray[np.int64]
 def forget_and_visit(model: CommerceModel) -> None:
     """Aware prospects forget, or visit a channel and start considering."""
     pop = model.population
-    rng = model.rng
+    crn, day = model.crn, model.day
     aware = np.flatnonzero(pop.state == State.AWARE)
     if aware.size == 0:
         return
     forget_chance = 1.0 / model.scenario.population.awareness_memory_days
-    forgets = rng.random(aware.size) < forget_chance
+    forgets = crn.uniform("forget", day, aware) < forget_chance
     pop.state[aware[forgets]] = State.UNAWARE
     aware = aware[~forgets]
 
@@ -50,13 +51,13 @@ def forget_and_visit(model: CommerceModel) -> None:
         organic = (config.organic_visit_rate * pop.personas.channel_weight[:, c]).astype(np.float32)
         hazards[c] = paid + organic[persona]
     total = hazards.sum(axis=0)
-    draw = rng.random(aware.size, dtype=np.float32)
+    draw = crn.uniform("visit", day, aware)
     visits = draw < -np.expm1(-total)
     if not visits.any():
         return
     visitors = aware[visits]
     # Which channel brought the visit: proportional to its share of the hazard.
-    pick = rng.random(visitors.size, dtype=np.float32) * total[visits]
+    pick = crn.uniform("visit_channel", day, visitors) * total[visits]
     cumulative = np.cumsum(hazards[:, visits], axis=0)
     via = (cumulative < pick).sum(axis=0).clip(max=len(model.channel_agents) - 1)
     start_consideration(model, visitors, via)
@@ -65,7 +66,7 @@ def forget_and_visit(model: CommerceModel) -> None:
 def start_consideration(model: CommerceModel, shoppers: IntArray, via: npt.NDArray[np.int64]) -> None:
     """Move visitors into consideration: hesitation timer, channels compared, opt-in."""
     pop = model.population
-    rng = model.rng
+    crn = model.crn
     table = pop.personas
     day = model.day
     persona = pop.persona[shoppers]
@@ -73,29 +74,40 @@ def start_consideration(model: CommerceModel, shoppers: IntArray, via: npt.NDArr
 
     pop.state[shoppers] = State.CONSIDERING
     pop.funnel[shoppers] |= np.uint8(Funnel.VISITED)
-    hesitation = rng.integers(table.consideration_min[persona], table.consideration_max[persona] + 1)
+    low, high = table.consideration_min[persona], table.consideration_max[persona]
+    hesitation = low + (crn.uniform("hesitation", day, shoppers) * (high - low + 1)).astype(np.int64)
     pop.decision_day[shoppers] = day + hesitation
-    compared = rng.random((n_channels, shoppers.size)) < table.compare_prob[persona]
+    compare_draws = np.array([crn.uniform("compare", day, shoppers, c) for c in range(n_channels)])
+    compared = compare_draws < table.compare_prob[persona]
     bits = (compared.T * (1 << np.arange(n_channels))).sum(axis=1)
     pop.compare_mask[shoppers] = (bits | (1 << via)).astype(np.uint8)
-    opted = rng.random(shoppers.size) < model.scenario.population.opt_in_rate
+    opted = crn.uniform("opt_in", day, shoppers) < model.scenario.population.opt_in_rate
     pop.known[shoppers[opted]] = True
     model.ledger["visits"][day] += np.bincount(via, minlength=n_channels)
+    if model.touches is not None:
+        model.touches.record(shoppers, via, day, TouchKind.VISIT)
     model.schedule_decisions(shoppers, pop.decision_day[shoppers])
 
 
 def choose_channel(
-    model: CommerceModel, shoppers: IntArray, weights: npt.NDArray[np.float64]
+    model: CommerceModel, shoppers: IntArray, weights: npt.NDArray[np.float64], draw: str = "channel"
 ) -> npt.NDArray[np.int64]:
-    """Draw one channel per shopper with probability proportional to ``weights`` (n x C)."""
+    """Draw one channel per shopper with probability proportional to ``weights`` (n x C).
+
+    ``draw`` names the call site, so that each site has its own common random numbers.
+    """
     # Gumbel-max: argmax(log w + Gumbel) is a draw proportional to w; zero weight never wins.
     with np.errstate(divide="ignore"):
-        scores = np.log(weights) + model.rng.gumbel(size=weights.shape)
+        scores = np.log(weights) + model.crn.gumbel(draw, model.day, shoppers, weights.shape[1])
     return np.asarray(np.argmax(scores, axis=1), dtype=np.int64)
 
 
-def checkout(model: CommerceModel, shoppers: IntArray, channels: IntArray) -> npt.NDArray[np.bool_]:
+def checkout(
+    model: CommerceModel, shoppers: IntArray, channels: IntArray, draw: str = "checkout"
+) -> npt.NDArray[np.bool_]:
     """Carts check out or are abandoned at the channel's friction; book the orders.
+
+    ``draw`` names the call site, so that each site has its own common random numbers.
 
     Returns
     -------
@@ -105,7 +117,7 @@ def checkout(model: CommerceModel, shoppers: IntArray, channels: IntArray) -> np
     pop = model.population
     day = model.day
     success = model.levers.checkout_pass(model, shoppers, channels)
-    bought: npt.NDArray[np.bool_] = model.rng.random(shoppers.size) < success
+    bought: npt.NDArray[np.bool_] = model.crn.uniform(draw, day, shoppers) < success
     pop.funnel[shoppers] |= np.uint8(Funnel.CARTED)
     abandoned = shoppers[~bought]
     pop.abandoned_cart_day[abandoned] = day
@@ -141,7 +153,7 @@ def decide(model: CommerceModel, shoppers: IntArray) -> None:
     persona = pop.persona[shoppers]
     first = pop.last_purchase_day[shoppers] == NO_DAY
     chance = table.cart_rate[persona] * model.levers.conversion_factor(model, shoppers, first)
-    carted = model.rng.random(shoppers.size) < chance
+    carted = model.crn.uniform("cart", model.day, shoppers) < chance
     leaving = shoppers[~carted]
     pop.browsed_day[leaving] = model.day
     buyers = shoppers[carted]

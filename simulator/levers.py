@@ -175,7 +175,7 @@ class Levers:
         if self.promotions is not None:
             self.promotions.record_orders(model, shoppers, channels, list_value, discount_rate)
         if self.satisfaction is not None:
-            self.satisfaction.on_orders(model.rng, shoppers, kept)
+            self.satisfaction.on_orders(model.crn.normal("satisfaction", model.day, shoppers), shoppers, kept)
         if self.winback is not None:
             self.winback.on_orders(model, shoppers, first, list_value, discount_rate, kept)
         if self.referral is not None:

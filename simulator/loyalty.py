@@ -95,7 +95,7 @@ class LoyaltyProgram:
         """Points redeemed on these orders, as currency (agent units); points are taken off."""
         config = self.config
         holding = self.member[shoppers] & (self.points[shoppers] >= config.redemption_threshold)
-        redeeming = holding & (model.rng.random(shoppers.size) < config.redemption_rate)
+        redeeming = holding & (model.crn.uniform("redeem", model.day, shoppers) < config.redemption_rate)
         value = np.where(
             redeeming,
             np.minimum(self.points[shoppers] * config.point_value, config.max_redemption_share * list_value),
@@ -122,7 +122,7 @@ class LoyaltyProgram:
         member_rate = np.minimum(self.member_discount(shoppers), discount_rate)
         self._member_discounts += float((member_rate * list_value).sum())
         joining = shoppers[first & ~self.member[shoppers]]
-        joining = joining[model.rng.random(joining.size) < config.enrollment_rate]
+        joining = joining[model.crn.uniform("enroll", model.day, joining) < config.enrollment_rate]
         self.member[joining] = True
         members = self.member[shoppers]
         buyers = shoppers[members]
@@ -165,7 +165,7 @@ class LoyaltyProgram:
         day = model.day
         members = np.flatnonzero(self.member)
         if config.points_per_interaction > 0 and config.interaction_rate > 0 and members.size:
-            active = members[model.rng.random(members.size) < config.interaction_rate]
+            active = members[model.crn.uniform("interact", day, members) < config.interaction_rate]
             self.points[active] += config.points_per_interaction
             self.points_issued[day] += active.size * config.points_per_interaction
         if day > 0 and day % self.bucket_days == 0:

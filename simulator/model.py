@@ -23,13 +23,15 @@ import numpy as np
 import numpy.typing as npt
 
 from .channels import LEDGER_FIELDS, ChannelAgent
-from .economics import FOLLOW_UP_WINDOWS
+from .economics import FOLLOW_UP_WINDOWS, OrderLog
 from .exposure import decay_ad_stock, deliver_impressions, organic_discovery
 from .journey import decide, forget_and_visit
 from .levers import PROGRAM_COST_FIELDS, Levers
 from .population import ShopperPopulation, State
 from .repurchase import repeat_purchases, update_lifecycle_states
 from .scenario import Scenario
+from .streams import CommonRandomNumbers
+from .touchpaths import TouchRecorder
 
 __all__ = ["CommerceModel"]
 
@@ -50,13 +52,18 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
     Attributes
     ----------
     rng : numpy.random.Generator
-        The one source of randomness (Mesa's ``Model.rng``).
+        Mesa's ``Model.rng`` from the seed: builds the population and the social graph.
+    crn : CommonRandomNumbers
+        Keyed by the same seed: the daily mechanisms' per-shopper draws (common random numbers,
+        so runs on one seed that differ in a decision stay aligned; see ``simulator/streams.py``).
     population : ShopperPopulation
         The shoppers, as arrays.
     channel_agents : list of ChannelAgent
         The channels, as Mesa agents, in scenario order.
     day : int
         The day being simulated (0-based); after ``run()`` equals the horizon.
+    order_log : OrderLog or None
+        Every order booked (day, shopper, channel, revenue, margin, first); ``None`` skips it.
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None) -> None:
@@ -67,6 +74,8 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         self.scale = scenario.population.scale
         self.day = 0
         self.population = ShopperPopulation(scenario, self.rng)
+        self.crn = CommonRandomNumbers(self.seed)
+        """Per-shopper random numbers of the daily mechanisms (common random numbers, streams.py)."""
         self.ledger = {f: np.zeros((self.horizon_days, len(scenario.channels))) for f in LEDGER_FIELDS}
         """Daily measures by field: arrays of days x channels, in agent units (see channels.py)."""
         self.channel_agents = [ChannelAgent(self, config, i) for i, config in enumerate(scenario.channels)]
@@ -83,6 +92,9 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         self.recovery_window_days = RECOVERY_WINDOW_DAYS
         self.program_costs = {f: np.zeros(self.horizon_days) for f in PROGRAM_COST_FIELDS}
         """Daily lever costs that are not media, fees or discounts (agent units)."""
+        self.order_log: OrderLog | None = OrderLog()
+        self.touches: TouchRecorder | None = None
+        """Touch-path recorder (:mod:`simulator.touchpaths`); ``None`` records nothing (default)."""
         self.levers = Levers(self)
         self._decisions: defaultdict[int, list[npt.NDArray[np.int64]]] = defaultdict(list)
 

@@ -245,10 +245,10 @@ class ReferralProgram:
         if self.referral_chance <= 0:
             return
         pop = model.population
-        rng = model.rng
         day = model.day
+        rng = model.crn.generator("referral", day)
         active = talkers[pop.state[talkers] == State.ACTIVE]
-        senders = active[rng.random(active.size) < self.referral_chance]
+        senders = active[model.crn.uniform("refer", day, active) < self.referral_chance]
         if senders.size == 0:
             return
         friends = self._pick_friends(rng, senders, pop.size)
@@ -267,7 +267,7 @@ class ReferralProgram:
         if rate <= 0:
             return
         pop = model.population
-        rng = model.rng
+        rng = model.crn.generator("word_of_mouth", model.day)
         # Draw the conversations that get through rather than each prospect's hazard: a shopper
         # reached by independent conversations of hazard ``rate`` hears with chance
         # 1 - exp(-rate x talking friends), and the cost follows talkers, not the population.
@@ -330,10 +330,10 @@ class ReferralProgram:
         day = model.day
         fresh = shoppers[self.join_day[shoppers] != day]
         if fresh.size:
-            rng = model.rng
+            rng = model.crn.generator("group_buying", day)
             self.join_day[fresh] = day
             self.group_friend[fresh] = -1
-            hosts = fresh[rng.random(fresh.size) < self.group.join_rate]
+            hosts = fresh[model.crn.uniform("group_join", day, fresh) < self.group.join_rate]
             friends = self._pick_friends(rng, hosts, pop.size)
             ok = (friends >= 0) & (pop.state[friends] <= State.AWARE)
             self.group_friend[hosts[ok]] = friends[ok]

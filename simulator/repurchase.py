@@ -29,7 +29,7 @@ __all__ = ["repeat_purchases", "update_lifecycle_states"]
 def repeat_purchases(model: CommerceModel) -> None:
     """Live customers buy again at their individual rate; repeat buyers may drop out."""
     pop = model.population
-    rng = model.rng
+    crn = model.crn
     day = model.day
     candidates = np.flatnonzero(pop.alive & (pop.last_purchase_day > NO_DAY) & (pop.last_purchase_day < day))
     candidates = candidates[pop.state[candidates] >= State.ACTIVE]
@@ -48,15 +48,16 @@ def repeat_purchases(model: CommerceModel) -> None:
         if effect > 0:
             stock = pop.ad_stock[channel.index, candidates]
             lift += effect * stock / (1.0 + stock)
-    buying = rng.random(candidates.size) < -np.expm1(-rate * lift)
+    buying = crn.uniform("repurchase", day, candidates) < -np.expm1(-rate * lift)
     buyers = candidates[buying]
     if buyers.size == 0:
         return
     weights = pop.personas.channel_weight[pop.persona[buyers]] * (1.0 + pop.ad_stock[:, buyers].T)
-    channels = choose_channel(model, buyers, weights)
-    bought = checkout(model, buyers, channels)
+    channels = choose_channel(model, buyers, weights, "repeat_channel")
+    bought = checkout(model, buyers, channels, "repeat_checkout")
     repeaters = buyers[bought]
-    drops = rng.random(repeaters.size) < pop.dropout_prob[repeaters] * model.levers.dropout_factor(repeaters)
+    dropout = pop.dropout_prob[repeaters] * model.levers.dropout_factor(repeaters)
+    drops = crn.uniform("dropout", day, repeaters) < dropout
     pop.alive[repeaters[drops]] = False
 
 

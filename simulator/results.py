@@ -23,6 +23,7 @@ from .economics import FOLLOW_UP_WINDOWS
 from .population import NO_DAY, Funnel, State
 from .referral import SOCIAL_SOURCES
 from .scenario import Scenario
+from .touchpaths import TouchPaths
 
 if TYPE_CHECKING:
     from .model import CommerceModel
@@ -63,6 +64,14 @@ class SimulationResult:
         loyalty tier, points, CRM messages, win-back offers, retargeting, referrals...).
     tables : dict of pandas.DataFrame
         Lever tables, e.g. ``campaigns`` (one row per campaign) and ``winback`` (per segment).
+    paths : TouchPaths or None
+        Touch paths before each conversion and of shoppers who never bought, when recorded
+        (``simulate(..., record_paths=True)``; see :mod:`simulator.touchpaths`).
+    orders : pandas.DataFrame
+        One row per ``order_id`` (one agent's order, standing for ``scale`` real orders): ``day``,
+        ``shopper_id``, ``channel``, ``revenue`` (net of discounts, 0 when returned) and ``margin``
+        (contribution before marketing), both per order (currency), and ``first`` (the shopper's
+        first order). Empty when the model kept no order log.
     """
 
     scenario: Scenario
@@ -73,6 +82,8 @@ class SimulationResult:
     summary: dict[str, float] = field(default_factory=dict)
     levers: pd.DataFrame = field(default_factory=pd.DataFrame)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    paths: TouchPaths | None = None
+    orders: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def channel_totals(self) -> pd.DataFrame:
         """Totals per channel over the horizon, with ROAS and contribution per channel."""
@@ -288,6 +299,34 @@ def collect_results(model: CommerceModel) -> SimulationResult:
         summary=summary,
         levers=levers,
         tables=tables,
+        orders=_orders_frame(model, names),
+        paths=model.touches.collect(model) if model.touches is not None else None,
+    )
+
+
+def _orders_frame(model: CommerceModel, channel_names: list[str]) -> pd.DataFrame:
+    """The model's order log as one row per order (empty when it kept none)."""
+    log = model.order_log
+    columns = ("day", "shopper", "channel", "revenue", "margin", "first")
+    dtypes = (np.int32, np.int32, np.int8, np.float64, np.float64, np.bool_)
+    arrays = {
+        name: (
+            np.concatenate(getattr(log, name))
+            if log is not None and getattr(log, name)
+            else np.empty(0, dtype)
+        )
+        for name, dtype in zip(columns, dtypes, strict=True)
+    }
+    return pd.DataFrame(
+        {
+            "day": arrays["day"],
+            "shopper_id": arrays["shopper"],
+            "channel": pd.Categorical.from_codes(arrays["channel"].astype(np.int64), pd.Index(channel_names)),
+            "revenue": arrays["revenue"],
+            "margin": arrays["margin"],
+            "first": arrays["first"],
+        },
+        index=pd.RangeIndex(arrays["day"].size, name="order_id"),
     )
 
 

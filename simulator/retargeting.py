@@ -137,10 +137,10 @@ class RetargetingProgram:
             ledger["spend"][day] += ads * self.price_per_ad[j]
             ledger["impressions"][day] += ads
 
-        back = model.rng.random(targets.size) < -np.expm1(-hazard)
+        back = model.crn.uniform("retarget", day, targets) < -np.expm1(-hazard)
         if not back.any():
             return
-        pick = model.rng.random(int(back.sum())) * hazard[back]
+        pick = model.crn.uniform("retarget_channel", day, targets[back]) * hazard[back]
         via = (cumulative[:, back] < pick).sum(axis=0).clip(max=self.channel_index.size - 1)
         cart_back = is_cart[back]
         returners = targets[back]
@@ -154,7 +154,8 @@ class RetargetingProgram:
         buyers = returners[cart_back]
         if buyers.size:
             channels = pop.abandoned_cart_channel[buyers].astype(np.int64)
-            passed = model.rng.random(buyers.size) < model.levers.checkout_pass(model, buyers, channels)
+            passing = model.levers.checkout_pass(model, buyers, channels)
+            passed = model.crn.uniform("retarget_checkout", day, buyers) < passing
             book_orders(model, buyers[passed], channels[passed])
             self.recovered_orders[day] += np.count_nonzero(passed)
 

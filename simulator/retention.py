@@ -86,7 +86,7 @@ class RetentionProgram:
         self.boost_until[targets] = day + config.effect_days - 1
         self.recent[targets] = recent + 1
         self.recent_day[targets] = day
-        leaving = targets[model.rng.random(targets.size) < config.unsubscribe_rate]
+        leaving = targets[model.crn.uniform("unsubscribe", day, targets) < config.unsubscribe_rate]
         pop.known[leaving] = False
         self.messages[day] += targets.size
         self.unsubscribes[day] += leaving.size

@@ -29,11 +29,11 @@ class Satisfaction:
         self.return_penalty = 0.15 if config.free_returns else 0.3
         self.score = np.full(size, np.nan, dtype=np.float32)
 
-    def on_orders(self, rng: np.random.Generator, shoppers: IntArray, kept: npt.NDArray[np.bool_]) -> None:
-        """Update satisfaction after orders (``kept`` false for returned orders)."""
-        experience = (
-            self.base - np.where(kept, 0.0, self.return_penalty) + 0.1 * rng.standard_normal(shoppers.size)
-        )
+    def on_orders(
+        self, noise: npt.NDArray[np.float64], shoppers: IntArray, kept: npt.NDArray[np.bool_]
+    ) -> None:
+        """Update satisfaction after orders (``kept``: not returned; ``noise``: standard normal)."""
+        experience = self.base - np.where(kept, 0.0, self.return_penalty) + 0.1 * noise
         experience = np.clip(experience, 0.0, 1.0).astype(np.float32)
         previous = self.score[shoppers]
         self.score[shoppers] = np.where(np.isnan(previous), experience, 0.5 * previous + 0.5 * experience)

@@ -193,7 +193,7 @@ class WinbackProgram:
         if responders and sum(r.size for r in responders):
             back = np.concatenate(responders)
             pop.alive[back] = True
-            checkout(model, back, np.concatenate(channels))
+            checkout(model, back, np.concatenate(channels), "winback_checkout")
 
     def _value_segment(self, spend: FloatArray) -> npt.NDArray[np.int64]:
         """Value segment of lifetime spends: 0 high, 1 medium, 2 low."""
@@ -215,7 +215,7 @@ class WinbackProgram:
             # Customers from before the horizon have no recorded experience: assume the usual one.
             score = np.nan_to_num(satisfaction.score[new], nan=satisfaction.base)
         sensitivity = pop.personas.price_sensitivity[pop.persona[new]]
-        price = model.rng.random(new.size) < sensitivity
+        price = model.crn.uniform("churn_reason", model.day, new) < sensitivity
         reason = np.where(score < DISSATISFIED_BELOW, DISSATISFIED, np.where(price, PRICE, NEEDS_CHANGED))
         self.reason[new] = reason
         self.reason_lapse[new] = pop.last_purchase_day[new]
@@ -243,7 +243,7 @@ class WinbackProgram:
         chance *= 1.0 + model.levers.elasticity * sensitivity * offer.coupon
         if offer.service_upgrade:
             chance = np.where(reason == DISSATISFIED, chance * config.service_upgrade_effect, chance)
-        won = model.rng.random(targets.size) < np.minimum(chance, 1.0)
+        won = model.crn.uniform("winback", day, targets, index) < np.minimum(chance, 1.0)
         back: IntArray = targets[won]
         self.responses[day] += np.bincount(segment[won], minlength=N_SEGMENTS)
         self.open_offer[back] = index

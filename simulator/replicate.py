@@ -1,0 +1,458 @@
+"""Replications: a scenario and its variants run on the same list of seeds.
+
+Every variant (another budget, a lever on or off) is simulated on the *same* seeds as the
+baseline, so the difference between a variant and the baseline is paired seed by seed
+(common random numbers) and its confidence interval is much narrower than with independent
+runs. Runs can go to worker processes; results are sorted by (variant, seed), so they are
+identical whatever the number of workers.
+
+>>> from simulator import load_scenario
+>>> from simulator.replicate import replicate
+>>> base = load_scenario("scenarios/omnichannel_retailer.yaml")  # doctest: +SKIP
+>>> more_search = {"channels": {"search": {"daily_spend": 9000}}}
+>>> reps = replicate(base, seeds=[1, 2, 3], variants={"more_search": more_search})  # doctest: +SKIP
+>>> reps.summary().loc[("more_search", "profit")]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import multiprocessing
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy import stats
+
+from .engine import check_memory, simulate
+from .results import check_output_folder
+from .scenario import Scenario, ScenarioError, parse_scenario
+
+__all__ = [
+    "BASELINE",
+    "CHANNEL_TOTALS",
+    "HEADLINE_KPIS",
+    "REPLICATION_FILES",
+    "ReplicationResult",
+    "apply_patch",
+    "check_seeds",
+    "confidence_interval",
+    "load_patch",
+    "replicate",
+    "write_tables",
+]
+
+BASELINE = "base"
+"""Name of the unpatched scenario among the variants of a replication."""
+
+CHANNEL_TOTALS = ("spend", "orders", "new_customers", "revenue", "contribution")
+"""Per-channel horizon totals kept from each run (currency and people of the real market)."""
+
+REPLICATION_FILES = ("replications.csv", "summary.csv")
+"""Files written by :meth:`ReplicationResult.save`."""
+
+HEADLINE_KPIS = ("revenue", "profit", "marketing_spend", "roi", "orders", "new_customers", "customers_end")
+"""KPIs shown by :meth:`ReplicationResult.to_text`."""
+
+FloatValues = Sequence[float] | np.ndarray[Any, Any] | pd.Series
+"""Values to summarize, one per seed."""
+
+Patch = Mapping[str, Any]
+"""A variant: a nested mapping deep-merged into the scenario (see :func:`apply_patch`)."""
+
+
+def _argument_error(field: str, message: str) -> ScenarioError:
+    return ScenarioError("replicate", field, message)
+
+
+def load_patch(path: str | Path) -> dict[str, Any]:
+    """Read a variant patch from a YAML file.
+
+    Parameters
+    ----------
+    path
+        YAML file holding a mapping of scenario fields to change, e.g.
+        ``channels: {search: {daily_spend: 9000}}``.
+
+    Returns
+    -------
+    dict
+        The patch, to pass to :func:`apply_patch` or as a variant of :func:`replicate`.
+
+    Raises
+    ------
+    ScenarioError
+        When the file cannot be read, is not YAML, or is not a mapping.
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(source, "", "file not found") from None
+    except IsADirectoryError:
+        raise ScenarioError(source, "", "is a directory, not a variant file") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(source, "", "is not a text file (not UTF-8); expected a YAML patch") from None
+    except OSError as exc:
+        raise ScenarioError(source, "", f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ScenarioError(source, "", f"is not valid YAML{where}") from None
+    if not isinstance(data, dict) or not data:
+        raise ScenarioError(
+            source,
+            "",
+            "a variant must be a non-empty mapping of scenario fields to change, "
+            "e.g. 'channels: {search: {daily_spend: 9000}}'",
+        )
+    return data
+
+
+def _merge(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
+    for key, value in patch.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def apply_patch(scenario: Scenario, patch: Patch, source: str = "<variant>") -> Scenario:
+    """Return the scenario with a patch deep-merged into it, validated like a scenario file.
+
+    Parameters
+    ----------
+    scenario
+        The scenario to change.
+    patch
+        Nested mapping of fields to change. Mappings are merged key by key, anything else
+        replaces the value. ``channels`` may be a mapping ``{channel name: {field: value}}``
+        that patches channels by name (a list replaces the whole channel list).
+    source
+        Name of the patch (its file), used in error messages.
+
+    Raises
+    ------
+    ScenarioError
+        One line naming ``source`` and the field: an unknown channel name (``channels.NAME``)
+        or any rule of the scenario schema that the patched scenario breaks.
+    """
+    if not isinstance(patch, Mapping):
+        raise ScenarioError(source, "", "a variant must be a mapping of scenario fields to change")
+    data = scenario.model_dump(mode="python")
+    patch = dict(patch)
+    channel_patch = patch.pop("channels", None)
+    if isinstance(channel_patch, Mapping):
+        by_name = {channel["name"]: channel for channel in data["channels"]}
+        for name, changes in channel_patch.items():
+            if name not in by_name:
+                raise ScenarioError(
+                    source,
+                    f"channels.{name}",
+                    f"unknown channel '{name}'; channels are: {', '.join(by_name)}",
+                )
+            if not isinstance(changes, Mapping):
+                raise ScenarioError(
+                    source, f"channels.{name}", "must be a mapping of channel fields to change"
+                )
+            _merge(by_name[name], changes)
+    elif channel_patch is not None:
+        data["channels"] = copy.deepcopy(channel_patch)
+    _merge(data, patch)
+    return parse_scenario(data, source)
+
+
+def confidence_interval(values: FloatValues, confidence: float = 0.95) -> tuple[float, float, float, float]:
+    """Mean, standard error and t-distribution confidence interval of independent draws.
+
+    Parameters
+    ----------
+    values
+        One value per seed (NaN values are left out).
+    confidence
+        Coverage of the interval (share, e.g. 0.95).
+
+    Returns
+    -------
+    tuple of float
+        ``(mean, standard_error, ci_low, ci_high)``; the error and interval are NaN with
+        fewer than two values.
+    """
+    array = np.asarray(values, dtype=np.float64)
+    array = array[~np.isnan(array)]
+    if array.size == 0:
+        return (math.nan,) * 4
+    mean = float(array.mean())
+    if array.size < 2:
+        return mean, math.nan, math.nan, math.nan
+    se = float(array.std(ddof=1) / math.sqrt(array.size))
+    half = float(stats.t.ppf(0.5 + confidence / 2, array.size - 1)) * se
+    return mean, se, mean - half, mean + half
+
+
+def _run_one(scenario: Scenario, seed: int) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """One (variant, seed) run, returning only small picklable totals."""
+    result = simulate(scenario, seed=seed)
+    totals = result.channel_totals()
+    channels = {name: [float(v) for v in totals.loc[name, list(CHANNEL_TOTALS)]] for name in totals.index}
+    return dict(result.summary), channels
+
+
+@dataclass
+class ReplicationResult:
+    """Runs of a scenario and its variants on the same seeds.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        The baseline scenario (variant ``'base'``).
+    seeds : list of int
+        The seeds every variant ran on, in the order given.
+    variants : dict of str to Scenario
+        Every variant as simulated, the baseline first.
+    runs : pandas.DataFrame
+        One row per (``variant``, ``seed``): the summary KPIs of that run (money in currency,
+        counts in people of the real market).
+    channels : pandas.DataFrame
+        One row per (``variant``, ``seed``, ``channel``): horizon totals of spend, orders,
+        new customers, revenue and contribution after spend.
+    """
+
+    scenario: Scenario
+    seeds: list[int]
+    variants: dict[str, Scenario]
+    runs: pd.DataFrame
+    channels: pd.DataFrame
+
+    def summary(self, metrics: Sequence[str] | None = None, confidence: float = 0.95) -> pd.DataFrame:
+        """Mean and confidence interval per variant and KPI, and paired differences vs the baseline.
+
+        Parameters
+        ----------
+        metrics
+            KPIs to summarize (columns of :attr:`runs`); default all.
+        confidence
+            Coverage of the intervals (share, e.g. 0.95); t-distribution over seeds.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by (``variant``, ``metric``), with ``mean``, ``se``, ``ci_low``, ``ci_high``
+            over seeds, and for variants other than the baseline the paired difference
+            ``diff = variant - base`` seed by seed with ``diff_se``, ``diff_ci_low``,
+            ``diff_ci_high`` (NaN for the baseline).
+        """
+        names = list(self.runs.columns) if metrics is None else list(metrics)
+        unknown = [m for m in names if m not in self.runs.columns]
+        if unknown:
+            raise _argument_error(
+                "metrics", f"unknown KPI '{unknown[0]}'; KPIs are: {', '.join(self.runs.columns)}"
+            )
+        base = self.runs.loc[BASELINE]
+        rows = []
+        for variant in self.variants:
+            runs = self.runs.loc[variant]
+            for metric in names:
+                mean, se, low, high = confidence_interval(runs[metric].to_numpy(), confidence)
+                if variant == BASELINE:
+                    diff = (math.nan,) * 4
+                else:
+                    paired = runs[metric].to_numpy() - base[metric].to_numpy()
+                    diff = confidence_interval(paired, confidence)
+                rows.append((variant, metric, mean, se, low, high, *diff))
+        columns = ["variant", "metric", "mean", "se", "ci_low", "ci_high"]
+        columns += ["diff", "diff_se", "diff_ci_low", "diff_ci_high"]
+        return pd.DataFrame(rows, columns=columns).set_index(["variant", "metric"])
+
+    def to_text(self, metrics: Sequence[str] = HEADLINE_KPIS, confidence: float = 0.95) -> str:
+        """The summary of the headline KPIs as a text table (means, intervals, paired differences)."""
+        shown = [m for m in metrics if m in self.runs.columns]
+        table = self.summary(shown, confidence)[
+            ["mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high"]
+        ]
+        title = (
+            f"{self.scenario.name}: {len(self.variants)} variant(s) x {len(self.seeds)} seed(s) "
+            f"({', '.join(map(str, self.seeds))}); {confidence:.0%} intervals over seeds; "
+            f"diff = variant - {BASELINE}, paired by seed"
+        )
+        return title + "\n" + table.to_string(float_format=_format_number, na_rep="")
+
+    def paired(self, metric: str, variant: str) -> pd.Series:
+        """Per-seed difference ``variant - base`` of one KPI (indexed by seed)."""
+        values = self.runs[metric]
+        difference = values.xs(variant, level="variant") - values.xs(BASELINE, level="variant")
+        return pd.Series(difference, name=metric)
+
+    def save(self, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
+        """Write ``replications.csv`` (one row per variant x seed) and ``summary.csv``.
+
+        Files are written to a temporary folder and moved in place only when all are complete.
+
+        Raises
+        ------
+        OutputExistsError
+            When ``out_dir`` already holds one of these files and ``overwrite`` is false.
+        """
+        tables = dict(zip(REPLICATION_FILES, (self.runs, self.summary()), strict=True))
+        return write_tables(out_dir, tables, overwrite)
+
+
+def _format_number(value: float) -> str:
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+
+
+def write_tables(
+    out_dir: str | Path, tables: Mapping[str, pd.DataFrame], overwrite: bool = False
+) -> list[Path]:
+    """Write CSV tables into a folder all at once (staged in a temporary folder, then moved).
+
+    Raises
+    ------
+    OutputExistsError
+        When ``out_dir`` already holds one of the files and ``overwrite`` is false.
+    """
+    out = Path(out_dir)
+    check_output_folder(out, overwrite, tuple(tables))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, table in tables.items():
+            table.to_csv(staging / name)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in tables:
+            os.replace(staging / name, out / name)
+            written.append(out / name)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_seeds(seeds: Sequence[int]) -> list[int]:
+    """Validate a list of seeds: at least one, whole numbers in [0, 2**63), no repeats.
+
+    Raises
+    ------
+    ScenarioError
+        One line naming ``seeds`` and what is allowed.
+    """
+    seeds = list(seeds)
+    if not seeds:
+        raise _argument_error("seeds", "give at least one seed")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
+            raise _argument_error("seeds", f"seeds must be whole numbers in 0 .. 2**63 - 1, got {seed!r}")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise _argument_error("seeds", f"seed {repeated[0]} is given twice; give distinct seeds")
+    return [int(s) for s in seeds]
+
+
+def _check_workers(workers: int) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1:
+        raise _argument_error("workers", f"must be a whole number of at least 1, got {workers!r}")
+    return int(workers)
+
+
+def replicate(
+    scenario: Scenario,
+    seeds: Sequence[int],
+    variants: Mapping[str, Patch | Scenario] | None = None,
+    workers: int = 1,
+    metrics: Sequence[str] | None = None,
+    progress: bool = False,
+) -> ReplicationResult:
+    """Run a scenario and its variants on the same seeds (common random numbers).
+
+    Parameters
+    ----------
+    scenario
+        The baseline scenario; it runs as variant ``'base'``.
+    seeds
+        Seeds every variant runs on (at least one, distinct).
+    variants
+        Other variants by name: a patch (see :func:`apply_patch`) or a ready scenario.
+    workers
+        Worker processes (at least 1; 1 runs in this process). The result does not depend on it.
+    metrics
+        Summary KPIs to keep in :attr:`ReplicationResult.runs`; default all.
+    progress
+        Show a progress bar over runs.
+
+    Returns
+    -------
+    ReplicationResult
+        Runs indexed by (``variant``, ``seed``), per-channel totals, and :meth:`~ReplicationResult.summary`.
+
+    Raises
+    ------
+    ScenarioError
+        One line for an empty or repeated seed list, ``workers`` below 1, a variant named
+        ``'base'``, a patch with an unknown channel or that breaks the schema, or a run too
+        large for the memory.
+    """
+    seed_list = check_seeds(seeds)
+    workers = _check_workers(workers)
+    built: dict[str, Scenario] = {BASELINE: scenario}
+    for name, variant in (variants or {}).items():
+        if name == BASELINE:
+            raise _argument_error(
+                "variants", f"'{BASELINE}' is the unpatched scenario; name variants otherwise"
+            )
+        built[name] = variant if isinstance(variant, Scenario) else apply_patch(scenario, variant, name)
+    for name, variant in built.items():
+        check_memory(variant, name)
+
+    tasks = [(name, seed) for name in built for seed in seed_list]
+    outcomes: dict[tuple[str, int], tuple[dict[str, float], dict[str, list[float]]]] = {}
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(tasks), desc="replications", unit="run", leave=False, disable=not progress) as bar:
+        if workers == 1 or len(tasks) == 1:
+            for name, seed in tasks:
+                outcomes[(name, seed)] = _run_one(built[name], seed)
+                bar.update()
+        else:
+            # A run depends only on its scenario and seed, so it is the same in any process.
+            # Fork where the platform has it: no re-import of the caller's script (which
+            # spawn needs, and which fails in scripts without a __main__ guard).
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
+                futures = {pool.submit(_run_one, built[name], seed): (name, seed) for name, seed in tasks}
+                for future in as_completed(futures):
+                    outcomes[futures[future]] = future.result()
+                    bar.update()
+
+    # Rows in (variant, seed) order as given, whatever order the workers finished in.
+    index = pd.MultiIndex.from_tuples(tasks, names=["variant", "seed"])
+    runs = pd.DataFrame([outcomes[task][0] for task in tasks], index=index)
+    if metrics is not None:
+        unknown = [m for m in metrics if m not in runs.columns]
+        if unknown:
+            raise _argument_error(
+                "metrics", f"unknown KPI '{unknown[0]}'; KPIs are: {', '.join(runs.columns)}"
+            )
+        runs = runs[list(metrics)]
+    channel_rows = [
+        (name, seed, channel, *values)
+        for name, seed in tasks
+        for channel, values in outcomes[(name, seed)][1].items()
+    ]
+    channels = pd.DataFrame(channel_rows, columns=["variant", "seed", "channel", *CHANNEL_TOTALS]).set_index(
+        ["variant", "seed", "channel"]
+    )
+    return ReplicationResult(scenario=scenario, seeds=seed_list, variants=built, runs=runs, channels=channels)

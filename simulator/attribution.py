@@ -38,9 +38,6 @@ summed incremental conversions (:func:`evaluate_attribution`).
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +47,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .engine import simulate
-from .results import SimulationResult, check_output_folder
+from .results import SimulationResult, write_files
 from .scenario import Scenario
 from .touchpaths import TouchPaths
 
@@ -514,22 +511,13 @@ class AttributionReport:
         OutputExistsError
             When ``out_dir`` holds one of these files and ``overwrite`` is false.
         """
-        out = Path(out_dir)
-        names = attribution_files(paths)
-        check_output_folder(out, overwrite, names)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        try:
-            self.tidy().to_csv(staging / "attribution.csv", index=False)
-            if paths:
-                self.paths.paths.to_csv(staging / "paths.csv")
-                self.paths.touches.to_csv(staging / "touches.csv", index=False)
-            out.mkdir(parents=True, exist_ok=True)
-            for name in names:
-                os.replace(staging / name, out / name)
-            return [out / name for name in names]
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        writers: dict[str, Callable[[Path], object]] = {
+            "attribution.csv": lambda path: self.tidy().to_csv(path, index=False)
+        }
+        if paths:
+            writers["paths.csv"] = self.paths.paths.to_csv
+            writers["touches.csv"] = lambda path: self.paths.touches.to_csv(path, index=False)
+        return write_files(out_dir, writers, overwrite)
 
 
 def attribution_files(paths: bool = False) -> tuple[str, ...]:

@@ -40,9 +40,6 @@ totals are for the real market (agent figures x ``scale``); per-customer values 
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +57,7 @@ from .bgnbd import (
 from .engine import check_memory
 from .model import CommerceModel
 from .population import NO_DAY
-from .results import SimulationResult, check_output_folder, collect_results
+from .results import SimulationResult, collect_results, write_files
 from .scenario import Scenario
 
 __all__ = [
@@ -195,22 +192,9 @@ class CLVReport:
         simulator.OutputExistsError
             When ``out_dir`` already holds one of these files and ``overwrite`` is false.
         """
-        out = Path(out_dir)
-        check_output_folder(out, overwrite, CLV_FILES)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         tables = (self.customers, self.groups, self.retention, self.repurchase)
-        try:
-            for name, table in zip(CLV_FILES, tables, strict=True):
-                table.to_csv(staging / name)
-            out.mkdir(parents=True, exist_ok=True)
-            written = []
-            for name in CLV_FILES:
-                os.replace(staging / name, out / name)
-                written.append(out / name)
-            return written
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        writers = {name: table.to_csv for name, table in zip(CLV_FILES, tables, strict=True)}
+        return write_files(out_dir, writers, overwrite)
 
 
 def latent_traits(model: CommerceModel) -> pd.DataFrame:

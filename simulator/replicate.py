@@ -19,9 +19,6 @@ from __future__ import annotations
 import copy
 import math
 import multiprocessing
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -34,7 +31,7 @@ import yaml
 from scipy import stats
 
 from .engine import check_memory, simulate
-from .results import check_output_folder
+from .results import write_files
 from .scenario import Scenario, ScenarioError, parse_scenario
 
 __all__ = [
@@ -324,21 +321,7 @@ def write_tables(
     OutputExistsError
         When ``out_dir`` already holds one of the files and ``overwrite`` is false.
     """
-    out = Path(out_dir)
-    check_output_folder(out, overwrite, tuple(tables))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        for name, table in tables.items():
-            table.to_csv(staging / name)
-        out.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name in tables:
-            os.replace(staging / name, out / name)
-            written.append(out / name)
-        return written
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return write_files(out_dir, {name: table.to_csv for name, table in tables.items()}, overwrite)
 
 
 def check_seeds(seeds: Sequence[int]) -> list[int]:

@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +29,7 @@ from .touchpaths import TouchPaths
 if TYPE_CHECKING:
     from .model import CommerceModel
 
-__all__ = ["OutputExistsError", "SimulationResult", "check_output_folder", "collect_results"]
+__all__ = ["OutputExistsError", "SimulationResult", "check_output_folder", "collect_results", "write_files"]
 
 MONEY_FIELDS = ("spend", "order_value", "revenue", "discounts", "cogs", "fees", "fulfilment")
 STATE_COLUMNS = [s.name.lower() for s in State]
@@ -102,29 +103,18 @@ class SimulationResult:
         OutputExistsError
             When ``out_dir`` already holds one of these files and ``overwrite`` is false.
         """
-        out = Path(out_dir)
-        check_output_folder(out, overwrite)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        try:
-            summary = {"scenario": self.scenario.name, "seed": self.seed, "kpis": _jsonable(self.summary)}
-            (staging / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-            self.daily.to_csv(staging / "daily.csv")
-            self.channels.to_csv(staging / "channels_daily.csv")
-            self.customers.to_csv(staging / "customers.csv")
-            self.levers.to_csv(staging / "levers_daily.csv")
-            names = list(RESULT_FILES)
-            for table_name, table in self.tables.items():
-                table.to_csv(staging / f"{table_name}.csv")
-                names.append(f"{table_name}.csv")
-            out.mkdir(parents=True, exist_ok=True)
-            written = []
-            for name in names:
-                os.replace(staging / name, out / name)
-                written.append(out / name)
-            return written
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        summary = {"scenario": self.scenario.name, "seed": self.seed, "kpis": _jsonable(self.summary)}
+        writers: dict[str, Callable[[Path], object]] = {
+            "summary.json": lambda path: path.write_text(json.dumps(summary, indent=2), encoding="utf-8"),
+            "daily.csv": self.daily.to_csv,
+            "channels_daily.csv": self.channels.to_csv,
+            "customers.csv": self.customers.to_csv,
+            "levers_daily.csv": self.levers.to_csv,
+        }
+        for table_name, table in self.tables.items():
+            writers[f"{table_name}.csv"] = table.to_csv
+        check_output_folder(Path(out_dir), overwrite)
+        return write_files(out_dir, writers, overwrite)
 
     def kpi_table(self) -> pd.DataFrame:
         """The KPIs as a two-column table (``kpi``, ``value``) for display."""
@@ -133,6 +123,43 @@ class SimulationResult:
     def _repr_html_(self) -> str:
         title = f"<b>{self.scenario.name}</b> - seed {self.seed}, {self.scenario.horizon_days} days"
         return title + self.kpi_table().to_html(float_format=lambda v: f"{v:,.4g}")
+
+
+def write_files(
+    out_dir: str | Path, writers: Mapping[str, Callable[[Path], object]], overwrite: bool = False
+) -> list[Path]:
+    """Write files into a folder all at once: staged in a temporary folder, then moved in place.
+
+    Parameters
+    ----------
+    out_dir
+        The output folder (created if needed).
+    writers
+        File name -> function writing that file at the path it is given.
+    overwrite
+        Replace files of these names already in ``out_dir``.
+
+    Raises
+    ------
+    OutputExistsError
+        When ``out_dir`` already holds one of the files and ``overwrite`` is false; nothing is
+        written then, nor when a writer fails.
+    """
+    out = Path(out_dir)
+    check_output_folder(out, overwrite, tuple(writers))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, write in writers.items():
+            write(staging / name)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in writers:
+            os.replace(staging / name, out / name)
+            written.append(out / name)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def check_output_folder(out: Path, overwrite: bool, files: tuple[str, ...] = RESULT_FILES) -> None:

@@ -27,12 +27,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import stats
 
 from .engine import check_memory, simulate
 from .results import write_files
-from .scenario import Scenario, ScenarioError, parse_scenario
+from .scenario import Scenario, ScenarioError, parse_scenario, read_yaml_file
 
 __all__ = [
     "BASELINE",
@@ -91,22 +90,7 @@ def load_patch(path: str | Path) -> dict[str, Any]:
         When the file cannot be read, is not YAML, or is not a mapping.
     """
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(source, "", "file not found") from None
-    except IsADirectoryError:
-        raise ScenarioError(source, "", "is a directory, not a variant file") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(source, "", "is not a text file (not UTF-8); expected a YAML patch") from None
-    except OSError as exc:
-        raise ScenarioError(source, "", f"cannot be read ({exc.strerror or exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ScenarioError(source, "", f"is not valid YAML{where}") from None
+    data = read_yaml_file(path, "variant")
     if not isinstance(data, dict) or not data:
         raise ScenarioError(
             source,

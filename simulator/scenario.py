@@ -710,6 +710,42 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     return scenario
 
 
+def read_yaml_file(path: str | Path, kind: str, empty_message: str | None = None) -> Any:
+    """Read a YAML file, turning every way it can fail into a one-line :class:`ScenarioError`.
+
+    Parameters
+    ----------
+    path
+        The file.
+    kind
+        What the file should hold, for messages ("scenario", "variant").
+    empty_message
+        Message for a blank file; when omitted a blank file reads as ``None``.
+    """
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(source, "", "file not found") from None
+    except IsADirectoryError:
+        raise ScenarioError(source, "", f"is a directory, not a {kind} file") from None
+    except OSError as exc:
+        raise ScenarioError(source, "", f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(source, "", f"is not a text file (not UTF-8); expected a YAML {kind}") from None
+    if empty_message is not None and not text.strip():
+        raise ScenarioError(source, "", empty_message)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid syntax"
+        raise ScenarioError(source, "", f"is not valid YAML{where}: {problem}") from None
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file.
 
@@ -729,26 +765,7 @@ def load_scenario(path: str | Path) -> Scenario:
         When the file cannot be read, is empty, is not YAML, or breaks a rule of the schema.
     """
     source = str(path)
-    file = Path(path)
-    try:
-        raw = file.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError(source, "", "file not found") from None
-    except IsADirectoryError:
-        raise ScenarioError(source, "", "is a directory, not a scenario file") from None
-    except OSError as exc:
-        raise ScenarioError(source, "", f"cannot be read ({exc.strerror or exc})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ScenarioError(source, "", "is not a text file (not UTF-8); expected a YAML scenario") from None
-    if not text.strip():
-        raise ScenarioError(source, "", "the file is empty; expected YAML fields such as name, horizon_days")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid syntax"
-        raise ScenarioError(source, "", f"is not valid YAML{where}: {problem}") from None
+    data = read_yaml_file(
+        path, "scenario", empty_message="the file is empty; expected YAML fields such as name, horizon_days"
+    )
     return parse_scenario(data, source)

@@ -36,6 +36,7 @@ from .scenario import Scenario, ScenarioError, parse_scenario, read_yaml_file
 __all__ = [
     "BASELINE",
     "CHANNEL_TOTALS",
+    "CYCLE_TOTALS",
     "HEADLINE_KPIS",
     "REPLICATION_FILES",
     "ReplicationResult",
@@ -182,12 +183,23 @@ def confidence_interval(values: FloatValues, confidence: float = 0.95) -> tuple[
     return mean, se, mean - half, mean + half
 
 
-def _run_one(scenario: Scenario, seed: int) -> tuple[dict[str, float], dict[str, list[float]]]:
+CYCLE_TOTALS = ("revenue", "profit", "spend", "orders", "new_customers")
+"""Daily totals summed per cycle when :func:`replicate` is given ``cycle_days``."""
+
+RunTotals = tuple[dict[str, float], dict[str, list[float]], list[list[float]]]
+
+
+def _run_one(scenario: Scenario, seed: int, cycle_days: int | None = None) -> RunTotals:
     """One (variant, seed) run, returning only small picklable totals."""
     result = simulate(scenario, seed=seed)
     totals = result.channel_totals()
     channels = {name: [float(v) for v in totals.loc[name, list(CHANNEL_TOTALS)]] for name in totals.index}
-    return dict(result.summary), channels
+    cycles: list[list[float]] = []
+    if cycle_days is not None:
+        daily = result.daily[list(CYCLE_TOTALS)]
+        sums = daily.groupby(daily.index.to_numpy() // cycle_days).sum()
+        cycles = [[float(v) for v in row] for row in sums.to_numpy()]
+    return dict(result.summary), channels, cycles
 
 
 @dataclass
@@ -208,6 +220,10 @@ class ReplicationResult:
     channels : pandas.DataFrame
         One row per (``variant``, ``seed``, ``channel``): horizon totals of spend, orders,
         new customers, revenue and contribution after spend.
+    cycles : pandas.DataFrame or None
+        With ``cycle_days``: one row per (``variant``, ``seed``, ``cycle``) (cycle ``k`` covers
+        days ``k x cycle_days`` to ``(k + 1) x cycle_days - 1``), the totals of
+        :data:`CYCLE_TOTALS` over those days.
     """
 
     scenario: Scenario
@@ -215,6 +231,7 @@ class ReplicationResult:
     variants: dict[str, Scenario]
     runs: pd.DataFrame
     channels: pd.DataFrame
+    cycles: pd.DataFrame | None = None
 
     def summary(self, metrics: Sequence[str] | None = None, confidence: float = 0.95) -> pd.DataFrame:
         """Mean and confidence interval per variant and KPI, and paired differences vs the baseline.
@@ -341,6 +358,7 @@ def replicate(
     workers: int = 1,
     metrics: Sequence[str] | None = None,
     progress: bool = False,
+    cycle_days: int | None = None,
 ) -> ReplicationResult:
     """Run a scenario and its variants on the same seeds (common random numbers).
 
@@ -358,6 +376,9 @@ def replicate(
         Summary KPIs to keep in :attr:`ReplicationResult.runs`; default all.
     progress
         Show a progress bar over runs.
+    cycle_days
+        When given (days, at least 1), also keep daily totals summed per cycle of that many
+        days in :attr:`ReplicationResult.cycles`, e.g. 91 for quarters.
 
     Returns
     -------
@@ -382,15 +403,17 @@ def replicate(
         built[name] = variant if isinstance(variant, Scenario) else apply_patch(scenario, variant, name)
     for name, variant in built.items():
         check_memory(variant, name)
+    if cycle_days is not None and (not isinstance(cycle_days, int) or cycle_days < 1):
+        raise _argument_error("cycle_days", f"must be a whole number of days >= 1, got {cycle_days!r}")
 
     tasks = [(name, seed) for name in built for seed in seed_list]
-    outcomes: dict[tuple[str, int], tuple[dict[str, float], dict[str, list[float]]]] = {}
+    outcomes: dict[tuple[str, int], RunTotals] = {}
     from tqdm.auto import tqdm
 
     with tqdm(total=len(tasks), desc="replications", unit="run", leave=False, disable=not progress) as bar:
         if workers == 1 or len(tasks) == 1:
             for name, seed in tasks:
-                outcomes[(name, seed)] = _run_one(built[name], seed)
+                outcomes[(name, seed)] = _run_one(built[name], seed, cycle_days)
                 bar.update()
         else:
             # A run depends only on its scenario and seed, so it is the same in any process.
@@ -399,7 +422,9 @@ def replicate(
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
             with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
-                futures = {pool.submit(_run_one, built[name], seed): (name, seed) for name, seed in tasks}
+                futures = {
+                    pool.submit(_run_one, built[name], seed, cycle_days): (name, seed) for name, seed in tasks
+                }
                 for future in as_completed(futures):
                     outcomes[futures[future]] = future.result()
                     bar.update()
@@ -422,4 +447,16 @@ def replicate(
     channels = pd.DataFrame(channel_rows, columns=["variant", "seed", "channel", *CHANNEL_TOTALS]).set_index(
         ["variant", "seed", "channel"]
     )
-    return ReplicationResult(scenario=scenario, seeds=seed_list, variants=built, runs=runs, channels=channels)
+    cycles = None
+    if cycle_days is not None:
+        cycle_rows = [
+            (name, seed, cycle, *values)
+            for name, seed in tasks
+            for cycle, values in enumerate(outcomes[(name, seed)][2])
+        ]
+        cycles = pd.DataFrame(cycle_rows, columns=["variant", "seed", "cycle", *CYCLE_TOTALS]).set_index(
+            ["variant", "seed", "cycle"]
+        )
+    return ReplicationResult(
+        scenario=scenario, seeds=seed_list, variants=built, runs=runs, channels=channels, cycles=cycles
+    )

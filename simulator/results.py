@@ -221,6 +221,8 @@ def summarize(
     prospects_carted = carted & prospects_visited
     prospects_ordered = ever(Funnel.ORDERED) & prospects_carted
     buyers = customers["orders"] > 0
+    first_day = customers["first_purchase_day"]
+    acquired = (first_day >= 0).fillna(False).to_numpy(dtype=bool)
     last = daily.iloc[-1]
     return {
         "revenue": revenue,
@@ -238,6 +240,7 @@ def summarize(
         "aov": _ratio(float(total["order_value"]), orders),
         "orders": orders,
         "new_customers": new_customers,
+        "acquired_customer_value": float(customers["margin"].to_numpy()[acquired].sum() * scale),
         "repeat_orders": float(total["repeat_orders"]),
         "returns": float(total["returns"]),
         "conversion_aware_to_visit": _ratio(float(prospects_visited.sum()), float(aware.sum())),

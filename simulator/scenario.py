@@ -13,7 +13,7 @@ import typing
 import warnings
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -36,6 +36,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "ScenarioWarning",
+    "error_from_validation",
     "load_scenario",
     "parse_scenario",
 ]
@@ -464,6 +465,17 @@ class Scenario(_Strict):
             "Strategy levers: loyalty, promotions, retention, win-back, retargeting, referral, checkout."
         ),
     )
+    allocation: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "Budget-allocation settings (objective, budget, bounds, locked channels, share rules, "
+            "minimum presence, target ROI, periods); read and checked by the optimizer."
+        ),
+    )
+    search: dict[str, Any] | Literal["default"] | None = Field(
+        default=None,
+        description="Policy-search settings (levers to tune, ranges); read and checked by the optimizer.",
+    )
 
     @model_validator(mode="after")
     def _channels_consistent(self) -> Self:
@@ -535,7 +547,7 @@ class Scenario(_Strict):
         try:
             scenario = Scenario.model_validate(data)
         except ValidationError as exc:
-            error = _error_from_validation(source, exc, data)
+            error = error_from_validation(source, exc, data)
             given = {"seed": seed, "days": days, "agents": agents}
             changed = ", ".join(f"{k}={v}" for k, v in given.items() if v is not None)
             message = f"{error.message} (after overriding {changed})"
@@ -584,9 +596,9 @@ def _source_of(scenario: Scenario) -> str:
     return str(getattr(scenario, "_source", "<scenario>"))
 
 
-def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+def _model_at(loc: tuple[int | str, ...], root: type[BaseModel]) -> type[BaseModel] | None:
     """The model holding the last item of a pydantic error location, if it can be followed."""
-    kind: Any = Scenario
+    kind: Any = root
     for item in loc[:-1]:
         if isinstance(item, str) and item.startswith("function-"):
             continue
@@ -625,11 +637,11 @@ def _format_location(loc: tuple[int | str, ...], data: Any) -> str:
     return "".join(parts)
 
 
-def _describe(error: Any) -> str:
+def _describe(error: Any, root: type[BaseModel]) -> str:
     kind = error["type"]
     message = str(error["msg"])
     loc = tuple(error["loc"])
-    model = _model_at(loc) if loc else None
+    model = _model_at(loc, root) if loc else None
     if kind == "extra_forbidden":
         allowed = list(model.model_fields) if model is not None else []
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1) if loc else []
@@ -659,10 +671,27 @@ def _describe(error: Any) -> str:
     return message
 
 
-def _error_from_validation(source: str, exc: ValidationError, data: Any) -> ScenarioError:
+def error_from_validation(
+    source: str, exc: ValidationError, data: Any, root: type[BaseModel] | None = None, prefix: str = ""
+) -> ScenarioError:
+    """The one-line :class:`ScenarioError` for the first problem of a pydantic validation error.
+
+    Parameters
+    ----------
+    source
+        File (or object) the data came from.
+    exc
+        The validation error.
+    data
+        The data that was validated (to name list items by their ``name``).
+    root
+        The model that was validated (default :class:`Scenario`), to list allowed fields.
+    prefix
+        Location of ``data`` inside the file, prepended to the field (e.g. ``'allocation'``).
+    """
     first = exc.errors()[0]
     field = _format_location(tuple(first["loc"]), data)
-    message = _describe(first)
+    message = _describe(first, Scenario if root is None else root)
     problem = first.get("ctx", {}).get("error")
     if isinstance(problem, _FieldProblem):
         field = f"{field}.{problem.field}" if field else problem.field
@@ -670,6 +699,8 @@ def _error_from_validation(source: str, exc: ValidationError, data: Any) -> Scen
     more = len(exc.errors()) - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    if prefix:
+        field = f"{prefix}.{field}" if field else prefix
     return ScenarioError(source, field, message)
 
 
@@ -698,7 +729,7 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
             warnings.simplefilter("ignore")
             scenario = _with_source(Scenario.model_validate(data), source)
     except ValidationError as exc:
-        raise _error_from_validation(source, exc, data) from None
+        raise error_from_validation(source, exc, data) from None
     count = len(scenario.channels)
     if not 3 <= count <= 5:
         warnings.warn(

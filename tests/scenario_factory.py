@@ -72,6 +72,30 @@ def uniform_market(
     return parse_scenario(data, "test")
 
 
+def three_channel_market(agents: int = 6000, days: int = 60) -> Scenario:
+    """Identical storefronts; 'saturated' hits auction pressure early; 'dud' buys nothing."""
+    return uniform_market(
+        agents,
+        [
+            {"name": "working", "daily_spend": 150.0, "awareness_per_impression": 0.05},
+            {
+                "name": "saturated",
+                "daily_spend": 300.0,
+                "saturation_spend": 30.0,  # impressions flatten out far below the spend
+                "awareness_per_impression": 0.05,
+            },
+            {
+                "name": "dud",
+                "daily_spend": 300.0,
+                "awareness_per_impression": 0.0,
+                "click_through_rate": 1e-9,  # the schema needs > 0
+                "retention_effect": 0.0,
+            },
+        ],
+        days=days,
+    )
+
+
 def assert_money_adds_up(result: SimulationResult) -> None:
     """Revenue - discounts - cogs - fees - fulfilment - marketing - program costs = profit."""
     kpis = result.summary

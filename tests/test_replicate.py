@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scenario_factory import small, uniform_market
+from scenario_factory import small, three_channel_market
 
 import run
-from simulator import Scenario, ScenarioError, simulate
+from simulator import ScenarioError, simulate
 from simulator.incrementality import incrementality
 from simulator.replicate import apply_patch, confidence_interval, load_patch, replicate
 
@@ -20,30 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = Path("tests") / "fixtures" / "variants"  # relative to ROOT, as a user would type it
 VALID = Path("tests") / "fixtures" / "small_valid.yaml"
 MORE_SEARCH = {"channels": {"search": {"daily_spend": 7200.0}}}  # +20% on the 6000 a day
-
-
-def three_channel_market(agents: int = 6000, days: int = 60) -> Scenario:
-    """Identical storefronts; 'saturated' hits auction pressure early; 'dud' buys nothing."""
-    return uniform_market(
-        agents,
-        [
-            {"name": "working", "daily_spend": 150.0, "awareness_per_impression": 0.05},
-            {
-                "name": "saturated",
-                "daily_spend": 300.0,
-                "saturation_spend": 30.0,  # impressions flatten out far below the spend
-                "awareness_per_impression": 0.05,
-            },
-            {
-                "name": "dud",
-                "daily_spend": 300.0,
-                "awareness_per_impression": 0.0,
-                "click_through_rate": 1e-9,  # the schema needs > 0
-                "retention_effect": 0.0,
-            },
-        ],
-        days=days,
-    )
 
 
 # Patches ------------------------------------------------------------------------------------

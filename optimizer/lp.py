@@ -36,6 +36,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -222,7 +223,7 @@ def available_solvers() -> list[str]:
     solvers = []
     if pulp.HiGHS(msg=False).available():
         solvers.append("highs")
-    if pulp.PULP_CBC_CMD(msg=False).available():
+    if _solver("cbc", mip=False).available():
         solvers.append("cbc")
     return solvers
 
@@ -587,9 +588,10 @@ def _check_shares(inputs: _Inputs) -> None:
             raise ConstraintError(where, f"share rule {number} names no channels")
         for side, share in (("minimum", rule.minimum), ("maximum", rule.maximum)):
             if share is not None and not (isinstance(share, int | float) and 0 <= share <= 1):
+                shown = f"{share:g}" if isinstance(share, int | float) else repr(share)
                 raise ConstraintError(
                     where,
-                    f"share rule {number} ({' + '.join(rule.channels)}) {side} {share!r} is not a share "
+                    f"share rule {number} ({' + '.join(rule.channels)}) {side} {shown} is not a share "
                     "between 0 and 1 (0% to 100%)",
                 )
         if rule.minimum is not None and rule.maximum is not None and rule.minimum > rule.maximum:
@@ -669,16 +671,17 @@ class _Model:
         self.problem = pulp.LpProblem("allocation", pulp.LpMaximize)
         self.status: int = pulp.LpStatusNotSolved
         self.labels: dict[str, tuple[str, str]] = {}  # constraint id -> (name, what one more unit is)
+        self.constraints: dict[str, pulp.LpConstraint] = {}  # the labelled ones
 
         curves = [inputs.curves[i][t] for i in range(channel_count) for t in range(periods)]
         slopes = [np.append(curve.slopes, 0.0) for curve in curves]
         width = np.concatenate([np.append(curve.widths, np.inf) for curve in curves])
         self.slope = np.concatenate(slopes)
         self.segments = [
-            pulp.LpVariable(f"s{j}", lowBound=0, upBound=None if np.isinf(w) else float(w))
+            self._variable(f"s{j}", upper=None if np.isinf(w) else float(w))
             for j, w in enumerate(width.tolist())
         ]
-        self.effective = [pulp.LpVariable(f"e{j}", lowBound=0) for j in range(len(curves))]
+        self.effective = [self._variable(f"e{j}") for j in range(len(curves))]
         ends = np.cumsum([s.size for s in slopes])
         for j, (start, end) in enumerate(zip((0, *ends[:-1].tolist()), ends.tolist(), strict=True)):
             tie = pulp.LpAffineExpression([(v, -1.0) for v in self.segments[start:end]])
@@ -763,6 +766,15 @@ class _Model:
                 "outcome required above the ROI target",
             )
 
+    def _variable(
+        self, name: str, upper: float | None = None, category: str = pulp.LpContinuous
+    ) -> pulp.LpVariable:
+        """A variable from 0 to ``upper``, created the PuLP 4 way where PuLP has it (3.3 and later)."""
+        add_variable = getattr(self.problem, "add_variable", None)
+        if add_variable is None:
+            return pulp.LpVariable(name, 0.0, upper, category)
+        return add_variable(name, 0.0, upper, category)
+
     def _expression(
         self,
         segments: FloatArray | None = None,
@@ -788,7 +800,9 @@ class _Model:
         phrase: str | None = None,
     ) -> None:
         """Add a constraint; ``name`` and ``phrase`` (default "the <name>") label its shadow price."""
-        self.problem += pulp.LpConstraint(expression, sense, key, rhs)
+        constraint = pulp.LpConstraint(expression, sense, key, rhs)
+        self.problem += constraint
+        self.constraints[key] = constraint
         self.labels[key] = (name, phrase or f"the {name}")
 
     def _presence_cap(self, i: int) -> float:
@@ -813,7 +827,7 @@ class _Model:
         return max(knots + float(inputs.lower.sum()), inputs.presence[i])
 
     def _add_presence(self, i: int, name: str, total: pulp.LpAffineExpression) -> None:
-        switch = pulp.LpVariable(f"on{i}", cat=pulp.LpBinary)
+        switch = self._variable(f"on{i}", upper=1.0, category=pulp.LpBinary)
         self.presence_switches[i] = switch
         minimum = self.inputs.presence[i]
         low = pulp.LpAffineExpression(total)
@@ -864,7 +878,7 @@ class _Model:
         # negated minimization and PuLP passes its duals through, so they come with the other sign.
         sign = -1.0 if solver_name == "highs" else 1.0
         prices = []
-        for key, constraint in self.problem.constraints.items():
+        for key, constraint in self.constraints.items():
             if key not in self.labels or constraint.pi is None:
                 continue
             value = sign * float(constraint.pi)
@@ -945,7 +959,10 @@ def _solver(solver_name: str, mip: bool) -> pulp.LpSolver:
         # On these LPs HiGHS's presolve takes longer than it saves (measured: 40 ms against 13 ms
         # for 5 channels x 52 periods x 20 segments); the MILP keeps it.
         return pulp.HiGHS(msg=False) if mip else pulp.HiGHS(msg=False, presolve="off")
-    return pulp.PULP_CBC_CMD(msg=False)
+    with warnings.catch_warnings():
+        # PuLP 3.3 announces that PuLP 4 drops its bundled CBC; pyproject.toml keeps PuLP < 4.
+        warnings.filterwarnings("ignore", message="PULP_CBC_CMD is deprecated", category=DeprecationWarning)
+        return pulp.PULP_CBC_CMD(msg=False)
 
 
 @functools.cache

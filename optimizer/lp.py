@@ -136,6 +136,13 @@ class ShadowPrice:
         outcome required above the ROI target.
     text : str
         The same in words: ``"one more unit of total budget is worth 1.80 units of profit"``.
+
+    Notes
+    -----
+    A curve's slope jumps at its knots. When the recommended spend sits exactly on a knot, the
+    objective has a kink there: one more unit is worth the next segment's slope, one unit less the
+    previous segment's, and the solver may report either value or one in between (CBC and HiGHS
+    may differ). Away from knots the value is unique.
     """
 
     constraint: str
@@ -165,8 +172,8 @@ class Allocation:
         channel pays for its next unit when it is above 1, as in
         :func:`simulator.incrementality.incrementality`.
     shadow_prices : list of ShadowPrice
-        Binding constraints only (dual above a small tolerance), in a fixed order: budget, period
-        budgets, bounds, locks, share rules, presence, ROI target.
+        Binding constraints only (dual above a small tolerance), in the order: budget, period
+        budgets, each channel's lock, bounds and presence, share rules, ROI target.
     status : str
         ``"optimal"``.
     solver : str
@@ -1046,22 +1053,27 @@ def _silence_highs_banner() -> None:
 def _infeasible_error(inputs: _Inputs, solver_name: str, status: int) -> ConstraintError:
     """Name the group of constraints without which a solution exists."""
     budget = "no total budget" if inputs.budget is None else f"budget {_money(inputs.budget)}"
-    groups = [
-        ("shares", "the share rules", bool(inputs.shares)),
-        ("period_budgets", "the period budgets", any(cap is not None for cap in inputs.period_budgets)),
-        ("min_presence", "the minimum presence rules", bool(inputs.presence)),
-        ("target_roi", "the ROI target", inputs.target_roi is not None),
+    groups = [  # (field, words, without what, present)
+        ("shares", "the share rules conflict", "them", bool(inputs.shares)),
+        (
+            "period_budgets",
+            "the period budgets conflict",
+            "them",
+            inputs.period_budgets != (None,) * inputs.periods,
+        ),
+        ("min_presence", "the minimum presence rules conflict", "them", bool(inputs.presence)),
+        ("target_roi", "the ROI target conflicts", "it", inputs.target_roi is not None),
     ]
-    for key, words, present in groups:
+    for key, words, without, present in groups:
         if not present:
             continue
         relaxed = _Model(inputs, omit=frozenset({key}))
         relaxed.solve(solver_name)
-        if relaxed.status == pulp.LpStatusOptimal:
+        if relaxed.status in (pulp.LpStatusOptimal, pulp.LpStatusUnbounded):  # a solution exists
             return ConstraintError(
                 key,
-                f"no allocation meets all the constraints with {budget}: {words} conflict with the others "
-                "(without them a solution exists)",
+                f"no allocation meets all the constraints with {budget}: {words} with the other "
+                f"constraints (without {without} a solution exists)",
             )
     return ConstraintError(
         "constraints",

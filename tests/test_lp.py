@@ -464,7 +464,17 @@ def test_report_marginal_roi_and_table() -> None:
         spend = float(allocation.spend.loc[name, 0])
         assert allocation.marginal_roi[name] == pytest.approx(curve.marginal(spend))
         assert allocation.outcome[name] == pytest.approx(curve(spend))
-    # At an interior optimum the unconstrained channels' marginal returns bracket 1 + budget price.
+    # Optimality: where a channel is free to move, its next unit returns at most 1 + the budget's
+    # shadow price (profit per unit of budget) and its last unit at least that much.
+    (budget_price,) = [p.value for p in allocation.shadow_prices if p.constraint == "budget"]
+    capped = {p.constraint.removeprefix("upper bound of ") for p in allocation.shadow_prices}
+    for name, curve in curves.items():
+        spend = float(allocation.spend.loc[name, 0])
+        if name in capped or spend == 0:
+            continue
+        assert allocation.marginal_roi[name] <= 1 + budget_price + 1e-9
+        assert curve.marginal(spend - 1e-6) >= 1 + budget_price - 1e-9
+    assert "c2" in capped  # the upper bound binds: without it c2 would take more than 1,000
     assert allocation.status == "optimal" and allocation.solve_seconds > 0 and allocation.build_seconds > 0
 
 
@@ -594,5 +604,17 @@ def test_a_conflict_only_the_solver_finds_is_still_one_line_naming_the_constrain
     assert error.value.field == "shares"
     assert str(error.value) == (
         "no allocation meets all the constraints with budget 10,000: "
-        "the share rules conflict with the others (without them a solution exists)"
+        "the share rules conflict with the other constraints (without them a solution exists)"
+    )
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_a_target_roi_that_a_lower_bound_rules_out_is_named(solver: str) -> None:
+    # search must take at least 19,000, far into saturation, where ROI 2 is out of reach.
+    with pytest.raises(ConstraintError) as error:
+        solve_allocation(CURVES, None, target_roi=2.0, bounds={"search": (19_000, None)}, solver=solver)
+    assert error.value.field == "target_roi"
+    assert str(error.value) == (
+        "no allocation meets all the constraints with no total budget: "
+        "the ROI target conflicts with the other constraints (without it a solution exists)"
     )

@@ -610,9 +610,10 @@ def test_a_conflict_only_the_solver_finds_is_still_one_line_naming_the_constrain
 
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_a_target_roi_that_a_lower_bound_rules_out_is_named(solver: str) -> None:
-    # search must take at least 19,000, far into saturation, where ROI 2 is out of reach.
+    # ROI 0.5 is reachable, but not once search must take at least 19,000, far into saturation.
+    assert solve_allocation(CURVES, None, target_roi=0.5, solver=solver).total_spend() > 0
     with pytest.raises(ConstraintError) as error:
-        solve_allocation(CURVES, None, target_roi=2.0, bounds={"search": (19_000, None)}, solver=solver)
+        solve_allocation(CURVES, None, target_roi=0.5, bounds={"search": (19_000, None)}, solver=solver)
     assert error.value.field == "target_roi"
     assert str(error.value) == (
         "no allocation meets all the constraints with no total budget: "

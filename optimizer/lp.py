@@ -864,7 +864,7 @@ class _Model:
             if not on:
                 self.labels[f"upper{i}"] = (
                     f"{name} off",
-                    f"spend on {name}, held at zero by its minimum presence",
+                    f"spend on {name} (held at zero by its minimum presence)",
                 )
 
     def maximize_outcome_at(self, spend: float, solver_name: str) -> float:
@@ -886,7 +886,7 @@ class _Model:
         sign = -1.0 if solver_name == "highs" else 1.0
         prices = []
         for key, constraint in self.constraints.items():
-            if key not in self.labels or constraint.pi is None:
+            if constraint.pi is None:
                 continue
             value = sign * float(constraint.pi)
             if abs(value) <= _DUAL_TOLERANCE:

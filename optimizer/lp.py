@@ -911,7 +911,9 @@ class _Model:
         effective = self._effective_values().reshape(channel_count, periods)
         spend = effective.copy()
         spend[:, 1:] -= inputs.carryover[:, None] * effective[:, :-1]
-        spend[np.abs(spend) < _SPEND_TOLERANCE] = 0.0
+        # Solver round-off (feasibility tolerances are relative to the amounts) is not spend.
+        round_off = max(_SPEND_TOLERANCE, 1e-8 * float(np.abs(effective).max(initial=1.0)))
+        spend[np.abs(spend) < round_off] = 0.0
         outcome = np.array(
             [sum(inputs.curves[i][t](effective[i, t]) for t in range(periods)) for i in range(channel_count)]
         )

@@ -1041,7 +1041,10 @@ def _silence_highs_banner() -> None:
     import highspy
 
     sys.stdout.flush()
-    saved = os.dup(1)
+    try:
+        saved = os.dup(1)
+    except OSError:  # no file descriptor 1 to protect
+        return
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 1)

@@ -26,7 +26,7 @@ from optimizer import (
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLVERS = available_solvers()
-PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def money_tolerance(amount: float) -> float:
@@ -273,7 +273,7 @@ def test_minimum_presence_switches_an_unprofitable_channel_off(solver: str) -> N
     assert any(price.constraint == "niche off" for price in gated.shadow_prices)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     curves=st.lists(concave_curves(scale=100.0), min_size=2, max_size=3),
     minimums=st.lists(st.integers(1, 8), min_size=3, max_size=3),

@@ -1,6 +1,25 @@
 """Budget allocation (linear programming) and policy search (Optuna) on top of the simulator.
 
-Nothing is exported yet: the allocation and policy-search issues build this package.
+The allocation core, :func:`solve_allocation`, works on response curves only
+(:class:`PiecewiseLinear`) and does not import the simulator.
 """
 
-__all__: list[str] = []
+from optimizer.lp import (
+    Allocation,
+    ConstraintError,
+    ShadowPrice,
+    ShareRule,
+    available_solvers,
+    solve_allocation,
+)
+from optimizer.pwl import PiecewiseLinear
+
+__all__ = [
+    "Allocation",
+    "ConstraintError",
+    "PiecewiseLinear",
+    "ShadowPrice",
+    "ShareRule",
+    "available_solvers",
+    "solve_allocation",
+]

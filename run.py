@@ -10,6 +10,7 @@ clv FILE        customer lifetime value per channel, persona and cohort; retenti
 attribution FILE  attribution models' credit per channel against the true incremental contribution
 replicate FILE  run a scenario and its variants on the same seeds; means, intervals, paired differences
 incrementality FILE  true incremental outcome, ROAS, ROI and marginal ROI of each channel
+allocate FILE   budget split across channels (response curves, LP, closed-loop check by simulation)
 
 Exit status: 0 success, 2 bad input, 1 internal error. This module only parses arguments and
 calls the public API.
@@ -153,7 +154,38 @@ def build_parser() -> argparse.ArgumentParser:
     clv.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
     clv.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     _add_replication_commands(commands)
+    _add_allocate_command(commands)
     return parser
+
+
+def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    alloc = commands.add_parser(
+        "allocate", help="budget split across channels: response curves, LP, closed-loop check"
+    )
+    alloc.add_argument("scenario", help="scenario YAML file (constraints in its 'allocation:' section)")
+    alloc.add_argument("--budget", type=_positive_float, help="total media budget over the horizon")
+    alloc.add_argument(
+        "--objective",
+        choices=["profit", "revenue", "customers", "clv"],
+        help="what to maximize (default profit)",
+    )
+    alloc.add_argument("--periods", type=_positive_int, help="planning periods (equal slices of the horizon)")
+    alloc.add_argument(
+        "--constraints", type=Path, help="YAML file of allocation settings, used instead of the scenario's"
+    )
+    alloc.add_argument("--rounds", type=int, help="closed-loop refit rounds after the first (0-5)")
+    alloc.add_argument("--seed", type=_seed, help="first seed of the runs (default: the scenario's)")
+    alloc.add_argument("--days", type=_positive_int, help="horizon in days (default: the scenario's)")
+    alloc.add_argument(
+        "--agents", type=_positive_int, help="number of agents; scale is adjusted to keep the market"
+    )
+    alloc.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
+    alloc.add_argument("--solver", choices=["auto", "cbc", "highs"], default="auto", help="LP solver")
+    alloc.add_argument(
+        "--out", type=Path, help="folder for allocation.csv, allocation.json, response_curves.csv"
+    )
+    alloc.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
+    alloc.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
 
 
 def _add_replication_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -279,11 +311,14 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from optimizer.allocate import check_constraints
+    from optimizer.settings import allocation_settings
     from simulator import load_scenario
     from simulator.engine import check_memory
 
     scenario = load_scenario(args.scenario)
     check_memory(scenario, str(args.scenario))
+    check_constraints(scenario, allocation_settings(scenario))
     print(
         f"ok: {args.scenario}: '{scenario.name}', {len(scenario.channels)} channels, "
         f"{scenario.population.agents:,} agents, {scenario.horizon_days} days"
@@ -420,6 +455,43 @@ def _incrementality(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _allocate(args: argparse.Namespace) -> int:
+    from optimizer.allocate import ALLOCATION_FILES, allocate_budget, check_constraints
+    from optimizer.settings import allocation_settings
+    from simulator import load_scenario
+    from simulator.results import check_output_folder
+    from simulator.scenario import read_yaml_file
+
+    scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
+    data, source = None, None
+    if args.constraints is not None:
+        source = str(args.constraints)
+        data = read_yaml_file(args.constraints, "constraints")
+        if isinstance(data, dict) and set(data) == {"allocation"}:
+            data = data["allocation"]
+    overrides: dict[str, object] = {
+        "budget": args.budget,
+        "objective": args.objective,
+        "periods": args.periods,
+    }
+    settings = allocation_settings(scenario, data, source, **overrides)
+    check_constraints(scenario, settings, args.solver)
+    if args.rounds is not None:
+        loop = settings.closed_loop.model_dump() | {"rounds": args.rounds}
+        settings = allocation_settings(
+            scenario, settings.model_dump(mode="json") | {"closed_loop": loop}, source or str(args.scenario)
+        )
+    if args.out is not None:
+        check_output_folder(args.out, args.overwrite, ALLOCATION_FILES)
+    progress = not args.no_progress and sys.stderr.isatty()
+    result = allocate_budget(scenario, settings, workers=args.workers, solver=args.solver, progress=progress)
+    print(result.to_text())
+    if args.out is not None:
+        written = result.save(args.out, overwrite=args.overwrite)
+        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     from simulator import OutputExistsError, ScenarioError, ScenarioWarning
@@ -427,7 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"simulate": _simulate, "validate": _validate, "schema": _schema, "attribution": _attribution}
     handlers["clv"] = _clv
-    handlers |= {"replicate": _replicate, "incrementality": _incrementality}
+    handlers |= {"replicate": _replicate, "incrementality": _incrementality, "allocate": _allocate}
     with warnings.catch_warnings():
         warnings.simplefilter("always", ScenarioWarning)
         warnings.showwarning = lambda message, *rest: print(f"warning: {message}", file=sys.stderr)

@@ -1,0 +1,203 @@
+"""Budget allocation on the simulator: curves, constraints from scenario files, the closed loop."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scenario_factory import ROOT, small, three_channel_market
+
+from optimizer.allocate import AllocationResult, allocate_budget
+from optimizer.curves import apply_plan, current_plan, fit_curve, hill
+from optimizer.settings import Objective, allocation_settings
+from simulator import ScenarioError
+from simulator.incrementality import planned_spend
+
+SCENARIO = "scenarios/omnichannel_retailer.yaml"
+
+
+# Curves ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("top", "half", "shape"), [(5e6, 2e5, 1.0), (1e6, 8e5, 0.6), (3e5, 5e4, 0.8)])
+def test_hill_fit_recovers_a_known_concave_curve(top: float, half: float, shape: float) -> None:
+    spend = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0]) * 3e5
+    points = pd.DataFrame({"spend": spend, "outcome": hill(spend, top, half, shape), "se": 0.0})
+    curve = fit_curve("ch", Objective.PROFIT, 3e5, points)
+    grid = np.linspace(0, spend.max(), 50)
+    assert np.allclose(curve(grid), hill(grid, top, half, shape), rtol=1e-3, atol=top * 1e-4)
+    assert curve.r2 > 0.9999
+    # Its piecewise-linear form is concave and close to the curve on the measured range.
+    assert np.all(np.diff(curve.pwl.slopes) <= 1e-9)
+    assert np.max(np.abs(curve.pwl(grid) - curve(grid))) < 0.02 * top
+
+
+def test_a_channel_that_brings_nothing_gets_a_flat_curve() -> None:
+    spend = np.array([0.0, 1e5, 2e5, 3e5])
+    points = pd.DataFrame({"spend": spend, "outcome": [0.0, -50.0, -20.0, -80.0], "se": 30.0})
+    curve = fit_curve("dud", Objective.PROFIT, 1e5, points)
+    assert curve.top == 0.0
+    assert curve.marginal(1e5) == 0.0
+
+
+def test_apply_plan_sets_each_channel_total_and_keeps_the_others() -> None:
+    scenario = small(days=90)
+    current = current_plan(scenario)
+    planned = apply_plan(scenario, {"search": current["search"] * 1.7, "social": 0.0})
+    after = current_plan(planned)
+    assert after["search"] == pytest.approx(current["search"] * 1.7)
+    assert after["social"] == 0.0
+    assert after["crm"] == pytest.approx(current["crm"])
+    periods = apply_plan(scenario, {"search": [100.0, 200.0, 300.0]})
+    channel = next(c for c in periods.channels if c.name == "search")
+    assert planned_spend(channel, 90) == pytest.approx(600.0)
+    assert [round(p.daily_spend * (p.end_day - p.start_day + 1), 6) for p in channel.budget_plan] == [
+        100.0,
+        200.0,
+        300.0,
+    ]
+
+
+# Settings ----------------------------------------------------------------------------------
+def test_ratio_bounds_resolve_against_current_spend() -> None:
+    scenario = small(days=90)
+    settings = allocation_settings(scenario, {"bounds": {"search": {"min_ratio": 0.5, "max": 1e6}}})
+    lower, upper = settings.bounds["search"].resolve(1000.0, settings.default_bounds)
+    assert (lower, upper) == (500.0, 1e6)
+    lower, upper = settings.default_bounds.resolve(1000.0, settings.default_bounds)
+    assert (lower, upper) == (0.0, 3000.0)
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "words"),
+    [
+        ({"objective": "margin"}, "allocation.objective", "'profit', 'revenue', 'customers' or 'clv'"),
+        ({"locked": ["tv"]}, "allocation.locked[0]", "channel 'tv' is not in the scenario"),
+        ({"bounds": {"search": {"min": 1, "min_ratio": 0.5}}}, "allocation.bounds.search", "not both"),
+        ({"response": {"levels": [0.5, 1, 2]}}, "allocation.response", "must include 0"),
+        ({"periods": 2, "period_budgets": [1.0]}, "allocation", "one per period"),
+    ],
+)
+def test_bad_settings_name_the_field(section: dict[str, object], field: str, words: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        allocation_settings(small(days=30), section, "plan.yaml")
+    assert caught.value.field.startswith(field)
+    assert str(caught.value).startswith("plan.yaml: ")
+    assert words in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+# Command line: conflicts in money terms, exit 2, nothing written -------------------------------
+def _allocate(
+    tmp_path: Path, constraints: dict[str, object], *extra: str
+) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "constraints.yaml"
+    path.write_text(yaml.safe_dump(constraints))
+    command = [sys.executable, "run.py", "allocate", SCENARIO, "--constraints", str(path)]
+    command += ["--out", str(tmp_path / "out"), *extra]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("constraints", "message"),
+    [
+        (
+            {"budget": 1_000_000, "bounds": {"search": {"min": 800_000}, "social": {"min": 700_000}}},
+            "allocation.budget: budget 1,000,000 is below the channel minimums, which add up to 1,500,000",
+        ),
+        (
+            {"bounds": {"search": {"min": 800_000, "max": 100_000}}},
+            "allocation.bounds.search: lower bound 800,000 of search is above its upper bound 100,000",
+        ),
+        (
+            {"shares": [{"channels": ["social"], "min": 0.7}, {"channels": ["search"], "min": 0.5}]},
+            "add up to 120%, over 100% of total spend",
+        ),
+        ({"locked": ["tv"]}, "allocation.locked[0]: channel 'tv' is not in the scenario"),
+    ],
+)
+def test_infeasible_constraints_fail_fast_with_one_line(
+    tmp_path: Path, constraints: dict[str, object], message: str
+) -> None:
+    done = _allocate(tmp_path, constraints)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: {tmp_path / 'constraints.yaml'}: ")
+    assert message in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_budget_below_the_locked_spend_is_refused(tmp_path: Path) -> None:
+    done = _allocate(tmp_path, {"locked": ["search", "social"]}, "--budget", "100000")
+    assert done.returncode == 2
+    assert "budget 100,000 is below the channel minimums, which add up to 4,015,000" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# The whole loop, on a market where the answer is known ---------------------------------------
+@pytest.fixture(scope="module")
+def three_channels() -> AllocationResult:
+    """'dud' buys nothing, 'saturated' saturates early, 'working' responds: money should move."""
+    scenario = three_channel_market(agents=3000, days=60)
+    settings = allocation_settings(
+        scenario,
+        {
+            "response": {"seeds": 2, "levels": [0, 0.5, 1, 2, 3]},
+            "closed_loop": {"rounds": 1, "seeds": 4},
+            "shares": [{"channels": ["saturated"], "max": 0.4}],
+            "portfolio": {"cycle_days": 14},
+        },
+    )
+    return allocate_budget(scenario, settings, workers=2)
+
+
+@pytest.mark.slow
+def test_allocation_spends_the_budget_within_bounds(three_channels: AllocationResult) -> None:
+    table = three_channels.table
+    assert table["recommended_spend"].sum() == pytest.approx(table["current_spend"].sum(), rel=1e-6)
+    assert (table["recommended_spend"] >= -1e-6).all()
+    assert (table["recommended_spend"] <= 3 * table["current_spend"] * (1 + 1e-9)).all()
+    assert table.loc["saturated", "recommended_spend"] <= 0.4 * table["recommended_spend"].sum() * (1 + 1e-9)
+
+
+@pytest.mark.slow
+def test_money_moves_from_the_dud_to_the_working_channel(three_channels: AllocationResult) -> None:
+    table = three_channels.table
+    assert table.loc["dud", "recommended_spend"] == pytest.approx(0.0, abs=1e-6)
+    assert table.loc["working", "recommended_spend"] > 2 * table.loc["working", "current_spend"]
+    assert three_channels.portfolio.loc["working", "rule"] == "expand"
+    assert three_channels.portfolio.loc["dud", "rule"] == "exit"
+
+
+@pytest.mark.slow
+def test_recommended_plan_beats_the_current_plan_on_fresh_paired_seeds(
+    three_channels: AllocationResult,
+) -> None:
+    profit = three_channels.comparison.loc["profit"]
+    assert profit["diff_low"] > 0, profit
+    final = three_channels.final_gap
+    assert final["simulated_change"] == pytest.approx(profit["diff"])
+
+
+@pytest.mark.slow
+def test_saved_files_carry_the_same_numbers(three_channels: AllocationResult, tmp_path: Path) -> None:
+    written = three_channels.save(tmp_path)
+    assert sorted(p.name for p in written) == sorted(
+        ["allocation.csv", "allocation.json", "response_curves.csv", "response_measurements.csv"]
+    )
+    data = json.loads((tmp_path / "allocation.json").read_text())
+    spend = {row["channel"]: row["recommended_spend"] for row in data["channels"]}
+    assert spend == pytest.approx(three_channels.table["recommended_spend"].to_dict())
+    assert data["expected"]["profit"]["change"]["mean"] == pytest.approx(
+        three_channels.comparison.loc["profit", "diff"]
+    )
+    assert any("budget" in p["constraint"] for p in data["shadow_prices"])
+    curves = pd.read_csv(tmp_path / "response_curves.csv")
+    assert set(curves["channel"]) == {"working", "saturated", "dud"}
+    with pytest.raises(FileExistsError):
+        three_channels.save(tmp_path)

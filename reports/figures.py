@@ -26,7 +26,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure, FigureBase
-from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, PercentFormatter
 
 if TYPE_CHECKING:
     import optuna
@@ -505,6 +505,7 @@ def funnel(channels_daily: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
         [(channel, list(counts), {}) for channel, counts in zip(channels, totals, strict=True)],
     )
     ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     _money_axis(ax)
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_title("Funnel per channel over the horizon")

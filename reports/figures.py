@@ -436,6 +436,7 @@ def param_importances(
     target: Callable[[optuna.trial.FrozenTrial], float] | None = None,
     target_name: str = "Objective Value",
     evaluator: optuna.importance.BaseImportanceEvaluator | None = None,
+    target_maximize: bool = True,
 ) -> Figure:
     """Optuna's parameter importances of a study.
 
@@ -450,13 +451,26 @@ def param_importances(
     evaluator
         Importance evaluator; by default PED-ANOVA, which needs no scikit-learn (Optuna's
         default, fANOVA, does).
+    target_maximize
+        With ``target`` and the default evaluator: whether high target values are the good
+        ones (PED-ANOVA explains what makes a trial reach the best quantile, and takes a given
+        target to be minimized, so it is negated here when maximized).
     """
     from optuna.importance import PedAnovaImportanceEvaluator
     from optuna.visualization.matplotlib import plot_param_importances
 
     def draw() -> Axes:
-        chosen = evaluator if evaluator is not None else PedAnovaImportanceEvaluator()
-        return plot_param_importances(study, evaluator=chosen, target=target, target_name=target_name)
+        if evaluator is not None:
+            return plot_param_importances(study, evaluator=evaluator, target=target, target_name=target_name)
+        explained = target
+        if target is not None and target_maximize:
+            # PED-ANOVA explains reaching *low* values of a given target.
+            explained = lambda trial: -target(trial)  # noqa: E731
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "PedAnovaImportanceEvaluator computes", UserWarning)
+            return plot_param_importances(
+                study, evaluator=PedAnovaImportanceEvaluator(), target=explained, target_name=target_name
+            )
 
     return _optuna_figure(
         draw,

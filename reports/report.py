@@ -1,0 +1,900 @@
+"""The budget-allocation report of an output folder: HTML, Markdown, a one-page PNG and Excel.
+
+:func:`build_report` reads whatever an output folder holds and writes a section for each kind
+of result found; it never simulates. Files read (all optional, but at least one of
+``summary.json``, ``allocation.json`` and ``recommendation.json`` must be there):
+
+==========================  ===================  ==============================================
+file                        written by           used for
+==========================  ===================  ==============================================
+``summary.json``            ``simulate``         headline KPIs (``{"scenario", "seed", "kpis"}``)
+``daily.csv``               ``simulate``         daily revenue and spend
+``channels_daily.csv``      ``simulate``         channel table, funnel per channel
+``levers_daily.csv``        ``simulate``         loyalty members by tier
+``campaigns.csv``           ``simulate``         campaigns marked on the daily figure
+``scenario.yaml``           ``simulate``         the scenario's assumptions (shown escaped)
+``retention_matrix.csv``    ``clv``              cohort retention heatmap
+``attribution.csv``         ``attribution``      attribution models against the truth
+``allocation.json``         ``allocate``         recommended budget split (keys below)
+``response_curves.csv``     ``allocate``         fitted curves: ``channel``, ``spend``, ``outcome``
+``response_measurements.csv`` ``allocate``       optional simulated points: ``channel``, ``spend``,
+                                                 ``outcome``, ``low``, ``high``
+``recommendation.json``     ``optimize``         budget split and policy (keys below)
+``trials.csv``              ``optimize``         one row per trial: ``number``, ``roi``, ``clv``,
+                                                 ``pareto`` (bool; or from ``pareto.csv``)
+``pareto.csv``              ``optimize``         the Pareto-optimal trials (``number`` column)
+==========================  ===================  ==============================================
+
+Keys of ``allocation.json`` (``recommendation.json`` has the same ones, and more):
+
+- ``channels`` (required): a list, one object per channel, with ``channel`` (name),
+  ``current_spend`` and ``recommended_spend`` (currency over the plan's horizon), and
+  optionally ``current_outcome`` and ``recommended_outcome`` (the channel's incremental outcome
+  on its response curve at that spend, currency) and ``marginal_roi`` (extra outcome per extra
+  unit of spend at the recommended spend); the response-curve figure needs these three and
+  ``response_curves.csv``. Any other keys (bounds, shadow prices...) are shown
+  in the allocation table as they are.
+- ``expected`` (optional): ``{metric: {"current": S, "recommended": S, "change": S}}`` with
+  ``S = {"mean": ..., "low": ..., "high": ...}`` - the metric's mean and 95% interval over the
+  seeds for each plan, and for ``change`` the paired difference recommended - current with its
+  95% interval. Metrics such as ``profit``, ``revenue`` (currency), ``roi`` (ratio), ``clv``
+  (lifetime value per customer, currency).
+- ``objective`` (optional, default ``profit``): the metric the plan maximizes; the headline
+  sentence states its change.
+- ``scenario``, ``currency``, ``horizon_days``, ``seeds``, ``budget`` (optional): shown as
+  they are; ``currency`` defaults to the scenario's ``economics.currency``.
+
+More keys of ``recommendation.json``:
+
+- ``policy`` (optional): ``{parameter: value}``, the chosen policy's parameters.
+- ``chosen_trial`` (optional): the Optuna trial number of the chosen policy (marked on the
+  Pareto front).
+- ``study_name`` and ``storage`` (optional): where the Optuna study is stored, for its
+  optimization history and parameter importances; a ``sqlite:///NAME.db`` URL with a relative
+  path is taken relative to the output folder. For a multi-objective study the figures show
+  the first objective.
+
+When both JSON files exist, ``recommendation.json`` gives the headline plan.
+
+Files written: ``report.html`` (self-contained: figures embedded as PNG data URIs, no
+external resources, all text escaped), ``report.md`` with its figures as ``report_<name>.png``
+files next to it, ``summary.png`` (one page: the headline and the three most important
+figures) and ``report.xlsx`` (sheets ``KPIs``, ``channels``, ``allocation``, ``expected``,
+``policy`` as available). All are staged in a temporary folder and moved in place together
+(:func:`simulator.results.write_files`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import re
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+import yaml
+from matplotlib.figure import Figure, FigureBase
+
+from simulator.results import check_output_folder, write_files
+
+from . import figures
+from .figures import format_amount
+
+__all__ = ["ReportError", "build_report", "recommendation_sentence"]
+
+DPI = 110
+REPORT_FILES = ("report.html", "report.md", "summary.png", "report.xlsx")
+HEADLINE_KPIS = (
+    "revenue",
+    "marketing_spend",
+    "program_costs",
+    "profit",
+    "roi",
+    "roas",
+    "cac",
+    "aov",
+    "orders",
+    "new_customers",
+    "repurchase_rate",
+    "customers_end",
+    "active_end",
+    "churned_end",
+)
+CHANNEL_COLUMNS = (
+    "spend",
+    "new_aware",
+    "visits",
+    "carts",
+    "orders",
+    "new_customers",
+    "revenue",
+    "contribution",
+)
+SUMMARY_PRIORITY = (
+    "spend_comparison",
+    "outcome_comparison",
+    "pareto_front",
+    "revenue_and_spend",
+    "funnel",
+    "retention",
+    "attribution",
+    "loyalty_tiers",
+)
+"""Figures for the one-page summary, most important first (the first three present are used)."""
+
+
+class ReportError(ValueError):
+    """An output folder that cannot be reported on; the message is one line naming the file."""
+
+    def __init__(self, source: str | Path, message: str) -> None:
+        self.source = str(source)
+        super().__init__(" ".join(f"{source}: {message}".splitlines()))
+
+
+@dataclass
+class _Figure:
+    key: str
+    title: str
+    caption: str
+    draw: Callable[[FigureBase], object]
+    size: tuple[float, float] = (9.0, 4.8)
+    png: bytes = b""
+
+
+@dataclass
+class _Table:
+    headers: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class _Section:
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[_Table] = field(default_factory=list)
+    figures: list[_Figure] = field(default_factory=list)
+    code: str = ""
+
+
+@dataclass
+class _Inputs:
+    folder: Path
+    summary: dict[str, Any] | None = None
+    daily: pd.DataFrame | None = None
+    channels_daily: pd.DataFrame | None = None
+    levers: pd.DataFrame | None = None
+    campaigns: pd.DataFrame | None = None
+    retention: pd.DataFrame | None = None
+    attribution: pd.DataFrame | None = None
+    allocation: dict[str, Any] | None = None
+    curves: pd.DataFrame | None = None
+    measurements: pd.DataFrame | None = None
+    recommendation: dict[str, Any] | None = None
+    trials: pd.DataFrame | None = None
+    pareto: pd.DataFrame | None = None
+    scenario_text: str | None = None
+    scenario: dict[str, Any] = field(default_factory=dict)
+
+
+# Reading -------------------------------------------------------------------------------------
+def _read_json(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(path, f"cannot be read as JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ReportError(path, "must hold a JSON object")
+    return data
+
+
+def _read_csv(path: Path) -> pd.DataFrame | None:
+    if not path.exists():
+        return None
+    try:
+        return pd.read_csv(path)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ReportError(path, f"cannot be read as CSV ({exc})") from exc
+
+
+def _read_inputs(folder: Path) -> _Inputs:
+    if not folder.is_dir():
+        raise ReportError(folder, "no such folder; give the --out folder of simulate, allocate or optimize")
+    inputs = _Inputs(
+        folder=folder,
+        summary=_read_json(folder / "summary.json"),
+        daily=_read_csv(folder / "daily.csv"),
+        channels_daily=_read_csv(folder / "channels_daily.csv"),
+        levers=_read_csv(folder / "levers_daily.csv"),
+        campaigns=_read_csv(folder / "campaigns.csv"),
+        retention=_read_csv(folder / "retention_matrix.csv"),
+        attribution=_read_csv(folder / "attribution.csv"),
+        allocation=_read_json(folder / "allocation.json"),
+        curves=_read_csv(folder / "response_curves.csv"),
+        measurements=_read_csv(folder / "response_measurements.csv"),
+        recommendation=_read_json(folder / "recommendation.json"),
+        trials=_read_csv(folder / "trials.csv"),
+        pareto=_read_csv(folder / "pareto.csv"),
+    )
+    if inputs.summary is None and inputs.allocation is None and inputs.recommendation is None:
+        raise ReportError(
+            folder,
+            "no results to report: expected summary.json (simulate --out), allocation.json (allocate) "
+            "or recommendation.json (optimize)",
+        )
+    scenario_path = folder / "scenario.yaml"
+    if scenario_path.exists():
+        try:
+            inputs.scenario_text = scenario_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ReportError(scenario_path, f"cannot be read ({exc})") from exc
+        try:
+            parsed = yaml.safe_load(inputs.scenario_text)
+        except yaml.YAMLError:
+            parsed = None
+        inputs.scenario = parsed if isinstance(parsed, dict) else {}
+    for name, plan in (
+        ("allocation.json", inputs.allocation),
+        ("recommendation.json", inputs.recommendation),
+    ):
+        if plan is not None:
+            _check_plan(folder / name, plan)
+    return inputs
+
+
+def _check_plan(path: Path, plan: Mapping[str, Any]) -> None:
+    channels = plan.get("channels")
+    if not isinstance(channels, list) or not channels:
+        raise ReportError(
+            path, "channels: must be a non-empty list of {channel, current_spend, recommended_spend}"
+        )
+    for k, row in enumerate(channels):
+        if not isinstance(row, dict):
+            raise ReportError(path, f"channels[{k}]: must be an object")
+        for key in ("channel", "current_spend", "recommended_spend"):
+            if key not in row:
+                raise ReportError(path, f"channels[{k}]: missing {key}")
+        for key in ("current_spend", "recommended_spend"):
+            if not isinstance(row[key], int | float) or isinstance(row[key], bool):
+                raise ReportError(path, f"channels[{k}].{key}: must be a number, got {row[key]!r}")
+    expected = plan.get("expected", {})
+    if not isinstance(expected, dict):
+        raise ReportError(path, "expected: must be an object {metric: {current, recommended, change}}")
+    for metric, plans in expected.items():
+        if not isinstance(plans, dict):
+            raise ReportError(path, f"expected.{metric}: must be an object {{current, recommended, change}}")
+        for name, stats in plans.items():
+            if not isinstance(stats, dict) or not all(
+                isinstance(stats.get(key), int | float) for key in ("mean", "low", "high")
+            ):
+                raise ReportError(path, f"expected.{metric}.{name}: must hold numbers mean, low and high")
+
+
+# Formatting ----------------------------------------------------------------------------------
+def _format(name: str, value: object) -> str:
+    """A KPI for display: shares as percent, ratios with two decimals, amounts with separators."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    number = float(value)
+    if not math.isfinite(number):
+        return "n/a"
+    if "rate" in name or "conversion" in name or "share" in name:
+        return f"{number:.1%}"
+    if name in ("roi", "roas", "marginal_roi") or name.endswith("_roi"):
+        return f"{number:.2f}"
+    return f"{number:,.0f}" if abs(number) >= 100 or number.is_integer() else f"{number:,.2f}"
+
+
+def _percent(value: float) -> str:
+    return f"{value:+.1%}"
+
+
+def recommendation_sentence(
+    channels: Sequence[Mapping[str, Any]],
+    expected: Mapping[str, Any] | None = None,
+    objective: str = "profit",
+    currency: str = "",
+) -> str:
+    """The recommendation in plain words.
+
+    For example ``"Move 120k CNY from search to crm: +8.0% profit, 95% interval +5.0% to
+    +11.0%."`` The change in percent is the paired change (``expected[objective]["change"]``)
+    over the current plan's mean.
+
+    Parameters
+    ----------
+    channels
+        Per channel: ``channel``, ``current_spend``, ``recommended_spend`` (currency).
+    expected
+        The plan's ``expected`` block (see the module docstring), or None.
+    objective
+        The metric whose change is stated.
+    currency
+        Currency code for the amounts.
+    """
+    total = sum(abs(float(row["current_spend"])) for row in channels) or 1.0
+    deltas = [
+        (str(row["channel"]), float(row["recommended_spend"]) - float(row["current_spend"]))
+        for row in channels
+    ]
+    tolerance = 1e-6 * total
+    cuts = [(name, -delta) for name, delta in deltas if delta < -tolerance]
+    adds = [(name, delta) for name, delta in deltas if delta > tolerance]
+
+    def listing(moves: list[tuple[str, float]]) -> str:
+        if len(moves) == 1:
+            return moves[0][0]
+        parts = [f"{name} ({format_amount(amount, currency)})" for name, amount in moves]
+        return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+    cut_total, add_total = sum(a for _n, a in cuts), sum(a for _n, a in adds)
+    if cuts and adds:
+        moved = min(cut_total, add_total)
+        text = f"Move {format_amount(moved, currency)} from {listing(cuts)} to {listing(adds)}"
+        net = add_total - cut_total
+        if abs(net) > tolerance:
+            text += f" ({'add' if net > 0 else 'cut'} {format_amount(abs(net), currency)} in total)"
+    elif adds:
+        text = f"Spend {format_amount(add_total, currency)} more on {listing(adds)}"
+    elif cuts:
+        text = f"Spend {format_amount(cut_total, currency)} less on {listing(cuts)}"
+    else:
+        text = "Keep the current split"
+    outcome = (expected or {}).get(objective)
+    if isinstance(outcome, Mapping) and "current" in outcome:
+        base = abs(float(outcome["current"]["mean"]))
+        change = outcome.get("change")
+        if isinstance(change, Mapping) and base > 0:
+            text += (
+                f": {_percent(float(change['mean']) / base)} {objective}, 95% interval "
+                f"{_percent(float(change['low']) / base)} to {_percent(float(change['high']) / base)}"
+            )
+        elif "recommended" in outcome:
+            text += (
+                f": expected {objective} {_format(objective, outcome['recommended']['mean'])} against "
+                f"{_format(objective, outcome['current']['mean'])} now"
+            )
+    return text + "."
+
+
+# Sections ------------------------------------------------------------------------------------
+def _currency(inputs: _Inputs, plan: Mapping[str, Any] | None) -> str:
+    if plan is not None and isinstance(plan.get("currency"), str):
+        return str(plan["currency"])
+    economics = inputs.scenario.get("economics")
+    if isinstance(economics, dict) and isinstance(economics.get("currency"), str):
+        return str(economics["currency"])
+    return ""
+
+
+def _expected_frame(expected: Mapping[str, Any]) -> pd.DataFrame:
+    rows = [
+        {"metric": metric, "plan": plan, **{k: float(stats[k]) for k in ("mean", "low", "high")}}
+        for metric, plans in expected.items()
+        for plan, stats in plans.items()
+    ]
+    return pd.DataFrame(rows, columns=["metric", "plan", "mean", "low", "high"])
+
+
+def _plan_section(inputs: _Inputs, plan: dict[str, Any], source: str, currency: str) -> _Section:
+    channels = pd.DataFrame(plan["channels"])
+    expected: dict[str, Any] = plan.get("expected", {})
+    objective = str(plan.get("objective", "profit"))
+    section = _Section("Recommendation")
+    section.paragraphs.append(recommendation_sentence(plan["channels"], expected, objective, currency))
+    facts = [
+        f"{label}: {_format(key, plan[key]) if key != 'seeds' else ', '.join(map(str, plan[key]))}"
+        for key, label in (
+            ("objective", "objective"),
+            ("budget", "budget"),
+            ("horizon_days", "horizon (days)"),
+        )
+        if key in plan
+    ]
+    if "seeds" in plan and isinstance(plan["seeds"], list):
+        facts.append(f"seeds: {', '.join(map(str, plan['seeds']))}")
+    if facts:
+        section.paragraphs.append(f"From {source}; " + "; ".join(facts) + ".")
+    columns = list(channels.columns)
+    section.tables.append(
+        _Table(columns, [[_format(c, row[c]) for c in columns] for row in channels.to_dict("records")])
+    )
+    section.figures.append(
+        _Figure(
+            "spend_comparison",
+            "Spend per channel",
+            f"Current and recommended spend per channel ({source}).",
+            lambda f: figures.spend_comparison(channels, currency=currency, ax=f.add_subplot()),
+        )
+    )
+    if expected:
+        table = _expected_frame(expected)
+        section.tables.append(
+            _Table(
+                ["metric", "plan", "mean", "95% low", "95% high"],
+                [
+                    [
+                        str(r.metric),
+                        str(r.plan),
+                        *(_format(str(r.metric), v) for v in (r.mean, r.low, r.high)),
+                    ]
+                    for r in table.itertuples(index=False)
+                ],
+            )
+        )
+        plotted = table[table["plan"] != "change"]
+        section.figures.append(
+            _Figure(
+                "outcome_comparison",
+                "Expected outcomes",
+                "Mean and 95% interval over the seeds, current and recommended plan.",
+                lambda f: figures.outcome_comparison(plotted, currency=currency, fig=f),
+                size=(
+                    3.4 * min(3, plotted["metric"].nunique()),
+                    3.6 * math.ceil(plotted["metric"].nunique() / 3),
+                ),
+            )
+        )
+    needed = {"current_outcome", "recommended_outcome", "marginal_roi"}
+    if inputs.curves is not None and needed <= set(channels.columns):
+        curves, measured = inputs.curves, inputs.measurements
+        rows = math.ceil(len(channels) / 3)
+        section.figures.append(
+            _Figure(
+                "response_curves",
+                "Response curves",
+                "Fitted response per channel with the current (circle) and recommended (star) spend; "
+                "the marginal ROI is written at the recommended point.",
+                lambda f: figures.response_curves(curves, channels, measured, currency=currency, fig=f),
+                size=(4.2 * min(3, len(channels)), 3.4 * rows),
+            )
+        )
+    return section
+
+
+def _policy_section(inputs: _Inputs, recommendation: dict[str, Any]) -> _Section | None:
+    section = _Section("Policy")
+    policy = recommendation.get("policy")
+    if isinstance(policy, dict) and policy:
+        section.tables.append(
+            _Table(["parameter", "value"], [[str(k), _format(str(k), v)] for k, v in policy.items()])
+        )
+    chosen = recommendation.get("chosen_trial")
+    if chosen is not None:
+        section.paragraphs.append(f"Chosen policy: trial {chosen}.")
+    trials = inputs.trials
+    if trials is not None and {"number", "roi", "clv"} <= set(trials.columns):
+        if "pareto" not in trials.columns:
+            on_front = set(inputs.pareto["number"]) if inputs.pareto is not None else set()
+            trials = trials.assign(pareto=trials["number"].isin(on_front))
+        shown, pick = trials, int(chosen) if isinstance(chosen, int) else None
+        section.figures.append(
+            _Figure(
+                "pareto_front",
+                "Pareto front",
+                "Every policy tried; the Pareto-optimal ones joined; the chosen one starred.",
+                lambda f: figures.pareto_front(shown, pick, ax=f.add_subplot()),
+            )
+        )
+    study = _load_study(inputs.folder, recommendation, section)
+    if study is not None:
+        multi = len(study.directions) > 1
+        target = (lambda trial: float(trial.values[0])) if multi else None
+        target_name = "first objective" if multi else "Objective Value"
+        maximize = study.directions[0].name == "MAXIMIZE"
+        section.figures.append(
+            _Figure(
+                "optimization_history",
+                "Optimization history",
+                "Objective per trial and the best so far (Optuna).",
+                lambda f: _paste(
+                    figures.optimization_history(study, target=target, target_name=target_name), f
+                ),
+            )
+        )
+        section.figures.append(
+            _Figure(
+                "param_importances",
+                "Parameter importances",
+                "How much each policy parameter explains the objective (Optuna, PED-ANOVA).",
+                lambda f: _paste(
+                    figures.param_importances(
+                        study, target=target, target_name=target_name, target_maximize=maximize
+                    ),
+                    f,
+                ),
+            )
+        )
+    return section if section.tables or section.figures or section.paragraphs else None
+
+
+def _paste(drawn: Figure, target: FigureBase) -> None:
+    """Put an already drawn figure (Optuna's) into ``target`` as an image."""
+    buffer = io.BytesIO()
+    drawn.savefig(buffer, format="png", dpi=DPI)
+    buffer.seek(0)
+    import matplotlib.image
+
+    ax = target.add_subplot()
+    ax.imshow(matplotlib.image.imread(buffer, format="png"))
+    ax.set_axis_off()
+
+
+def _load_study(folder: Path, recommendation: Mapping[str, Any], section: _Section) -> Any:
+    name, storage = recommendation.get("study_name"), recommendation.get("storage")
+    if not isinstance(name, str) or not isinstance(storage, str):
+        return None
+    prefix = "sqlite:///"
+    if storage.startswith(prefix) and not Path(storage.removeprefix(prefix)).is_absolute():
+        storage = prefix + str(folder / storage.removeprefix(prefix))
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except Exception as exc:  # noqa: BLE001 - any storage failure only drops two figures, said in the report
+        section.paragraphs.append(
+            f"The Optuna study {name!r} could not be opened ({exc}); its figures are left out."
+        )
+        return None
+
+
+def _results_section(inputs: _Inputs, currency: str) -> _Section | None:
+    section = _Section("Simulated results")
+    summary = inputs.summary
+    if summary is not None:
+        kpis = summary.get("kpis", {})
+        section.paragraphs.append(
+            f"Scenario {summary.get('scenario', '?')}, seed {summary.get('seed', '?')}"
+            + (f", {len(inputs.daily)} days" if inputs.daily is not None else "")
+            + (f"; money in {currency}" if currency else "")
+            + "."
+        )
+        section.tables.append(
+            _Table(["KPI", "value"], [[k, _format(k, kpis[k])] for k in HEADLINE_KPIS if k in kpis])
+        )
+    channel_table = _channel_table(inputs.channels_daily)
+    if channel_table is not None:
+        columns = list(channel_table.columns)
+        section.tables.append(
+            _Table(
+                ["channel", *columns],
+                [
+                    [str(name), *(_format(c, row[c]) for c in columns)]
+                    for name, row in channel_table.iterrows()
+                ],
+            )
+        )
+    daily, campaigns = inputs.daily, inputs.campaigns
+    if daily is not None and {"revenue", "spend"} <= set(daily.columns):
+        section.figures.append(
+            _Figure(
+                "revenue_and_spend",
+                "Daily revenue and spend",
+                "Revenue (left axis) and marketing spend (right axis) per day; campaigns shaded.",
+                lambda f: figures.revenue_and_spend(daily, campaigns, currency=currency, ax=f.add_subplot()),
+            )
+        )
+    channels_daily = inputs.channels_daily
+    if channels_daily is not None:
+        section.figures.append(
+            _Figure(
+                "funnel",
+                "Funnel per channel",
+                "Totals per channel over the horizon: aware = new aware, considering = visits, cart = "
+                "carts, order = orders, repeat = repeat orders (events counted where they happened).",
+                lambda f: figures.funnel(channels_daily, ax=f.add_subplot()),
+            )
+        )
+    levers = inputs.levers
+    if levers is not None and any(str(c).startswith("tier_") for c in levers.columns):
+        section.figures.append(
+            _Figure(
+                "loyalty_tiers",
+                "Loyalty tiers",
+                "Loyalty members by tier, per day.",
+                lambda f: figures.loyalty_tiers(levers, ax=f.add_subplot()),
+            )
+        )
+    retention = inputs.retention
+    if retention is not None:
+        section.figures.append(
+            _Figure(
+                "retention",
+                "Retention by cohort",
+                "Share of each acquisition month's new customers buying again k months later (from clv).",
+                lambda f: figures.retention_heatmap(retention, ax=f.add_subplot()),
+                size=(7.0, 5.0),
+            )
+        )
+    attribution = inputs.attribution
+    if attribution is not None:
+        section.figures.append(
+            _Figure(
+                "attribution",
+                "Attribution against the truth",
+                "Share of new customers credited to each channel by each attribution model, next to the "
+                "true incremental share (the same seeds without the channel's spend); 95% interval in red.",
+                lambda f: figures.attribution_vs_truth(attribution, ax=f.add_subplot()),
+                size=(10.0, 4.8),
+            )
+        )
+    return section if section.tables or section.figures else None
+
+
+def _channel_table(channels_daily: pd.DataFrame | None) -> pd.DataFrame | None:
+    if channels_daily is None or "channel" not in channels_daily.columns:
+        return None
+    columns = [c for c in CHANNEL_COLUMNS if c in channels_daily.columns]
+    order = list(pd.unique(channels_daily["channel"].astype(str)))
+    totals = channels_daily.groupby(channels_daily["channel"].astype(str))[columns].sum().reindex(order)
+    if {"revenue", "spend"} <= set(columns):
+        totals["roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
+    if {"spend", "new_customers"} <= set(columns):
+        totals["cac"] = totals["spend"] / totals["new_customers"].where(totals["new_customers"] > 0)
+    totals.index.name = "channel"
+    return totals
+
+
+def _scenario_section(inputs: _Inputs) -> _Section | None:
+    if inputs.scenario_text is None:
+        return None
+    scenario = inputs.scenario
+    section = _Section("Scenario assumptions")
+    if scenario.get("name"):
+        section.paragraphs.append(f"Scenario: {scenario['name']}")
+    if scenario.get("description"):
+        section.paragraphs.append(str(scenario["description"]).strip())
+    population = scenario.get("population")
+    facts = []
+    if "horizon_days" in scenario:
+        facts.append(f"horizon {scenario['horizon_days']} days")
+    if isinstance(population, dict) and "agents" in population:
+        facts.append(f"{population['agents']} agents x scale {population.get('scale', 1)}")
+    if facts:
+        section.paragraphs.append("; ".join(facts) + ".")
+    channels = scenario.get("channels")
+    if isinstance(channels, list) and all(isinstance(c, dict) for c in channels):
+        keys = ["name", "kind", "daily_spend", "pricing"]
+        section.tables.append(_Table(keys, [[_format(k, c.get(k, "")) for k in keys] for c in channels]))
+    section.code = inputs.scenario_text
+    return section
+
+
+# Rendering -----------------------------------------------------------------------------------
+def _render_png(figure: _Figure) -> bytes:
+    canvas = Figure(figsize=figure.size, layout="constrained")
+    figure.draw(canvas)
+    buffer = io.BytesIO()
+    canvas.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _summary_png(title: str, headline: str, kpis: list[tuple[str, str]], chosen: list[_Figure]) -> bytes:
+    page = Figure(figsize=(16.0, 10.0), layout="constrained")
+    page.suptitle(title, fontsize=16)
+    grid = page.subfigures(2, 2, squeeze=False)
+    cells = [grid[0, 0], grid[0, 1], grid[1, 0], grid[1, 1]]
+    text = cells[0].add_subplot()
+    text.set_axis_off()
+    lines = [*textwrap.wrap(headline, 60), "", "Key figures", *(f"  {name}: {value}" for name, value in kpis)]
+    text.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=12, wrap=True, family="monospace")
+    for cell, figure in zip(cells[1:], chosen, strict=False):
+        figure.draw(cell)
+    buffer = io.BytesIO()
+    page.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+HTML_TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{{ title }}</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }
+.headline { font-size: 1.25em; background: #eef4fb; border-left: 4px solid #1f77b4; padding: .6em 1em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: .9em; }
+th, td { border: 1px solid #ddd; padding: .25em .6em; } td { text-align: right; }
+td:first-child { text-align: left; } th { background: #f4f4f4; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; } figcaption { color: #555; font-size: .9em; }
+pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: .85em; }
+</style>
+</head>
+<body>
+<h1>{{ title }}</h1>
+{% if headline %}<p class="headline">{{ headline }}</p>{% endif %}
+{% for section in sections %}
+<section>
+<h2>{{ section.title }}</h2>
+{% for paragraph in section.paragraphs %}<p>{{ paragraph }}</p>
+{% endfor %}
+{% for table in section.tables %}
+<table>
+<thead><tr>{% for header in table.headers %}<th>{{ header }}</th>{% endfor %}</tr></thead>
+<tbody>
+{% for row in table.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}</tbody>
+</table>
+{% endfor %}
+{% for figure in section.figures %}
+<figure>
+<img alt="{{ figure.title }}" src="data:image/png;base64,{{ images[figure.key] }}">
+<figcaption><b>{{ figure.title }}.</b> {{ figure.caption }}</figcaption>
+</figure>
+{% endfor %}
+{% if section.code %}<details><summary>Scenario file</summary>
+<pre>{{ section.code }}</pre></details>{% endif %}
+</section>
+{% endfor %}
+</body>
+</html>
+"""
+
+
+def _html(title: str, headline: str, sections: list[_Section]) -> str:
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    images = {f.key: base64.b64encode(f.png).decode("ascii") for s in sections for f in s.figures}
+    return environment.from_string(HTML_TEMPLATE).render(
+        title=title, headline=headline, sections=sections, images=images
+    )
+
+
+def _md_text(text: str) -> str:
+    """Text for Markdown: HTML special characters escaped, so no markup or script gets through."""
+    return html.escape(text, quote=False)
+
+
+def _md_cell(text: str) -> str:
+    return _md_text(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _markdown(title: str, headline: str, sections: list[_Section]) -> str:
+    lines = [f"# {_md_text(title)}", ""]
+    if headline:
+        lines += [f"**{_md_text(headline)}**", ""]
+    for section in sections:
+        lines += [f"## {_md_text(section.title)}", ""]
+        for paragraph in section.paragraphs:
+            lines += [_md_text(paragraph), ""]
+        for table in section.tables:
+            lines.append("| " + " | ".join(_md_cell(h) for h in table.headers) + " |")
+            lines.append("|" + "|".join("---" for _h in table.headers) + "|")
+            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
+            lines.append("")
+        for figure in section.figures:
+            lines += [
+                f"![{_md_text(figure.title)}](report_{figure.key}.png)",
+                "",
+                f"*{_md_text(figure.caption)}*",
+                "",
+            ]
+        if section.code:
+            fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", section.code)), default=0))
+            lines += [f"{fence}yaml", section.code.rstrip("\n"), fence, ""]
+    return "\n".join(lines)
+
+
+def _xlsx_writer(inputs: _Inputs, plan: dict[str, Any] | None) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        with pd.ExcelWriter(path, engine="openpyxl") as book:
+            if inputs.summary is not None:
+                kpis = inputs.summary.get("kpis", {})
+                frame = pd.DataFrame(
+                    {
+                        "kpi": list(kpis),
+                        "value": [v if v is not None else float("nan") for v in kpis.values()],
+                    }
+                )
+                frame.to_excel(book, sheet_name="KPIs", index=False)
+            channel_table = _channel_table(inputs.channels_daily)
+            if channel_table is not None:
+                channel_table.to_excel(book, sheet_name="channels")
+            if plan is not None:
+                pd.DataFrame(plan["channels"]).to_excel(book, sheet_name="allocation", index=False)
+                if plan.get("expected"):
+                    _expected_frame(plan["expected"]).to_excel(book, sheet_name="expected", index=False)
+                policy = plan.get("policy")
+                if isinstance(policy, dict) and policy:
+                    pd.DataFrame(
+                        {"parameter": list(policy), "value": [str(v) for v in policy.values()]}
+                    ).to_excel(book, sheet_name="policy", index=False)
+
+    return write
+
+
+# Entry point ---------------------------------------------------------------------------------
+def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
+    """Write the report of an output folder: ``report.html``, ``report.md``, ``summary.png``, ``report.xlsx``.
+
+    Reads the result files present in ``out_dir`` (see the module docstring for the files and
+    the JSON keys read) and writes a section per kind of result, never simulating. The
+    Markdown report's figures are written next to it as ``report_<name>.png``. All files are
+    staged in a temporary folder and moved in place only when all are complete.
+
+    Parameters
+    ----------
+    out_dir
+        The ``--out`` folder of ``simulate``, ``allocate`` or ``optimize`` (or one holding the
+        outputs of several).
+    overwrite
+        Replace report files already in the folder.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
+    Raises
+    ------
+    ReportError
+        When the folder does not exist, holds no results, or a result file cannot be read (one
+        line naming the file and, for JSON, the key).
+    simulator.OutputExistsError
+        When the folder already holds a report file and ``overwrite`` is false.
+    """
+    folder = Path(out_dir)
+    inputs = _read_inputs(folder)
+    check_output_folder(folder, overwrite, REPORT_FILES)
+    plan, source = (
+        (inputs.recommendation, "recommendation.json")
+        if inputs.recommendation is not None
+        else (inputs.allocation, "allocation.json")
+    )
+    currency = _currency(inputs, plan)
+    sections: list[_Section] = []
+    headline = ""
+    if plan is not None:
+        plan_section = _plan_section(inputs, plan, source, currency)
+        headline = plan_section.paragraphs[0]
+        sections.append(plan_section)
+    if inputs.recommendation is not None:
+        policy = _policy_section(inputs, inputs.recommendation)
+        if policy is not None:
+            sections.append(policy)
+    for section in (_results_section(inputs, currency), _scenario_section(inputs)):
+        if section is not None:
+            sections.append(section)
+    name = (
+        (inputs.summary or {}).get("scenario")
+        or (plan or {}).get("scenario")
+        or inputs.scenario.get("name")
+        or folder.name
+    )
+    title = f"Budget-allocation report: {name}"
+    every_figure = [f for s in sections for f in s.figures]
+    for figure in every_figure:
+        figure.png = _render_png(figure)
+    by_key = {f.key: f for f in every_figure}
+    chosen = [by_key[key] for key in SUMMARY_PRIORITY if key in by_key][:3]
+    kpis = (inputs.summary or {}).get("kpis", {})
+    summary_kpis = [(k, _format(k, kpis[k])) for k in HEADLINE_KPIS if k in kpis][:10]
+    summary_png = _summary_png(title, headline, summary_kpis, chosen)
+
+    def text_writer(text: str) -> Callable[[Path], object]:
+        return lambda path: path.write_text(text, encoding="utf-8")
+
+    def bytes_writer(data: bytes) -> Callable[[Path], object]:
+        return lambda path: path.write_bytes(data)
+
+    writers: dict[str, Callable[[Path], object]] = {
+        "report.html": text_writer(_html(title, headline, sections)),
+        "report.md": text_writer(_markdown(title, headline, sections)),
+        "summary.png": bytes_writer(summary_png),
+        "report.xlsx": _xlsx_writer(inputs, plan),
+    }
+    for figure in every_figure:
+        writers[f"report_{figure.key}.png"] = bytes_writer(figure.png)
+    return write_files(folder, writers, overwrite)

@@ -11,6 +11,7 @@ attribution FILE  attribution models' credit per channel against the true increm
 replicate FILE  run a scenario and its variants on the same seeds; means, intervals, paired differences
 incrementality FILE  true incremental outcome, ROAS, ROI and marginal ROI of each channel
 allocate FILE   budget split across channels (response curves, LP, closed-loop check by simulation)
+abtest FILE --variant PATCH  A/B test of a policy patch: shoppers split at random in one world
 
 Exit status: 0 success, 2 bad input, 1 internal error. This module only parses arguments and
 calls the public API.
@@ -73,6 +74,26 @@ def _discount_rate(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not (math.isfinite(value) and 0 <= value <= 10):
         raise argparse.ArgumentTypeError(f"must be an annual rate between 0 and 10 (0.1 = 10%), got {text}")
+    return value
+
+
+def _relative_effect(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and 0 < value < 10):
+        raise argparse.ArgumentTypeError(f"must be a relative lift between 0 and 10 (0.05 = 5%), got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a share strictly between 0 and 1, got {text}")
     return value
 
 
@@ -221,6 +242,34 @@ def _add_replication_commands(commands: argparse._SubParsersAction[_Parser]) -> 
         "--step", type=_positive_float, default=0.1, help="spend step for marginal ROI (default 0.1 = +10%%)"
     )
     inc.add_argument("--out", type=Path, help="folder for incrementality.csv")
+
+    ab = commands.add_parser(
+        "abtest", help="A/B test of a policy patch: shoppers split at random in one world"
+    )
+    ab.add_argument("scenario", help="scenario YAML file (the control arm)")
+    ab.add_argument(
+        "--variant", type=Path, required=True, help="YAML patch of the policies for the treatment arm"
+    )
+    seeds = ab.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=_seed, help="seed of the world (default: the scenario's)")
+    seeds.add_argument("--seeds", type=_seed, nargs="+", help="seeds of several worlds, pooled")
+    ab.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
+    ab.add_argument("--days", type=_positive_int, help="horizon in days (default: the scenario's)")
+    ab.add_argument(
+        "--agents", type=_positive_int, help="number of agents; scale is adjusted to keep the market"
+    )
+    ab.add_argument(
+        "--treatment-share", type=_share, default=0.5, help="share of shoppers treated (default 0.5)"
+    )
+    ab.add_argument(
+        "--mde",
+        type=_relative_effect,
+        default=0.05,
+        help="minimum detectable relative lift for the sample size (default 0.05 = 5%%)",
+    )
+    ab.add_argument("--out", type=Path, help="folder for abtest.csv and abtest.json")
+    ab.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
+    ab.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
 
 
 def _format_value(value: float) -> str:
@@ -492,6 +541,34 @@ def _allocate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _abtest(args: argparse.Namespace) -> int:
+    from simulator import load_scenario
+    from simulator.abtest import ABTEST_FILES, ab_test
+    from simulator.replicate import load_patch
+    from simulator.results import check_output_folder
+
+    scenario = load_scenario(args.scenario).with_overrides(days=args.days, agents=args.agents)
+    patch = load_patch(args.variant)
+    seeds = args.seeds if args.seeds is not None else [scenario.seed if args.seed is None else args.seed]
+    if args.out is not None:
+        check_output_folder(args.out, args.overwrite, ABTEST_FILES)
+    result = ab_test(
+        scenario,
+        patch,
+        seeds,
+        treatment_share=args.treatment_share,
+        mde=args.mde,
+        workers=args.workers,
+        source=str(args.variant),
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    print(result.to_text())
+    if args.out is not None:
+        written = result.save(args.out, overwrite=args.overwrite)
+        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     from simulator import OutputExistsError, ScenarioError, ScenarioWarning
@@ -500,6 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"simulate": _simulate, "validate": _validate, "schema": _schema, "attribution": _attribution}
     handlers["clv"] = _clv
     handlers |= {"replicate": _replicate, "incrementality": _incrementality, "allocate": _allocate}
+    handlers["abtest"] = _abtest
     with warnings.catch_warnings():
         warnings.simplefilter("always", ScenarioWarning)
         warnings.showwarning = lambda message, *rest: print(f"warning: {message}", file=sys.stderr)

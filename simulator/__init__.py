@@ -7,6 +7,7 @@ The public API: load a scenario, simulate it, read tidy pandas results.
 >>> result.summary["roi"]  # doctest: +SKIP
 """
 
+from .abtest import ABTestResult, ab_test
 from .attribution import AttributionReport, evaluate_attribution
 from .channels import ChannelAgent
 from .engine import check_memory, simulate
@@ -17,6 +18,7 @@ from .results import OutputExistsError, SimulationResult
 from .scenario import Scenario, ScenarioError, ScenarioWarning, load_scenario, parse_scenario
 
 __all__ = [
+    "ABTestResult",
     "AttributionReport",
     "ChannelAgent",
     "CommerceModel",
@@ -29,6 +31,7 @@ __all__ = [
     "ShopperPopulation",
     "SimulationResult",
     "State",
+    "ab_test",
     "check_memory",
     "evaluate_attribution",
     "load_scenario",

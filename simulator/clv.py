@@ -55,6 +55,7 @@ from .bgnbd import (
     rfm_from_transactions,
 )
 from .engine import check_memory
+from .levers import Levers
 from .model import CommerceModel
 from .population import NO_DAY
 from .results import SimulationResult, collect_results, write_files
@@ -222,8 +223,11 @@ def latent_traits(model: CommerceModel) -> pd.DataFrame:
     pop = model.population
     everyone = np.arange(pop.size)
     rate = pop.purchase_rate.astype(np.float64)
-    if model.levers.loyalty is not None:
-        rate = rate * model.levers.loyalty.repurchase_factor(everyone)
+    levers = model.levers
+    if not isinstance(levers, Levers):
+        raise TypeError("shopper traits need a model with one set of levers (not an A/B test)")
+    if levers.loyalty is not None:
+        rate = rate * levers.loyalty.repurchase_factor(everyone)
     lift = np.ones(pop.size)
     weights = pop.personas.channel_weight[pop.persona].T * (1.0 + pop.ad_stock)
     passing = np.zeros(pop.size)

@@ -104,7 +104,7 @@ def book_orders(
     )
     discount_rate = levers.discount(model, shoppers, channels, first)
     discount = basket * discount_rate
-    points = levers.loyalty.redeem(model, shoppers, basket - discount) if levers.loyalty else 0.0
+    points = levers.redeem_points(model, shoppers, basket - discount)
     shipping = levers.shipping_fee(model, shoppers)
     paid = basket - discount - points + shipping
     kept = model.crn.uniform("returned", day, shoppers) >= econ.return_rate

@@ -44,10 +44,13 @@ class LoyaltyProgram:
         Number of shoppers.
     horizon_days
         Days simulated (for the daily tier counts).
+    cost_share
+        Share of the program's fixed cost this program pays (0-1; an A/B arm pays its share).
     """
 
-    def __init__(self, config: Loyalty, size: int, horizon_days: int) -> None:
+    def __init__(self, config: Loyalty, size: int, horizon_days: int, cost_share: float = 1.0) -> None:
         self.config = config
+        self.cost_share = cost_share
         tiers = config.tiers
         self.tier_names = [t.name for t in tiers]
         self.min_spend = np.array([t.min_spend for t in tiers])
@@ -181,7 +184,8 @@ class LoyaltyProgram:
         counts = np.bincount(self.tier[members], minlength=len(self.tier_names))
         self.tier_counts[day] = counts
         perks = float(counts @ self.perk_cost)
-        model.program_costs["loyalty"][day] += perks + config.fixed_cost_per_day / model.scale
+        fixed = self.cost_share * config.fixed_cost_per_day
+        model.program_costs["loyalty"][day] += perks + fixed / model.scale
         self.liability[day] = float(self.points[members].sum()) * config.point_value
 
     # Results ---------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ A day runs these mechanisms in this order:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 import mesa
 import numpy as np
@@ -26,7 +27,7 @@ from .channels import LEDGER_FIELDS, ChannelAgent
 from .economics import FOLLOW_UP_WINDOWS, OrderLog
 from .exposure import decay_ad_stock, deliver_impressions, organic_discovery
 from .journey import decide, forget_and_visit
-from .levers import PROGRAM_COST_FIELDS, Levers
+from .levers import PROGRAM_COST_FIELDS, LeverEffects, Levers
 from .population import ShopperPopulation, State
 from .repurchase import repeat_purchases, update_lifecycle_states
 from .scenario import Scenario
@@ -48,6 +49,10 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         The validated scenario.
     seed
         Seed of the model's one ``numpy.random.Generator``; defaults to ``scenario.seed``.
+    levers
+        Builds the model's levers from the model (after its population, random numbers and
+        channels); default :class:`~simulator.levers.Levers` of the scenario's ``policies``.
+        An A/B test passes :class:`~simulator.arms.ArmedLevers`.
 
     Attributes
     ----------
@@ -66,7 +71,12 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         Every order booked (day, shopper, channel, revenue, margin, first); ``None`` skips it.
     """
 
-    def __init__(self, scenario: Scenario, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int | None = None,
+        levers: Callable[[CommerceModel], LeverEffects] | None = None,
+    ) -> None:
         self.seed = scenario.seed if seed is None else seed
         super().__init__(rng=self.seed)
         self.scenario = scenario
@@ -95,7 +105,8 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         self.order_log: OrderLog | None = OrderLog()
         self.touches: TouchRecorder | None = None
         """Touch-path recorder (:mod:`simulator.touchpaths`); ``None`` records nothing (default)."""
-        self.levers = Levers(self)
+        self.levers: LeverEffects
+        self.levers = Levers(self) if levers is None else levers(self)
         self._decisions: defaultdict[int, list[npt.NDArray[np.int64]]] = defaultdict(list)
 
     def schedule_decisions(self, shoppers: npt.NDArray[np.int64], days: npt.NDArray[np.int32]) -> None:
@@ -123,9 +134,8 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         organic_discovery(self)
 
         forget_and_visit(self)
-        if self.levers.referral is not None:
-            # Before the decisions, so that visitors with no hesitation can buy today.
-            self.levers.referral.word_of_mouth(self)
+        # Before the decisions, so that visitors with no hesitation can buy today.
+        self.levers.word_of_mouth(self)
         # Includes today's visitors with a hesitation of 0 days.
         due = self._decisions.pop(self.day, [])
         if due:

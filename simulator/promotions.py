@@ -25,6 +25,7 @@ from .policies import Campaign, Promotions
 from .population import NO_DAY, State
 
 if TYPE_CHECKING:
+    from .levers import Levers
     from .model import CommerceModel
 
 __all__ = ["PromotionCalendar", "combine_discounts"]
@@ -60,10 +61,15 @@ class PromotionCalendar:
         Channel names in scenario order.
     horizon_days
         Days simulated.
+    levers
+        The levers this calendar belongs to (loyalty membership, scope, share of fixed costs).
     """
 
-    def __init__(self, config: Promotions, channel_names: list[str], horizon_days: int) -> None:
+    def __init__(
+        self, config: Promotions, channel_names: list[str], horizon_days: int, levers: Levers
+    ) -> None:
         self.config = config
+        self.levers = levers
         self.campaigns = config.campaigns
         self.stacking = config.stacking or "best"
         index = {name: i for i, name in enumerate(channel_names)}
@@ -90,9 +96,9 @@ class PromotionCalendar:
         if campaign.audience == "lapsed":
             return np.asarray(pop.state[shoppers] >= State.LAPSED)
         if campaign.audience == "members":
-            if model.levers.loyalty is None:
+            if self.levers.loyalty is None:
                 return np.zeros(shoppers.size, dtype=np.bool_)
-            return np.asarray(model.levers.loyalty.member[shoppers])
+            return np.asarray(self.levers.loyalty.member[shoppers])
         return np.ones(shoppers.size, dtype=np.bool_)
 
     def active(self, day: int) -> list[int]:
@@ -127,10 +133,11 @@ class PromotionCalendar:
         """Book campaign costs and make flash-sale shoppers decide at once."""
         for k in self.active(model.day):
             campaign = self.campaigns[k]
-            model.program_costs["campaigns"][model.day] += campaign.cost_per_day / model.scale
+            cost = self.levers.share * campaign.cost_per_day
+            model.program_costs["campaigns"][model.day] += cost / model.scale
             if campaign.kind == "flash":
                 pop = model.population
-                considering = np.flatnonzero(pop.state == State.CONSIDERING)
+                considering = self.levers.within(np.flatnonzero(pop.state == State.CONSIDERING))
                 hurry = considering[self._eligible(model, campaign, considering)]
                 # Today's decisions are taken (levers run after the journey): decide tomorrow.
                 tomorrow = model.day + 1

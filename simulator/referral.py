@@ -62,6 +62,7 @@ from .population import NO_DAY, Funnel, State
 from .promotions import combine_discounts
 
 if TYPE_CHECKING:
+    from .levers import Levers
     from .model import CommerceModel
 
 __all__ = ["SOCIAL_SOURCES", "ReferralProgram", "build_friends"]
@@ -143,9 +144,16 @@ class ReferralProgram:
         The ``policies.promotions`` section, read for ``group_buying``.
     model
         The model being built (population, channels, random generator).
+    levers
+        The levers this program belongs to (satisfaction). Word of mouth and referrals reach
+        friends whoever they are: the program is not limited to a scope, and the arms of an
+        A/B test share one (see :class:`simulator.arms.ArmedLevers`).
     """
 
-    def __init__(self, config: Referral | None, promotions: Promotions | None, model: CommerceModel) -> None:
+    def __init__(
+        self, config: Referral | None, promotions: Promotions | None, model: CommerceModel, levers: Levers
+    ) -> None:
+        self.levers = levers
         pop = model.population
         size = pop.size
         days = model.horizon_days
@@ -208,10 +216,9 @@ class ReferralProgram:
             return np.full(shoppers.size, -1, dtype=np.int32)
         return self.friends[shoppers, rng.integers(0, width, shoppers.size)]
 
-    @staticmethod
-    def expected_satisfaction(model: CommerceModel) -> np.float32:
+    def expected_satisfaction(self, model: CommerceModel) -> np.float32:
         """Satisfaction expected from one order: the service's base less the return penalty."""
-        satisfaction = model.levers.satisfaction
+        satisfaction = self.levers.satisfaction
         if satisfaction is None:
             return np.float32(1.0)
         returned = model.scenario.economics.return_rate * satisfaction.return_penalty
@@ -222,7 +229,7 @@ class ReferralProgram:
         pop = model.population
         customers = np.flatnonzero(pop.last_purchase_day > NO_DAY)
         customers = customers[pop.alive[customers]]
-        satisfaction = model.levers.satisfaction
+        satisfaction = self.levers.satisfaction
         if satisfaction is None or self.config is None:
             return customers
         score = satisfaction.score[customers]
@@ -303,8 +310,11 @@ class ReferralProgram:
         """
 
     # Orders ----------------------------------------------------------------------------------
-    def coupon(self, model: CommerceModel, shoppers: IntArray, first: BoolArray) -> FloatArray:
-        """Friend discount (referred first orders) and group discount available to each order."""
+    def coupon(self, model: CommerceModel, shoppers: IntArray, first: BoolArray, stacking: str) -> FloatArray:
+        """Friend discount (referred first orders) and group discount available to each order.
+
+        ``stacking`` combines the two when both apply (``best`` or ``add``, as the promotions).
+        """
         offers: list[FloatArray] = []
         if self.config is not None and self.config.friend_discount > 0:
             referred = first & (self.referrer[shoppers] >= 0)
@@ -321,7 +331,7 @@ class ReferralProgram:
             return np.zeros(shoppers.size)
         if len(offers) == 1:
             return offers[0]
-        return combine_discounts(offers, model.levers.stacking, shoppers.size)
+        return combine_discounts(offers, stacking, shoppers.size)
 
     def _brings_friend(self, model: CommerceModel, shoppers: IntArray) -> BoolArray:
         """Whether each shopper's order today brings a friend (drawn once a shopper a day)."""

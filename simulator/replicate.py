@@ -42,6 +42,7 @@ __all__ = [
     "ReplicationResult",
     "apply_patch",
     "check_seeds",
+    "check_workers",
     "confidence_interval",
     "load_patch",
     "replicate",
@@ -67,8 +68,8 @@ Patch = Mapping[str, Any]
 """A variant: a nested mapping deep-merged into the scenario (see :func:`apply_patch`)."""
 
 
-def _argument_error(field: str, message: str) -> ScenarioError:
-    return ScenarioError("replicate", field, message)
+def _argument_error(field: str, message: str, source: str = "replicate") -> ScenarioError:
+    return ScenarioError(source, field, message)
 
 
 def load_patch(path: str | Path) -> dict[str, Any]:
@@ -325,29 +326,37 @@ def write_tables(
     return write_files(out_dir, {name: table.to_csv for name, table in tables.items()}, overwrite)
 
 
-def check_seeds(seeds: Sequence[int]) -> list[int]:
+def check_seeds(seeds: Sequence[int], source: str = "replicate") -> list[int]:
     """Validate a list of seeds: at least one, whole numbers in [0, 2**63), no repeats.
 
     Raises
     ------
     ScenarioError
-        One line naming ``seeds`` and what is allowed.
+        One line naming ``source``, ``seeds`` and what is allowed.
     """
     seeds = list(seeds)
     if not seeds:
-        raise _argument_error("seeds", "give at least one seed")
+        raise _argument_error("seeds", "give at least one seed", source)
     for seed in seeds:
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
-            raise _argument_error("seeds", f"seeds must be whole numbers in 0 .. 2**63 - 1, got {seed!r}")
+            message = f"seeds must be whole numbers in 0 .. 2**63 - 1, got {seed!r}"
+            raise _argument_error("seeds", message, source)
     repeated = sorted({s for s in seeds if seeds.count(s) > 1})
     if repeated:
-        raise _argument_error("seeds", f"seed {repeated[0]} is given twice; give distinct seeds")
+        raise _argument_error("seeds", f"seed {repeated[0]} is given twice; give distinct seeds", source)
     return [int(s) for s in seeds]
 
 
-def _check_workers(workers: int) -> int:
+def check_workers(workers: int, source: str = "replicate") -> int:
+    """Validate a number of worker processes: a whole number of at least 1.
+
+    Raises
+    ------
+    ScenarioError
+        One line naming ``source``, ``workers`` and what is allowed.
+    """
     if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1:
-        raise _argument_error("workers", f"must be a whole number of at least 1, got {workers!r}")
+        raise _argument_error("workers", f"must be a whole number of at least 1, got {workers!r}", source)
     return int(workers)
 
 
@@ -393,7 +402,7 @@ def replicate(
         large for the memory.
     """
     seed_list = check_seeds(seeds)
-    workers = _check_workers(workers)
+    workers = check_workers(workers)
     built: dict[str, Scenario] = {BASELINE: scenario}
     for name, variant in (variants or {}).items():
         if name == BASELINE:

@@ -37,8 +37,7 @@ def repeat_purchases(model: CommerceModel) -> None:
         return
     rate = pop.purchase_rate[candidates] * model.levers.repurchase_factor(model, candidates)
     refractory = pop.personas.refractory_days[pop.persona[candidates]]
-    if model.levers.promotions is not None:
-        refractory = np.maximum(refractory, model.levers.promotions.refractory_days(candidates))
+    refractory = np.maximum(refractory, model.levers.refractory_days(candidates))
     if refractory.any():
         since = day - pop.last_purchase_day[candidates]
         rate = rate * np.clip(since / np.maximum(refractory, 1e-9), 0.0, 1.0)

@@ -43,6 +43,7 @@ from .population import State
 from .scenario import Pricing
 
 if TYPE_CHECKING:
+    from .levers import Levers
     from .model import CommerceModel
 
 __all__ = ["RetargetingProgram"]
@@ -62,10 +63,13 @@ class RetargetingProgram:
     model
         The model being built (channels and horizon are read; the model's cart recovery window
         is set to ``config.window_days``).
+    levers
+        The levers this program belongs to (it follows the shoppers of their scope).
     """
 
-    def __init__(self, config: Retargeting, model: CommerceModel) -> None:
+    def __init__(self, config: Retargeting, model: CommerceModel, levers: Levers) -> None:
         self.config = config
+        self.levers = levers
         names = model.scenario.channel_names
         self.channel_names = list(config.channels)
         self.channel_index = np.array([names.index(n) for n in config.channels], dtype=np.int64)
@@ -92,11 +96,11 @@ class RetargetingProgram:
         pop = model.population
         day = model.day
         since = day - self.config.window_days
-        carts = np.flatnonzero(pop.abandoned_cart_day >= since)
+        carts = self.levers.within(np.flatnonzero(pop.abandoned_cart_day >= since))
         carts = carts[(pop.state[carts] != State.CONSIDERING) & (pop.last_purchase_day[carts] != day)]
         if self.config.browse_effect == 0:
             return carts, np.empty(0, dtype=np.int64)
-        browsers = np.flatnonzero(pop.browsed_day >= since)
+        browsers = self.levers.within(np.flatnonzero(pop.browsed_day >= since))
         browsers = browsers[(pop.state[browsers] == State.AWARE) & (pop.abandoned_cart_day[browsers] < since)]
         return carts, browsers
 
@@ -154,7 +158,7 @@ class RetargetingProgram:
         buyers = returners[cart_back]
         if buyers.size:
             channels = pop.abandoned_cart_channel[buyers].astype(np.int64)
-            passing = model.levers.checkout_pass(model, buyers, channels)
+            passing = self.levers.checkout_pass(model, buyers, channels)
             passed = model.crn.uniform("retarget_checkout", day, buyers) < passing
             book_orders(model, buyers[passed], channels[passed])
             self.recovered_orders[day] += np.count_nonzero(passed)

@@ -24,6 +24,7 @@ import pandas as pd
 from .policies import Retention
 
 if TYPE_CHECKING:
+    from .levers import Levers
     from .model import CommerceModel
 
 __all__ = ["RetentionProgram"]
@@ -46,10 +47,15 @@ class RetentionProgram:
         Number of shoppers.
     horizon_days
         Days simulated.
+    levers
+        The levers this program belongs to (it messages the customers of their scope).
     """
 
-    def __init__(self, config: Retention, channel_index: int, size: int, horizon_days: int) -> None:
+    def __init__(
+        self, config: Retention, channel_index: int, size: int, horizon_days: int, levers: Levers
+    ) -> None:
         self.config = config
+        self.levers = levers
         self.channel_index = channel_index
         self.boost_until = np.full(size, -1, dtype=np.int32)
         self.boost = np.zeros(size, dtype=np.float32)
@@ -77,7 +83,7 @@ class RetentionProgram:
         day = model.day
         due = [np.flatnonzero(pop.last_purchase_day == day - d) for d in config.touch_days]
         targets = np.concatenate(due)
-        targets = targets[pop.known[targets]]
+        targets = self.levers.within(targets[pop.known[targets]])
         if targets.size == 0:
             return
         since = (day - self.recent_day[targets]).astype(np.float32)

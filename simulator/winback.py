@@ -42,6 +42,7 @@ from .policies import ChurnReason, Winback
 from .population import NO_DAY
 
 if TYPE_CHECKING:
+    from .levers import Levers
     from .model import CommerceModel
 
 __all__ = ["WinbackProgram"]
@@ -71,11 +72,14 @@ class WinbackProgram:
     config
         The ``policies.winback`` section.
     model
-        The model being built (population size, channels, horizon and satisfaction are read).
+        The model being built (population size, channels and horizon are read).
+    levers
+        The levers this program belongs to (satisfaction, price elasticity, scope).
     """
 
-    def __init__(self, config: Winback, model: CommerceModel) -> None:
+    def __init__(self, config: Winback, model: CommerceModel, levers: Levers) -> None:
         self.config = config
+        self.levers = levers
         size = model.population.size
         days = model.horizon_days
         names = model.scenario.channel_names
@@ -173,7 +177,7 @@ class WinbackProgram:
         for i, offer in enumerate(config.offers):
             recency = offer.recency_days
             if recency not in due:
-                found = np.flatnonzero(pop.last_purchase_day == day - recency)
+                found = self.levers.within(np.flatnonzero(pop.last_purchase_day == day - recency))
                 due[recency] = (found, np.ones(found.size, dtype=np.bool_))
             candidates, free = due[recency]
             c = int(self.offer_channel[i])
@@ -208,7 +212,7 @@ class WinbackProgram:
         new = targets[(self.reason[targets] == NO_REASON) | (self.reason_lapse[targets] != last)]
         if new.size == 0:
             return
-        satisfaction = model.levers.satisfaction
+        satisfaction = self.levers.satisfaction
         if satisfaction is None:  # pragma: no cover - the levers build it whenever win-back is on
             score = np.ones(new.size, dtype=np.float32)
         else:
@@ -240,7 +244,7 @@ class WinbackProgram:
 
         sensitivity = pop.personas.price_sensitivity[pop.persona[targets]]
         chance = config.base_response * self.reason_response[reason]
-        chance *= 1.0 + model.levers.elasticity * sensitivity * offer.coupon
+        chance *= 1.0 + self.levers.elasticity * sensitivity * offer.coupon
         if offer.service_upgrade:
             chance = np.where(reason == DISSATISFIED, chance * config.service_upgrade_effect, chance)
         won = model.crn.uniform("winback", day, targets, index) < np.minimum(chance, 1.0)

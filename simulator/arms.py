@@ -1,0 +1,279 @@
+"""Arms of an A/B test inside one world: one set of levers per arm, each acting on its shoppers.
+
+:class:`ArmedLevers` splits the shoppers at random into arms (complete randomization: exactly
+``round(share x shoppers)`` in the treatment, drawn from the run's common random numbers, so
+the population, the social graph and every other draw of the world stay those of the plain
+simulation on the same seed). Each arm holds its own :class:`~simulator.levers.Levers`:
+
+- every question of the model about a group of shoppers (discount, conversion, checkout,
+  repurchase, dropout, points) is split by arm and answered by each shopper's arm;
+- every program picks its daily targets (CRM messages, win-back offers, retargeting ads, flash
+  sales) among its arm's shoppers, and sees only its arm's orders;
+- each arm pays its share of the programs' fixed costs (a fixed cost is the cost of running a
+  program for the whole market), so an A/A test (the same policies in both arms) costs what the
+  plain simulation costs;
+- word of mouth, referrals and group buying reach friends in either arm: the arms share one
+  referral program and one social graph, and a test may not change them (friends crossing
+  arms would blur the comparison - the interference a real referral test meets too);
+- satisfaction is one score per shopper, each arm's service policy scoring its own shoppers.
+
+The lever costs of each arm (program costs, and the CRM messages, win-back offers and
+retargeting ads booked on the channels) are recorded per day in :attr:`ArmedLevers.costs`.
+Channels' own media spend is the world's, shared by both arms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .levers import PROGRAM_COST_FIELDS, LeverResults, Levers
+from .policies import Policies
+
+if TYPE_CHECKING:
+    from .model import CommerceModel
+
+__all__ = ["ARM_NAMES", "ArmedLevers", "assign_arms"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+Values = TypeVar("Values", FloatArray, npt.NDArray[np.float32])
+
+ARM_NAMES = ("control", "treatment")
+"""Arm 0 is the control, arm 1 the treatment."""
+
+
+def assign_arms(model: CommerceModel, treatment_share: float) -> npt.NDArray[np.int8]:
+    """Split the shoppers at random: exactly ``round(treatment_share x shoppers)`` get arm 1.
+
+    The draw is keyed by the run's seed (common random numbers), so it moves no other draw of
+    the world.
+    """
+    size = model.population.size
+    draws = model.crn.uniform("ab_arm", 0, np.arange(size))
+    treated = np.argsort(draws, kind="stable")[: int(round(treatment_share * size))]
+    arm = np.zeros(size, dtype=np.int8)
+    arm[treated] = 1
+    return arm
+
+
+class ArmedLevers:
+    """One set of levers per arm in one world (implements :class:`~simulator.levers.LeverEffects`).
+
+    Parameters
+    ----------
+    model
+        The model being built.
+    policies
+        The policies of each arm, control first.
+    arm
+        Arm of each shopper (0 control, 1 treatment...), one entry per shopper.
+
+    Raises
+    ------
+    ValueError
+        When the arms differ in ``referral`` or ``promotions.group_buying``, which cannot be
+        split by shopper (friends cross arms).
+
+    Attributes
+    ----------
+    arms : list of Levers
+        The levers of each arm, scoped to its shoppers.
+    costs : numpy.ndarray
+        Lever costs booked by each arm per day (arms x days; agent units, currency per person).
+    """
+
+    def __init__(self, model: CommerceModel, policies: Sequence[Policies], arm: npt.NDArray[np.int8]) -> None:
+        social = {_social(p) for p in policies}
+        if len(social) > 1:
+            raise ValueError("arms must share referral and group buying: friends cross arms")
+        self.arm = arm
+        sizes = np.bincount(arm, minlength=len(policies))
+        self.sizes = sizes
+        self.arms: list[Levers] = []
+        for k, arm_policies in enumerate(policies):
+            shared = self.arms[0].referral if self.arms else None
+            self.arms.append(
+                Levers(model, arm_policies, arm == k, float(sizes[k] / arm.size), referral=shared)
+            )
+        scored = [levers.satisfaction for levers in self.arms if levers.satisfaction is not None]
+        for satisfaction in scored[1:]:
+            satisfaction.score = scored[0].score
+        self.costs = np.zeros((len(self.arms), model.horizon_days))
+        self._booking = False
+
+    # Splitting questions by arm ----------------------------------------------------------------
+    def _split(self, shoppers: IntArray) -> list[tuple[Levers, IntArray]]:
+        """Each arm with the positions of its shoppers in ``shoppers``."""
+        arm = self.arm[shoppers]
+        return [(levers, np.flatnonzero(arm == k)) for k, levers in enumerate(self.arms)]
+
+    def _answer(
+        self, shoppers: IntArray, out: Values, ask: Callable[[Levers, IntArray], npt.ArrayLike]
+    ) -> Values:
+        for levers, at in self._split(shoppers):
+            if at.size:
+                out[at] = ask(levers, at)
+        return out
+
+    def discount(
+        self, model: CommerceModel, shoppers: IntArray, channels: IntArray | None, first: BoolArray
+    ) -> FloatArray:
+        """Discount each order gets from its shopper's arm."""
+        return self._answer(
+            shoppers,
+            np.zeros(shoppers.size),
+            lambda levers, at: levers.discount(
+                model, shoppers[at], None if channels is None else channels[at], first[at]
+            ),
+        )
+
+    def conversion_factor(self, model: CommerceModel, shoppers: IntArray, first: BoolArray) -> FloatArray:
+        """Multiplier of the chance to convert, from each shopper's arm."""
+        return self._answer(
+            shoppers,
+            np.ones(shoppers.size),
+            lambda levers, at: levers.conversion_factor(model, shoppers[at], first[at]),
+        )
+
+    def checkout_pass(self, model: CommerceModel, shoppers: IntArray, channels: IntArray) -> FloatArray:
+        """Chance that each cart checks out, from its shopper's arm."""
+        return self._answer(
+            shoppers,
+            np.zeros(shoppers.size),
+            lambda levers, at: levers.checkout_pass(model, shoppers[at], channels[at]),
+        )
+
+    def shipping_fee(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
+        """Shipping fee each shopper pays in its arm."""
+        return self._answer(
+            shoppers, np.zeros(shoppers.size), lambda levers, at: levers.shipping_fee(model, shoppers[at])
+        )
+
+    def redeem_points(self, model: CommerceModel, shoppers: IntArray, value: FloatArray) -> FloatArray:
+        """Points each order pays with, from its shopper's arm's loyalty program."""
+        return self._answer(
+            shoppers,
+            np.zeros(shoppers.size),
+            lambda levers, at: levers.redeem_points(model, shoppers[at], value[at]),
+        )
+
+    def repurchase_factor(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
+        """Multiplier of each customer's repurchase rate in its arm."""
+        return self._answer(
+            shoppers, np.ones(shoppers.size), lambda levers, at: levers.repurchase_factor(model, shoppers[at])
+        )
+
+    def refractory_days(self, shoppers: IntArray) -> FloatArray:
+        """Days of each customer's repurchase ramp after a promoted order, in its arm."""
+        return self._answer(
+            shoppers, np.zeros(shoppers.size), lambda levers, at: levers.refractory_days(shoppers[at])
+        )
+
+    def dropout_factor(self, shoppers: IntArray) -> npt.NDArray[np.float32]:
+        """Multiplier of each customer's dropout chance in its arm."""
+        return self._answer(
+            shoppers,
+            np.ones(shoppers.size, dtype=np.float32),
+            lambda levers, at: levers.dropout_factor(shoppers[at]),
+        )
+
+    # Events, with each arm's costs -------------------------------------------------------------
+    def _booked(self, model: CommerceModel) -> float:
+        """Lever costs booked so far today: program costs and spend on the channels' ledgers."""
+        day = model.day
+        programs = sum(float(model.program_costs[f][day]) for f in PROGRAM_COST_FIELDS)
+        return programs + float(model.ledger["spend"][day].sum())
+
+    def _charge(self, model: CommerceModel, k: int, work: Callable[[], None]) -> None:
+        """Run one arm's work and charge that arm what it booked (nested work: the outer arm)."""
+        if self._booking:
+            work()
+            return
+        self._booking = True
+        try:
+            before = self._booked(model)
+            work()
+            self.costs[k, model.day] += self._booked(model) - before
+        finally:
+            self._booking = False
+
+    def on_orders(
+        self,
+        model: CommerceModel,
+        shoppers: IntArray,
+        channels: IntArray,
+        first: BoolArray,
+        kept: BoolArray,
+        paid: FloatArray,
+        list_value: FloatArray,
+        discount_rate: FloatArray,
+    ) -> None:
+        """Each arm sees its shoppers' orders."""
+        for k, (levers, at) in enumerate(self._split(shoppers)):
+            if at.size:
+
+                def see(levers: Levers = levers, at: IntArray = at) -> None:
+                    levers.on_orders(
+                        model,
+                        shoppers[at],
+                        channels[at],
+                        first[at],
+                        kept[at],
+                        paid[at],
+                        list_value[at],
+                        discount_rate[at],
+                    )
+
+                self._charge(model, k, see)
+
+    def word_of_mouth(self, model: CommerceModel) -> None:
+        """The shared referral program's word of mouth and referrals."""
+        self.arms[0].word_of_mouth(model)
+
+    def daily(self, model: CommerceModel) -> None:
+        """Each arm's daily work in turn (each acts on its own shoppers)."""
+        for k, levers in enumerate(self.arms):
+
+            def work(levers: Levers = levers) -> None:
+                levers.daily(model)
+
+            self._charge(model, k, work)
+
+    def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverResults:
+        """Each arm's lever outputs, names prefixed with the arm (``control_``, ``treatment_``).
+
+        The daily frame keeps the world's program costs once and adds each arm's lever cost
+        per day (``control_lever_cost``..., currency).
+        """
+        frames: list[pd.DataFrame] = []
+        summary: dict[str, float] = {}
+        tables: dict[str, pd.DataFrame] = {}
+        columns: dict[str, Any] = {}
+        for k, levers in enumerate(self.arms):
+            name = ARM_NAMES[k] if k < len(ARM_NAMES) else f"arm{k}"
+            daily, arm_summary, arm_tables, arm_columns = levers.results(model, daily_orders)
+            if not frames:
+                frames.append(daily.filter(like="program_cost_"))
+            daily = daily.drop(columns=list(daily.filter(like="program_cost_").columns))
+            daily["lever_cost"] = self.costs[k, : model.day] * model.scale
+            frames.append(daily.add_prefix(f"{name}_"))
+            summary.update({f"{name}_{key}": value for key, value in arm_summary.items()})
+            tables.update({f"{name}_{key}": value for key, value in arm_tables.items()})
+            columns.update({f"{name}_{key}": value for key, value in arm_columns.items()})
+        columns["arm"] = pd.Categorical.from_codes(
+            self.arm.astype(np.int64), pd.Index(ARM_NAMES[: len(self.arms)])
+        )
+        return pd.concat(frames, axis=1), summary, tables, columns
+
+
+def _social(policies: Policies) -> str:
+    """The policies that act across shoppers (referral, group buying), as comparable text."""
+    group = policies.promotions.group_buying if policies.promotions else None
+    referral = policies.referral.model_dump_json() if policies.referral else ""
+    return referral + "|" + (group.model_dump_json() if group else "")

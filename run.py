@@ -11,6 +11,7 @@ attribution FILE  attribution models' credit per channel against the true increm
 replicate FILE  run a scenario and its variants on the same seeds; means, intervals, paired differences
 incrementality FILE  true incremental outcome, ROAS, ROI and marginal ROI of each channel
 allocate FILE   budget split across channels (response curves, LP, closed-loop check by simulation)
+report DIR      report.html, report.md, summary.png and report.xlsx from a results folder
 abtest FILE --variant PATCH  A/B test of a policy patch: shoppers split at random in one world
 
 Exit status: 0 success, 2 bad input, 1 internal error. This module only parses arguments and
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
     sim.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    sim.add_argument("--report", action="store_true", help="also write the report into --out")
 
     val = commands.add_parser("validate", help="check a scenario file")
     val.add_argument("scenario", help="scenario YAML file")
@@ -207,6 +209,12 @@ def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None
     )
     alloc.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
     alloc.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    alloc.add_argument("--report", action="store_true", help="also write the report into --out")
+    report = commands.add_parser(
+        "report", help="report.html, report.md, summary.png, report.xlsx of a folder"
+    )
+    report.add_argument("folder", type=Path, help="--out folder of simulate or allocate")
+    report.add_argument("--overwrite", action="store_true", help="replace report files already there")
 
 
 def _add_replication_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -348,6 +356,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     check_memory(scenario, str(args.scenario))
+    _check_report_flag(args)
     if args.out is not None:
         check_output_folder(args.out, args.overwrite)
     progress = not args.no_progress and sys.stderr.isatty()
@@ -355,6 +364,7 @@ def _simulate(args: argparse.Namespace) -> int:
     print_summary(result)
     if args.out is not None:
         written = result.save(args.out, overwrite=args.overwrite)
+        written += _report_if_asked(args)
         print(f"\nwrote {', '.join(str(p) for p in written)}")
     return EXIT_OK
 
@@ -530,6 +540,7 @@ def _allocate(args: argparse.Namespace) -> int:
         settings = allocation_settings(
             scenario, settings.model_dump(mode="json") | {"closed_loop": loop}, source or str(args.scenario)
         )
+    _check_report_flag(args)
     if args.out is not None:
         check_output_folder(args.out, args.overwrite, ALLOCATION_FILES)
     progress = not args.no_progress and sys.stderr.isatty()
@@ -537,7 +548,29 @@ def _allocate(args: argparse.Namespace) -> int:
     print(result.to_text())
     if args.out is not None:
         written = result.save(args.out, overwrite=args.overwrite)
+        written += _report_if_asked(args)
         print(f"\nwrote {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
+def _check_report_flag(args: argparse.Namespace) -> None:
+    if args.report and args.out is None:
+        raise _UsageError(f"{args.command}: --report needs --out (the report is written next to the results)")
+
+
+def _report_if_asked(args: argparse.Namespace) -> list[Path]:
+    if not args.report:
+        return []
+    from reports import build_report
+
+    return build_report(args.out, overwrite=args.overwrite)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from reports import build_report
+
+    written = build_report(args.folder, overwrite=args.overwrite)
+    print(f"wrote {', '.join(str(p) for p in written)}")
     return EXIT_OK
 
 
@@ -571,19 +604,20 @@ def _abtest(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    from reports import ReportError
     from simulator import OutputExistsError, ScenarioError, ScenarioWarning
 
     args = build_parser().parse_args(argv)
     handlers = {"simulate": _simulate, "validate": _validate, "schema": _schema, "attribution": _attribution}
     handlers["clv"] = _clv
     handlers |= {"replicate": _replicate, "incrementality": _incrementality, "allocate": _allocate}
-    handlers["abtest"] = _abtest
+    handlers |= {"abtest": _abtest, "report": _report}
     with warnings.catch_warnings():
         warnings.simplefilter("always", ScenarioWarning)
         warnings.showwarning = lambda message, *rest: print(f"warning: {message}", file=sys.stderr)
         try:
             return handlers[args.command](args)
-        except (ScenarioError, OutputExistsError, _UsageError) as exc:
+        except (ScenarioError, OutputExistsError, ReportError, _UsageError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         except KeyboardInterrupt:

@@ -33,7 +33,14 @@ __all__ = ["OutputExistsError", "SimulationResult", "check_output_folder", "coll
 
 MONEY_FIELDS = ("spend", "order_value", "revenue", "discounts", "cogs", "fees", "fulfilment")
 STATE_COLUMNS = [s.name.lower() for s in State]
-RESULT_FILES = ("summary.json", "daily.csv", "channels_daily.csv", "customers.csv", "levers_daily.csv")
+RESULT_FILES = (
+    "summary.json",
+    "daily.csv",
+    "channels_daily.csv",
+    "customers.csv",
+    "levers_daily.csv",
+    "scenario.yaml",
+)
 
 
 class OutputExistsError(FileExistsError):
@@ -110,6 +117,7 @@ class SimulationResult:
             "channels_daily.csv": self.channels.to_csv,
             "customers.csv": self.customers.to_csv,
             "levers_daily.csv": self.levers.to_csv,
+            "scenario.yaml": lambda path: write_scenario(self.scenario, path),
         }
         for table_name, table in self.tables.items():
             writers[f"{table_name}.csv"] = table.to_csv
@@ -123,6 +131,14 @@ class SimulationResult:
     def _repr_html_(self) -> str:
         title = f"<b>{self.scenario.name}</b> - seed {self.seed}, {self.scenario.horizon_days} days"
         return title + self.kpi_table().to_html(float_format=lambda v: f"{v:,.4g}")
+
+
+def write_scenario(scenario: Scenario, path: Path) -> None:
+    """Write the scenario as simulated (overrides applied) as YAML, for reports and reruns."""
+    import yaml
+
+    data = scenario.model_dump(mode="json", exclude_none=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
 def write_files(

@@ -1,7 +1,8 @@
 """Budget allocation (linear programming) and policy search (Optuna) on top of the simulator.
 
-The allocation core, :func:`solve_allocation`, works on response curves only
-(:class:`PiecewiseLinear`) and does not import the simulator.
+The allocation core, :func:`solve_allocation` (and :func:`solve_allocation_refined` for smooth
+response functions), works on response curves only (:class:`PiecewiseLinear`) and does not import
+the simulator.
 """
 
 from optimizer.lp import (
@@ -11,6 +12,7 @@ from optimizer.lp import (
     ShareRule,
     available_solvers,
     solve_allocation,
+    solve_allocation_refined,
 )
 from optimizer.pwl import PiecewiseLinear
 
@@ -22,4 +24,5 @@ __all__ = [
     "ShareRule",
     "available_solvers",
     "solve_allocation",
+    "solve_allocation_refined",
 ]

@@ -31,6 +31,7 @@ solvers (PuLP passes CBC's duals through with that sign and HiGHS's with the opp
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -39,13 +40,13 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import pulp
 
-from optimizer.pwl import FloatArray, PiecewiseLinear
+from optimizer.pwl import FloatArray, PiecewiseLinear, Response
 
 __all__ = [
     "Allocation",
@@ -55,6 +56,7 @@ __all__ = [
     "ShareRule",
     "available_solvers",
     "solve_allocation",
+    "solve_allocation_refined",
 ]
 
 Solver = Literal["auto", "cbc", "highs"]
@@ -348,6 +350,93 @@ def solve_allocation(
         build_seconds=build_seconds,
         shadow_prices=shadow_prices,
     )
+
+
+def solve_allocation_refined(
+    curves: Mapping[str, PiecewiseLinear | Sequence[PiecewiseLinear]],
+    responses: Mapping[str, Response | Sequence[Response]],
+    budget: float | None,
+    *,
+    rounds: int = 2,
+    subdivisions: int = 10,
+    **options: Any,
+) -> Allocation:
+    """:func:`solve_allocation` on smooth response functions, by knot refinement around the answer.
+
+    The LP is solved on ``curves`` (coarse piecewise-linear approximations of ``responses``), then
+    ``rounds`` more times, each time on the curves of the previous round refined around the
+    effective spend it found (:meth:`PiecewiseLinear.refined_around`: the coarse knots stay, each
+    segment within one segment of the spend is split into ``subdivisions``, the spend itself
+    becomes a knot). Every round is the same LP (a MILP with ``min_presence``), only with more
+    knots near the answer; the window narrows by ``subdivisions`` a round.
+
+    Because the previous answer lies on knots of the refined curves, where they equal the
+    response, and the refined curves lie between the coarse ones and a concave response, no
+    round scores lower on the responses than the round before (up to the solver's tolerances).
+
+    Parameters
+    ----------
+    curves : mapping of str to PiecewiseLinear or sequence of PiecewiseLinear
+        The coarse curves, as for :func:`solve_allocation` (e.g. from
+        :meth:`PiecewiseLinear.from_function` of the same responses).
+    responses : mapping of str to callable or sequence of callables
+        For each channel of ``curves``, the smooth response (vectorized function of effective
+        spend returning the outcome), or one per period. A channel with one curve and one
+        response keeps one curve, refined around its spend in every period.
+    budget : float or None
+        As for :func:`solve_allocation`.
+    rounds : int, default 2
+        Refinement rounds after the first solve; 0 is :func:`solve_allocation`.
+    subdivisions : int, default 10
+        Parts each segment near the answer is split into, each round.
+    **options
+        Every keyword argument of :func:`solve_allocation` (bounds, shares, periods, solver...).
+
+    Returns
+    -------
+    Allocation
+        The last round's allocation; ``outcome``, ``objective`` and the shadow prices are those of
+        its (refined) curves, ``solve_seconds`` and ``build_seconds`` the totals over all rounds.
+    """
+    if rounds < 0:
+        raise ValueError(f"rounds must be at least 0, got {rounds}")
+    if set(curves) != set(responses):
+        raise ValueError(
+            f"responses must name the same channels as curves: {sorted(curves)} against {sorted(responses)}"
+        )
+    allocation = solve_allocation(curves, budget, **options)
+    solve_seconds, build_seconds = allocation.solve_seconds, allocation.build_seconds
+    for _ in range(rounds):
+        effective = allocation.effective_spend
+        curves = {
+            name: _refined(name, curve, responses[name], effective.loc[name].to_numpy(), subdivisions)
+            for name, curve in curves.items()
+        }
+        allocation = solve_allocation(curves, budget, **options)
+        solve_seconds += allocation.solve_seconds
+        build_seconds += allocation.build_seconds
+    return dataclasses.replace(allocation, solve_seconds=solve_seconds, build_seconds=build_seconds)
+
+
+def _refined(
+    name: str,
+    curve: PiecewiseLinear | Sequence[PiecewiseLinear],
+    response: Response | Sequence[Response],
+    spend: FloatArray,
+    subdivisions: int,
+) -> PiecewiseLinear | list[PiecewiseLinear]:
+    """A channel's curve(s) refined around its effective spend in each period (``spend``)."""
+    if isinstance(curve, PiecewiseLinear) and callable(response):
+        return curve.refined_around(response, spend, subdivisions)
+    periods = spend.size
+    curve_list = [curve] * periods if isinstance(curve, PiecewiseLinear) else list(curve)
+    response_list = [response] * periods if callable(response) else list(response)
+    if len(response_list) != periods:
+        raise ValueError(f"responses of {name} must be one callable or one per period ({periods})")
+    return [
+        period_curve.refined_around(period_response, spend[t : t + 1], subdivisions)
+        for t, (period_curve, period_response) in enumerate(zip(curve_list, response_list, strict=True))
+    ]
 
 
 # --------------------------------------------------------------------------- inputs and checks

@@ -16,6 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+# A smooth response: vectorized function of spend (currency) returning the outcome.
+Response = Callable[[FloatArray], npt.ArrayLike]
 
 # Slopes may rise by this much (relative to the largest slope) and still count as concave, so that
 # curves sampled from a concave function in floating point are accepted.
@@ -183,6 +185,62 @@ class PiecewiseLinear:
             raise ValueError(f"spacing must be 'linear' or 'geometric', got {spacing!r}")
         values = np.asarray(response(knots), dtype=np.float64)
         return cls.from_points(knots, values)
+
+    def refined_around(
+        self,
+        response: Response,
+        points: npt.ArrayLike,
+        subdivisions: int = 10,
+    ) -> PiecewiseLinear:
+        """The curve with dense knots added around ``points``, sampled again from ``response``.
+
+        Around each point, the segment that holds it and the segment on either side (so at least
+        one segment each way) are each split into ``subdivisions`` equal parts, and the point
+        itself becomes a knot. Every knot of this curve is kept, and the outcome at every knot is
+        ``response`` there. Applied again around a nearby point, the window is one *fine* segment
+        each way, so each round narrows it by ``subdivisions``.
+
+        Parameters
+        ----------
+        response : callable
+            Vectorized function of spend (currency) returning the outcome: the smooth curve this
+            piecewise-linear one approximates.
+        points : array-like
+            Spend levels, currency, where the curve should be accurate (an allocation's effective
+            spend); those beyond the last knot are clipped to it.
+        subdivisions : int, default 10
+            Parts each segment of a window is split into.
+
+        Returns
+        -------
+        PiecewiseLinear
+            The upper concave hull of the samples (see :meth:`from_points`): the curve stays
+            concave, as the LP needs, even for a response that is not. Knots closer than
+            ``1e-9 * upper`` to a kept knot are dropped, so that no slope rests on round-off.
+        """
+        if subdivisions < 1:
+            raise ValueError(f"subdivisions must be at least 1, got {subdivisions}")
+        centres = np.clip(np.asarray(points, dtype=np.float64).ravel(), 0.0, self.upper)
+        if not np.isfinite(centres).all():
+            raise ValueError("points must be finite spend levels")
+        last = self.knots.size - 1
+        parts = np.linspace(0.0, 1.0, subdivisions + 1)
+        candidates = [centres]
+        for centre in centres:
+            segment = min(int(np.searchsorted(self.knots, centre, side="right")) - 1, last - 1)
+            window = self.knots[max(segment - 1, 0) : min(segment + 2, last) + 1]
+            candidates.append((window[:-1, None] + np.diff(window)[:, None] * parts).ravel())
+        new = np.unique(np.concatenate(candidates))
+        # Drop new knots within round-off of one of the curve's own knots or of the previous new one.
+        tolerance = 1e-9 * self.upper
+        nearest = np.minimum(
+            np.abs(new - self.knots[np.clip(np.searchsorted(self.knots, new), 0, last)]),
+            np.abs(new - self.knots[np.clip(np.searchsorted(self.knots, new) - 1, 0, last)]),
+        )
+        new = new[nearest > tolerance]
+        new = new[np.concatenate(([True], np.diff(new) > tolerance))]
+        knots = np.sort(np.concatenate((self.knots, new)))
+        return PiecewiseLinear.from_points(knots, np.asarray(response(knots), dtype=np.float64))
 
     @classmethod
     def from_points(cls, spend: npt.ArrayLike, outcome: npt.ArrayLike) -> PiecewiseLinear:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from optimizer import (
     ShareRule,
     available_solvers,
     solve_allocation,
+    solve_allocation_refined,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -375,6 +377,92 @@ def test_two_period_carryover_matches_the_closed_form(carry: float) -> None:
     )
     assert allocation.outcome["tv"] == pytest.approx(2 * first_spend + 300.0)
     assert allocation.objective == pytest.approx(2 * first_spend + 300.0)
+
+
+# --------------------------------------------------------------------------- refinement on smooth curves
+
+
+def hill(top: float, half: float, shape: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Hill saturation top * x^shape / (x^shape + half^shape); concave for shape <= 1."""
+    return lambda x: top * np.power(x, shape) / (np.power(x, shape) + half**shape)
+
+
+def smooth_optimum(
+    responses: list[Callable[[np.ndarray], np.ndarray]], lower: np.ndarray, upper: np.ndarray, budget: float
+) -> np.ndarray:
+    """Profit-maximizing split of the budget: bisection on the multiplier of the budget, each
+    channel's spend where its marginal return (central difference) falls to the multiplier.
+    """
+
+    def marginal(x: np.ndarray) -> np.ndarray:
+        left, right = np.maximum(x - 1e-4 * np.maximum(x, 1.0), 0.0), x + 1e-4 * np.maximum(x, 1.0)
+        rise = [f(right[i]) - f(left[i]) for i, f in enumerate(responses)]
+        return np.array(rise) / (right - left)
+
+    def spend_at(multiplier: float) -> np.ndarray:
+        low, high = lower.copy(), upper.copy()
+        for _ in range(100):  # marginal returns fall with spend: bisection per channel, all at once
+            middle = (low + high) / 2
+            above = marginal(middle) > multiplier
+            low, high = np.where(above, middle, low), np.where(above, high, middle)
+        return (low + high) / 2
+
+    low, high = 1e-9, 1e6
+    for _ in range(200):
+        middle = float(np.sqrt(low * high))
+        low, high = (middle, high) if spend_at(middle).sum() > budget else (low, middle)
+    return spend_at(float(np.sqrt(low * high)))
+
+
+def test_refined_around_keeps_the_knots_and_splits_one_segment_each_way() -> None:
+    def response(x: np.ndarray) -> np.ndarray:
+        return 100 * np.sqrt(x)
+
+    coarse = PiecewiseLinear.from_function(response, 100.0, segments=10)
+    fine = coarse.refined_around(response, [35.0], subdivisions=4)
+    assert set(coarse.knots) <= set(fine.knots)
+    added = np.setdiff1d(fine.knots, coarse.knots)
+    np.testing.assert_allclose(np.sort(added), [22.5, 25.0, 27.5, 32.5, 35.0, 37.5, 42.5, 45.0, 47.5])
+    np.testing.assert_allclose(fine.values, response(fine.knots))
+    # 35 is now a knot: the window is the fine segment before it, the one it starts and the next.
+    again = fine.refined_around(response, [35.0], subdivisions=4)
+    np.testing.assert_allclose(
+        np.setdiff1d(again.knots, fine.knots), np.arange(33.125, 40.0, 0.625)[[0, 1, 2, 4, 5, 6, 8, 9, 10]]
+    )
+    with pytest.raises(ValueError, match="subdivisions"):
+        coarse.refined_around(response, [35.0], subdivisions=0)
+
+
+@PROPERTY
+@given(st.integers(0, 2**32 - 1), st.integers(2, 5))
+def test_refined_lp_reaches_the_smooth_optimum_and_never_loses_to_the_plain_lp(seed: int, count: int) -> None:
+    rng = np.random.default_rng(seed)
+    current = rng.uniform(1_000, 50_000, count)
+    shapes = rng.uniform(0.3, 1.0, count)
+    halves = current * rng.uniform(0.3, 3.0, count)
+    tops = current * rng.uniform(1.5, 6.0, count) * (1 + (halves / current) ** shapes)
+    responses = [hill(top, half, shape) for top, half, shape in zip(tops, halves, shapes, strict=True)]
+    lower = np.where(rng.random(count) < 0.3, 0.0, 0.3 * current)
+    upper = 3.0 * current
+    budget = float(rng.uniform(lower.sum(), upper.sum()))
+    names = [f"c{i}" for i in range(count)]
+    curves = {
+        n: PiecewiseLinear.from_function(f, u, 20) for n, f, u in zip(names, responses, upper, strict=True)
+    }
+    bounds = {n: (float(lo), float(hi)) for n, lo, hi in zip(names, lower, upper, strict=True)}
+
+    def profit(spend: np.ndarray) -> float:
+        return float(sum(f(np.array(x)) for f, x in zip(responses, spend, strict=True)) - spend.sum())
+
+    plain = solve_allocation(curves, budget, bounds=bounds)
+    refined = solve_allocation_refined(
+        curves, dict(zip(names, responses, strict=True)), budget, bounds=bounds
+    )
+    assert refined.total_spend() == pytest.approx(budget, rel=1e-9)
+    optimum = profit(smooth_optimum(responses, lower, upper, budget))
+    plain_value, refined_value = profit(plain.spend[0].to_numpy()), profit(refined.spend[0].to_numpy())
+    assert refined_value >= plain_value - 1e-9 * abs(optimum)
+    assert refined_value == pytest.approx(optimum, rel=1e-4)
 
 
 # --------------------------------------------------------------------------- shadow prices and solvers

@@ -38,7 +38,14 @@ from simulator.results import write_files
 from simulator.scenario import Scenario, ScenarioError
 
 from .curves import ResponseCurves, apply_plan, current_plan, hill, measure_response, period_bounds
-from .lp import Allocation, ConstraintError, ShadowPrice, ShareRule, solve_allocation
+from .lp import (
+    Allocation,
+    ConstraintError,
+    ShadowPrice,
+    ShareRule,
+    solve_allocation,
+    solve_allocation_refined,
+)
 from .pwl import PiecewiseLinear
 from .settings import OBJECTIVE_KPI, AllocationSettings, Objective, allocation_settings, settings_source
 
@@ -404,6 +411,15 @@ def _period_curves(
     return out
 
 
+def _scaled_response(curve: Any, weight: float) -> Any:
+    """The response of one period holding ``weight`` of the demand: ``w f(a / w)``."""
+
+    def response(spend: np.ndarray) -> np.ndarray:
+        return weight * hill(np.asarray(spend) / weight, curve.top, curve.half, curve.shape)
+
+    return response
+
+
 def _solve(
     scenario: Scenario,
     settings: AllocationSettings,
@@ -422,8 +438,12 @@ def _solve(
         lp_curves = _period_curves(curves, weights, settings.response.segments)
         days = scenario.horizon_days / periods
         carryover = {c.name: float(c.carryover**days) for c in scenario.channels}
-    return solve_allocation(
+    # The LP solves on the coarse curves, then on curves refined around its answer, so the
+    # split is that of the smooth fitted curves, not of their 20-segment approximation.
+    responses = {name: [_scaled_response(c, float(w)) for w in weights] for name, c in curves.curves.items()}
+    return solve_allocation_refined(
         lp_curves,
+        responses if periods > 1 else {name: r[0] for name, r in responses.items()},
         constraints.budget,
         budget_mode="at_most" if settings.budget_mode == "at_most" else "equal",
         subtract_spend=objective is Objective.PROFIT,
@@ -437,7 +457,7 @@ def _solve(
         carryover=carryover,
         outcome_name=str(objective) if objective is not Objective.CUSTOMERS else "new customers",
         currency=scenario.economics.currency,
-        solver=solver,  # type: ignore[arg-type]
+        solver=solver,
     )
 
 

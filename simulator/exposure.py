@@ -12,12 +12,20 @@ Order within a day (called by :class:`simulator.model.CommerceModel`):
 3. :func:`organic_discovery` - unaware shoppers find the brand without ads (SEO, marketplace
    browsing, walking past a store).
 
-Both random placements use Poisson thinning: draw candidate shoppers uniformly from a persona's
-block and keep those who qualify, which costs time in proportion to impressions, not shoppers.
+Each eligible shopper of a persona receives a Poisson number of impressions (mean: the persona's
+impressions over its eligible shoppers), drawn one of two ways. When most of a persona's block is
+eligible (audiences of channels that reach unknown shoppers), by Poisson thinning: draw candidate
+shoppers uniformly from the block and keep those who qualify, which costs time in proportion to
+impressions, not shoppers. When only known shoppers are eligible (CRM) or a small share of the
+block, candidates would mostly be wasted: each eligible shopper draws its own count by inverting
+the Poisson distribution at its own keyed uniform, which costs time in proportion to the eligible
+shoppers. Both keep common random numbers: a candidate's position, or a shopper's uniform, does not
+depend on how many impressions were bought, so more impressions only add hits.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,6 +41,9 @@ if TYPE_CHECKING:
 __all__ = ["decay_ad_stock", "deliver_impressions", "organic_discovery"]
 
 IntArray = npt.NDArray[np.int64]
+
+THINNING_MIN_SHARE = 0.05
+"""Personas with a smaller eligible share of their block draw per eligible shopper, not by thinning."""
 
 
 def decay_ad_stock(model: CommerceModel) -> None:
@@ -64,21 +75,23 @@ def deliver_impressions(model: CommerceModel, channel: ChannelAgent) -> None:
     if weight.sum() == 0:
         return
     expected = impressions * weight / weight.sum()
-    placed = _place(model, expected, eligible, eligible_per_persona, ("impressions", c))
-    if placed.size == 0:
+    stream = ("impressions", c)
+    shoppers, hits = _place(model, expected, eligible, eligible_per_persona, stream, config.reaches_unknown)
+    if shoppers.size == 0:
         return
-    shoppers, hits = np.unique(placed, return_counts=True)
     if model.touches is not None:
         model.touches.record(shoppers, c, model.day, TouchKind.EXPOSURE)
     capped = np.minimum(hits, config.frequency_cap).astype(np.float32)
 
     day = model.day
-    since = (day - pop.fatigue_day[c, shoppers]).astype(np.float32)
-    recent = pop.fatigue[c, shoppers] * np.exp(-since / np.float32(config.fatigue_memory_days))
+    # Row views: indexing one channel's row with an index array is the fast 1-D path.
+    fatigue, fatigue_day, ad_stock = pop.fatigue[c], pop.fatigue_day[c], pop.ad_stock[c]
+    since = (day - fatigue_day[shoppers]).astype(np.float32)
+    recent = fatigue[shoppers] * np.exp(-since / np.float32(config.fatigue_memory_days))
     effect = capped * np.exp(-np.float32(config.fatigue) * recent)
-    pop.fatigue[c, shoppers] = recent + capped
-    pop.fatigue_day[c, shoppers] = day
-    pop.ad_stock[c, shoppers] += effect
+    fatigue[shoppers] = recent + capped
+    fatigue_day[shoppers] = day
+    ad_stock[shoppers] += effect
 
     unaware = pop.state[shoppers] == State.UNAWARE
     if config.awareness_per_impression > 0 and unaware.any():
@@ -97,38 +110,69 @@ def _place(
     eligible: npt.NDArray[np.bool_],
     eligible_per_persona: npt.NDArray[np.float64],
     stream: tuple[str, int],
-) -> IntArray:
+    thin: bool = True,
+) -> tuple[IntArray, IntArray]:
+    """Land Poisson impressions on the eligible shoppers of each persona (``expected`` per persona).
+
+    Returns the shoppers hit (sorted, unique) and how many impressions each received.
+    ``thin=False`` draws per eligible shopper for every persona (channels to known shoppers).
+    """
     table = model.population.personas
+    crn, day = model.crn, model.day
     name, index = stream
-    n_personas = table.start.size
     sizes = table.stop - table.start
     share = np.divide(eligible_per_persona, sizes, out=np.zeros(sizes.size), where=sizes > 0)
     wanted = (expected > 0) & (eligible_per_persona > 0)
-    thinned = wanted & (share >= 0.05)
-    placed: list[IntArray] = []
+    thinned = wanted & (share >= THINNING_MIN_SHARE) & thin
+    counts = np.zeros(sizes.size, dtype=np.int64)
     if thinned.any():
-        # Candidates uniform in each persona's block, keep the eligible. Candidate k of persona p
-        # draws the uniform keyed (p, k), so more impressions add candidates and keep the others.
-        counts = model.crn.generator(name, model.day, index).poisson(
+        # Candidates uniform in each persona's block, keep the eligible. Persona p's candidates
+        # come from its own stretch of one stream (p x 2**64 draws along), so more impressions
+        # add candidates at the end and keep the others.
+        counts = crn.generator(name, day, index).poisson(
             np.where(thinned, expected / np.where(thinned, share, 1.0), 0.0)
         )
-        first = np.cumsum(counts) - counts
-        ordinal = np.arange(int(counts.sum())) - np.repeat(first, counts)
-        ordinal += np.repeat(np.arange(n_personas, dtype=np.int64) << 40, counts)
-        offsets = model.crn.uniform(name, model.day, ordinal, index)
-        ids = np.repeat(table.start, counts) + (offsets * np.repeat(sizes, counts)).astype(np.int64)
-        placed.append(ids[eligible[ids]])
-    for p in np.flatnonzero(wanted & ~thinned):
-        # A small eligible set (a young CRM list): draw among its members directly.
+        bits = crn.bit_generator(name + " offsets", day, index)
+        origin = bits.state
+        offsets = np.random.Generator(bits)
+    shoppers: list[IntArray] = []
+    hits: list[IntArray] = []
+    for p in np.flatnonzero(wanted):
         lo, hi = int(table.start[p]), int(table.stop[p])
-        members = lo + np.flatnonzero(eligible[lo:hi])
-        count = int(model.crn.generator(name, model.day, (int(p) + 1) << 16 | index).poisson(expected[p]))
-        ordinal = np.arange(count, dtype=np.int64) + (int(p) << 40)
-        pick = (model.crn.uniform(name, model.day, ordinal, index) * members.size).astype(np.int64)
-        placed.append(members[pick])
-    if not placed:
-        return np.empty(0, dtype=np.int64)
-    return placed[0] if len(placed) == 1 else np.concatenate(placed)
+        if thinned[p]:
+            if counts[p] == 0:
+                continue
+            bits.state = origin
+            bits.advance(int(p) << 64)
+            ids = offsets.integers(0, hi - lo, int(counts[p]), dtype=np.int32)
+            ids = ids[eligible[lo:hi][ids]]
+            hit, hit_count = np.unique(ids, return_counts=True)  # int32 sorts several times faster
+            shoppers.append(hit + np.int64(lo))
+            hits.append(hit_count)
+        else:
+            # Each eligible shopper inverts the Poisson distribution at its own uniform.
+            members = lo + np.flatnonzero(eligible[lo:hi])
+            count = _poisson_quantile(crn.uniform(name, day, members, index), expected[p] / members.size)
+            took = count > 0
+            shoppers.append(members[took])
+            hits.append(count[took])
+    if not shoppers:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if len(shoppers) == 1:
+        return shoppers[0], hits[0]
+    return np.concatenate(shoppers), np.concatenate(hits)
+
+
+def _poisson_quantile(uniform: npt.NDArray[np.float64], mean: float) -> IntArray:
+    """Poisson(``mean``) numbers by inversion: the smallest k with P(X <= k) > ``uniform``.
+
+    Non-decreasing in both the uniform and the mean, so a shopper's count only grows with the mean.
+    """
+    top = int(mean + 12.0 * math.sqrt(mean) + 30.0)
+    steps = np.log(mean / np.arange(1, top + 1, dtype=np.float64))
+    log_pmf = np.concatenate(([-mean], -mean + np.cumsum(steps)))
+    cdf = np.cumsum(np.exp(log_pmf))
+    return np.searchsorted(cdf, uniform, side="right").astype(np.int64)
 
 
 def _make_aware(model: CommerceModel, shoppers: IntArray, channel_index: int) -> None:
@@ -153,9 +197,8 @@ def organic_discovery(model: CommerceModel) -> None:
         expected = rate * sizes * table.channel_weight[:, c]
         eligible_per_persona = model.audience_per_persona[c]
         expected = expected * eligible_per_persona / sizes
-        placed = _place(model, expected, pop.audience[c], eligible_per_persona, ("discovery", c))
-        if placed.size == 0:
+        shoppers, _ = _place(model, expected, pop.audience[c], eligible_per_persona, ("discovery", c))
+        if shoppers.size == 0:
             continue
-        shoppers = np.unique(placed)
         shoppers = shoppers[pop.state[shoppers] == State.UNAWARE]
         _make_aware(model, shoppers, c)

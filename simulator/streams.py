@@ -98,4 +98,8 @@ class CommonRandomNumbers:
 
     def generator(self, mechanism: str, day: int, index: int = 0) -> np.random.Generator:
         """A generator for counts (e.g. impressions per persona) keyed like :meth:`uniform`."""
-        return np.random.Generator(np.random.PCG64(self._key(mechanism, day, index)))
+        return np.random.Generator(self.bit_generator(mechanism, day, index))
+
+    def bit_generator(self, mechanism: str, day: int, index: int = 0) -> np.random.PCG64:
+        """The bit generator behind :meth:`generator`; ``advance`` cuts it into disjoint stretches."""
+        return np.random.PCG64(self._key(mechanism, day, index))

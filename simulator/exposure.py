@@ -125,43 +125,61 @@ def _place(
     share = np.divide(eligible_per_persona, sizes, out=np.zeros(sizes.size), where=sizes > 0)
     wanted = (expected > 0) & (eligible_per_persona > 0)
     thinned = wanted & (share >= THINNING_MIN_SHARE) & thin
-    counts = np.zeros(sizes.size, dtype=np.int64)
-    if thinned.any():
-        # Candidates uniform in each persona's block, keep the eligible. Persona p's candidates
-        # come from its own stretch of one stream (p x 2**64 draws along), so more impressions
-        # add candidates at the end and keep the others.
-        counts = crn.generator(name, day, index).poisson(
-            np.where(thinned, expected / np.where(thinned, share, 1.0), 0.0)
-        )
-        bits = crn.bit_generator(name + " offsets", day, index)
-        origin = bits.state
-        offsets = np.random.Generator(bits)
     shoppers: list[IntArray] = []
     hits: list[IntArray] = []
-    for p in np.flatnonzero(wanted):
-        lo, hi = int(table.start[p]), int(table.stop[p])
-        if thinned[p]:
-            if counts[p] == 0:
-                continue
+    if thinned.any():
+        # Candidates uniform in each persona's block, keep the eligible. One stream per call:
+        # the counts from its start, persona p's candidates from its own stretch (p + 1) x 2**64
+        # draws along, so more impressions add candidates at the end and keep the others.
+        bits = crn.bit_generator(name, day, index)
+        origin = bits.state
+        draw = np.random.Generator(bits)
+        counts = draw.poisson(np.where(thinned, expected / np.where(thinned, share, 1.0), 0.0))
+        candidates = []
+        for p in np.flatnonzero(counts):
             bits.state = origin
-            bits.advance(int(p) << 64)
-            ids = offsets.integers(0, hi - lo, int(counts[p]), dtype=np.int32)
-            ids = ids[eligible[lo:hi][ids]]
-            hit, hit_count = np.unique(ids, return_counts=True)  # int32 sorts several times faster
-            shoppers.append(hit + np.int64(lo))
+            bits.advance((int(p) + 1) << 64)
+            # Python ints: numpy scalars as bounds would take the slow broadcasting path.
+            offsets = draw.integers(0, int(sizes[p]), int(counts[p]), dtype=np.int32)
+            candidates.append(offsets + np.int32(table.start[p]))  # int32: sorts several times faster
+        if candidates:
+            ids = np.concatenate(candidates) if len(candidates) > 1 else candidates[0]
+            ids = ids[eligible[ids]]
+            ids.sort()
+            hit, hit_count = _runs(ids)
+            shoppers.append(hit.astype(np.int64))
             hits.append(hit_count)
-        else:
-            # Each eligible shopper inverts the Poisson distribution at its own uniform.
-            members = lo + np.flatnonzero(eligible[lo:hi])
-            count = _poisson_quantile(crn.uniform(name, day, members, index), expected[p] / members.size)
-            took = count > 0
-            shoppers.append(members[took])
-            hits.append(count[took])
+    for p in np.flatnonzero(wanted & ~thinned):
+        # Each eligible shopper inverts the Poisson distribution at its own uniform.
+        lo, hi = int(table.start[p]), int(table.stop[p])
+        members = lo + np.flatnonzero(eligible[lo:hi])
+        count = _poisson_quantile(crn.uniform(name, day, members, index), expected[p] / members.size)
+        took = count > 0
+        shoppers.append(members[took])
+        hits.append(count[took])
     if not shoppers:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     if len(shoppers) == 1:
         return shoppers[0], hits[0]
-    return np.concatenate(shoppers), np.concatenate(hits)
+    everyone, times = np.concatenate(shoppers), np.concatenate(hits)
+    if thinned.any():  # thinned and per-shopper personas may interleave: back to id order
+        order = np.argsort(everyone, kind="stable")
+        everyone, times = everyone[order], times[order]
+    return everyone, times
+
+
+def _runs(ids: npt.NDArray[np.int32]) -> tuple[npt.NDArray[np.int32], IntArray]:
+    """Distinct values of a sorted array and how many times each occurs (a lean np.unique)."""
+    if ids.size == 0:
+        return ids, np.empty(0, dtype=np.int64)
+    first = np.empty(ids.size, dtype=np.bool_)
+    first[0] = True
+    np.not_equal(ids[1:], ids[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.empty(starts.size, dtype=np.int64)
+    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+    counts[-1] = ids.size - starts[-1]
+    return ids[starts], counts
 
 
 def _poisson_quantile(uniform: npt.NDArray[np.float64], mean: float) -> IntArray:

@@ -12,12 +12,20 @@ Order within a day (called by :class:`simulator.model.CommerceModel`):
 3. :func:`organic_discovery` - unaware shoppers find the brand without ads (SEO, marketplace
    browsing, walking past a store).
 
-Both random placements use Poisson thinning: draw candidate shoppers uniformly from a persona's
-block and keep those who qualify, which costs time in proportion to impressions, not shoppers.
+Each eligible shopper of a persona receives a Poisson number of impressions (mean: the persona's
+impressions over its eligible shoppers), drawn one of two ways. When most of a persona's block is
+eligible (audiences of channels that reach unknown shoppers), by Poisson thinning: draw candidate
+shoppers uniformly from the block and keep those who qualify, which costs time in proportion to
+impressions, not shoppers. When only known shoppers are eligible (CRM) or a small share of the
+block, candidates would mostly be wasted: each eligible shopper draws its own count by inverting
+the Poisson distribution at its own keyed uniform, which costs time in proportion to the eligible
+shoppers. Both keep common random numbers: a candidate's position, or a shopper's uniform, does not
+depend on how many impressions were bought, so more impressions only add hits.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,6 +41,9 @@ if TYPE_CHECKING:
 __all__ = ["decay_ad_stock", "deliver_impressions", "organic_discovery"]
 
 IntArray = npt.NDArray[np.int64]
+
+THINNING_MIN_SHARE = 0.05
+"""Personas with a smaller eligible share of their block draw per eligible shopper, not by thinning."""
 
 
 def decay_ad_stock(model: CommerceModel) -> None:
@@ -64,26 +75,29 @@ def deliver_impressions(model: CommerceModel, channel: ChannelAgent) -> None:
     if weight.sum() == 0:
         return
     expected = impressions * weight / weight.sum()
-    placed = _place(model, expected, eligible, eligible_per_persona, ("impressions", c))
-    if placed.size == 0:
+    stream = ("impressions", c)
+    shoppers, hits = _place(model, expected, eligible, eligible_per_persona, stream, config.reaches_unknown)
+    if shoppers.size == 0:
         return
-    shoppers, hits = np.unique(placed, return_counts=True)
     if model.touches is not None:
         model.touches.record(shoppers, c, model.day, TouchKind.EXPOSURE)
     capped = np.minimum(hits, config.frequency_cap).astype(np.float32)
 
     day = model.day
-    since = (day - pop.fatigue_day[c, shoppers]).astype(np.float32)
-    recent = pop.fatigue[c, shoppers] * np.exp(-since / np.float32(config.fatigue_memory_days))
+    # Row views: indexing one channel's row with an index array is the fast 1-D path.
+    fatigue, fatigue_day, ad_stock = pop.fatigue[c], pop.fatigue_day[c], pop.ad_stock[c]
+    since = (day - fatigue_day[shoppers]).astype(np.float32)
+    recent = fatigue[shoppers] * np.exp(-since / np.float32(config.fatigue_memory_days))
     effect = capped * np.exp(-np.float32(config.fatigue) * recent)
-    pop.fatigue[c, shoppers] = recent + capped
-    pop.fatigue_day[c, shoppers] = day
-    pop.ad_stock[c, shoppers] += effect
+    fatigue[shoppers] = recent + capped
+    fatigue_day[shoppers] = day
+    ad_stock[shoppers] += effect
 
-    unaware = pop.state[shoppers] == State.UNAWARE
+    unaware = pop.state[shoppers] == int(State.UNAWARE)
     if config.awareness_per_impression > 0 and unaware.any():
         candidates = shoppers[unaware]
-        chance = 1.0 - (1.0 - config.awareness_per_impression) ** effect[unaware]
+        # 1 - (1 - a) ** effect, with exp instead of the slower pow.
+        chance = -np.expm1(np.float32(math.log1p(-config.awareness_per_impression)) * effect[unaware])
         became = candidates[model.crn.uniform("awareness", day, candidates, c) < chance]
         _make_aware(model, became, c)
 
@@ -97,38 +111,87 @@ def _place(
     eligible: npt.NDArray[np.bool_],
     eligible_per_persona: npt.NDArray[np.float64],
     stream: tuple[str, int],
-) -> IntArray:
+    thin: bool = True,
+) -> tuple[IntArray, IntArray]:
+    """Land Poisson impressions on the eligible shoppers of each persona (``expected`` per persona).
+
+    Returns the shoppers hit (sorted, unique) and how many impressions each received.
+    ``thin=False`` draws per eligible shopper for every persona (channels to known shoppers).
+    """
     table = model.population.personas
+    crn, day = model.crn, model.day
     name, index = stream
-    n_personas = table.start.size
     sizes = table.stop - table.start
     share = np.divide(eligible_per_persona, sizes, out=np.zeros(sizes.size), where=sizes > 0)
     wanted = (expected > 0) & (eligible_per_persona > 0)
-    thinned = wanted & (share >= 0.05)
-    placed: list[IntArray] = []
+    thinned = wanted & (share >= THINNING_MIN_SHARE) & thin
+    shoppers: list[IntArray] = []
+    hits: list[IntArray] = []
     if thinned.any():
-        # Candidates uniform in each persona's block, keep the eligible. Candidate k of persona p
-        # draws the uniform keyed (p, k), so more impressions add candidates and keep the others.
-        counts = model.crn.generator(name, model.day, index).poisson(
-            np.where(thinned, expected / np.where(thinned, share, 1.0), 0.0)
-        )
-        first = np.cumsum(counts) - counts
-        ordinal = np.arange(int(counts.sum())) - np.repeat(first, counts)
-        ordinal += np.repeat(np.arange(n_personas, dtype=np.int64) << 40, counts)
-        offsets = model.crn.uniform(name, model.day, ordinal, index)
-        ids = np.repeat(table.start, counts) + (offsets * np.repeat(sizes, counts)).astype(np.int64)
-        placed.append(ids[eligible[ids]])
+        # Candidates uniform in each persona's block, keep the eligible. One stream per call:
+        # the counts from its start, persona p's candidates from its own stretch (p + 1) x 2**64
+        # draws along, so more impressions add candidates at the end and keep the others.
+        bits = crn.bit_generator(name, day, index)
+        origin = bits.state
+        draw = np.random.Generator(bits)
+        counts = draw.poisson(np.where(thinned, expected / np.where(thinned, share, 1.0), 0.0))
+        candidates = []
+        for p in np.flatnonzero(counts):
+            bits.state = origin
+            bits.advance((int(p) + 1) << 64)
+            # Python ints: numpy scalars as bounds would take the slow broadcasting path.
+            offsets = draw.integers(0, int(sizes[p]), int(counts[p]), dtype=np.int32)
+            candidates.append(offsets + np.int32(table.start[p]))  # int32: sorts several times faster
+        if candidates:
+            ids = np.concatenate(candidates) if len(candidates) > 1 else candidates[0]
+            ids = ids[eligible[ids]]
+            ids.sort()
+            hit, hit_count = _runs(ids)
+            shoppers.append(hit.astype(np.int64))
+            hits.append(hit_count)
     for p in np.flatnonzero(wanted & ~thinned):
-        # A small eligible set (a young CRM list): draw among its members directly.
+        # Each eligible shopper inverts the Poisson distribution at its own uniform.
         lo, hi = int(table.start[p]), int(table.stop[p])
         members = lo + np.flatnonzero(eligible[lo:hi])
-        count = int(model.crn.generator(name, model.day, (int(p) + 1) << 16 | index).poisson(expected[p]))
-        ordinal = np.arange(count, dtype=np.int64) + (int(p) << 40)
-        pick = (model.crn.uniform(name, model.day, ordinal, index) * members.size).astype(np.int64)
-        placed.append(members[pick])
-    if not placed:
-        return np.empty(0, dtype=np.int64)
-    return placed[0] if len(placed) == 1 else np.concatenate(placed)
+        count = _poisson_quantile(crn.uniform(name, day, members, index), expected[p] / members.size)
+        took = count > 0
+        shoppers.append(members[took])
+        hits.append(count[took])
+    if not shoppers:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if len(shoppers) == 1:
+        return shoppers[0], hits[0]
+    everyone, times = np.concatenate(shoppers), np.concatenate(hits)
+    if thinned.any():  # thinned and per-shopper personas may interleave: back to id order
+        order = np.argsort(everyone, kind="stable")
+        everyone, times = everyone[order], times[order]
+    return everyone, times
+
+
+def _runs(ids: npt.NDArray[np.int32]) -> tuple[npt.NDArray[np.int32], IntArray]:
+    """Distinct values of a sorted array and how many times each occurs (a lean np.unique)."""
+    if ids.size == 0:
+        return ids, np.empty(0, dtype=np.int64)
+    first = np.empty(ids.size, dtype=np.bool_)
+    first[0] = True
+    np.not_equal(ids[1:], ids[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.empty(starts.size, dtype=np.int64)
+    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+    counts[-1] = ids.size - starts[-1]
+    return ids[starts], counts
+
+
+def _poisson_quantile(uniform: npt.NDArray[np.float64], mean: float) -> IntArray:
+    """Poisson(``mean``) numbers by inversion: the smallest k with P(X <= k) > ``uniform``.
+
+    Non-decreasing in both the uniform and the mean, so a shopper's count only grows with the mean.
+    """
+    top = int(mean + 12.0 * math.sqrt(mean) + 30.0)
+    steps = np.log(mean / np.arange(1, top + 1, dtype=np.float64))
+    log_pmf = np.concatenate(([-mean], -mean + np.cumsum(steps)))
+    cdf = np.cumsum(np.exp(log_pmf))
+    return np.searchsorted(cdf, uniform, side="right").astype(np.int64)
 
 
 def _make_aware(model: CommerceModel, shoppers: IntArray, channel_index: int) -> None:
@@ -153,9 +216,8 @@ def organic_discovery(model: CommerceModel) -> None:
         expected = rate * sizes * table.channel_weight[:, c]
         eligible_per_persona = model.audience_per_persona[c]
         expected = expected * eligible_per_persona / sizes
-        placed = _place(model, expected, pop.audience[c], eligible_per_persona, ("discovery", c))
-        if placed.size == 0:
+        shoppers, _ = _place(model, expected, pop.audience[c], eligible_per_persona, ("discovery", c))
+        if shoppers.size == 0:
             continue
-        shoppers = np.unique(placed)
         shoppers = shoppers[pop.state[shoppers] == State.UNAWARE]
         _make_aware(model, shoppers, c)

@@ -283,9 +283,13 @@ class ReferralProgram:
             # shopper is reached at hazard rate x degree x share of talkers.
             reached = rng.integers(0, pop.size, rng.poisson(rate * self.degree * talkers.size))
         else:
-            through = rng.random((talkers.size, self.friends.shape[1]), dtype=np.float32) < -np.expm1(-rate)
-            rows, links = np.nonzero(through)
-            reached = self.friends[talkers[rows], links].astype(np.int64)
+            # Each (talker, friend) link gets through with chance 1 - exp(-rate), independently:
+            # a binomial number of links, at distinct positions drawn uniformly (cost in
+            # proportion to the links that get through, not to all of them).
+            degree = self.friends.shape[1]
+            links = talkers.size * degree
+            through = rng.choice(links, rng.binomial(links, -np.expm1(-rate)), replace=False)
+            reached = self.friends[talkers[through // degree], through % degree].astype(np.int64)
         hearers = np.unique(reached[pop.state[reached] <= State.AWARE])
         if hearers.size:
             self._visit(model, hearers, WORD_OF_MOUTH)

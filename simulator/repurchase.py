@@ -32,7 +32,7 @@ def repeat_purchases(model: CommerceModel) -> None:
     crn = model.crn
     day = model.day
     candidates = np.flatnonzero(pop.alive & (pop.last_purchase_day > NO_DAY) & (pop.last_purchase_day < day))
-    candidates = candidates[pop.state[candidates] >= State.ACTIVE]
+    candidates = candidates[pop.state[candidates] >= int(State.ACTIVE)]
     if candidates.size == 0:
         return
     rate = pop.purchase_rate[candidates] * model.levers.repurchase_factor(model, candidates)
@@ -45,7 +45,7 @@ def repeat_purchases(model: CommerceModel) -> None:
     for channel in model.channel_agents:
         effect = channel.config.retention_effect
         if effect > 0:
-            stock = pop.ad_stock[channel.index, candidates]
+            stock = pop.ad_stock[channel.index][candidates]  # the channel's row: fast 1-D indexing
             lift += effect * stock / (1.0 + stock)
     buying = crn.uniform("repurchase", day, candidates) < -np.expm1(-rate * lift)
     buyers = candidates[buying]

@@ -96,12 +96,17 @@ class RetargetingProgram:
         pop = model.population
         day = model.day
         since = day - self.config.window_days
-        carts = self.levers.within(np.flatnonzero(pop.abandoned_cart_day >= since))
-        carts = carts[(pop.state[carts] != State.CONSIDERING) & (pop.last_purchase_day[carts] != day)]
         if self.config.browse_effect == 0:
-            return carts, np.empty(0, dtype=np.int64)
-        browsers = self.levers.within(np.flatnonzero(pop.browsed_day >= since))
-        browsers = browsers[(pop.state[browsers] == State.AWARE) & (pop.abandoned_cart_day[browsers] < since)]
+            carts = self.levers.within(np.flatnonzero(pop.abandoned_cart_day >= since))
+            browsers = np.empty(0, dtype=np.int64)
+        else:
+            # One pass over the population for both groups.
+            recent = np.flatnonzero(np.maximum(pop.abandoned_cart_day, pop.browsed_day) >= since)
+            recent = self.levers.within(recent)
+            cart = pop.abandoned_cart_day[recent] >= since
+            carts, browsers = recent[cart], recent[~cart]
+            browsers = browsers[pop.state[browsers] == int(State.AWARE)]
+        carts = carts[(pop.state[carts] != int(State.CONSIDERING)) & (pop.last_purchase_day[carts] != day)]
         return carts, browsers
 
     def daily(self, model: CommerceModel) -> None:
@@ -126,13 +131,15 @@ class RetargetingProgram:
         hazard = np.zeros(targets.size)
         for j, c in enumerate(self.channel_index):
             channel = model.channel_agents[int(c)].config
-            shown = pop.audience[c, targets]
+            # Row views: indexing one channel's row with an index array is the fast 1-D path.
+            fatigue, fatigue_day = pop.fatigue[c], pop.fatigue_day[c]
+            shown = pop.audience[c][targets]
             viewers = targets[shown]
-            waited = (day - pop.fatigue_day[c, viewers]).astype(np.float32)
-            recent = pop.fatigue[c, viewers] * np.exp(-waited / np.float32(channel.fatigue_memory_days))
+            waited = (day - fatigue_day[viewers]).astype(np.float32)
+            recent = fatigue[viewers] * np.exp(-waited / np.float32(channel.fatigue_memory_days))
             effective = cap * np.exp(-np.float32(channel.fatigue) * recent)
-            pop.fatigue[c, viewers] = recent + cap
-            pop.fatigue_day[c, viewers] = day
+            fatigue[viewers] = recent + cap
+            fatigue_day[viewers] = day
             hazard[shown] += effective * per_ad[shown]
             cumulative[j] = hazard
             ads = viewers.size * config.frequency_cap

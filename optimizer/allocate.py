@@ -49,7 +49,14 @@ from .lp import (
 from .pwl import PiecewiseLinear
 from .settings import OBJECTIVE_KPI, AllocationSettings, Objective, allocation_settings, settings_source
 
-__all__ = ["ALLOCATION_FILES", "AllocationResult", "allocate_budget", "check_constraints", "portfolio_rules"]
+__all__ = [
+    "ALLOCATION_FILES",
+    "AllocationResult",
+    "allocate_budget",
+    "check_constraints",
+    "portfolio_rules",
+    "solve_on_curves",
+]
 
 ALLOCATION_FILES = ("allocation.csv", "allocation.json", "response_curves.csv", "response_measurements.csv")
 """Files written by :meth:`AllocationResult.save`."""
@@ -133,16 +140,7 @@ class AllocationResult:
 
         The grid runs from 0 to the largest measured spend; ``marginal_roi`` is the slope there.
         """
-        frames = []
-        for name, curve in self.curves.curves.items():
-            spend = np.linspace(0.0, curve.max_spend, points)
-            marginal = [curve.marginal(float(x)) for x in spend]
-            frames.append(
-                pd.DataFrame(
-                    {"channel": name, "spend": spend, "outcome": curve(spend), "marginal_roi": marginal}
-                )
-            )
-        return pd.concat(frames, ignore_index=True)
+        return self.curves.response_table(points)
 
     def measurements(self) -> pd.DataFrame:
         """Simulated points of every curve, with the fitted value at each.
@@ -459,6 +457,36 @@ def _solve(
         currency=scenario.economics.currency,
         solver=solver,
     )
+
+
+def solve_on_curves(
+    scenario: Scenario, settings: AllocationSettings, curves: ResponseCurves, solver: str = "auto"
+) -> tuple[Allocation, dict[str, Any]]:
+    """Split the budget on measured response curves under the settings' constraints.
+
+    The LP step of :func:`allocate_budget` alone, for callers that measured curves once and
+    reuse them (the policy search). Per-period plans need curves measured with
+    ``cycle_days=1`` (the demand per period comes from the daily orders).
+
+    Returns
+    -------
+    tuple
+        The LP solution and the plan (channel -> total spend, or a list per period) for
+        :func:`~optimizer.curves.apply_plan`.
+
+    Raises
+    ------
+    ScenarioError
+        One line naming ``allocation.FIELD`` when the constraints cannot all hold.
+    """
+    constraints = _constraints(settings, current_plan(scenario))
+    weights = _demand_weights(curves, scenario.horizon_days, settings.periods)
+    try:
+        allocation = _solve(scenario, settings, curves, constraints, weights, solver)
+    except ConstraintError as error:
+        source = settings_source(settings, scenario)
+        raise ScenarioError(source, f"allocation.{error.field}", error.message) from None
+    return allocation, _plan_of(allocation)
 
 
 def _predicted_change(

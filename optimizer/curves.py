@@ -208,6 +208,22 @@ class ResponseCurves:
                 change -= new - old
         return change
 
+    def response_table(self, points: int = 61) -> pd.DataFrame:
+        """Fitted curve of every channel on a grid of spend: ``channel``, ``spend``, ``outcome``.
+
+        The grid runs from 0 to the largest measured spend; ``marginal_roi`` is the slope there.
+        """
+        frames = []
+        for name, curve in self.curves.items():
+            spend = np.linspace(0.0, curve.max_spend, points)
+            marginal = [curve.marginal(float(x)) for x in spend]
+            frames.append(
+                pd.DataFrame(
+                    {"channel": name, "spend": spend, "outcome": curve(spend), "marginal_roi": marginal}
+                )
+            )
+        return pd.concat(frames, ignore_index=True)
+
     def table(self) -> pd.DataFrame:
         """Measured points of every channel in long form, with the fitted value at each."""
         frames = []

@@ -31,6 +31,17 @@ if TYPE_CHECKING:
 
 __all__ = ["OutputExistsError", "SimulationResult", "check_output_folder", "collect_results", "write_files"]
 
+CHANNEL_TABLE_COLUMNS = (
+    "spend",
+    "new_aware",
+    "visits",
+    "carts",
+    "orders",
+    "new_customers",
+    "revenue",
+    "contribution",
+)
+"""Per-channel totals of :meth:`SimulationResult.channel_table` (and of the report)."""
 MONEY_FIELDS = ("spend", "order_value", "revenue", "discounts", "cogs", "fees", "fulfilment")
 STATE_COLUMNS = [s.name.lower() for s in State]
 RESULT_FILES = (

@@ -279,9 +279,7 @@ class AllocationResult:
             f"{self.scenario.horizon_days} days, spend over the horizon in {_escape(currency)}</p>"
             f'<p style="font-size: 1.1em">{_escape(sentence)}</p>'
         )
-        plan = self.table.drop(columns=["current_outcome", "recommended_outcome"]).rename(
-            columns=lambda c: c.replace("_", " ")
-        )
+        plan = self.table.drop(columns=["current_outcome", "recommended_outcome"])
         c = self.comparison
         seeds = int(c.attrs.get("seeds", 0))
         comparison = pd.DataFrame(
@@ -302,7 +300,7 @@ class AllocationResult:
         extras += "".join(f"<li>{_escape(f'Note: {note}')}</li>" for note in self.notes)
         return (
             title
-            + html_table(plan, caption="Spend per channel")
+            + html_table(plan, caption="Spend per channel", readable_headers=True)
             + html_table(comparison, caption=f"Simulated on {seeds} fresh paired seeds", index_name="KPI")
             + gap
             + (f"<ul>{extras}</ul>" if extras else "")

@@ -98,6 +98,7 @@ SUMMARY_PRIORITY = (
     "spend_comparison",
     "outcome_comparison",
     "pareto_front",
+    "response_curves",
     "revenue_and_spend",
     "funnel",
     "retention",
@@ -671,7 +672,9 @@ def _summary_png(title: str, headline: str, kpis: list[tuple[str, str]], chosen:
     cells = [grid[0, 0], grid[0, 1], grid[1, 0], grid[1, 1]]
     text = cells[0].add_subplot()
     text.set_axis_off()
-    lines = [*textwrap.wrap(headline, 60), "", "Key figures", *(f"  {name}: {value}" for name, value in kpis)]
+    lines = textwrap.wrap(headline, 60)
+    if kpis:
+        lines += ["", "Key figures", *(f"  {name}: {value}" for name, value in kpis)]
     text.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=12, wrap=True, family="monospace")
     for cell, figure in zip(cells[1:], chosen, strict=False):
         figure.draw(cell)
@@ -865,6 +868,17 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     chosen = [by_key[key] for key in SUMMARY_PRIORITY if key in by_key][:3]
     kpis = (inputs.summary or {}).get("kpis", {})
     summary_kpis = [(k, _format(k, kpis[k])) for k in HEADLINE_KPIS if k in kpis][:10]
+    if not summary_kpis and plan is not None:
+        # A plan without a simulation next to it: the simulated KPIs of both plans.
+        summary_kpis = [
+            (
+                str(metric),
+                f"{_format(str(metric), plans['current']['mean'])} -> "
+                f"{_format(str(metric), plans['recommended']['mean'])}",
+            )
+            for metric, plans in plan.get("expected", {}).items()
+            if {"current", "recommended"} <= set(plans)
+        ][:10]
     summary_png = _summary_png(title, headline, summary_kpis, chosen)
 
     def text_writer(text: str) -> Callable[[Path], object]:

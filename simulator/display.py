@@ -95,7 +95,12 @@ def range_column(frame: pd.DataFrame, columns: tuple[str, str, str], signed: boo
 
 
 def html_table(
-    frame: pd.DataFrame, *, caption: str = "", by_row: bool = False, index_name: str | None = None
+    frame: pd.DataFrame,
+    *,
+    caption: str = "",
+    by_row: bool = False,
+    index_name: str | None = None,
+    readable_headers: bool = False,
 ) -> str:
     """An HTML table of ``frame`` with every number formatted by :func:`format_kpi`.
 
@@ -110,9 +115,12 @@ def html_table(
         column name.
     index_name
         Header of the index column; default the index's name.
+    readable_headers
+        Show column names with spaces for underscores (``current spend``); numbers are still
+        formatted by the column's own name.
     """
     header = [index_name if index_name is not None else str(frame.index.name or "")]
-    header += [str(column) for column in frame.columns]
+    header += [str(column).replace("_", " ") if readable_headers else str(column) for column in frame.columns]
     rows = []
     for label, values in zip(frame.index, frame.itertuples(index=False), strict=True):
         cells = [

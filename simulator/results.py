@@ -165,7 +165,9 @@ class SimulationResult:
             f"(money in {html.escape(scenario.economics.currency)}, counts in people of the real market)</p>"
         )
         headline = kpi_table_html(self.summary, HEADLINE_KPIS, "Key figures")
-        channels = html_table(self.channel_table(), caption="Per channel over the horizon")
+        channels = html_table(
+            self.channel_table(), caption="Per channel over the horizon", readable_headers=True
+        )
         others = [name for name in self.summary if name not in HEADLINE_KPIS]
         details = (
             f"<details><summary>All {len(self.summary)} KPIs</summary>"

@@ -233,6 +233,8 @@ def test_notebook_display_and_plots_match_the_report(
     html = three_channels._repr_html_()
     for channel, row in three_channels.table.iterrows():
         assert f'>{channel}</th><td style="text-align: right">{row["current_spend"]:,.0f}</td>' in html
+        if np.isfinite(row["change_pct"]):
+            assert f'<td style="text-align: right">{row["change_pct"]:.1%}</td>' in html
     assert "change (95% interval)" in html and "Spend per channel" in html
     # The plot helpers draw the report's figures from the same data the report reads from the files.
     three_channels.save(tmp_path)

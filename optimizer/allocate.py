@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,9 @@ from .lp import (
 )
 from .pwl import PiecewiseLinear
 from .settings import OBJECTIVE_KPI, AllocationSettings, Objective, allocation_settings, settings_source
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "ALLOCATION_FILES",
@@ -150,6 +153,22 @@ class AllocationResult:
         """
         return self.curves.table()
 
+    def expected(self) -> dict[str, dict[str, dict[str, float | None]]]:
+        """The final check per KPI: ``{kpi: {"current" | "recommended" | "change": {mean, low, high}}}``.
+
+        Means and 95% intervals over the fresh paired seeds; ``change`` is recommended minus
+        current, paired seed by seed (the ``expected`` block of ``allocation.json``).
+        """
+        comparison = self.comparison
+        return {
+            str(metric): {
+                "current": _interval(comparison.loc[metric], "current"),
+                "recommended": _interval(comparison.loc[metric], "recommended"),
+                "change": _interval(comparison.loc[metric], "diff"),
+            }
+            for metric in comparison.index
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """Everything of ``allocation.json``: plan, outcomes with intervals, shadow prices."""
         kpi = OBJECTIVE_KPI[self.objective]
@@ -166,14 +185,7 @@ class AllocationResult:
             "channels": _records(self.table.reset_index()),
             "plan": {str(c): [float(v) for v in row] for c, row in self.plan.iterrows()},
             "periods": int(self.plan.shape[1]),
-            "expected": {
-                metric: {
-                    "current": _interval(comparison.loc[metric], "current"),
-                    "recommended": _interval(comparison.loc[metric], "recommended"),
-                    "change": _interval(comparison.loc[metric], "diff"),
-                }
-                for metric in comparison.index
-            },
+            "expected": self.expected(),
             "seeds": int(comparison.attrs.get("seeds", 0)),
             "budget": float(self.table["recommended_spend"].sum()),
             "predicted": {
@@ -259,10 +271,94 @@ class AllocationResult:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
+        from reports import recommendation_sentence
+        from simulator.display import html_table, range_column
+
+        currency = self.scenario.economics.currency
+        channels = [
+            {str(k): v for k, v in row.items()} for row in self.table.reset_index().to_dict("records")
+        ]
+        sentence = recommendation_sentence(channels, self.expected(), OBJECTIVE_KPI[self.objective], currency)
+        title = (
+            f"<p><b>Budget allocation: {_escape(self.scenario.name)}</b> - objective {self.objective}, "
+            f"{self.scenario.horizon_days} days, spend over the horizon in {_escape(currency)}</p>"
+            f'<p style="font-size: 1.1em">{_escape(sentence)}</p>'
+        )
+        plan = self.table.drop(columns=["current_outcome", "recommended_outcome"])
+        c = self.comparison
+        seeds = int(c.attrs.get("seeds", 0))
+        comparison = pd.DataFrame(
+            {
+                f"{name} (95% interval)": range_column(c, (col, f"{col}_low", f"{col}_high"), col == "diff")
+                for name, col in (("current", "current"), ("recommended", "recommended"), ("change", "diff"))
+            },
+            index=c.index,
+        )
+        final = self.final_gap
+        gap = (
+            f"<p>Predicted change of {self.objective}: {_signed(final['predicted_change'])}; simulated "
+            f"{_signed(final['simulated_change'])} [{_signed(final['simulated_low'])}, "
+            f"{_signed(final['simulated_high'])}] ({'within' if final['within_noise'] else 'outside'} "
+            "the noise).</p>"
+        )
+        extras = "".join(f"<li>{_escape(f'{p.constraint}: {p.text}')}</li>" for p in self.shadow_prices)
+        extras += "".join(f"<li>{_escape(f'Note: {note}')}</li>" for note in self.notes)
         return (
-            f"<p><b>Budget allocation: {_escape(self.scenario.name)}</b> (objective {self.objective})</p>"
-            + self.table.to_html(float_format=lambda v: f"{v:,.2f}")
-            + self.comparison.to_html(float_format=lambda v: f"{v:,.2f}")
+            title
+            + html_table(plan, caption="Spend per channel", readable_headers=True)
+            + html_table(comparison, caption=f"Simulated on {seeds} fresh paired seeds", index_name="KPI")
+            + gap
+            + (f"<ul>{extras}</ul>" if extras else "")
+        )
+
+    # Figures: the report's figures (reports.figures) drawn from this result's tables, the same
+    # data the report reads from the saved files. Imported when asked for: presentation only.
+    def plot_spend(self) -> Figure:
+        """Current against recommended spend per channel: the report's spend figure.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            :func:`reports.figures.spend_comparison` of :attr:`table`.
+        """
+        from reports import figures
+
+        return figures.spend_comparison(self.table.reset_index(), currency=self.scenario.economics.currency)
+
+    def plot_response_curves(self) -> Figure:
+        """Each channel's fitted curve, the simulated points, current and recommended spend.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            :func:`reports.figures.response_curves` of :meth:`response_table`,
+            :attr:`table` and :meth:`measurements` (the report's response-curve figure).
+        """
+        from reports import figures
+
+        return figures.response_curves(
+            self.response_table(),
+            self.table.reset_index(),
+            self.measurements(),
+            outcome_label=f"incremental {OBJECTIVE_KPI[self.objective].replace('_', ' ')}",
+            currency=self.scenario.economics.currency,
+        )
+
+    def plot_outcomes(self) -> Figure:
+        """Simulated KPIs of the current and recommended plans with 95% intervals.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            :func:`reports.figures.outcome_comparison` of :meth:`expected` (the report's
+            expected-outcome figure).
+        """
+        from reports import figures
+        from reports.report import expected_frame
+
+        table = expected_frame(self.expected())
+        return figures.outcome_comparison(
+            table[table["plan"] != "change"], currency=self.scenario.economics.currency
         )
 
     def save(self, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
@@ -294,7 +390,7 @@ def _interval(row: pd.Series, prefix: str) -> dict[str, float | None]:
 def _escape(text: str) -> str:
     import html
 
-    return html.escape(text)
+    return str(html.escape(text))
 
 
 def _finite(value: Any) -> Any:
@@ -319,8 +415,10 @@ def _ratio_text(value: float) -> str:
     return f"{value:.2f}"
 
 
-def _signed(value: float, fmt: Any = _money) -> str:
+def _signed(value: float, fmt: Callable[[float], str] = _money) -> str:
     text = fmt(abs(value))
+    if text == fmt(0.0):
+        return text
     return f"-{text}" if value < 0 else f"+{text}"
 
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FUNNEL_STAGES",
+    "TIER_MOVES",
     "attribution_vs_truth",
     "format_amount",
     "funnel",
@@ -45,6 +46,7 @@ __all__ = [
     "retention_heatmap",
     "revenue_and_spend",
     "spend_comparison",
+    "tier_columns",
 ]
 
 FUNNEL_STAGES: tuple[tuple[str, str], ...] = (
@@ -62,9 +64,28 @@ METRIC_LABELS = {
     "roi": "ROI (profit / marketing spend)",
     "roas": "ROAS (revenue / marketing spend)",
     "revenue": "revenue",
+    "marketing_spend": "marketing spend",
+    "new_customers": "new customers",
+    "acquired_customer_value": "margin from customers won",
     "clv": "lifetime value per customer",
 }
-"""Readable names of outcome metrics; other metric names are shown as they are."""
+"""Readable titles of outcome metrics; other metric names are shown with spaces for underscores."""
+METRIC_SHORT = {"roi": "ROI", "roas": "ROAS", "acquired_customer_value": "margin"}
+"""Axis names of metrics whose title is too long for an axis."""
+RATIO_METRICS = frozenset({"roi", "roas"})
+COUNT_METRICS = frozenset({"orders", "new_customers", "customers_end", "active_end", "churned_end"})
+"""Metrics counted in people or orders rather than currency."""
+
+
+def _metric_axis(metric: str, currency: str) -> str:
+    """Axis label of a metric with its unit: ``profit (CNY)``, ``ROI (ratio)``, ``new customers (people)``."""
+    name = METRIC_SHORT.get(metric, metric.replace("_", " "))
+    if metric in RATIO_METRICS:
+        return f"{name} (ratio)"
+    if metric in COUNT_METRICS:
+        return f"{name} (people)" if metric != "orders" else f"{name} (orders)"
+    return name + _unit(currency)
+
 
 SINGLE_SIZE = (8.0, 4.5)
 
@@ -297,6 +318,7 @@ def response_curves(
             textcoords="offset points",
             xytext=(6, -14),
             fontsize=8,
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
         )
         ax.set_title(channel)
         ax.set_xlabel("spend" + _unit(currency))
@@ -338,17 +360,18 @@ def outcome_comparison(table: pd.DataFrame, *, currency: str = "", fig: FigureBa
         )
         colors = [PLAN_COLORS.get(plan, "#2ca02c") for plan in plans]
         bars = ax.bar(plans, means, yerr=errors, capsize=6, color=colors)
-        money = metric not in ("roi", "roas")
+        amount = metric not in RATIO_METRICS
         ax.bar_label(
             bars,
-            labels=[format_amount(m) if money else f"{m:.2f}" for m in means],
+            labels=[format_amount(m) if amount else f"{m:.2f}" for m in means],
             fontsize=8,
             label_type="center",
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
         )
-        ax.set_title(METRIC_LABELS.get(metric, metric))
+        ax.set_title(METRIC_LABELS.get(metric, metric.replace("_", " ")))
         ax.set_xlabel("plan")
-        ax.set_ylabel(metric + (_unit(currency) if money else " (ratio)"))
-        if money:
+        ax.set_ylabel(_metric_axis(metric, currency))
+        if amount:
             _money_axis(ax)
     fig.suptitle("Expected outcome, current and recommended plan (95% interval)")
     return _root(fig)
@@ -566,6 +589,15 @@ def retention_heatmap(matrix: pd.DataFrame, *, ax: Axes | None = None) -> Figure
     return fig
 
 
+TIER_MOVES = ("tier_upgrades", "tier_downgrades")
+"""Columns of ``levers_daily.csv`` that start with ``tier_`` but count daily moves between tiers."""
+
+
+def tier_columns(columns: Iterable[object]) -> list[str]:
+    """The ``tier_<name>`` member-count columns among ``columns``, in order (tier moves left out)."""
+    return [str(c) for c in columns if str(c).startswith("tier_") and str(c) not in TIER_MOVES]
+
+
 def loyalty_tiers(levers_daily: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     """Loyalty members by tier over time, stacked.
 
@@ -573,12 +605,13 @@ def loyalty_tiers(levers_daily: pd.DataFrame, *, ax: Axes | None = None) -> Figu
     ----------
     levers_daily
         ``levers_daily.csv``: one row per ``day`` with a ``tier_<name>`` column per tier
-        (members, people), lowest tier first.
+        (members, people), lowest tier first. The daily tier moves ``tier_upgrades`` and
+        ``tier_downgrades`` (see :data:`TIER_MOVES`) are not tiers and are left out.
     ax
         Axes to draw into; a new figure when None.
     """
     data = _table(levers_daily, ("day",), "loyalty_tiers")
-    tiers = [column for column in data.columns if str(column).startswith("tier_")]
+    tiers = tier_columns(data.columns)
     if not tiers:
         raise ValueError("loyalty_tiers: no tier_<name> columns (is the loyalty program on?)")
     fig, ax = _single(ax)

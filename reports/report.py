@@ -83,7 +83,9 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure, FigureBase
 
-from simulator.results import check_output_folder, write_files
+from simulator.display import HEADLINE_KPIS, format_range
+from simulator.display import format_kpi as _format
+from simulator.results import CHANNEL_TABLE_COLUMNS, check_output_folder, write_files
 
 from . import figures
 from .figures import format_amount
@@ -92,36 +94,11 @@ __all__ = ["ReportError", "build_report", "recommendation_sentence"]
 
 DPI = 110
 REPORT_FILES = ("report.html", "report.md", "summary.png", "report.xlsx")
-HEADLINE_KPIS = (
-    "revenue",
-    "marketing_spend",
-    "program_costs",
-    "profit",
-    "roi",
-    "roas",
-    "cac",
-    "aov",
-    "orders",
-    "new_customers",
-    "repurchase_rate",
-    "customers_end",
-    "active_end",
-    "churned_end",
-)
-CHANNEL_COLUMNS = (
-    "spend",
-    "new_aware",
-    "visits",
-    "carts",
-    "orders",
-    "new_customers",
-    "revenue",
-    "contribution",
-)
 SUMMARY_PRIORITY = (
     "spend_comparison",
     "outcome_comparison",
     "pareto_front",
+    "response_curves",
     "revenue_and_spend",
     "funnel",
     "retention",
@@ -280,20 +257,17 @@ def _check_plan(path: Path, plan: Mapping[str, Any]) -> None:
 
 
 # Formatting ----------------------------------------------------------------------------------
-def _format(name: str, value: object) -> str:
-    """A KPI for display: shares as percent, ratios with two decimals, amounts with separators."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    number = float(value)
-    if not math.isfinite(number):
-        return "n/a"
-    if "rate" in name or "conversion" in name or "share" in name:
-        return f"{number:.1%}"
-    if name in ("roi", "roas", "marginal_roi") or name.endswith("_roi"):
-        return f"{number:.2f}"
-    return f"{number:,.0f}" if abs(number) >= 100 or number.is_integer() else f"{number:,.2f}"
+def _header(name: str) -> str:
+    """A column or metric name for a table header: ``current_spend`` -> ``current spend``."""
+    return name.replace("_", " ")
+
+
+def _interval_text(metric: str, rows: pd.DataFrame, signed: bool) -> str:
+    """``mean [low, high]`` of the one row of ``rows``; empty when there is none."""
+    if rows.empty:
+        return ""
+    row = rows.iloc[0]
+    return format_range(metric, float(row["mean"]), float(row["low"]), float(row["high"]), signed=signed)
 
 
 def _percent(value: float) -> str:
@@ -378,7 +352,8 @@ def _currency(inputs: _Inputs, plan: Mapping[str, Any] | None) -> str:
     return ""
 
 
-def _expected_frame(expected: Mapping[str, Any]) -> pd.DataFrame:
+def expected_frame(expected: Mapping[str, Any]) -> pd.DataFrame:
+    """The ``expected`` block of a plan as a long table: ``metric``, ``plan``, ``mean``, ``low``, ``high``."""
     rows = [
         {"metric": metric, "plan": plan, **{k: float(stats[k]) for k in ("mean", "low", "high")}}
         for metric, plans in expected.items()
@@ -394,21 +369,27 @@ def _plan_section(inputs: _Inputs, plan: dict[str, Any], source: str, currency: 
     section = _Section("Recommendation")
     section.paragraphs.append(recommendation_sentence(plan["channels"], expected, objective, currency))
     facts = [
-        f"{label}: {_format(key, plan[key]) if key != 'seeds' else ', '.join(map(str, plan[key]))}"
+        f"{label}: {_format(key, plan[key])}"
         for key, label in (
             ("objective", "objective"),
-            ("budget", "budget"),
+            ("budget", "budget" + (f" ({currency})" if currency else "")),
             ("horizon_days", "horizon (days)"),
         )
         if key in plan
     ]
-    if "seeds" in plan and isinstance(plan["seeds"], list):
-        facts.append(f"seeds: {', '.join(map(str, plan['seeds']))}")
+    seeds = plan.get("seeds")
+    if isinstance(seeds, list):
+        facts.append(f"seeds: {', '.join(map(str, seeds))}")
+    elif isinstance(seeds, int) and not isinstance(seeds, bool):
+        facts.append(f"outcomes simulated on {seeds} paired seeds")
     if facts:
         section.paragraphs.append(f"From {source}; " + "; ".join(facts) + ".")
     columns = list(channels.columns)
     section.tables.append(
-        _Table(columns, [[_format(c, row[c]) for c in columns] for row in channels.to_dict("records")])
+        _Table(
+            [_header(c) for c in columns],
+            [[_format(c, row[c]) for c in columns] for row in channels.to_dict("records")],
+        )
     )
     section.figures.append(
         _Figure(
@@ -419,17 +400,20 @@ def _plan_section(inputs: _Inputs, plan: dict[str, Any], source: str, currency: 
         )
     )
     if expected:
-        table = _expected_frame(expected)
+        table = expected_frame(expected)
+        plans = [p for p in ("current", "recommended", "change") if p in set(table["plan"])]
         section.tables.append(
             _Table(
-                ["metric", "plan", "mean", "95% low", "95% high"],
+                ["metric", *(f"{p} (95% interval)" for p in plans)],
                 [
                     [
-                        str(r.metric),
-                        str(r.plan),
-                        *(_format(str(r.metric), v) for v in (r.mean, r.low, r.high)),
+                        _header(str(metric)),
+                        *(
+                            _interval_text(str(metric), rows[rows["plan"] == p], signed=p == "change")
+                            for p in plans
+                        ),
                     ]
-                    for r in table.itertuples(index=False)
+                    for metric, rows in table.groupby("metric", sort=False)
                 ],
             )
         )
@@ -569,7 +553,7 @@ def _results_section(inputs: _Inputs, currency: str) -> _Section | None:
         columns = list(channel_table.columns)
         section.tables.append(
             _Table(
-                ["channel", *columns],
+                ["channel", *(_header(c) for c in columns)],
                 [
                     [str(name), *(_format(c, row[c]) for c in columns)]
                     for name, row in channel_table.iterrows()
@@ -598,7 +582,7 @@ def _results_section(inputs: _Inputs, currency: str) -> _Section | None:
             )
         )
     levers = inputs.levers
-    if levers is not None and any(str(c).startswith("tier_") for c in levers.columns):
+    if levers is not None and figures.tier_columns(levers.columns):
         section.figures.append(
             _Figure(
                 "loyalty_tiers",
@@ -636,7 +620,7 @@ def _results_section(inputs: _Inputs, currency: str) -> _Section | None:
 def _channel_table(channels_daily: pd.DataFrame | None) -> pd.DataFrame | None:
     if channels_daily is None or "channel" not in channels_daily.columns:
         return None
-    columns = [c for c in CHANNEL_COLUMNS if c in channels_daily.columns]
+    columns = [c for c in CHANNEL_TABLE_COLUMNS if c in channels_daily.columns]
     order = list(pd.unique(channels_daily["channel"].astype(str)))
     totals = channels_daily.groupby(channels_daily["channel"].astype(str))[columns].sum().reindex(order)
     if {"revenue", "spend"} <= set(columns):
@@ -688,7 +672,9 @@ def _summary_png(title: str, headline: str, kpis: list[tuple[str, str]], chosen:
     cells = [grid[0, 0], grid[0, 1], grid[1, 0], grid[1, 1]]
     text = cells[0].add_subplot()
     text.set_axis_off()
-    lines = [*textwrap.wrap(headline, 60), "", "Key figures", *(f"  {name}: {value}" for name, value in kpis)]
+    lines = textwrap.wrap(headline, 60)
+    if kpis:
+        lines += ["", "Key figures", *(f"  {name}: {value}" for name, value in kpis)]
     text.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=12, wrap=True, family="monospace")
     for cell, figure in zip(cells[1:], chosen, strict=False):
         figure.draw(cell)
@@ -707,6 +693,7 @@ body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; 
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }
 .headline { font-size: 1.25em; background: #eef4fb; border-left: 4px solid #1f77b4; padding: .6em 1em; }
 table { border-collapse: collapse; margin: 1em 0; font-size: .9em; }
+.table-scroll { overflow-x: auto; }
 th, td { border: 1px solid #ddd; padding: .25em .6em; } td { text-align: right; }
 td:first-child { text-align: left; } th { background: #f4f4f4; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; } figcaption { color: #555; font-size: .9em; }
@@ -722,12 +709,12 @@ pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: .85em; }
 {% for paragraph in section.paragraphs %}<p>{{ paragraph }}</p>
 {% endfor %}
 {% for table in section.tables %}
-<table>
+<div class="table-scroll"><table>
 <thead><tr>{% for header in table.headers %}<th>{{ header }}</th>{% endfor %}</tr></thead>
 <tbody>
 {% for row in table.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
 {% endfor %}</tbody>
-</table>
+</table></div>
 {% endfor %}
 {% for figure in section.figures %}
 <figure>
@@ -805,7 +792,7 @@ def _xlsx_writer(inputs: _Inputs, plan: dict[str, Any] | None) -> Callable[[Path
             if plan is not None:
                 pd.DataFrame(plan["channels"]).to_excel(book, sheet_name="allocation", index=False)
                 if plan.get("expected"):
-                    _expected_frame(plan["expected"]).to_excel(book, sheet_name="expected", index=False)
+                    expected_frame(plan["expected"]).to_excel(book, sheet_name="expected", index=False)
                 policy = plan.get("policy")
                 if isinstance(policy, dict) and policy:
                     pd.DataFrame(
@@ -858,7 +845,7 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     headline = ""
     if plan is not None:
         plan_section = _plan_section(inputs, plan, source, currency)
-        headline = plan_section.paragraphs[0]
+        headline = plan_section.paragraphs.pop(0)  # shown once, at the top
         sections.append(plan_section)
     if inputs.recommendation is not None:
         policy = _policy_section(inputs, inputs.recommendation)
@@ -873,7 +860,7 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
         or inputs.scenario.get("name")
         or folder.name
     )
-    title = f"Budget-allocation report: {name}"
+    title = f"{'Budget-allocation' if plan is not None else 'Simulation'} report: {name}"
     every_figure = [f for s in sections for f in s.figures]
     for figure in every_figure:
         figure.png = _render_png(figure)
@@ -881,6 +868,17 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     chosen = [by_key[key] for key in SUMMARY_PRIORITY if key in by_key][:3]
     kpis = (inputs.summary or {}).get("kpis", {})
     summary_kpis = [(k, _format(k, kpis[k])) for k in HEADLINE_KPIS if k in kpis][:10]
+    if not summary_kpis and plan is not None:
+        # A plan without a simulation next to it: the simulated KPIs of both plans.
+        summary_kpis = [
+            (
+                str(metric),
+                f"{_format(str(metric), plans['current']['mean'])} -> "
+                f"{_format(str(metric), plans['recommended']['mean'])}",
+            )
+            for metric, plans in plan.get("expected", {}).items()
+            if {"current", "recommended"} <= set(plans)
+        ][:10]
     summary_png = _summary_png(title, headline, summary_kpis, chosen)
 
     def text_writer(text: str) -> Callable[[Path], object]:

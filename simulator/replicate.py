@@ -287,6 +287,28 @@ class ReplicationResult:
         )
         return title + "\n" + table.to_string(float_format=_format_number, na_rep="")
 
+    def _repr_html_(self) -> str:
+        import html
+
+        from .display import html_table, range_column
+
+        shown = [m for m in HEADLINE_KPIS if m in self.runs.columns]
+        summary = self.summary(shown)
+        columns: dict[str, list[str]] = {}
+        for variant in self.variants:
+            rows = summary[summary.index.get_level_values("variant") == variant].droplevel("variant")
+            columns[f"{variant} (95% interval)"] = range_column(rows, ("mean", "ci_low", "ci_high"))
+            if variant != BASELINE:
+                paired = ("diff", "diff_ci_low", "diff_ci_high")
+                columns[f"{variant} - {BASELINE}, paired"] = range_column(rows, paired, signed=True)
+        title = (
+            f"<p><b>{html.escape(self.scenario.name)}</b>: {len(self.variants)} variant(s) x "
+            f"{len(self.seeds)} seed(s) ({', '.join(map(str, self.seeds))}); mean and 95% interval over "
+            f"seeds, and each variant's difference from {BASELINE} paired seed by seed "
+            f"(money in {html.escape(self.scenario.economics.currency)})</p>"
+        )
+        return title + html_table(pd.DataFrame(columns, index=shown), index_name="KPI")
+
     def paired(self, metric: str, variant: str) -> pd.Series:
         """Per-seed difference ``variant - base`` of one KPI (indexed by seed)."""
         values = self.runs[metric]

@@ -6,6 +6,7 @@ by the population ``scale``.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
@@ -27,10 +28,23 @@ from .scenario import Scenario
 from .touchpaths import TouchPaths
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from .model import CommerceModel
 
 __all__ = ["OutputExistsError", "SimulationResult", "check_output_folder", "collect_results", "write_files"]
 
+CHANNEL_TABLE_COLUMNS = (
+    "spend",
+    "new_aware",
+    "visits",
+    "carts",
+    "orders",
+    "new_customers",
+    "revenue",
+    "contribution",
+)
+"""Per-channel totals of :meth:`SimulationResult.channel_table` (and of the report)."""
 MONEY_FIELDS = ("spend", "order_value", "revenue", "discounts", "cogs", "fees", "fulfilment")
 STATE_COLUMNS = [s.name.lower() for s in State]
 RESULT_FILES = (
@@ -128,9 +142,86 @@ class SimulationResult:
         """The KPIs as a two-column table (``kpi``, ``value``) for display."""
         return pd.DataFrame({"value": pd.Series(self.summary)}).rename_axis("kpi")
 
+    def channel_table(self) -> pd.DataFrame:
+        """Per-channel totals as the report shows them: spend, funnel counts, revenue, ROAS, CAC.
+
+        Columns ``spend``, ``new_aware``, ``visits``, ``carts``, ``orders``, ``new_customers``,
+        ``revenue``, ``contribution`` (currency and people of the real market over the
+        horizon), ``roas`` (revenue / spend) and ``cac`` (spend / new customers).
+        """
+        totals = self.channels.groupby(level="channel", sort=False)[list(CHANNEL_TABLE_COLUMNS)].sum()
+        totals["roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
+        totals["cac"] = totals["spend"] / totals["new_customers"].where(totals["new_customers"] > 0)
+        return totals
+
     def _repr_html_(self) -> str:
-        title = f"<b>{self.scenario.name}</b> - seed {self.seed}, {self.scenario.horizon_days} days"
-        return title + self.kpi_table().to_html(float_format=lambda v: f"{v:,.4g}")
+        from .display import HEADLINE_KPIS, html_table, kpi_table_html
+
+        scenario = self.scenario
+        population = scenario.population
+        title = (
+            f"<p><b>{html.escape(scenario.name)}</b>: seed {self.seed}, {scenario.horizon_days} days, "
+            f"{population.agents:,} agents x scale {population.scale:,.4g} "
+            f"(money in {html.escape(scenario.economics.currency)}, counts in people of the real market)</p>"
+        )
+        headline = kpi_table_html(self.summary, HEADLINE_KPIS, "Key figures")
+        channels = html_table(
+            self.channel_table(), caption="Per channel over the horizon", readable_headers=True
+        )
+        others = [name for name in self.summary if name not in HEADLINE_KPIS]
+        details = (
+            f"<details><summary>All {len(self.summary)} KPIs</summary>"
+            + kpi_table_html(self.summary, others)
+            + "</details>"
+        )
+        layout = '<div style="display: flex; flex-wrap: wrap; align-items: flex-start">'
+        return f"<div>{title}{layout}{headline}{channels}</div>{details}</div>"
+
+    # Figures: an optional presentation layer. The drawing lives in reports.figures (which
+    # reads plain tables and never simulates); it is imported here only when a plot is asked
+    # for, so the simulator keeps no import-time dependency on reports.
+    def plot_revenue_and_spend(self) -> Figure:
+        """Daily revenue and marketing spend, campaigns shaded: the report's figure.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            :func:`reports.figures.revenue_and_spend` of :attr:`daily` and the ``campaigns``
+            table.
+        """
+        from reports import figures
+
+        campaigns = self.tables.get("campaigns")
+        return figures.revenue_and_spend(self.daily, campaigns, currency=self.scenario.economics.currency)
+
+    def plot_funnel(self) -> Figure:
+        """The funnel per channel (aware, considering, cart, order, repeat): the report's figure.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            :func:`reports.figures.funnel` of :attr:`channels`.
+        """
+        from reports import figures
+
+        return figures.funnel(self.channels)
+
+    def plot_loyalty_tiers(self) -> Figure:
+        """Loyalty members by tier per day: the report's figure (needs the loyalty lever on).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            :func:`reports.figures.loyalty_tiers` of :attr:`levers`.
+
+        Raises
+        ------
+        ValueError
+            When the scenario has no loyalty program.
+        """
+        from reports import figures
+
+        return figures.loyalty_tiers(self.levers)
 
 
 def write_scenario(scenario: Scenario, path: Path) -> None:

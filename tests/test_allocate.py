@@ -227,3 +227,52 @@ def test_report_flag_needs_an_output_folder() -> None:
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "--report needs --out" in done.stderr
+
+
+@pytest.mark.slow
+def test_notebook_display_and_plots_match_the_report(
+    three_channels: AllocationResult, tmp_path: Path
+) -> None:
+    from reports import build_report, figures
+    from reports.report import expected_frame
+
+    html = three_channels._repr_html_()
+    for channel, row in three_channels.table.iterrows():
+        assert f'>{channel}</th><td style="text-align: right">{row["current_spend"]:,.0f}</td>' in html
+        if np.isfinite(row["change_pct"]):
+            assert f'<td style="text-align: right">{row["change_pct"]:.1%}</td>' in html
+    assert "change (95% interval)" in html and "Spend per channel" in html
+    # The plot helpers draw the report's figures from the same data the report reads from the files.
+    three_channels.save(tmp_path)
+    data = json.loads((tmp_path / "allocation.json").read_text())
+    channels = pd.DataFrame(data["channels"])
+    currency = data["currency"]
+    spend = three_channels.plot_spend()
+    saved = figures.spend_comparison(channels, currency=currency)
+    for a, b in zip(spend.axes[0].containers, saved.axes[0].containers, strict=True):
+        assert [p.get_height() for p in a] == pytest.approx([p.get_height() for p in b])
+    curves = three_channels.plot_response_curves()
+    report_curves = figures.response_curves(
+        pd.read_csv(tmp_path / "response_curves.csv"),
+        channels,
+        pd.read_csv(tmp_path / "response_measurements.csv"),
+        currency=currency,
+    )
+    for a, b in zip(curves.axes, report_curves.axes, strict=True):
+        assert a.get_title() == b.get_title() and a.get_ylabel() == b.get_ylabel()
+        for la, lb in zip(a.get_lines(), b.get_lines(), strict=True):
+            assert np.asarray(la.get_ydata(), float) == pytest.approx(np.asarray(lb.get_ydata(), float))
+    outcomes = three_channels.plot_outcomes()
+    table = expected_frame(data["expected"])
+    report_outcomes = figures.outcome_comparison(table[table["plan"] != "change"], currency=currency)
+    assert [ax.get_title() for ax in outcomes.axes] == [ax.get_title() for ax in report_outcomes.axes]
+    # The report of this real output shows the numbers of allocation.json.
+    build_report(tmp_path)
+    report = (tmp_path / "report.html").read_text(encoding="utf-8")
+    for row in data["channels"]:
+        shown = [f"{row[k]:,.0f}" for k in ("current_spend", "recommended_spend")]
+        assert f"<td>{row['channel']}</td><td>{shown[0]}</td><td>{shown[1]}</td>" in report
+        assert f"<td>{row['marginal_roi']:.2f}</td>" in report
+    profit = data["expected"]["profit"]["change"]
+    change = f"{profit['mean']:+,.0f} [{profit['low']:+,.0f}, {profit['high']:+,.0f}]"
+    assert f"<td>{change}</td>" in report

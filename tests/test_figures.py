@@ -121,17 +121,21 @@ def test_response_curves_one_panel_per_channel(plan: pd.DataFrame) -> None:
 def test_outcome_comparison_bars_and_intervals() -> None:
     table = pd.DataFrame(
         {
-            "metric": ["profit", "profit", "roi", "roi"],
-            "plan": ["current", "recommended"] * 2,
-            "mean": [1.0e6, 1.08e6, 2.0, 2.2],
-            "low": [0.9e6, 1.0e6, 1.8, 2.05],
-            "high": [1.1e6, 1.15e6, 2.2, 2.3],
+            "metric": ["profit", "profit", "roi", "roi", "new_customers", "new_customers"],
+            "plan": ["current", "recommended"] * 3,
+            "mean": [1.0e6, 1.08e6, 2.0, 2.2, 1500.0, 1600.0],
+            "low": [0.9e6, 1.0e6, 1.8, 2.05, 1400.0, 1450.0],
+            "high": [1.1e6, 1.15e6, 2.2, 2.3, 1600.0, 1750.0],
         }
     )
     fig = figures.outcome_comparison(table, currency="CNY")
-    profit, roi = [ax for ax in fig.axes if ax.get_visible()]
+    profit, roi, customers = [ax for ax in fig.axes if ax.get_visible()]
     assert profit.get_title() == "profit" and profit.get_ylabel() == "profit (CNY)"
-    assert roi.get_ylabel() == "roi (ratio)"
+    assert roi.get_ylabel() == "ROI (ratio)"
+    # Counts are people, not money.
+    assert customers.get_title() == "new customers"
+    assert customers.get_ylabel() == "new customers (people)"
+    assert bar_heights(customers, 0) == [1500.0, 1600.0]
     assert bar_heights(profit, 0) == [1.0e6, 1.08e6]
     assert bar_heights(roi, 0) == [2.0, 2.2]
     assert [t.get_text() for t in roi.get_xticklabels()] == ["current", "recommended"]
@@ -245,16 +249,21 @@ def test_loyalty_tiers_stacks_the_tier_columns() -> None:
             "tier_regular": [10.0, 20.0, 30.0],
             "tier_gold": [1.0, 2.0, 4.0],
             "members": [11.0, 22.0, 34.0],
+            # Daily moves between tiers, as levers_daily.csv holds them: not tiers to stack.
+            "tier_upgrades": [0.0, 5.0, 300.0],
+            "tier_downgrades": [0.0, 1.0, 200.0],
         }
     )
     fig = figures.loyalty_tiers(levers)
     (ax,) = fig.axes
     assert legend_texts(ax) == ["regular", "gold"]
+    assert len(ax.collections) == 2
     top = ax.collections[-1].get_paths()[0].vertices
     assert top[:, 1].max() == 34.0
     assert ax.get_ylabel() == "members (people)"
     with pytest.raises(ValueError, match="no tier_"):
         figures.loyalty_tiers(levers.drop(columns=["tier_regular", "tier_gold"]))
+    assert figures.tier_columns(levers.columns) == ["tier_regular", "tier_gold"]
 
 
 def test_revenue_and_spend_lines_and_campaigns() -> None:

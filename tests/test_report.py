@@ -185,8 +185,14 @@ def test_allocation_numbers_match_the_json(built: tuple[Path, list[Path]]) -> No
     for row in plan["channels"]:
         spends = f"<td>{row['current_spend']:,.0f}</td><td>{row['recommended_spend']:,.0f}</td>"
         assert f"<td>{row['channel']}</td>{spends}" in html
-    assert "| profit | change | 80,000 | 50,000 | 110,000 |" in markdown
-    assert "| roi | recommended | 1.80 | 1.70 | 1.90 |" in markdown
+    assert (
+        "| profit | 1,000,000 [950,000, 1,050,000] | 1,080,000 [1,020,000, 1,140,000] "
+        "| +80,000 [+50,000, +110,000] |"
+    ) in markdown
+    assert "| roi | 1.67 [1.58, 1.75] | 1.80 [1.70, 1.90] |  |" in markdown
+    assert "<td>+80,000 [+50,000, +110,000]</td>" in html
+    # The headline is said once, at the top.
+    assert html.count(sentence) == 1 and markdown.count(sentence) == 1
     for name in ("spend_comparison", "outcome_comparison", "response_curves"):
         assert folder / f"report_{name}.png" in written
     book = pd.read_excel(folder / "report.xlsx", sheet_name=None)

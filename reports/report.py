@@ -279,6 +279,7 @@ def recommendation_sentence(
     expected: Mapping[str, Any] | None = None,
     objective: str = "profit",
     currency: str = "",
+    policy_changes: int = 0,
 ) -> str:
     """The recommendation in plain words.
 
@@ -296,6 +297,9 @@ def recommendation_sentence(
         The metric whose change is stated.
     currency
         Currency code for the amounts.
+    policy_changes
+        Number of policy settings the plan sets (a policy search's recommendation); named in
+        the sentence so that "keep the current split" does not read as "change nothing".
     """
     total = sum(abs(float(row["current_spend"])) for row in channels) or 1.0
     deltas = [
@@ -325,6 +329,10 @@ def recommendation_sentence(
         text = f"Spend {format_amount(cut_total, currency)} less on {listing(cuts)}"
     else:
         text = "Keep the current split"
+    if policy_changes:
+        text += (
+            f" and apply the recommended policy ({policy_changes} setting{'s' if policy_changes > 1 else ''})"
+        )
     outcome = (expected or {}).get(objective)
     if isinstance(outcome, Mapping) and "current" in outcome:
         base = abs(float(outcome["current"]["mean"]))
@@ -367,7 +375,10 @@ def _plan_section(inputs: _Inputs, plan: dict[str, Any], source: str, currency: 
     expected: dict[str, Any] = plan.get("expected", {})
     objective = str(plan.get("objective", "profit"))
     section = _Section("Recommendation")
-    section.paragraphs.append(recommendation_sentence(plan["channels"], expected, objective, currency))
+    changes = len(plan.get("policy") or {})
+    section.paragraphs.append(
+        recommendation_sentence(plan["channels"], expected, objective, currency, policy_changes=changes)
+    )
     facts = [
         f"{label}: {_format(key, plan[key])}"
         for key, label in (

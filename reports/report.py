@@ -250,10 +250,14 @@ def _check_plan(path: Path, plan: Mapping[str, Any]) -> None:
         if not isinstance(plans, dict):
             raise ReportError(path, f"expected.{metric}: must be an object {{current, recommended, change}}")
         for name, stats in plans.items():
+            # null stands for a value that could not be computed (e.g. ROI of a plan spending nothing).
             if not isinstance(stats, dict) or not all(
-                isinstance(stats.get(key), int | float) for key in ("mean", "low", "high")
+                key in stats and (stats[key] is None or isinstance(stats[key], int | float))
+                for key in ("mean", "low", "high")
             ):
-                raise ReportError(path, f"expected.{metric}.{name}: must hold numbers mean, low and high")
+                raise ReportError(
+                    path, f"expected.{metric}.{name}: must hold mean, low and high (numbers, or null)"
+                )
 
 
 # Formatting ----------------------------------------------------------------------------------
@@ -360,10 +364,15 @@ def _currency(inputs: _Inputs, plan: Mapping[str, Any] | None) -> str:
     return ""
 
 
+def _number_or_nan(value: Any) -> float:
+    """A JSON number, or NaN where the JSON holds null (an interval that could not be computed)."""
+    return float("nan") if value is None else float(value)
+
+
 def expected_frame(expected: Mapping[str, Any]) -> pd.DataFrame:
     """The ``expected`` block of a plan as a long table: ``metric``, ``plan``, ``mean``, ``low``, ``high``."""
     rows = [
-        {"metric": metric, "plan": plan, **{k: float(stats[k]) for k in ("mean", "low", "high")}}
+        {"metric": metric, "plan": plan, **{k: _number_or_nan(stats.get(k)) for k in ("mean", "low", "high")}}
         for metric, plans in expected.items()
         for plan, stats in plans.items()
     ]

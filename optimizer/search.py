@@ -70,6 +70,9 @@ __all__ = [
     "score_policy",
 ]
 
+COST_METRICS = ("marketing_spend", "program_costs")
+"""Compared metrics that are costs: their verdict says higher / lower, not better / worse."""
+
 OPTIMIZATION_FILES = ("recommendation.json", "trials.csv", "pareto.csv", "response_curves.csv")
 """Files written by :meth:`OptimizationResult.save`."""
 
@@ -536,12 +539,17 @@ class OptimizationResult:
         return list(self.settings.objective)
 
     def verdict(self, metric: str) -> str:
-        """``better``, ``worse`` or ``within the noise``: the paired change's 95% interval vs 0."""
+        """``better``, ``worse`` or ``within the noise``: the paired change's 95% interval vs 0.
+
+        For costs (:data:`COST_METRICS`: marketing spend, program costs) a rise is ``higher``
+        and a fall ``lower``: whether paying more is worth it is what profit and ROI say.
+        """
         row = self.comparison.loc[metric]
+        up, down = ("higher", "lower") if metric in COST_METRICS else ("better", "worse")
         if row["change_low"] > 0:
-            return "better"
+            return up
         if row["change_high"] < 0:
-            return "worse"
+            return down
         return "within the noise"
 
     def to_dict(self) -> dict[str, Any]:

@@ -273,6 +273,48 @@ def test_same_seed_and_one_worker_give_the_same_recommendation() -> None:
     assert one["chosen"] != "" and one["plan"]
 
 
+@pytest.mark.slow
+def test_report_of_an_optimize_output_shows_the_numbers_of_recommendation_json(tmp_path: Path) -> None:
+    from reports import build_report
+
+    scenario = small("omnichannel_retailer", agents=1000, days=45)
+    search = {
+        "trials": 4,
+        "seeds": 2,
+        "budget": {"candidates": 1, "levels": [0, 1, 2], "seeds": 1},
+        "confirm_seeds": 2,
+    }
+    result = optimize(scenario, search_settings(scenario, search))
+    result.save(tmp_path)
+    data = json.loads((tmp_path / "recommendation.json").read_text())
+    build_report(tmp_path)
+    report = (tmp_path / "report.html").read_text(encoding="utf-8")
+    for row in data["channels"]:
+        shown = [f"{row[k]:,.0f}" for k in ("current_spend", "recommended_spend")]
+        assert f"<td>{row['channel']}</td><td>{shown[0]}</td><td>{shown[1]}</td>" in report
+    profit = data["expected"]["profit"]["change"]
+    change = f"{profit['mean']:+,.0f} [{profit['low']:+,.0f}, {profit['high']:+,.0f}]"
+    assert f"<td>{change}</td>" in report
+    assert f"{len(data['policy'])} setting" in report  # the headline names the policy
+
+
+def test_costs_are_higher_or_lower_not_better_or_worse() -> None:
+    import types
+
+    import pandas as pd
+
+    from optimizer.search import OptimizationResult
+
+    comparison = pd.DataFrame(
+        {"change_low": [5.0, 5.0, -3.0], "change_high": [9.0, 9.0, 2.0]},
+        index=["profit", "marketing_spend", "roi"],
+    )
+    holder = types.SimpleNamespace(comparison=comparison)
+    assert OptimizationResult.verdict(holder, "profit") == "better"  # type: ignore[arg-type]
+    assert OptimizationResult.verdict(holder, "marketing_spend") == "higher"  # type: ignore[arg-type]
+    assert OptimizationResult.verdict(holder, "roi") == "within the noise"  # type: ignore[arg-type]
+
+
 def _study_trials(db: Path, name: str) -> list[optuna.trial.FrozenTrial]:
     try:
         study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")

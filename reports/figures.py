@@ -424,7 +424,15 @@ def _optuna_figure(draw: Callable[[], Axes], title: str) -> Figure:
     if not isinstance(fig, Figure):
         raise ValueError("optuna returned axes without a figure")
     plt.close(fig)
+    # Optuna titles some plots on the left ("Hyperparameter Importances"); one title, centred.
+    ax.set_title("", loc="left")
+    ax.set_title("", loc="right")
     ax.set_title(title)
+    # Long policy paths label the bars of the importance plot: size the figure to its labels
+    # and let the layout make room for them instead of cutting them off at the left edge.
+    labels = len(ax.get_yticklabels())
+    fig.set_size_inches(9.0, max(4.8, 0.28 * labels + 1.6))
+    fig.tight_layout()
     return fig
 
 

@@ -495,7 +495,9 @@ def _policy_section(inputs: _Inputs, recommendation: dict[str, Any]) -> _Section
     if study is not None:
         multi = len(study.directions) > 1
         target = (lambda trial: float(trial.values[0])) if multi else None
-        target_name = "first objective" if multi else "Objective Value"
+        names = recommendation.get("objectives") or [recommendation.get("objective", "objective")]
+        first = str(names[0]) if isinstance(names, list) and names else "objective"
+        target_name = {"roi": "ROI", "clv": "lifetime value per customer"}.get(first, first)
         maximize = study.directions[0].name == "MAXIMIZE"
         section.figures.append(
             _Figure(

@@ -186,6 +186,12 @@ def test_optuna_figures_without_experimental_warnings(study: optuna.Study) -> No
     assert ax.get_xlabel() == "Trial"
     assert "Best Value" in legend_texts(ax)
     (bars,) = importances.axes
+    # One title (Optuna's own left-hand title removed, it overlapped ours).
+    assert [bars.get_title(loc=loc) for loc in ("left", "center", "right")] == [
+        "",
+        "Policy search: parameter importances",
+        "",
+    ]
     assert sorted(t.get_text() for t in bars.get_yticklabels()) == ["discount", "points"]
     assert sum(p.get_width() for p in bars.patches) == pytest.approx(1.0)
     renders(history)

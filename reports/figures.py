@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -417,7 +418,9 @@ def _optuna_figure(draw: Callable[[], Axes], title: str) -> Figure:
     import matplotlib.pyplot as plt
     from optuna.exceptions import ExperimentalWarning
 
-    with warnings.catch_warnings():
+    # Optuna's plots switch pyplot to the 'ggplot' style globally; rc_context puts every
+    # setting back afterwards, so later figures (and a notebook's own) keep their look.
+    with warnings.catch_warnings(), matplotlib.rc_context():
         warnings.simplefilter("ignore", ExperimentalWarning)
         ax = draw()
     fig = ax.get_figure(root=True)

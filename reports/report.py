@@ -107,6 +107,9 @@ SUMMARY_PRIORITY = (
 )
 """Figures for the one-page summary, most important first (the first three present are used)."""
 
+SUMMARY_METRICS = ("profit", "roi", "clv")
+"""Outcomes shown on the one-page summary (all of them are in the report's own figure)."""
+
 
 class ReportError(ValueError):
     """An output folder that cannot be reported on; the message is one line naming the file."""
@@ -124,6 +127,8 @@ class _Figure:
     draw: Callable[[FigureBase], object]
     size: tuple[float, float] = (9.0, 4.8)
     png: bytes = b""
+    summary_draw: Callable[[FigureBase], object] | None = None
+    """A more compact drawing for a quarter of the one-page summary (default: ``draw``)."""
 
 
 @dataclass
@@ -438,12 +443,16 @@ def _plan_section(inputs: _Inputs, plan: dict[str, Any], source: str, currency: 
             )
         )
         plotted = table[table["plan"] != "change"]
+        # A quarter page holds three panels: the objectives a strategist weighs first.
+        headline = plotted[plotted["metric"].isin(SUMMARY_METRICS)]
+        compact = headline if not headline.empty else plotted[plotted["metric"].isin(plotted["metric"][:3])]
         section.figures.append(
             _Figure(
                 "outcome_comparison",
                 "Expected outcomes",
                 "Mean and 95% interval over the seeds, current and recommended plan.",
                 lambda f: figures.outcome_comparison(plotted, currency=currency, fig=f),
+                summary_draw=lambda f: figures.outcome_comparison(compact, currency=currency, fig=f),
                 size=(
                     3.4 * min(3, plotted["metric"].nunique()),
                     3.6 * math.ceil(plotted["metric"].nunique() / 3),
@@ -699,7 +708,7 @@ def _summary_png(title: str, headline: str, kpis: list[tuple[str, str]], chosen:
         lines += ["", "Key figures", *(f"  {name}: {value}" for name, value in kpis)]
     text.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=12, wrap=True, family="monospace")
     for cell, figure in zip(cells[1:], chosen, strict=False):
-        figure.draw(cell)
+        (figure.summary_draw or figure.draw)(cell)
     buffer = io.BytesIO()
     page.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
     return buffer.getvalue()

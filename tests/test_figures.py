@@ -177,10 +177,13 @@ def study() -> optuna.Study:
 
 
 def test_optuna_figures_without_experimental_warnings(study: optuna.Study) -> None:
+    before = dict(matplotlib.rcParams)
     with warnings.catch_warnings():
         warnings.simplefilter("error", optuna.exceptions.ExperimentalWarning)
         history = figures.optimization_history(study)
         importances = figures.param_importances(study)
+    # Optuna's 'ggplot' style does not leak into the figures drawn after these.
+    assert dict(matplotlib.rcParams) == before
     (ax,) = history.axes
     assert ax.get_title() == "Policy search: optimization history"
     assert ax.get_xlabel() == "Trial"

@@ -10,6 +10,7 @@ picked in brackets, by position or by ``name``; a path ending in ``enabled`` swi
       objective: profit                      # profit | roi | clv, or two: [roi, clv]
       trials: 100                            # finished trials the study should reach
       seeds: 3                               # paired seeds every trial is simulated on
+      sampler: tpe                           # tpe | nsga2 | random
       parameters:                            # omitted (or `search: default`): every lever's default range
         promotions.first_order_coupon.discount: {low: 0.0, high: 0.3}
         promotions.campaigns[spring_sale].start_day: {low: 40, high: 110}
@@ -19,7 +20,7 @@ picked in brackets, by position or by ``name``; a path ending in ``enabled`` swi
         retargeting.frequency_cap: {low: 1, high: 4}
         checkout_simplification.enabled: {type: bool}
         loyalty.tier_rule: {choices: [spend, spend_or_orders]}
-      pruning: {enabled: true, interval_days: 30, warmup_steps: 3, startup_trials: 5}
+      pruning: {enabled: true, interval_days: 30, warmup_steps: 2, startup_trials: 5}
       budget: {split: true, candidates: 3, levels: [0, 0.5, 1, 2], seeds: 2}
       confirm_seeds: 5                       # fresh seeds of the final check
 
@@ -111,8 +112,16 @@ class Pruning(_Strict):
         default=30, ge=1, le=366, description="Days between intermediate reports (days)."
     )
     warmup_steps: int = Field(
-        default=3, ge=0, description="Reports a trial makes before it can be stopped (reports)."
+        default=2,
+        ge=0,
+        description="Reports a trial makes before it can be stopped (reports; first check at the next).",
     )
+    """With monthly reports, 2 means a trial can first be stopped after its third month. Over 40
+    random policies of the default space on the omnichannel scenario (20,000 agents, a year,
+    3 seeds), the rank correlation of running profit with final profit was 0.70, 0.69 and 0.79
+    after months 1, 2 and 3; the five best policies at the end ranked at most 28th, 21st and
+    17th of 41 at those months, so the median (21st) would have kept them all from month 3 on
+    but only just at month 2."""
     startup_trials: int = Field(
         default=5, ge=0, description="Finished trials before any trial can be stopped (trials)."
     )
@@ -153,6 +162,13 @@ class SearchSettings(_Strict):
     )
     trials: int = Field(default=50, ge=1, le=100_000, description="Finished trials to reach (trials).")
     seeds: int = Field(default=3, ge=1, le=50, description="Paired seeds every trial is scored on.")
+    sampler: Literal["tpe", "nsga2", "random"] = Field(
+        default="tpe",
+        description=(
+            "Optuna sampler: tpe (one or two objectives), nsga2 (two objectives, needs several "
+            "generations of 20 trials) or random."
+        ),
+    )
     parameters: dict[str, ParameterRange] | None = Field(
         default=None, description="Policy path -> range; default: every lever's default range."
     )

@@ -110,6 +110,35 @@ def _seed(text: str) -> int:
     return value
 
 
+def _add_run_options(
+    command: argparse.ArgumentParser, seed: str | None = None, workers: bool = False
+) -> None:
+    """The options of a command that simulates: ``--seed`` (with its help text), ``--days``, ``--agents``."""
+    if seed is not None:
+        command.add_argument("--seed", type=_seed, help=seed)
+    command.add_argument("--days", type=_positive_int, help="horizon in days (default: the scenario's)")
+    command.add_argument(
+        "--agents", type=_positive_int, help="number of agents; scale is adjusted to keep the market"
+    )
+    if workers:
+        command.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
+
+
+def _add_output_options(
+    command: argparse.ArgumentParser,
+    out: str | None,
+    report: bool = False,
+    progress: str = "do not show a progress bar",
+) -> None:
+    """``--out`` (when ``out`` names its files), ``--overwrite``, ``--no-progress`` and ``--report``."""
+    if out is not None:
+        command.add_argument("--out", type=Path, help=out)
+    command.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
+    command.add_argument("--no-progress", action="store_true", help=progress)
+    if report:
+        command.add_argument("--report", action="store_true", help="also write the report into --out")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``run.py``."""
     parser = _Parser(prog="run.py", description="Multichannel commerce simulation and strategy optimization.")
@@ -117,17 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = commands.add_parser("simulate", help="run a scenario, print KPIs and write tidy tables")
     sim.add_argument("scenario", help="scenario YAML file")
-    sim.add_argument("--seed", type=_seed, help="seed of the run (default: the scenario's)")
-    sim.add_argument("--days", type=_positive_int, help="horizon in days (default: the scenario's)")
-    sim.add_argument(
-        "--agents", type=_positive_int, help="number of agents; scale is adjusted to keep the market"
+    _add_run_options(sim, seed="seed of the run (default: the scenario's)")
+    _add_output_options(
+        sim, "folder for summary.json, daily.csv, channels_daily.csv, customers.csv", report=True
     )
-    sim.add_argument(
-        "--out", type=Path, help="folder for summary.json, daily.csv, channels_daily.csv, customers.csv"
-    )
-    sim.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
-    sim.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
-    sim.add_argument("--report", action="store_true", help="also write the report into --out")
 
     val = commands.add_parser("validate", help="check a scenario file")
     val.add_argument("scenario", help="scenario YAML file")
@@ -142,26 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
     seeds = attribution.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=_seed, help="first of 3 seeds (default: the scenario's seed)")
     seeds.add_argument("--seeds", type=_seed, nargs="+", help="the seeds of the paired runs")
-    attribution.add_argument("--days", type=_positive_int, help="horizon in days (default: the scenario's)")
-    attribution.add_argument(
-        "--agents", type=_positive_int, help="number of agents; scale is adjusted to keep the market"
-    )
+    _add_run_options(attribution)
     attribution.add_argument(
         "--half-life", type=_positive_float, default=7.0, help="time-decay half-life (days)"
     )
-    attribution.add_argument("--out", type=Path, help="folder for attribution.csv")
     attribution.add_argument(
         "--paths", action="store_true", help="also write paths.csv and touches.csv (first seed)"
     )
-    attribution.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
-    attribution.add_argument("--no-progress", action="store_true", help="do not show progress lines")
+    _add_output_options(attribution, "folder for attribution.csv", progress="do not show progress lines")
     clv = commands.add_parser("clv", help="customer lifetime value per channel, persona and cohort")
     clv.add_argument("scenario", help="scenario YAML file")
-    clv.add_argument("--seed", type=_seed, help="seed of the run (default: the scenario's)")
-    clv.add_argument("--days", type=_positive_int, help="horizon in days (default: the scenario's)")
-    clv.add_argument(
-        "--agents", type=_positive_int, help="number of agents; scale is adjusted to keep the market"
-    )
+    _add_run_options(clv, seed="seed of the run (default: the scenario's)")
     clv.add_argument(
         "--discount-rate", type=_discount_rate, default=0.1, help="annual discount rate (default 0.1 = 10%%)"
     )
@@ -171,13 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=365,
         help="days of expected remaining value (default 365)",
     )
-    clv.add_argument(
-        "--out",
-        type=Path,
-        help="folder for clv_customers.csv, clv_cohorts.csv, retention_matrix.csv, repurchase_curve.csv",
+    _add_output_options(
+        clv, "folder for clv_customers.csv, clv_cohorts.csv, retention_matrix.csv, repurchase_curve.csv"
     )
-    clv.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
-    clv.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     _add_replication_commands(commands)
     _add_allocate_command(commands)
     _add_optimize_command(commands)
@@ -202,17 +211,9 @@ def _add_optimize_command(commands: argparse._SubParsersAction[_Parser]) -> None
     )
     opt.add_argument("--study-name", help="study name (default: <scenario file>-<objectives>)")
     opt.add_argument("--no-budget", action="store_true", help="search policies only; keep the current plan")
-    opt.add_argument("--seed", type=_seed, help="seed of the sampler and runs (default: the scenario's)")
-    opt.add_argument("--days", type=_positive_int, help="horizon in days (default: the scenario's)")
-    opt.add_argument(
-        "--agents", type=_positive_int, help="number of agents; scale is adjusted to keep the market"
-    )
-    opt.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
+    _add_run_options(opt, seed="seed of the sampler and runs (default: the scenario's)", workers=True)
     opt.add_argument("--solver", choices=["auto", "cbc", "highs"], default="auto", help="LP solver")
-    opt.add_argument("--out", type=Path, help="folder for recommendation.json, trials.csv, pareto.csv")
-    opt.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
-    opt.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
-    opt.add_argument("--report", action="store_true", help="also write the report into --out")
+    _add_output_options(opt, "folder for recommendation.json, trials.csv, pareto.csv", report=True)
 
 
 def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -231,19 +232,9 @@ def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None
         "--constraints", type=Path, help="YAML file of allocation settings, used instead of the scenario's"
     )
     alloc.add_argument("--rounds", type=int, help="closed-loop refit rounds after the first (0-5)")
-    alloc.add_argument("--seed", type=_seed, help="first seed of the runs (default: the scenario's)")
-    alloc.add_argument("--days", type=_positive_int, help="horizon in days (default: the scenario's)")
-    alloc.add_argument(
-        "--agents", type=_positive_int, help="number of agents; scale is adjusted to keep the market"
-    )
-    alloc.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
+    _add_run_options(alloc, seed="first seed of the runs (default: the scenario's)", workers=True)
     alloc.add_argument("--solver", choices=["auto", "cbc", "highs"], default="auto", help="LP solver")
-    alloc.add_argument(
-        "--out", type=Path, help="folder for allocation.csv, allocation.json, response_curves.csv"
-    )
-    alloc.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
-    alloc.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
-    alloc.add_argument("--report", action="store_true", help="also write the report into --out")
+    _add_output_options(alloc, "folder for allocation.csv, allocation.json, response_curves.csv", report=True)
     report = commands.add_parser(
         "report", help="report.html, report.md, summary.png, report.xlsx of a folder"
     )
@@ -264,13 +255,8 @@ def _add_replication_commands(commands: argparse._SubParsersAction[_Parser]) -> 
             nargs="+",
             help="seeds of the paired runs (default: 5 from the scenario's seed)",
         )
-        command.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
-        command.add_argument("--days", type=_positive_int, help="horizon in days (default: the scenario's)")
-        command.add_argument(
-            "--agents", type=_positive_int, help="number of agents; scale is adjusted to keep the market"
-        )
-        command.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
-        command.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+        _add_run_options(command, workers=True)
+        _add_output_options(command, None)
     rep.add_argument(
         "--variant",
         type=Path,
@@ -295,11 +281,7 @@ def _add_replication_commands(commands: argparse._SubParsersAction[_Parser]) -> 
     seeds = ab.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=_seed, help="seed of the world (default: the scenario's)")
     seeds.add_argument("--seeds", type=_seed, nargs="+", help="seeds of several worlds, pooled")
-    ab.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
-    ab.add_argument("--days", type=_positive_int, help="horizon in days (default: the scenario's)")
-    ab.add_argument(
-        "--agents", type=_positive_int, help="number of agents; scale is adjusted to keep the market"
-    )
+    _add_run_options(ab, workers=True)
     ab.add_argument(
         "--treatment-share", type=_share, default=0.5, help="share of shoppers treated (default 0.5)"
     )
@@ -309,9 +291,7 @@ def _add_replication_commands(commands: argparse._SubParsersAction[_Parser]) -> 
         default=0.05,
         help="minimum detectable relative lift for the sample size (default 0.05 = 5%%)",
     )
-    ab.add_argument("--out", type=Path, help="folder for abtest.csv and abtest.json")
-    ab.add_argument("--overwrite", action="store_true", help="replace result files already in --out")
-    ab.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    _add_output_options(ab, "folder for abtest.csv and abtest.json")
 
 
 def _format_value(value: float) -> str:

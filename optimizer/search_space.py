@@ -37,10 +37,11 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from simulator.replicate import apply_patch
 from simulator.scenario import Scenario, ScenarioError, error_from_validation
+from simulator.scenario import StrictModel as _Strict
 
 __all__ = [
     "BudgetSearch",
@@ -52,10 +53,6 @@ __all__ = [
     "default_parameters",
     "search_settings",
 ]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Metric(StrEnum):

@@ -31,9 +31,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from simulator.scenario import Scenario, ScenarioError, error_from_validation
+from simulator.scenario import StrictModel as _Strict
 
 __all__ = [
     "AllocationSettings",
@@ -46,10 +47,6 @@ __all__ = [
     "allocation_settings",
     "settings_source",
 ]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Objective(StrEnum):

@@ -61,8 +61,13 @@ class ScenarioWarning(UserWarning):
     """A scenario that runs but is outside the intended range (for example 6 channels)."""
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """Base of every settings model: unknown fields are errors (a typo is never ignored), frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_Strict = StrictModel
 
 
 class ChannelKind(StrEnum):

@@ -953,11 +953,12 @@ def optimize(
     timings["check"] = time.perf_counter() - started
 
     notes += _noise_notes(comparison, metrics, chosen)
-    trial = _trial_number(chosen)
-    chosen_trial = next((t for t in candidates if t.number == trial), None)
     current = current_plan(scenario)
     recommended = plan if plan is not None and chosen.endswith("lp") else current
     totals = {name: float(np.sum(spend)) for name, spend in recommended.items()}
+    notes += _spend_note(comparison, sum(float(np.sum(s)) for s in current.values()), sum(totals.values()))
+    trial = _trial_number(chosen)
+    chosen_trial = next((t for t in candidates if t.number == trial), None)
     return OptimizationResult(
         scenario=scenario,
         settings=settings,
@@ -1023,6 +1024,27 @@ def _noise_notes(comparison: pd.DataFrame, metrics: Sequence[Metric], chosen: st
                 f"[{_num(low, True)}, {_num(high, True)}]: not a demonstrated win"
             )
     return notes
+
+
+def _spend_note(comparison: pd.DataFrame, current_media: float, recommended_media: float) -> list[str]:
+    """Say how much of a change in marketing spend the levers buy, beyond the media plan.
+
+    ``marketing_spend`` is everything paid to channels: the media plan plus what the levers buy
+    there (retargeting ads, CRM messages and win-back offers), so a policy can raise it while the
+    budget plan stays the same.
+    """
+    if "marketing_spend" not in comparison.index:
+        return []
+    change = _value(comparison, "marketing_spend", "change")
+    media = recommended_media - current_media
+    levers = change - media
+    if abs(levers) < 0.005 * max(abs(_value(comparison, "marketing_spend", "current")), 1.0):
+        return []
+    return [
+        f"marketing_spend counts what the levers buy on the channels (retargeting ads, CRM messages, "
+        f"offers) as well as the media plan: of its change {change:+,.0f}, the media plan is "
+        f"{media:+,.0f} and the levers {levers:+,.0f}"
+    ]
 
 
 def _params(trial: optuna.trial.FrozenTrial, settings: SearchSettings) -> dict[str, Any]:

@@ -319,6 +319,19 @@ def test_costs_are_higher_or_lower_not_better_or_worse() -> None:
     assert OptimizationResult.verdict(holder, "roi") == "within the noise"  # type: ignore[arg-type]
 
 
+def test_lever_spend_is_told_apart_from_the_media_plan() -> None:
+    import pandas as pd
+
+    from optimizer.search import _spend_note
+
+    comparison = pd.DataFrame({"current": [9_000_000.0], "change": [2_400_000.0]}, index=["marketing_spend"])
+    # Media plan unchanged: the whole change is what the levers buy.
+    (note,) = _spend_note(comparison, 6_000_000.0, 6_000_000.0)
+    assert "the media plan is +0 and the levers +2,400,000" in note
+    # The plan itself moved by the whole change: nothing to explain.
+    assert _spend_note(comparison, 6_000_000.0, 8_400_000.0) == []
+
+
 def _study_trials(db: Path, name: str) -> list[optuna.trial.FrozenTrial]:
     try:
         study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")

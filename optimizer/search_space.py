@@ -241,8 +241,9 @@ def _child(node: Any, key: str | int, where: str) -> tuple[Any, str | int]:
     return node[key], key
 
 
-LEVERS_WITH_DEFAULTS = {"checkout_simplification", "service"}
-"""Levers that can be switched on with all their fields at the defaults."""
+LEVERS_WITH_DEFAULTS = {"checkout_simplification", "service", "loyalty"}
+"""Levers that can be switched on with all their fields at the defaults (the loyalty program:
+regular, silver, gold and diamond tiers as in :class:`simulator.policies.Loyalty`)."""
 
 
 def _resolve(policies: dict[str, Any], path: str) -> tuple[Any, list[str | int]]:
@@ -343,12 +344,17 @@ def default_parameters(scenario: Scenario) -> dict[str, ParameterRange]:
     past the middle of the neighbouring thresholds (so any combination is valid), campaign
     depth, start within 30 days of its current start and on/off (promotion frequency), CRM
     message days, win-back coupon per offer, retargeting frequency cap 1-4, referral bonus up
-    to twice the current (at least 50), and checkout simplification on/off.
+    to twice the current (at least 50), and checkout simplification on/off. A scenario without
+    a loyalty program gets ``loyalty.enabled``: the default program (four tiers) on or off.
     """
     policies = scenario.policies
     horizon = scenario.horizon_days
     space: dict[str, ParameterRange] = {}
-    if policies.loyalty is not None:
+    if policies.loyalty is None:
+        # Whether to launch a program at all: the domain's ROI-against-lifetime-value lever
+        # (it costs discounts, points and perks; it pays back through lower churn).
+        space["loyalty.enabled"] = ParameterRange(type="bool")
+    else:
         loyalty = policies.loyalty
         space["loyalty.points_per_currency"] = ParameterRange(low=0.2, high=5.0, log=True)
         spends = [t.min_spend for t in loyalty.tiers]

@@ -62,6 +62,22 @@ def test_apply_policy_sets_values_by_name_and_position_and_switches_levers() -> 
     assert scenario.policies.loyalty is not None and scenario.policies.loyalty.tiers[2].discount == 0.05
 
 
+def test_a_scenario_without_a_loyalty_program_is_searched_with_and_without_one() -> None:
+    scenario = small("electronics_marketplace", agents=500, days=365)
+    assert scenario.policies.loyalty is None
+    space = default_parameters(scenario)
+    assert space["loyalty.enabled"].type == "bool"
+    assert not any(p.startswith("loyalty.") and p != "loyalty.enabled" for p in space)
+    launched = apply_policy(scenario, {"loyalty.enabled": True}).policies.loyalty
+    assert launched is not None
+    assert [t.name for t in launched.tiers] == ["regular", "silver", "gold", "diamond"]
+    assert apply_policy(scenario, {"loyalty.enabled": False}).policies.loyalty is None
+    # With a program, its settings are searched instead, and switching it off removes it.
+    omni = small("omnichannel_retailer", agents=500, days=365)
+    assert "loyalty.enabled" not in default_parameters(omni)
+    assert apply_policy(omni, {"loyalty.enabled": False}).policies.loyalty is None
+
+
 @pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
 def test_default_ranges_give_valid_policies_at_both_ends(path: Path) -> None:
     with warnings.catch_warnings():

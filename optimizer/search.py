@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import optuna
 import pandas as pd
 
@@ -605,6 +606,7 @@ class OptimizationResult:
                 "pruned": int((self.trials["state"] == "PRUNED").sum()),
                 "invalid": int(self.trials["invalid"].notna().sum()),
                 "pareto": int(len(self.pareto)),
+                "pareto_groups": int(self.pareto["noise_group"].nunique()) if len(self.pareto) else 0,
                 "seeds_per_trial": self.settings.seeds,
             },
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
@@ -621,7 +623,12 @@ class OptimizationResult:
             f"({self.storage or 'in memory'})",
             f"Trials: {info['finished']} finished ({info['complete']} complete, {info['pruned']} pruned, "
             f"of which {info['invalid']} invalid policies), {self.settings.seeds} paired seeds each; "
-            f"{'Pareto front' if self.settings.multi else 'best'}: {info['pareto']} trial(s)",
+            f"{'Pareto front' if self.settings.multi else 'best'}: {info['pareto']} trial(s)"
+            + (
+                f" in {info['pareto_groups']} group(s) apart beyond the noise (pareto.csv noise_group)"
+                if self.settings.multi
+                else ""
+            ),
             f"Chosen: {self.chosen}",
         ]
         if self.policy:
@@ -704,8 +711,54 @@ def _trial_number(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def noise_groups(by_seed: Sequence[Mapping[str, Sequence[float]]], metrics: Sequence[str]) -> list[int]:
+    """Group policies whose paired differences are within the noise on every metric.
+
+    Parameters
+    ----------
+    by_seed
+        One mapping per policy, best first: metric -> values on the shared seeds (the same seeds,
+        in the same order, for every policy).
+    metrics
+        The metrics compared (the objectives).
+
+    Returns
+    -------
+    list of int
+        A group number per policy, from 1. A policy starts a new group unless the 95% interval of
+        its paired difference with the first policy of the current group covers 0 for every
+        metric: a trade-off front of 4 policies in 2 groups offers 2 choices that the seeds can
+        tell apart, not 4.
+    """
+    groups: list[int] = []
+    leader: Mapping[str, Sequence[float]] | None = None
+    for values in by_seed:
+        same = leader is not None and all(
+            len(values[m]) == len(leader[m]) > 0
+            and _covers_zero(np.asarray(values[m], dtype=float) - np.asarray(leader[m], dtype=float))
+            for m in metrics
+        )
+        if not same:
+            leader = values
+        groups.append(groups[-1] + (0 if same else 1) if groups else 1)
+    return groups
+
+
+def _covers_zero(differences: npt.NDArray[np.float64]) -> bool:
+    _, _, low, high = confidence_interval(differences)
+    if math.isnan(low):  # one seed: no interval; only identical values are the same
+        return bool(np.all(differences == 0))
+    return bool(low <= 0 <= high)
+
+
 def _trials_table(study: optuna.Study, settings: SearchSettings) -> pd.DataFrame:
-    front = {t.number for t in _front(study, settings)}
+    front_trials = _front(study, settings)
+    front = {t.number for t in front_trials}
+    ranked = sorted(front_trials, key=lambda t: -t.values[0])
+    metrics = [str(m) for m in settings.objective]
+    seeds = [{m: t.user_attrs.get(f"{m}_by_seed", []) for m in metrics} for t in ranked]
+    groups = noise_groups(seeds, metrics)
+    group_of = {t.number: g for t, g in zip(ranked, groups, strict=True)}
     rows = []
     for trial in study.get_trials(deepcopy=False):
         row: dict[str, Any] = {"number": trial.number, "state": trial.state.name}
@@ -714,6 +767,7 @@ def _trials_table(study: optuna.Study, settings: SearchSettings) -> pd.DataFrame
                 value = trial.user_attrs.get(f"{metric}{suffix}")
                 row[f"{metric}{suffix}"] = math.nan if value is None else value
         row["pareto"] = trial.number in front
+        row["noise_group"] = group_of.get(trial.number)
         row["invalid"] = trial.user_attrs.get("invalid")
         row["sim_seconds"] = trial.user_attrs.get("sim_seconds", math.nan)
         row["last_step"] = trial.last_step

@@ -348,6 +348,24 @@ def test_lever_spend_is_told_apart_from_the_media_plan() -> None:
     assert _spend_note(comparison, 6_000_000.0, 8_400_000.0) == []
 
 
+def test_front_policies_within_the_noise_of_each_other_share_a_group() -> None:
+    from optimizer.search import noise_groups
+
+    # Paired seeds: b differs from a by a steady 0.01 ROI (a real, if small, difference), c only by
+    # noise that changes sign from seed to seed, d by a lot.
+    a = {"roi": [4.00, 4.50, 3.50], "clv": [200.0, 210.0, 190.0]}
+    b = {"roi": [3.99, 4.49, 3.49], "clv": [200.0, 210.0, 190.0]}
+    c = {"roi": [4.02, 4.47, 3.52], "clv": [203.0, 207.0, 191.0]}
+    d = {"roi": [3.30, 3.80, 2.80], "clv": [215.0, 226.0, 204.0]}
+    assert noise_groups([a, c, d], ["roi", "clv"]) == [1, 1, 2]
+    assert noise_groups([a, b, d], ["roi", "clv"]) == [1, 2, 3]
+    # Each group is compared with its first policy: d's neighbour in the noise joins d's group.
+    e = {k: [v + 0.001 * (-1) ** i for i, v in enumerate(vals)] for k, vals in d.items()}
+    assert noise_groups([a, d, e], ["roi", "clv"]) == [1, 2, 2]
+    # Seeds missing (a study from an older version): never merged.
+    assert noise_groups([a, {"roi": [], "clv": []}], ["roi", "clv"]) == [1, 2]
+
+
 def _study_trials(db: Path, name: str) -> list[optuna.trial.FrozenTrial]:
     try:
         study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")

@@ -272,7 +272,7 @@ def _sampler(settings: SearchSettings, seed: int) -> optuna.samplers.BaseSampler
     With two objectives NSGA-II spends its first generation (20 trials) sampling at random and
     needs several generations to improve on it; with a budget of a few dozen trials, TPE's
     multi-objective mode gives a wider front: 4 policies against NSGA-II's 2 on the bundled
-    omnichannel scenario (5,000 agents, 180 days, 30 trials), the same trials otherwise.
+    omnichannel scenario (5,000 agents, 180 days, 30 trials, same seeds for both).
     """
     if settings.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
@@ -731,6 +731,7 @@ def noise_groups(by_seed: Sequence[Mapping[str, Sequence[float]]], metrics: Sequ
         tell apart, not 4.
     """
     groups: list[int] = []
+    group = 0
     leader: Mapping[str, Sequence[float]] | None = None
     for values in by_seed:
         same = leader is not None and all(
@@ -739,8 +740,8 @@ def noise_groups(by_seed: Sequence[Mapping[str, Sequence[float]]], metrics: Sequ
             for m in metrics
         )
         if not same:
-            leader = values
-        groups.append(groups[-1] + (0 if same else 1) if groups else 1)
+            leader, group = values, group + 1
+        groups.append(group)
     return groups
 
 
@@ -773,7 +774,10 @@ def _trials_table(study: optuna.Study, settings: SearchSettings) -> pd.DataFrame
         row["last_step"] = trial.last_step
         row |= {f"param:{k}": v for k, v in trial.params.items()}
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if "noise_group" in table:
+        table["noise_group"] = table["noise_group"].astype("Int64")  # whole numbers, blank off the front
+    return table
 
 
 def _front(study: optuna.Study, settings: SearchSettings) -> list[optuna.trial.FrozenTrial]:

@@ -1014,7 +1014,9 @@ def optimize(
     current = current_plan(scenario)
     recommended = plan if plan is not None and chosen.endswith("lp") else current
     totals = {name: float(np.sum(spend)) for name, spend in recommended.items()}
-    notes += _spend_note(comparison, sum(float(np.sum(s)) for s in current.values()), sum(totals.values()))
+    channels = _channel_table(current, totals, curves)
+    media = channels[["current_spend", "recommended_spend"]].sum()
+    notes += _spend_note(comparison, float(media["current_spend"]), float(media["recommended_spend"]))
     trial = _trial_number(chosen)
     chosen_trial = next((t for t in candidates if t.number == trial), None)
     return OptimizationResult(
@@ -1029,7 +1031,7 @@ def optimize(
         chosen=chosen,
         policy=_params(chosen_trial, settings) if chosen_trial is not None else {},
         plan=totals,
-        channels=_channel_table(current, totals, curves),
+        channels=channels,
         curves=curves,
         timings=timings,
         notes=notes,

@@ -365,8 +365,8 @@ def print_summary(result: object) -> None:
 
 def _simulate(args: argparse.Namespace) -> int:
     from simulator import load_scenario, simulate
-    from simulator.engine import check_memory
-    from simulator.results import check_output_folder
+    from simulator.engine.results import check_output_folder
+    from simulator.engine.simulate import check_memory
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     check_memory(scenario, str(args.scenario))
@@ -387,7 +387,7 @@ def _validate(args: argparse.Namespace) -> int:
     from optimizer.allocate import check_constraints
     from optimizer.settings import allocation_settings
     from simulator import load_scenario
-    from simulator.engine import check_memory
+    from simulator.engine.simulate import check_memory
 
     scenario = load_scenario(args.scenario)
     check_memory(scenario, str(args.scenario))
@@ -413,9 +413,9 @@ def _schema(args: argparse.Namespace) -> int:
 
 def _attribution(args: argparse.Namespace) -> int:
     from simulator import load_scenario
-    from simulator.attribution import BASES, attribution_files, evaluate_attribution
-    from simulator.engine import check_memory
-    from simulator.results import check_output_folder
+    from simulator.engine.results import check_output_folder
+    from simulator.engine.simulate import check_memory
+    from simulator.measure.attribution import BASES, attribution_files, evaluate_attribution
 
     scenario = load_scenario(args.scenario).with_overrides(days=args.days, agents=args.agents)
     check_memory(scenario, str(args.scenario))
@@ -448,9 +448,9 @@ class _UsageError(Exception):
 
 def _clv(args: argparse.Namespace) -> int:
     from simulator import load_scenario
-    from simulator.clv import CLV_FILES, customer_lifetime_value, simulate_for_clv
-    from simulator.engine import check_memory
-    from simulator.results import check_output_folder
+    from simulator.engine.results import check_output_folder
+    from simulator.engine.simulate import check_memory
+    from simulator.measure.clv import CLV_FILES, customer_lifetime_value, simulate_for_clv
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     check_memory(scenario, str(args.scenario))
@@ -478,8 +478,8 @@ def _replication_setup(args: argparse.Namespace) -> tuple[object, list[int], boo
 
 def _replicate(args: argparse.Namespace) -> int:
     from simulator import Scenario
-    from simulator.replicate import REPLICATION_FILES, apply_patch, check_seeds, load_patch, replicate
-    from simulator.results import check_output_folder
+    from simulator.engine.results import check_output_folder
+    from simulator.measure.replicate import REPLICATION_FILES, apply_patch, check_seeds, load_patch, replicate
 
     scenario, seeds, progress = _replication_setup(args)
     assert isinstance(scenario, Scenario)
@@ -503,15 +503,15 @@ def _replicate(args: argparse.Namespace) -> int:
 
 def _incrementality(args: argparse.Namespace) -> int:
     from simulator import Scenario
-    from simulator.incrementality import (
+    from simulator.engine.results import check_output_folder
+    from simulator.measure.incrementality import (
         INCREMENTALITY_FILES,
         channel_variants,
         incrementality_text,
         measure_incrementality,
         save_incrementality,
     )
-    from simulator.replicate import check_seeds, replicate
-    from simulator.results import check_output_folder
+    from simulator.measure.replicate import check_seeds, replicate
 
     scenario, seeds, progress = _replication_setup(args)
     assert isinstance(scenario, Scenario)
@@ -532,8 +532,8 @@ def _allocate(args: argparse.Namespace) -> int:
     from optimizer.allocate import ALLOCATION_FILES, allocate_budget, check_constraints
     from optimizer.settings import allocation_settings
     from simulator import load_scenario
-    from simulator.results import check_output_folder
-    from simulator.scenario import read_yaml_file
+    from simulator.config.scenario import read_yaml_file
+    from simulator.engine.results import check_output_folder
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     data, source = None, None
@@ -571,7 +571,7 @@ def _optimize(args: argparse.Namespace) -> int:
     from optimizer.search import OPTIMIZATION_FILES, STUDY_FILE, mask_password, optimize
     from optimizer.search_space import search_settings
     from simulator import ScenarioError, load_scenario
-    from simulator.results import check_output_folder
+    from simulator.engine.results import check_output_folder
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     overrides: dict[str, object] = {"trials": args.trials, "seeds": args.seeds, "objective": args.objective}
@@ -640,9 +640,9 @@ def _report(args: argparse.Namespace) -> int:
 
 def _abtest(args: argparse.Namespace) -> int:
     from simulator import load_scenario
-    from simulator.abtest import ABTEST_FILES, ab_test
-    from simulator.replicate import load_patch
-    from simulator.results import check_output_folder
+    from simulator.engine.results import check_output_folder
+    from simulator.measure.abtest import ABTEST_FILES, ab_test
+    from simulator.measure.replicate import load_patch
 
     scenario = load_scenario(args.scenario).with_overrides(days=args.days, agents=args.agents)
     patch = load_patch(args.variant)

@@ -170,9 +170,9 @@ def _run_vectorized(spec: dict[str, Any]) -> dict[str, Any]:
     from object_model import policies_in_use
 
     from simulator import CommerceModel
-    from simulator.channels import LEDGER_FIELDS
-    from simulator.population import estimate_memory_bytes
-    from simulator.results import collect_results
+    from simulator.engine.channels import LEDGER_FIELDS
+    from simulator.engine.population import estimate_memory_bytes
+    from simulator.engine.results import collect_results
 
     base, scenario = _load(spec)
     # Warm-up on a tiny copy: first calls of numpy routines and pydantic paths are not timed.
@@ -542,7 +542,7 @@ def driver_main(args: argparse.Namespace) -> None:
         )
         print(
             f"    (of which {big['baseline_bytes'] / MIB:,.0f} MiB is the interpreter, numpy, pandas, mesa "
-            f"and warm-up; simulator.population.estimate_memory_bytes() predicts "
+            f"and warm-up; simulator.engine.population.estimate_memory_bytes() predicts "
             f"{big['estimate_bytes'] / MIB:,.0f} MiB for the simulation itself)"
         )
         ratio_flat = _ns_per_shopper_day(big) / _ns_per_shopper_day(small)

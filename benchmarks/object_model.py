@@ -1,22 +1,23 @@
 """The simulator's daily rules written the classic Mesa way: one ``mesa.Agent`` object per shopper.
 
 This is the baseline the vectorized simulator (``simulator.CommerceModel``) is measured against in
-``bench_simulator.py``. It reads the same :class:`simulator.scenario.Scenario` and follows the same
+``bench_simulator.py``. It reads the same :class:`simulator.config.scenario.Scenario` and follows the same
 mechanisms, in the same order within a shopper's day, but in plain Python, one shopper at a time:
 
-1. channels buy media (same spend plan and auction pressure, :func:`simulator.channels.impressions_bought`)
+1. channels buy media (same spend plan and auction pressure,
+   :func:`simulator.engine.channels.impressions_bought`)
    and work out how many impressions an eligible shopper of each persona gets on average today;
-2. exposure (:mod:`simulator.exposure`): adstock decays at each channel's carryover; each shopper of a
+2. exposure (:mod:`simulator.engine.exposure`): adstock decays at each channel's carryover; each shopper of a
    channel's audience (and, for channels that only reach known shoppers, who is known) receives
    Poisson(m x persona weight) impressions; impressions past the frequency cap are wasted, the rest are
    discounted by fatigue from recent exposures and added to the ad stock; an unaware shopper becomes
    aware with ``awareness_per_impression`` per effective impression; then organic discovery;
-3. journey (:mod:`simulator.journey`): aware prospects forget, or visit at a hazard of
+3. journey (:mod:`simulator.engine.journey`): aware prospects forget, or visit at a hazard of
    ``click_through_rate x (1 - carryover) x ad stock`` plus organic visit rates and start considering
    (hesitation timer, channels compared, opt-in); at the end of the hesitation they cart, pick the
    compared channel they like best (affinity, at random) and check out or abandon at its friction;
-4. orders are booked with the same economics (:mod:`simulator.economics`);
-5. repeat purchases (:mod:`simulator.repurchase`) at the individual gamma rate raised by the channels'
+4. orders are booked with the same economics (:mod:`simulator.engine.economics`);
+5. repeat purchases (:mod:`simulator.engine.repurchase`) at the individual gamma rate raised by the channels'
    retention effect, dropout after repeat purchases with the individual beta probability;
 6. lifecycle: customers lapse and churn by recency.
 
@@ -37,9 +38,9 @@ from typing import Any
 
 import mesa
 
-from simulator.channels import LEDGER_FIELDS, impressions_bought
-from simulator.population import NO_DAY, Funnel, PersonaTable, State
-from simulator.scenario import Channel, Scenario
+from simulator.config.scenario import Channel, Scenario
+from simulator.engine.channels import LEDGER_FIELDS, impressions_bought
+from simulator.engine.population import NO_DAY, Funnel, PersonaTable, State
 
 __all__ = ["LEDGER_FIELDS", "ObjectChannel", "ObjectCommerceModel", "ObjectShopper", "policies_in_use"]
 

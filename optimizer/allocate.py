@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from simulator.replicate import BASELINE, confidence_interval, replicate
-from simulator.results import write_files
-from simulator.scenario import Scenario, ScenarioError
+from simulator.config.scenario import Scenario, ScenarioError
+from simulator.engine.results import write_files
+from simulator.measure.replicate import BASELINE, confidence_interval, replicate
 
 from .curves import ResponseCurves, apply_plan, current_plan, hill, measure_response, period_bounds
 from .lp import (
@@ -272,7 +272,7 @@ class AllocationResult:
 
     def _repr_html_(self) -> str:
         from reports import recommendation_sentence
-        from simulator.display import html_table, range_column
+        from simulator.common.display import html_table, range_column
 
         currency = self.scenario.economics.currency
         channels = [

@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from simulator.incrementality import planned_spend
-from simulator.replicate import BASELINE, ReplicationResult, confidence_interval, replicate
-from simulator.scenario import Scenario
+from simulator.config.scenario import Scenario
+from simulator.measure.incrementality import planned_spend
+from simulator.measure.replicate import BASELINE, ReplicationResult, confidence_interval, replicate
 
 from .pwl import PiecewiseLinear
 from .settings import OBJECTIVE_KPI, Objective
@@ -89,7 +89,7 @@ def apply_plan(scenario: Scenario, plan: Mapping[str, float | Sequence[float]]) 
     Scenario
         Validated, with the same source name for error messages.
     """
-    from simulator.replicate import apply_patch
+    from simulator.measure.replicate import apply_patch
 
     by_name = {c.name: c for c in scenario.channels}
     horizon = scenario.horizon_days

@@ -172,7 +172,7 @@ class Allocation:
         (right derivative; for several periods, the period where the next unit returns most,
         carryover into later periods included). It is gross, *not* minus 1: in profit mode a
         channel pays for its next unit when it is above 1, as in
-        :func:`simulator.incrementality.incrementality`.
+        :func:`simulator.measure.incrementality.incrementality`.
     shadow_prices : list of ShadowPrice
         Binding constraints only (dual above a small tolerance), in the order: budget, period
         budgets, each channel's lock, bounds and presence, share rules, ROI target.

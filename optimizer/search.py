@@ -52,11 +52,11 @@ import numpy.typing as npt
 import optuna
 import pandas as pd
 
-from simulator.engine import check_memory
-from simulator.model import CommerceModel
-from simulator.replicate import BASELINE, confidence_interval, replicate
-from simulator.results import collect_results, write_files
-from simulator.scenario import Scenario, ScenarioError
+from simulator.config.scenario import Scenario, ScenarioError
+from simulator.engine.model import CommerceModel
+from simulator.engine.results import collect_results, write_files
+from simulator.engine.simulate import check_memory
+from simulator.measure.replicate import BASELINE, confidence_interval, replicate
 
 from .allocate import solve_on_curves
 from .curves import ResponseCurves, apply_plan, current_plan, measure_response

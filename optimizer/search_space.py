@@ -39,9 +39,9 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from simulator.replicate import apply_patch
-from simulator.scenario import Scenario, ScenarioError, error_from_validation
-from simulator.scenario import StrictModel as _Strict
+from simulator.config.scenario import Scenario, ScenarioError, error_from_validation
+from simulator.config.scenario import StrictModel as _Strict
+from simulator.measure.replicate import apply_patch
 
 __all__ = [
     "BudgetSearch",
@@ -243,7 +243,7 @@ def _child(node: Any, key: str | int, where: str) -> tuple[Any, str | int]:
 
 LEVERS_WITH_DEFAULTS = {"checkout_simplification", "service", "loyalty"}
 """Levers that can be switched on with all their fields at the defaults (the loyalty program:
-regular, silver, gold and diamond tiers as in :class:`simulator.policies.Loyalty`)."""
+regular, silver, gold and diamond tiers as in :class:`simulator.config.policies.Loyalty`)."""
 
 
 def _resolve(policies: dict[str, Any], path: str) -> tuple[Any, list[str | int]]:

@@ -33,8 +33,8 @@ from typing import Any, Self
 
 from pydantic import Field, ValidationError, model_validator
 
-from simulator.scenario import Scenario, ScenarioError, error_from_validation
-from simulator.scenario import StrictModel as _Strict
+from simulator.config.scenario import Scenario, ScenarioError, error_from_validation
+from simulator.config.scenario import StrictModel as _Strict
 
 __all__ = [
     "AllocationSettings",

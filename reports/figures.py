@@ -569,7 +569,7 @@ def retention_heatmap(matrix: pd.DataFrame, *, ax: Axes | None = None) -> Figure
     Parameters
     ----------
     matrix
-        :func:`simulator.clv.retention_matrix` (``retention_matrix.csv``): index
+        :func:`simulator.measure.clv.retention_matrix` (``retention_matrix.csv``): index
         ``acquisition_month`` (or a column of that name), columns ``0, 1, ...`` (months later),
         shares 0-1; empty (NaN) where a month is not wholly observed.
     ax

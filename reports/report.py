@@ -61,7 +61,7 @@ external resources, all text escaped), ``report.md`` with its figures as ``repor
 files next to it, ``summary.png`` (one page: the headline and the three most important
 figures) and ``report.xlsx`` (sheets ``KPIs``, ``channels``, ``allocation``, ``expected``,
 ``policy`` as available). All are staged in a temporary folder and moved in place together
-(:func:`simulator.results.write_files`).
+(:func:`simulator.engine.results.write_files`).
 """
 
 from __future__ import annotations
@@ -83,9 +83,9 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure, FigureBase
 
-from simulator.display import HEADLINE_KPIS, format_range
-from simulator.display import format_kpi as _format
-from simulator.results import CHANNEL_TABLE_COLUMNS, check_output_folder, write_files
+from simulator.common.display import HEADLINE_KPIS, format_range
+from simulator.common.display import format_kpi as _format
+from simulator.engine.results import CHANNEL_TABLE_COLUMNS, check_output_folder, write_files
 
 from . import figures
 from .figures import format_amount

@@ -7,15 +7,17 @@ The public API: load a scenario, simulate it, read tidy pandas results.
 >>> result.summary["roi"]  # doctest: +SKIP
 """
 
-from .abtest import ABTestResult, ab_test
-from .attribution import AttributionReport, evaluate_attribution
-from .channels import ChannelAgent
-from .engine import check_memory, simulate
-from .model import CommerceModel
-from .population import Funnel, ShopperPopulation, State
-from .replicate import ReplicationResult
-from .results import OutputExistsError, SimulationResult
-from .scenario import Scenario, ScenarioError, ScenarioWarning, load_scenario, parse_scenario
+from .config.scenario import Scenario, ScenarioError, ScenarioWarning, load_scenario, parse_scenario
+from .engine.channels import ChannelAgent
+from .engine.model import CommerceModel
+from .engine.population import Funnel, ShopperPopulation, State
+from .engine.results import OutputExistsError, SimulationResult
+from .engine.simulate import check_memory, simulate
+from .measure.abtest import ABTestResult, ab_test
+from .measure.attribution import AttributionReport, evaluate_attribution
+from .measure.clv import customer_lifetime_value, simulate_for_clv
+from .measure.incrementality import incrementality
+from .measure.replicate import ReplicationResult, replicate
 
 __all__ = [
     "ABTestResult",
@@ -33,8 +35,12 @@ __all__ = [
     "State",
     "ab_test",
     "check_memory",
+    "customer_lifetime_value",
     "evaluate_attribution",
+    "incrementality",
     "load_scenario",
     "parse_scenario",
+    "replicate",
     "simulate",
+    "simulate_for_clv",
 ]

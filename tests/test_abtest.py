@@ -13,7 +13,7 @@ from scenario_factory import small
 from test_bad_input import FIXTURES, VALID, assert_bad_input, run
 
 from simulator import ScenarioError, simulate
-from simulator.abtest import (
+from simulator.measure.abtest import (
     METRICS,
     ab_test,
     compare_arms,

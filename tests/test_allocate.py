@@ -17,7 +17,7 @@ from optimizer.allocate import AllocationResult, allocate_budget
 from optimizer.curves import apply_plan, current_plan, fit_curve, hill
 from optimizer.settings import Objective, allocation_settings
 from simulator import ScenarioError
-from simulator.incrementality import planned_spend
+from simulator.measure.incrementality import planned_spend
 
 SCENARIO = "scenarios/omnichannel_retailer.yaml"
 

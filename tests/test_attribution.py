@@ -15,7 +15,8 @@ import pytest
 from scenario_factory import ROOT, small
 
 from simulator import simulate
-from simulator.attribution import (
+from simulator.engine.touchpaths import TouchKind, TouchPaths, TouchRecorder
+from simulator.measure.attribution import (
     MODELS,
     AttributionReport,
     attribute,
@@ -25,7 +26,6 @@ from simulator.attribution import (
     true_incremental,
     without_spend,
 )
-from simulator.touchpaths import TouchKind, TouchPaths, TouchRecorder
 
 CHANNELS = ["a", "b", "c"]
 

@@ -1,4 +1,4 @@
-"""Customer lifetime value, the order log, and the BG/NBD fit (simulator.clv, simulator.bgnbd)."""
+"""Customer lifetime value, the order log, and the BG/NBD fit (measure.clv, customerbase.bgnbd)."""
 
 from __future__ import annotations
 
@@ -12,20 +12,20 @@ from scipy.special import hyp2f1
 
 from run import main
 from simulator import CommerceModel, ScenarioWarning, State, parse_scenario, simulate
-from simulator.bgnbd import (
+from simulator.customerbase.bgnbd import (
     BGNBDParameters,
     conditional_expected_transactions,
     fit_bgnbd,
     rfm_from_transactions,
 )
-from simulator.clv import (
+from simulator.engine.results import collect_results
+from simulator.measure.clv import (
     CLV_FILES,
     customer_lifetime_value,
     daily_discount_factor,
     latent_traits,
     simulate_for_clv,
 )
-from simulator.results import collect_results
 
 # Published BG/NBD estimates on the CDNOW data (Fader, Hardie and Lee 2005), time in weeks.
 CDNOW = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}

@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 
 from reports import figures
 from simulator import SimulationResult, simulate
-from simulator.display import format_kpi, format_range, html_table
-from simulator.replicate import replicate
+from simulator.common.display import format_kpi, format_range, html_table
+from simulator.measure.replicate import replicate
 from tests.scenario_factory import small
 
 

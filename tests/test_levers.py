@@ -10,7 +10,7 @@ import pytest
 from scenario_factory import assert_money_adds_up, bundled_dict
 
 from simulator import CommerceModel, parse_scenario, simulate
-from simulator.results import SimulationResult
+from simulator.engine.results import SimulationResult
 
 SEEDS = (1, 2)
 

@@ -1,4 +1,4 @@
-"""Word of mouth, referrals and group buying on the social graph (simulator/referral.py)."""
+"""Word of mouth, referrals and group buying on the social graph (simulator/levers/referral.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from scenario_factory import assert_money_adds_up, small, uniform_market
 from scipy.optimize import least_squares
 
 from simulator import CommerceModel, ScenarioWarning, parse_scenario, simulate
-from simulator.referral import build_friends
+from simulator.levers.referral import build_friends
 
 SEEDS = [1, 2, 3]
 

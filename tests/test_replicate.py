@@ -13,8 +13,8 @@ from scenario_factory import small, three_channel_market
 
 import run
 from simulator import ScenarioError, simulate
-from simulator.incrementality import incrementality
-from simulator.replicate import apply_patch, confidence_interval, load_patch, replicate
+from simulator.measure.incrementality import incrementality
+from simulator.measure.replicate import apply_patch, confidence_interval, load_patch, replicate
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = Path("tests") / "fixtures" / "variants"  # relative to ROOT, as a user would type it

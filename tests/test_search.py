@@ -19,9 +19,9 @@ from scenario_factory import BUNDLED, ROOT, small, uniform_market
 from optimizer.search import mask_password, optimize, running_metrics, score_policy
 from optimizer.search_space import apply_policy, default_parameters, search_settings
 from simulator import ScenarioError, ScenarioWarning, load_scenario
-from simulator.model import CommerceModel
-from simulator.replicate import apply_patch
-from simulator.results import collect_results
+from simulator.engine.model import CommerceModel
+from simulator.engine.results import collect_results
+from simulator.measure.replicate import apply_patch
 
 
 def test_running_metrics_match_the_summary_at_the_end() -> None:

@@ -12,7 +12,7 @@ from scenario_factory import BUNDLED, assert_money_adds_up, bundled_dict, small,
 from scipy.special import hyp2f1
 
 from simulator import CommerceModel, ScenarioWarning, State, parse_scenario, simulate
-from simulator.population import NO_DAY
+from simulator.engine.population import NO_DAY
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 from scenario_factory import assert_money_adds_up, bundled_dict, small
 
 from simulator import CommerceModel, ScenarioError, parse_scenario, simulate
-from simulator.population import NO_DAY
-from simulator.results import SimulationResult, collect_results
+from simulator.engine.population import NO_DAY
+from simulator.engine.results import SimulationResult, collect_results
 
 SEEDS = (1, 2)
 AGENTS, DAYS = 20_000, 240

@@ -2,15 +2,15 @@
 
 A day runs these mechanisms in this order:
 
-1. channels buy media (:meth:`simulator.channels.ChannelAgent.step`);
+1. channels buy media (:meth:`simulator.engine.channels.ChannelAgent.step`);
 2. exposure: adstock decay, impressions land on shoppers, organic discovery
-   (:mod:`simulator.exposure`);
+   (:mod:`simulator.engine.exposure`);
 3. journey: aware prospects forget or visit and start considering; word of mouth and
-   referrals bring more visits (:mod:`simulator.referral`); shoppers at the end of
-   their hesitation cart and check out or leave (:mod:`simulator.journey`);
-4. repeat purchases and dropout of live customers (:mod:`simulator.repurchase`);
-   then the strategy levers' daily work (:mod:`simulator.levers`);
-5. lifecycle: customers cross the lapsed / churned thresholds (:mod:`simulator.repurchase`);
+   referrals bring more visits (:mod:`simulator.levers.referral`); shoppers at the end of
+   their hesitation cart and check out or leave (:mod:`simulator.engine.journey`);
+4. repeat purchases and dropout of live customers (:mod:`simulator.engine.repurchase`);
+   then the strategy levers' daily work (:mod:`simulator.levers.composite`);
+5. lifecycle: customers cross the lapsed / churned thresholds (:mod:`simulator.engine.repurchase`);
 6. the day's state counts are recorded (the channel ledgers were filled along the way).
 """
 
@@ -23,14 +23,14 @@ import mesa
 import numpy as np
 import numpy.typing as npt
 
+from ..config.scenario import Scenario
+from ..levers.composite import PROGRAM_COST_FIELDS, LeverEffects, Levers
 from .channels import LEDGER_FIELDS, ChannelAgent
 from .economics import FOLLOW_UP_WINDOWS, OrderLog
 from .exposure import decay_ad_stock, deliver_impressions, organic_discovery
 from .journey import decide, forget_and_visit
-from .levers import PROGRAM_COST_FIELDS, LeverEffects, Levers
 from .population import ShopperPopulation, State
 from .repurchase import repeat_purchases, update_lifecycle_states
-from .scenario import Scenario
 from .streams import CommonRandomNumbers
 from .touchpaths import TouchRecorder
 
@@ -51,8 +51,8 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         Seed of the model's one ``numpy.random.Generator``; defaults to ``scenario.seed``.
     levers
         Builds the model's levers from the model (after its population, random numbers and
-        channels); default :class:`~simulator.levers.Levers` of the scenario's ``policies``.
-        An A/B test passes :class:`~simulator.arms.ArmedLevers`.
+        channels); default :class:`~simulator.levers.composite.Levers` of the scenario's ``policies``.
+        An A/B test passes :class:`~simulator.levers.arms.ArmedLevers`.
 
     Attributes
     ----------
@@ -60,7 +60,7 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         Mesa's ``Model.rng`` from the seed: builds the population and the social graph.
     crn : CommonRandomNumbers
         Keyed by the same seed: the daily mechanisms' per-shopper draws (common random numbers,
-        so runs on one seed that differ in a decision stay aligned; see ``simulator/streams.py``).
+        so runs on one seed that differ in a decision stay aligned; see ``simulator/engine/streams.py``).
     population : ShopperPopulation
         The shoppers, as arrays.
     channel_agents : list of ChannelAgent
@@ -104,7 +104,7 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         """Daily lever costs that are not media, fees or discounts (agent units)."""
         self.order_log: OrderLog | None = OrderLog()
         self.touches: TouchRecorder | None = None
-        """Touch-path recorder (:mod:`simulator.touchpaths`); ``None`` records nothing (default)."""
+        """Touch-path recorder (:mod:`simulator.engine.touchpaths`); ``None`` records nothing (default)."""
         self.levers: LeverEffects
         self.levers = Levers(self) if levers is None else levers(self)
         self._decisions: defaultdict[int, list[npt.NDArray[np.int64]]] = defaultdict(list)

@@ -7,7 +7,7 @@ runs. Runs can go to worker processes; results are sorted by (variant, seed), so
 identical whatever the number of workers.
 
 >>> from simulator import load_scenario
->>> from simulator.replicate import replicate
+>>> from simulator.measure.replicate import replicate
 >>> base = load_scenario("scenarios/omnichannel_retailer.yaml")  # doctest: +SKIP
 >>> more_search = {"channels": {"search": {"daily_spend": 9000}}}
 >>> reps = replicate(base, seeds=[1, 2, 3], variants={"more_search": more_search})  # doctest: +SKIP
@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .engine import check_memory, simulate
-from .results import write_files
-from .scenario import Scenario, ScenarioError, parse_scenario, read_yaml_file
+from ..config.scenario import Scenario, ScenarioError, parse_scenario, read_yaml_file
+from ..engine.results import write_files
+from ..engine.simulate import check_memory, simulate
 
 __all__ = [
     "BASELINE",
@@ -290,7 +290,7 @@ class ReplicationResult:
     def _repr_html_(self) -> str:
         import html
 
-        from .display import html_table, range_column
+        from ..common.display import html_table, range_column
 
         shown = [m for m in HEADLINE_KPIS if m in self.runs.columns]
         summary = self.summary(shown)

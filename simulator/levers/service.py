@@ -5,7 +5,7 @@ speed (``0.9 - 0.05 x (delivery_days - 1)``), lowered by 0.3 when the order is r
 (by 0.15 when returns are free), plus individual noise (standard deviation 0.1). Satisfaction
 is an exponential average over orders (weight 0.5 on the newest). It scales the dropout chance
 after a repeat purchase (``1.5 - satisfaction``: a delighted customer drops out half as often
-as an indifferent one) and decides who talks and refers (see :mod:`simulator.referral`).
+as an indifferent one) and decides who talks and refers (see :mod:`simulator.levers.referral`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from .policies import Service
+from ..config.policies import Service
 
 __all__ = ["Satisfaction"]
 

@@ -14,8 +14,8 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
-from .policies import Policies
-from .scenario import Scenario
+from ..config.policies import Policies
+from ..config.scenario import Scenario
 
 __all__ = ["NO_DAY", "Funnel", "PersonaTable", "ShopperPopulation", "State", "estimate_memory_bytes"]
 

@@ -3,11 +3,11 @@
 Recording is off by default (``simulate(..., record_paths=True)`` turns it on). When on, the
 model holds a :class:`TouchRecorder` as ``model.touches`` and three mechanisms write to it:
 
-- :func:`simulator.exposure.deliver_impressions` - one *exposure* touch per shopper, channel
+- :func:`simulator.engine.exposure.deliver_impressions` - one *exposure* touch per shopper, channel
   and day the shopper was hit (however many impressions landed);
-- :func:`simulator.journey.start_consideration` - one *visit* touch with the channel that
+- :func:`simulator.engine.journey.start_consideration` - one *visit* touch with the channel that
   brought the visit (ads, organic visits, word of mouth and referrals, retargeted browsers);
-- :func:`simulator.economics.book_orders` - a first order (a *conversion*: the shopper becomes
+- :func:`simulator.engine.economics.book_orders` - a first order (a *conversion*: the shopper becomes
   a customer) closes the shopper's path: its touches, in time order, plus an *order* touch with
   the channel where the order closed, go to the conversion log. Every order, first or repeat,
   starts a new empty path.

@@ -5,7 +5,7 @@ rate to the customer's *reference day*: the day of the first purchase, or day 0 
 who had bought before the simulated horizon (their value is counted from day 0).
 
 - **Realized margin**: the contribution of each of the customer's orders in the horizon (before
-  marketing; :mod:`simulator.economics`), discounted by ``delta^(order day - reference day)``,
+  marketing; :mod:`simulator.engine.economics`), discounted by ``delta^(order day - reference day)``,
   with the daily factor ``delta = (1 + annual rate)^(-1/365)``.
 - **Expected remaining value, truth**: the simulator knows each customer's daily purchase rate
   ``lambda``, dropout chance ``p`` and whether the customer is still alive
@@ -26,7 +26,7 @@ who had bought before the simulated horizon (their value is counted from day 0).
   bundled levers on, the simulation goes on to produce about 2.5 times as many orders from
   these customers.
 - **Expected remaining value, BG/NBD**: what an analyst would estimate from the transactions
-  alone: the BG/NBD model fitted on the order log (:mod:`simulator.bgnbd`), each customer's
+  alone: the BG/NBD model fitted on the order log (:mod:`simulator.customerbase.bgnbd`), each customer's
   conditional expected purchases ``E[Y(t) | x, t_x, T]`` over the same ``H`` days, discounted on
   a weekly grid, times the same margin per order.
 - **Margin per future order**: the mean margin of the customer's repeat orders; for a customer
@@ -47,19 +47,19 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .bgnbd import (
+from ..config.scenario import Scenario
+from ..customerbase.bgnbd import (
     BGNBDParameters,
     discounted_expected_transactions,
     fit_bgnbd,
     probability_alive,
     rfm_from_transactions,
 )
-from .engine import check_memory
-from .levers import Levers
-from .model import CommerceModel
-from .population import NO_DAY
-from .results import SimulationResult, collect_results, write_files
-from .scenario import Scenario
+from ..engine.model import CommerceModel
+from ..engine.population import NO_DAY
+from ..engine.results import SimulationResult, collect_results, write_files
+from ..engine.simulate import check_memory
+from ..levers.composite import Levers
 
 __all__ = [
     "CLV_FILES",
@@ -203,7 +203,7 @@ def latent_traits(model: CommerceModel) -> pd.DataFrame:
 
     A live customer tries to buy again on a day with chance ``1 - exp(-purchase_rate x
     rate_lift)`` and the attempt becomes an order with chance ``checkout_pass``
-    (:func:`simulator.repurchase.repeat_purchases`); only orders can end in dropout.
+    (:func:`simulator.engine.repurchase.repeat_purchases`); only orders can end in dropout.
 
     Parameters
     ----------

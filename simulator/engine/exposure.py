@@ -1,6 +1,6 @@
 """Exposure: impressions land on shoppers; adstock, frequency cap, fatigue; organic discovery.
 
-Order within a day (called by :class:`simulator.model.CommerceModel`):
+Order within a day (called by :class:`simulator.engine.model.CommerceModel`):
 
 1. :func:`decay_ad_stock` - yesterday's ad effect carries over at each channel's ``carryover``.
 2. :func:`deliver_impressions` - each channel's impressions land at random on shoppers of its

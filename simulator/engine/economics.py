@@ -39,7 +39,7 @@ FOLLOW_UP_WINDOWS = (7, 30, 60)
 class OrderLog:
     """Every order booked, kept as the arrays of each booking (agent units, per order).
 
-    About 24 bytes per order; :func:`simulator.results.collect_results` turns it into
+    About 24 bytes per order; :func:`simulator.engine.results.collect_results` turns it into
     ``SimulationResult.orders``. Set ``model.order_log = None`` before running to skip it.
     """
 
@@ -77,7 +77,7 @@ def book_orders(
     """Book one order for each shopper in its channel and update shopper and channel ledgers.
 
     Discounts, free shipping and points come from the scenario's levers
-    (:class:`simulator.levers.Levers`).
+    (:class:`simulator.levers.composite.Levers`).
 
     Parameters
     ----------

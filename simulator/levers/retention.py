@@ -21,11 +21,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .policies import Retention
+from ..config.policies import Retention
 
 if TYPE_CHECKING:
-    from .levers import Levers
-    from .model import CommerceModel
+    from ..engine.model import CommerceModel
+    from .composite import Levers
 
 __all__ = ["RetentionProgram"]
 

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..config.scenario import Scenario
+from ..levers.referral import SOCIAL_SOURCES
 from .channels import LEDGER_FIELDS
 from .economics import FOLLOW_UP_WINDOWS
 from .population import NO_DAY, Funnel, State
-from .referral import SOCIAL_SOURCES
-from .scenario import Scenario
 from .touchpaths import TouchPaths
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class SimulationResult:
         Lever tables, e.g. ``campaigns`` (one row per campaign) and ``winback`` (per segment).
     paths : TouchPaths or None
         Touch paths before each conversion and of shoppers who never bought, when recorded
-        (``simulate(..., record_paths=True)``; see :mod:`simulator.touchpaths`).
+        (``simulate(..., record_paths=True)``; see :mod:`simulator.engine.touchpaths`).
     orders : pandas.DataFrame
         One row per ``order_id`` (one agent's order, standing for ``scale`` real orders): ``day``,
         ``shopper_id``, ``channel``, ``revenue`` (net of discounts, 0 when returned) and ``margin``
@@ -155,7 +155,7 @@ class SimulationResult:
         return totals
 
     def _repr_html_(self) -> str:
-        from .display import HEADLINE_KPIS, html_table, kpi_table_html
+        from ..common.display import HEADLINE_KPIS, html_table, kpi_table_html
 
         scenario = self.scenario
         population = scenario.population
@@ -307,7 +307,7 @@ def summarize(
     customers
         The per-shopper table (agent rows).
     funnel
-        Per-shopper :class:`~simulator.population.Funnel` flags.
+        Per-shopper :class:`~simulator.engine.population.Funnel` flags.
     scale
         People per agent.
     """

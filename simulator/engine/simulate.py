@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
+from ..config.scenario import Scenario, ScenarioError
 from .model import CommerceModel
 from .population import estimate_memory_bytes
 from .results import SimulationResult, collect_results
-from .scenario import Scenario, ScenarioError
 from .touchpaths import TouchRecorder
 
 __all__ = ["available_memory_bytes", "check_memory", "simulate"]
@@ -72,7 +72,7 @@ def simulate(
     progress
         Show a progress bar over days.
     record_paths
-        Record every shopper's touch path (:mod:`simulator.touchpaths`) into
+        Record every shopper's touch path (:mod:`simulator.engine.touchpaths`) into
         ``SimulationResult.paths``; costs memory (about 70 bytes a shopper) and some speed.
 
     Returns

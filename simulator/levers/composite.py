@@ -11,7 +11,7 @@ word of mouth and referrals -> loyalty (interactions, tier roll-over, costs) -> 
 
 The model talks to its levers only through the methods of :class:`LeverEffects`, so that one
 world can hold several sets of levers, each acting on its own shoppers (the arms of an A/B
-test, :class:`simulator.arms.ArmedLevers`). A :class:`Levers` with a ``scope`` acts only on
+test, :class:`simulator.levers.arms.ArmedLevers`). A :class:`Levers` with a ``scope`` acts only on
 the shoppers of its scope: its programs pick their daily targets among them, and it pays its
 ``share`` of the programs' fixed costs.
 """
@@ -24,14 +24,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..config.policies import Policies, Service
 from .loyalty import LoyaltyProgram
-from .policies import Policies, Service
 from .promotions import PromotionCalendar, combine_discounts
 from .retention import RetentionProgram
 from .service import Satisfaction
 
 if TYPE_CHECKING:
-    from .model import CommerceModel
+    from ..engine.model import CommerceModel
     from .referral import ReferralProgram
     from .retargeting import RetargetingProgram
     from .winback import WinbackProgram

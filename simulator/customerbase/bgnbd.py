@@ -10,7 +10,7 @@ probability ``p`` (beta distributed, ``a`` and ``b``). Each customer is summariz
 - ``T``: time from the first purchase to the end of observation.
 
 Times are in a unit of ``time_unit_days`` days (weeks by default, as in the paper), so ``alpha``
-is in that unit too. The simulator follows the same story (:mod:`simulator.repurchase`), but in
+is in that unit too. The simulator follows the same story (:mod:`simulator.engine.repurchase`), but in
 days: a live customer buys at most once a day, with chance ``1 - exp(-lambda_day)``, which is
 the continuous model observed at daily resolution (a day with two purchases counts one); at
 the rates of typical retail (a purchase every few weeks or months) the difference is negligible.

@@ -8,7 +8,7 @@ import mesa
 import numpy as np
 import numpy.typing as npt
 
-from .scenario import Channel, Pricing
+from ..config.scenario import Channel, Pricing
 
 if TYPE_CHECKING:
     from .model import CommerceModel

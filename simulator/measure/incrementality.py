@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..config.scenario import Channel, Scenario, ScenarioError
 from .replicate import (
     BASELINE,
     ReplicationResult,
@@ -44,7 +45,6 @@ from .replicate import (
     replicate,
     write_tables,
 )
-from .scenario import Channel, Scenario, ScenarioError
 
 __all__ = [
     "INCREMENTALITY_FILES",

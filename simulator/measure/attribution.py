@@ -46,10 +46,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .engine import simulate
-from .results import SimulationResult, write_files
-from .scenario import Scenario
-from .touchpaths import TouchPaths
+from ..config.scenario import Scenario
+from ..engine.results import SimulationResult, write_files
+from ..engine.simulate import simulate
+from ..engine.touchpaths import TouchPaths
 
 __all__ = [
     "BASES",
@@ -503,7 +503,7 @@ class AttributionReport:
         """Write ``attribution.csv`` (:meth:`tidy`) and, with ``paths``, the first seed's touch paths.
 
         ``paths.csv`` has one row per path and ``touches.csv`` one row per touch
-        (:class:`simulator.touchpaths.TouchPaths`). Files are staged in a temporary folder and
+        (:class:`simulator.engine.touchpaths.TouchPaths`). Files are staged in a temporary folder and
         moved in place only when all are written.
 
         Raises

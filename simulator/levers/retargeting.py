@@ -24,7 +24,7 @@ a new abandonment. A returning browser starts a new consideration through the ch
 Cost: each ad costs the channel's price of an impression (``cost_per_mille / 1000``, or
 ``cost_per_click x click_through_rate``) times ``cost_multiplier``, booked as the channel's
 media spend and impressions. The model's cart recovery (an order within the recovery window of
-an abandoned cart, :func:`simulator.economics.book_orders`) follows ``window_days`` when the
+an abandoned cart, :func:`simulator.engine.economics.book_orders`) follows ``window_days`` when the
 lever is on.
 """
 
@@ -36,15 +36,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .economics import book_orders
-from .journey import start_consideration
-from .policies import Retargeting
-from .population import State
-from .scenario import Pricing
+from ..config.policies import Retargeting
+from ..config.scenario import Pricing
+from ..engine.economics import book_orders
+from ..engine.journey import start_consideration
+from ..engine.population import State
 
 if TYPE_CHECKING:
-    from .levers import Levers
-    from .model import CommerceModel
+    from ..engine.model import CommerceModel
+    from .composite import Levers
 
 __all__ = ["RetargetingProgram"]
 

@@ -13,7 +13,7 @@ The social graph
     ``fully_mixed`` stores no graph: everyone meets the whole population (mean field).
 Talkers
     Live customers (``alive``, bought at least once) whose satisfaction
-    (:mod:`simulator.service`) is at least ``satisfaction_threshold``; a customer from before
+    (:mod:`simulator.levers.service`) is at least ``satisfaction_threshold``; a customer from before
     day 0 with no order yet in the horizon counts with the satisfaction one order gives on
     average (the service's base less the return penalty times the return rate). Talkers are
     counted from the state at the start of the day.
@@ -22,7 +22,7 @@ Word of mouth
     ``word_of_mouth_rate x talking friends`` (fully mixed: ``word_of_mouth_rate x degree x
     share of talkers``), becomes aware and visits the channel it draws by affinity among the
     channels that reach unknown shoppers. This runs right after
-    :func:`simulator.journey.forget_and_visit` and before the day's decisions, on the prospects
+    :func:`simulator.engine.journey.forget_and_visit` and before the day's decisions, on the prospects
     that did not visit there: the chance to visit is ``1 - exp(-h_channels) exp(-h_word_of_mouth)``,
     exactly ``1 - exp(-(h_channels + h_word_of_mouth))``, one visit hazard a day. With one
     organic channel of rate ``p``, everyone aware, instant checkout and no churn, adoption
@@ -55,15 +55,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .economics import book_orders
-from .journey import choose_channel, start_consideration
-from .policies import GroupBuying, Promotions, Referral
-from .population import NO_DAY, Funnel, State
+from ..config.policies import GroupBuying, Promotions, Referral
+from ..engine.economics import book_orders
+from ..engine.journey import choose_channel, start_consideration
+from ..engine.population import NO_DAY, Funnel, State
 from .promotions import combine_discounts
 
 if TYPE_CHECKING:
-    from .levers import Levers
-    from .model import CommerceModel
+    from ..engine.model import CommerceModel
+    from .composite import Levers
 
 __all__ = ["SOCIAL_SOURCES", "ReferralProgram", "build_friends"]
 
@@ -147,7 +147,7 @@ class ReferralProgram:
     levers
         The levers this program belongs to (satisfaction). Word of mouth and referrals reach
         friends whoever they are: the program is not limited to a scope, and the arms of an
-        A/B test share one (see :class:`simulator.arms.ArmedLevers`).
+        A/B test share one (see :class:`simulator.levers.arms.ArmedLevers`).
     """
 
     def __init__(

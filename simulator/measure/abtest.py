@@ -1,7 +1,7 @@
 """A/B tests inside one world: shoppers split at random into control and treatment.
 
 The treatment is a patch of the scenario's ``policies`` (any lever but the social ones: see
-:mod:`simulator.arms`). Both arms live in the same simulated market - same channels, same ad
+:mod:`simulator.levers.arms`). Both arms live in the same simulated market - same channels, same ad
 stock, same seasons - so the difference between them is the effect of the policy on the
 shoppers who get it, measured the way a strategist's own A/B test would measure it:
 
@@ -22,7 +22,7 @@ exact; its interval leaves out the spread of lever costs between shoppers of an 
 small next to the spread of order margins.
 
 >>> from simulator import load_scenario
->>> from simulator.abtest import ab_test
+>>> from simulator.measure.abtest import ab_test
 >>> base = load_scenario("scenarios/omnichannel_retailer.yaml")  # doctest: +SKIP
 >>> coupon = {"policies": {"promotions": {"first_order_coupon": {"discount": 0.3}}}}
 >>> ab_test(base, coupon, seeds=[1, 2]).pooled.loc["converted", "p_value"]  # doctest: +SKIP
@@ -43,13 +43,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .arms import ARM_NAMES, ArmedLevers, assign_arms
-from .engine import check_memory
-from .model import CommerceModel
-from .population import Funnel
+from ..config.scenario import Scenario, ScenarioError
+from ..engine.model import CommerceModel
+from ..engine.population import Funnel
+from ..engine.results import SimulationResult, collect_results, write_files
+from ..engine.simulate import check_memory
+from ..levers.arms import ARM_NAMES, ArmedLevers, assign_arms
 from .replicate import Patch, apply_patch, check_seeds, check_workers
-from .results import SimulationResult, collect_results, write_files
-from .scenario import Scenario, ScenarioError
 
 __all__ = [
     "ABTEST_FILES",
@@ -89,7 +89,7 @@ def treatment_scenario(scenario: Scenario, patch: Patch, source: str = "<variant
     scenario
         The control scenario.
     patch
-        Nested mapping of fields to change (see :func:`simulator.replicate.apply_patch`); only
+        Nested mapping of fields to change (see :func:`simulator.measure.replicate.apply_patch`); only
         ``policies`` may change, and not ``policies.referral`` nor
         ``policies.promotions.group_buying``. An empty patch gives an A/A test.
     source

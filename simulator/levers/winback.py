@@ -37,13 +37,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .journey import checkout
-from .policies import ChurnReason, Winback
-from .population import NO_DAY
+from ..config.policies import ChurnReason, Winback
+from ..engine.journey import checkout
+from ..engine.population import NO_DAY
 
 if TYPE_CHECKING:
-    from .levers import Levers
-    from .model import CommerceModel
+    from ..engine.model import CommerceModel
+    from .composite import Levers
 
 __all__ = ["WinbackProgram"]
 
@@ -140,7 +140,7 @@ class WinbackProgram:
             Discount each order got (share of list value), all offers combined.
         kept
             Whether each order was kept; a returned order is refunded, so its coupon costs
-            nothing (as in :func:`simulator.economics.book_orders`). All count as kept when
+            nothing (as in :func:`simulator.engine.economics.book_orders`). All count as kept when
             not given.
         """
         holding = self._holding(model, shoppers) & ~first

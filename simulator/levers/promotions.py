@@ -21,12 +21,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .policies import Campaign, Promotions
-from .population import NO_DAY, State
+from ..config.policies import Campaign, Promotions
+from ..engine.population import NO_DAY, State
 
 if TYPE_CHECKING:
-    from .levers import Levers
-    from .model import CommerceModel
+    from ..engine.model import CommerceModel
+    from .composite import Levers
 
 __all__ = ["PromotionCalendar", "combine_discounts"]
 

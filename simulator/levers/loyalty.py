@@ -21,10 +21,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .policies import Loyalty
+from ..config.policies import Loyalty
 
 if TYPE_CHECKING:
-    from .model import CommerceModel
+    from ..engine.model import CommerceModel
 
 __all__ = ["LoyaltyProgram"]
 

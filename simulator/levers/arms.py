@@ -3,7 +3,7 @@
 :class:`ArmedLevers` splits the shoppers at random into arms (complete randomization: exactly
 ``round(share x shoppers)`` in the treatment, drawn from the run's common random numbers, so
 the population, the social graph and every other draw of the world stay those of the plain
-simulation on the same seed). Each arm holds its own :class:`~simulator.levers.Levers`:
+simulation on the same seed). Each arm holds its own :class:`~simulator.levers.composite.Levers`:
 
 - every question of the model about a group of shoppers (discount, conversion, checkout,
   repurchase, dropout, points) is split by arm and answered by each shopper's arm;
@@ -31,11 +31,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .levers import PROGRAM_COST_FIELDS, LeverResults, Levers
-from .policies import Policies
+from ..config.policies import Policies
+from .composite import PROGRAM_COST_FIELDS, LeverResults, Levers
 
 if TYPE_CHECKING:
-    from .model import CommerceModel
+    from ..engine.model import CommerceModel
 
 __all__ = ["ARM_NAMES", "ArmedLevers", "assign_arms"]
 
@@ -63,7 +63,7 @@ def assign_arms(model: CommerceModel, treatment_share: float) -> npt.NDArray[np.
 
 
 class ArmedLevers:
-    """One set of levers per arm in one world (implements :class:`~simulator.levers.LeverEffects`).
+    """One set of levers per arm in one world (implements :class:`~simulator.levers.composite.LeverEffects`).
 
     Parameters
     ----------

@@ -271,8 +271,9 @@ class AllocationResult:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        from reports import recommendation_sentence
         from simulator.common.display import html_table, range_column
+
+        from .recommendation import recommendation_sentence
 
         currency = self.scenario.economics.currency
         channels = [
@@ -321,7 +322,7 @@ class AllocationResult:
         matplotlib.figure.Figure
             :func:`reports.figures.spend_comparison` of :attr:`table`.
         """
-        from reports import figures
+        from . import figures
 
         return figures.spend_comparison(self.table.reset_index(), currency=self.scenario.economics.currency)
 
@@ -334,7 +335,7 @@ class AllocationResult:
             :func:`reports.figures.response_curves` of :meth:`response_table`,
             :attr:`table` and :meth:`measurements` (the report's response-curve figure).
         """
-        from reports import figures
+        from . import figures
 
         return figures.response_curves(
             self.response_table(),
@@ -353,8 +354,8 @@ class AllocationResult:
             :func:`reports.figures.outcome_comparison` of :meth:`expected` (the report's
             expected-outcome figure).
         """
-        from reports import figures
-        from reports.report import expected_frame
+        from . import figures
+        from .recommendation import expected_frame
 
         table = expected_frame(self.expected())
         return figures.outcome_comparison(

@@ -244,8 +244,8 @@ def test_report_flag_needs_an_output_folder() -> None:
 def test_notebook_display_and_plots_match_the_report(
     three_channels: AllocationResult, tmp_path: Path
 ) -> None:
+    from optimizer.recommendation import expected_frame
     from reports import build_report, figures
-    from reports.report import expected_frame
 
     html = three_channels._repr_html_()
     for channel, row in three_channels.table.iterrows():

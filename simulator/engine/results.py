@@ -177,19 +177,18 @@ class SimulationResult:
         layout = '<div style="display: flex; flex-wrap: wrap; align-items: flex-start">'
         return f"<div>{title}{layout}{headline}{channels}</div>{details}</div>"
 
-    # Figures: an optional presentation layer. The drawing lives in reports.figures (which
-    # reads plain tables and never simulates); it is imported here only when a plot is asked
-    # for, so the simulator keeps no import-time dependency on reports.
+    # Figures: drawn from the result's tables by simulator.engine.figures (imported on first use,
+    # so that simulating never loads matplotlib).
     def plot_revenue_and_spend(self) -> Figure:
         """Daily revenue and marketing spend, campaigns shaded: the report's figure.
 
         Returns
         -------
         matplotlib.figure.Figure
-            :func:`reports.figures.revenue_and_spend` of :attr:`daily` and the ``campaigns``
+            :func:`simulator.engine.figures.revenue_and_spend` of :attr:`daily` and the ``campaigns``
             table.
         """
-        from reports import figures
+        from . import figures
 
         campaigns = self.tables.get("campaigns")
         return figures.revenue_and_spend(self.daily, campaigns, currency=self.scenario.economics.currency)
@@ -200,9 +199,9 @@ class SimulationResult:
         Returns
         -------
         matplotlib.figure.Figure
-            :func:`reports.figures.funnel` of :attr:`channels`.
+            :func:`simulator.engine.figures.funnel` of :attr:`channels`.
         """
-        from reports import figures
+        from . import figures
 
         return figures.funnel(self.channels)
 
@@ -212,14 +211,14 @@ class SimulationResult:
         Returns
         -------
         matplotlib.figure.Figure
-            :func:`reports.figures.loyalty_tiers` of :attr:`levers`.
+            :func:`simulator.engine.figures.loyalty_tiers` of :attr:`levers`.
 
         Raises
         ------
         ValueError
             When the scenario has no loyalty program.
         """
-        from reports import figures
+        from . import figures
 
         return figures.loyalty_tiers(self.levers)
 

@@ -1,0 +1,365 @@
+"""Figures of recommendations: spend, response curves, outcomes with intervals, Pareto front, Optuna's charts.
+
+Convention: every function returns the :class:`matplotlib.figure.Figure` it drew on and never
+calls ``plt.show()``. Single-panel figures take an optional ``ax`` to draw into (a panel of a
+larger figure); multi-panel figures take an optional ``fig`` (a figure or sub-figure) to fill.
+Without them, a new figure is made with :class:`~matplotlib.figure.Figure` directly, outside
+pyplot's global state, so nothing needs closing and figures can be made in worker threads or
+processes. Save with ``fig.savefig(...)`` (PNG, SVG, PDF).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, FigureBase
+
+if TYPE_CHECKING:
+    import optuna
+
+from simulator.common.figures import (
+    METRIC_LABELS,
+    PLAN_COLORS,
+    RATIO_METRICS,
+    channel_order,
+    checked_table,
+    format_amount,
+    grouped_bars,
+    metric_axis,
+    money_axis,
+    panels,
+    root_figure,
+    single_axes,
+    unit_suffix,
+)
+
+__all__ = [
+    "optimization_history",
+    "outcome_comparison",
+    "param_importances",
+    "pareto_front",
+    "response_curves",
+    "spend_comparison",
+]
+
+
+def spend_comparison(table: pd.DataFrame, *, currency: str = "", ax: Axes | None = None) -> Figure:
+    """Current against recommended spend per channel, as side-by-side bars.
+
+    Parameters
+    ----------
+    table
+        One row per channel: ``channel``, ``current_spend`` and ``recommended_spend`` (currency
+        over the plan's horizon).
+    currency
+        Currency code for the axis label.
+    ax
+        Axes to draw into; a new figure when None.
+    """
+    data = checked_table(table, ("channel", "current_spend", "recommended_spend"), "spend_comparison")
+    fig, ax = single_axes(ax)
+    bars = grouped_bars(
+        ax,
+        data["channel"].astype(str).tolist(),
+        [
+            ("current", data["current_spend"].tolist(), {"color": PLAN_COLORS["current"]}),
+            ("recommended", data["recommended_spend"].tolist(), {"color": PLAN_COLORS["recommended"]}),
+        ],
+    )
+    for container, column in zip(bars, ("current_spend", "recommended_spend"), strict=True):
+        ax.bar_label(container, labels=[format_amount(float(v)) for v in data[column]], fontsize=8)
+    ax.set_title("Marketing spend per channel: current and recommended")
+    ax.set_xlabel("channel")
+    ax.set_ylabel("spend" + unit_suffix(currency))
+    money_axis(ax)
+    ax.legend()
+    return fig
+
+
+def response_curves(
+    curves: pd.DataFrame,
+    points: pd.DataFrame,
+    observed: pd.DataFrame | None = None,
+    *,
+    outcome_label: str = "incremental profit",
+    currency: str = "",
+    fig: FigureBase | None = None,
+) -> Figure:
+    """Each channel's fitted response curve with its current and recommended spend marked.
+
+    One panel per channel (in the order of ``points``); the marginal ROI at the recommended
+    spend is written next to the recommended point.
+
+    Parameters
+    ----------
+    curves
+        The fitted curves, long: ``channel``, ``spend`` (currency over the horizon) and
+        ``outcome`` (the channel's incremental outcome at that spend, e.g. profit in currency).
+    points
+        One row per channel: ``channel``, ``current_spend``, ``recommended_spend``,
+        ``current_outcome``, ``recommended_outcome`` and ``marginal_roi`` (extra outcome per
+        extra unit of spend at the recommended spend; ratio).
+    observed
+        Optional simulated measurements the curves were fitted to: ``channel``, ``spend``,
+        ``outcome`` and the 95% interval ``low``, ``high``.
+    outcome_label
+        What ``outcome`` measures, for the y axis.
+    currency
+        Currency code for the axis labels.
+    fig
+        Figure or sub-figure to fill; a new figure when None.
+    """
+    curves = checked_table(curves, ("channel", "spend", "outcome"), "response_curves: curves")
+    points = checked_table(
+        points,
+        (
+            "channel",
+            "current_spend",
+            "recommended_spend",
+            "current_outcome",
+            "recommended_outcome",
+            "marginal_roi",
+        ),
+        "response_curves: points",
+    )
+    if observed is not None:
+        observed = checked_table(
+            observed, ("channel", "spend", "outcome", "low", "high"), "response_curves: observed"
+        )
+    channels = channel_order(points["channel"])
+    fig, axes = panels(fig, len(channels), (4.2, 3.4))
+    for ax, channel in zip(axes, channels, strict=True):
+        curve = curves[curves["channel"].astype(str) == channel].sort_values("spend")
+        point = points[points["channel"].astype(str) == channel].iloc[0]
+        ax.plot(curve["spend"], curve["outcome"], color="#1f77b4", label="fitted curve")
+        if observed is not None:
+            measured = observed[observed["channel"].astype(str) == channel]
+            if len(measured):
+                ax.errorbar(
+                    measured["spend"],
+                    measured["outcome"],
+                    yerr=[measured["outcome"] - measured["low"], measured["high"] - measured["outcome"]],
+                    fmt=".",
+                    color="#555555",
+                    capsize=2,
+                    label="simulated (95% interval)",
+                )
+        ax.plot(
+            [point["current_spend"]],
+            [point["current_outcome"]],
+            "o",
+            color=PLAN_COLORS["current"],
+            markersize=8,
+            label="current",
+        )
+        ax.plot(
+            [point["recommended_spend"]],
+            [point["recommended_outcome"]],
+            "*",
+            color="#d62728",
+            markersize=13,
+            label="recommended",
+        )
+        ax.annotate(
+            f"marginal ROI {point['marginal_roi']:.2f}",
+            (float(point["recommended_spend"]), float(point["recommended_outcome"])),
+            textcoords="offset points",
+            xytext=(6, -14),
+            fontsize=8,
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+        )
+        ax.set_title(channel)
+        ax.set_xlabel("spend" + unit_suffix(currency))
+        ax.set_ylabel(outcome_label + unit_suffix(currency))
+        money_axis(ax, "x")
+        money_axis(ax)
+    if axes:
+        axes[0].legend(fontsize=8)
+    fig.suptitle("Response curves: current and recommended spend")
+    return root_figure(fig)
+
+
+def outcome_comparison(table: pd.DataFrame, *, currency: str = "", fig: FigureBase | None = None) -> Figure:
+    """Expected outcomes of the current and recommended plans with their intervals.
+
+    One panel per metric (units differ); in each, a bar per plan at the mean with whiskers
+    from ``low`` to ``high``.
+
+    Parameters
+    ----------
+    table
+        One row per (metric, plan): ``metric`` (e.g. ``profit``, ``roi``, ``clv``), ``plan``
+        (``current`` or ``recommended``), ``mean``, and the interval ``low``, ``high`` (95% over
+        seeds), in the metric's unit (currency for money, a ratio for ROI).
+    currency
+        Currency code for the money metrics' axis labels.
+    fig
+        Figure or sub-figure to fill; a new figure when None.
+    """
+    data = checked_table(table, ("metric", "plan", "mean", "low", "high"), "outcome_comparison")
+    metrics = channel_order(data["metric"])
+    fig, axes = panels(fig, len(metrics), (3.4, 3.4))
+    for ax, metric in zip(axes, metrics, strict=True):
+        rows = data[data["metric"].astype(str) == metric]
+        plans = rows["plan"].astype(str).tolist()
+        means = rows["mean"].to_numpy(np.float64)
+        errors = np.vstack(
+            [means - rows["low"].to_numpy(np.float64), rows["high"].to_numpy(np.float64) - means]
+        )
+        colors = [PLAN_COLORS.get(plan, "#2ca02c") for plan in plans]
+        bars = ax.bar(plans, means, yerr=errors, capsize=6, color=colors)
+        amount = metric not in RATIO_METRICS
+        ax.bar_label(
+            bars,
+            labels=[format_amount(m) if amount else f"{m:.2f}" for m in means],
+            fontsize=8,
+            label_type="center",
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+        )
+        ax.set_title(METRIC_LABELS.get(metric, metric.replace("_", " ")))
+        ax.set_xlabel("plan")
+        ax.set_ylabel(metric_axis(metric, currency))
+        if amount:
+            money_axis(ax)
+    fig.suptitle("Expected outcome, current and recommended plan (95% interval)")
+    return root_figure(fig)
+
+
+def pareto_front(trials: pd.DataFrame, chosen: int | None = None, *, ax: Axes | None = None) -> Figure:
+    """ROI against lifetime value of every policy tried, the Pareto front joined, the chosen one marked.
+
+    Parameters
+    ----------
+    trials
+        One row per trial: ``number`` (Optuna trial number), ``roi`` (ratio), ``clv`` (lifetime
+        value per customer, currency) and ``pareto`` (bool: on the Pareto front).
+    chosen
+        Trial number of the chosen policy, marked with a star; None for no mark.
+    ax
+        Axes to draw into; a new figure when None.
+    """
+    data = checked_table(trials, ("number", "roi", "clv", "pareto"), "pareto_front")
+    fig, ax = single_axes(ax)
+    on_front = data["pareto"].astype(bool)
+    ax.scatter(
+        data.loc[~on_front, "roi"], data.loc[~on_front, "clv"], color="#bbbbbb", s=18, label="other trials"
+    )
+    front = data[on_front].sort_values("roi")
+    ax.plot(front["roi"], front["clv"], "o-", color="#1f77b4", markersize=5, label="Pareto front")
+    if chosen is not None:
+        pick = data[data["number"] == chosen]
+        if pick.empty:
+            raise ValueError(f"pareto_front: chosen trial {chosen} is not among the trials")
+        ax.plot(
+            pick["roi"], pick["clv"], "*", color="#d62728", markersize=16, label=f"chosen (trial {chosen})"
+        )
+    ax.set_title("Policies tried: ROI against customer lifetime value")
+    ax.set_xlabel("ROI (profit / marketing spend)")
+    ax.set_ylabel("lifetime value per customer")
+    ax.legend()
+    return fig
+
+
+def _optuna_figure(draw: Callable[[], Axes], title: str) -> Figure:
+    """Run an ``optuna.visualization.matplotlib`` function and detach its figure from pyplot."""
+    import matplotlib.pyplot as plt
+    from optuna.exceptions import ExperimentalWarning
+
+    # Optuna's plots switch pyplot to the 'ggplot' style globally; rc_context puts every
+    # setting back afterwards, so later figures (and a notebook's own) keep their look.
+    with warnings.catch_warnings(), matplotlib.rc_context():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        ax = draw()
+    fig = ax.get_figure(root=True)
+    if not isinstance(fig, Figure):
+        raise ValueError("optuna returned axes without a figure")
+    plt.close(fig)
+    # Optuna titles some plots on the left ("Hyperparameter Importances"); one title, centred.
+    ax.set_title("", loc="left")
+    ax.set_title("", loc="right")
+    ax.set_title(title)
+    # Long policy paths label the bars of the importance plot: size the figure to its labels
+    # and let the layout make room for them instead of cutting them off at the left edge.
+    labels = len(ax.get_yticklabels())
+    fig.set_size_inches(9.0, max(4.8, 0.28 * labels + 1.6))
+    fig.tight_layout()
+    return fig
+
+
+def optimization_history(
+    study: optuna.Study,
+    *,
+    target: Callable[[optuna.trial.FrozenTrial], float] | None = None,
+    target_name: str = "Objective Value",
+) -> Figure:
+    """Optuna's optimization history (objective per trial and best so far).
+
+    Parameters
+    ----------
+    study
+        The study (single-objective, or multi-objective with ``target``).
+    target
+        Which value to plot, e.g. ``lambda t: t.values[0]``; required for multi-objective studies.
+    target_name
+        Label of the plotted value.
+    """
+    from optuna.visualization.matplotlib import plot_optimization_history
+
+    return _optuna_figure(
+        lambda: plot_optimization_history(study, target=target, target_name=target_name),
+        "Policy search: optimization history",
+    )
+
+
+def param_importances(
+    study: optuna.Study,
+    *,
+    target: Callable[[optuna.trial.FrozenTrial], float] | None = None,
+    target_name: str = "Objective Value",
+    evaluator: optuna.importance.BaseImportanceEvaluator | None = None,
+    target_maximize: bool = True,
+) -> Figure:
+    """Optuna's parameter importances of a study.
+
+    Parameters
+    ----------
+    study
+        The study (single-objective, or multi-objective with ``target``).
+    target
+        Which value the importances explain; required for multi-objective studies.
+    target_name
+        Label of that value.
+    evaluator
+        Importance evaluator; by default PED-ANOVA, which needs no scikit-learn (Optuna's
+        default, fANOVA, does).
+    target_maximize
+        With ``target`` and the default evaluator: whether high target values are the good
+        ones (PED-ANOVA explains what makes a trial reach the best quantile, and takes a given
+        target to be minimized, so it is negated here when maximized).
+    """
+    from optuna.importance import PedAnovaImportanceEvaluator
+    from optuna.visualization.matplotlib import plot_param_importances
+
+    def draw() -> Axes:
+        if evaluator is not None:
+            return plot_param_importances(study, evaluator=evaluator, target=target, target_name=target_name)
+        explained = target
+        if target is not None and target_maximize:
+            # PED-ANOVA explains reaching *low* values of a given target.
+            explained = lambda trial: -target(trial)  # noqa: E731
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "PedAnovaImportanceEvaluator computes", UserWarning)
+            return plot_param_importances(
+                study, evaluator=PedAnovaImportanceEvaluator(), target=explained, target_name=target_name
+            )
+
+    return _optuna_figure(
+        draw,
+        "Policy search: parameter importances",
+    )

@@ -302,31 +302,40 @@ def search_settings(scenario: Scenario, data: Any = None, **overrides: Any) -> S
     if not space:
         raise ScenarioError(source, "search.parameters", "no parameters to search; name at least one")
     policies = scenario.policies.model_dump(mode="python")
-    typed: dict[str, ParameterRange] = {}
-    for path, spec in space.items():
-        field = f"search.parameters.{path}"
-        try:
-            current, _ = _resolve(policies, path)
-        except KeyError as error:
-            raise ScenarioError(source, field, str(error.args[0])) from None
-        kind = _kind(spec, current)
-        if kind == "bool" and (spec.low is not None or spec.choices is not None):
-            raise ScenarioError(source, field, "a yes/no parameter takes no range or choices")
-        if kind in ("float", "int") and spec.low is None:
-            raise ScenarioError(source, field, f"a {kind} parameter needs low and high")
-        if kind == "int" and not (float(spec.low or 0).is_integer() and float(spec.high or 0).is_integer()):
-            raise ScenarioError(source, field, "an int parameter needs whole-number low and high")
-        typed[path] = spec.model_copy(update={"type": kind})
-        ends = {"choices": spec.choices} if kind == "categorical" else {"low": spec.low, "high": spec.high}
-        for end, value in ends.items():
-            for one in value if isinstance(value, list) else [value] if value is not None else []:
-                one = int(one) if kind == "int" else one
-                try:
-                    apply_policy(scenario, {path: one}, source)
-                except ScenarioError as error:
-                    raise ScenarioError(
-                        source, f"{field}.{end}", f"{one!r} makes the scenario invalid ({error.message})"
-                    ) from None
+    typed = {path: _typed(scenario, policies, path, spec, source) for path, spec in space.items()}
     settings = settings.model_copy(update={"parameters": typed})
     object.__setattr__(settings, "_source", source)
     return settings
+
+
+def _typed(
+    scenario: Scenario, policies: dict[str, Any], path: str, spec: ParameterRange, source: str
+) -> ParameterRange:
+    """One parameter checked against the policies, with its ``type`` set.
+
+    The path must exist, the range must suit the kind of value, and each end of the range (each
+    choice) must leave a valid scenario on its own.
+    """
+    field = f"search.parameters.{path}"
+    try:
+        current, _ = _resolve(policies, path)
+    except KeyError as error:
+        raise ScenarioError(source, field, str(error.args[0])) from None
+    kind = _kind(spec, current)
+    if kind == "bool" and (spec.low is not None or spec.choices is not None):
+        raise ScenarioError(source, field, "a yes/no parameter takes no range or choices")
+    if kind in ("float", "int") and spec.low is None:
+        raise ScenarioError(source, field, f"a {kind} parameter needs low and high")
+    if kind == "int" and not (float(spec.low or 0).is_integer() and float(spec.high or 0).is_integer()):
+        raise ScenarioError(source, field, "an int parameter needs whole-number low and high")
+    ends = {"choices": spec.choices} if kind == "categorical" else {"low": spec.low, "high": spec.high}
+    for end, value in ends.items():
+        for one in value if isinstance(value, list) else [value] if value is not None else []:
+            one = int(one) if kind == "int" else one
+            try:
+                apply_policy(scenario, {path: one}, source)
+            except ScenarioError as error:
+                raise ScenarioError(
+                    source, f"{field}.{end}", f"{one!r} makes the scenario invalid ({error.message})"
+                ) from None
+    return spec.model_copy(update={"type": kind})

@@ -7,7 +7,8 @@
    (:mod:`optimizer.curves`).
 2. **LP.** The curves' piecewise-linear forms go into the allocation model
    (:func:`optimizer.lp.solve_allocation`) with the constraints of the scenario's
-   ``allocation:`` section (:mod:`optimizer.settings`).
+   ``allocation:`` section (:class:`simulator.config.allocation.AllocationSettings`, read by
+   :func:`optimizer.settings.allocation_settings`).
 3. **Closed loop.** The recommended plan and the current plan are simulated on fresh paired
    seeds; the simulated change is compared with the curves' prediction, and when they differ
    by more than the noise (the 95% interval of the simulated change) the curves are measured
@@ -795,7 +796,7 @@ def allocate_budget(
         quicker, noisier run; the market size stays the same).
     settings
         Objective, budget and constraints (default: the scenario's ``allocation:`` section,
-        see :mod:`optimizer.settings`).
+        see :class:`simulator.config.allocation.AllocationSettings`).
     workers
         Worker processes for the simulations (results do not depend on it).
     solver

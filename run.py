@@ -27,7 +27,7 @@ import math
 import shutil
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
@@ -108,6 +108,21 @@ def _seed(text: str) -> int:
     if not 0 <= value < 2**63:
         raise argparse.ArgumentTypeError(f"must be between 0 and 2**63 - 1, got {value}")
     return value
+
+
+def _objective_name(allowed: tuple[str, ...]) -> Callable[[str], str]:
+    """An ``--objective`` value: a retired name is refused saying what it became."""
+
+    def check(text: str) -> str:
+        from simulator.config.allocation import check_objective_name
+
+        try:
+            check_objective_name(text, allowed)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return text
+
+    return check
 
 
 def _add_run_options(
@@ -199,11 +214,16 @@ def _add_optimize_command(commands: argparse._SubParsersAction[_Parser]) -> None
     )
     opt.add_argument("scenario", help="scenario YAML file (search space in its 'search:' section)")
     opt.add_argument("--trials", type=_positive_int, help="finished trials to reach (default: search.trials)")
+    from optimizer.objectives import SEARCH_OBJECTIVES
+
     opt.add_argument(
         "--objective",
         nargs="+",
-        choices=["profit", "roi", "clv"],
-        help="one metric, or two for a Pareto front (default: search.objective)",
+        type=_objective_name(SEARCH_OBJECTIVES),
+        choices=SEARCH_OBJECTIVES,
+        metavar="OBJECTIVE",
+        help=f"one objective, or two for a Pareto front: {', '.join(SEARCH_OBJECTIVES)} "
+        "(default: search.objective)",
     )
     opt.add_argument("--seeds", type=_positive_int, help="paired seeds per trial (default: search.seeds)")
     opt.add_argument(
@@ -222,10 +242,13 @@ def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None
     )
     alloc.add_argument("scenario", help="scenario YAML file (constraints in its 'allocation:' section)")
     alloc.add_argument("--budget", type=_positive_float, help="total media budget over the horizon")
+    from optimizer.objectives import ALLOCATION_OBJECTIVES
+
     alloc.add_argument(
         "--objective",
-        choices=["profit", "revenue", "customers", "clv"],
-        help="what to maximize (default profit)",
+        type=_objective_name(ALLOCATION_OBJECTIVES),
+        choices=ALLOCATION_OBJECTIVES,
+        help="what to maximize (default: allocation.objective, else profit)",
     )
     alloc.add_argument("--periods", type=_positive_int, help="planning periods (equal slices of the horizon)")
     alloc.add_argument(
@@ -385,6 +408,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from optimizer.allocate import check_constraints
+    from optimizer.search import search_settings
     from optimizer.settings import allocation_settings
     from simulator import load_scenario
     from simulator.engine.simulate import check_memory
@@ -392,6 +416,8 @@ def _validate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     check_memory(scenario, str(args.scenario))
     check_constraints(scenario, allocation_settings(scenario))
+    if scenario.search is not None:
+        search_settings(scenario)  # parameter paths and range ends against the policies
     print(
         f"ok: {args.scenario}: '{scenario.name}', {len(scenario.channels)} channels, "
         f"{scenario.population.agents:,} agents, {scenario.horizon_days} days"
@@ -568,8 +594,7 @@ def _allocate(args: argparse.Namespace) -> int:
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    from optimizer.search import OPTIMIZATION_FILES, STUDY_FILE, mask_password, optimize
-    from optimizer.search_space import search_settings
+    from optimizer.search import OPTIMIZATION_FILES, STUDY_FILE, mask_password, optimize, search_settings
     from simulator import ScenarioError, load_scenario
     from simulator.engine.results import check_output_folder
 
@@ -579,6 +604,8 @@ def _optimize(args: argparse.Namespace) -> int:
     if args.no_budget:
         settings = settings.model_copy(update={"budget": settings.budget.model_copy(update={"split": False})})
     _check_report_flag(args)
+    if args.workers > 1 and args.storage is None and args.out is None:
+        raise _UsageError("optimize: --workers above 1 needs --storage or --out (processes share a study)")
     storage, created = args.storage, False
     if args.out is not None:
         check_output_folder(args.out, args.overwrite, OPTIMIZATION_FILES)

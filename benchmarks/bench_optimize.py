@@ -28,8 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from optimizer.search import optimize  # noqa: E402
-from optimizer.search_space import search_settings  # noqa: E402
+from optimizer.search import optimize, search_settings  # noqa: E402
 from simulator import ScenarioWarning, load_scenario  # noqa: E402
 
 TARGET_SECONDS = 600.0

@@ -2,10 +2,13 @@
 
 The allocation core, :func:`solve_allocation` (and :func:`solve_allocation_refined` for smooth
 response functions), works on response curves only (:class:`PiecewiseLinear`) and does not import
-the simulator. Budget allocation on the simulator (:func:`allocate_budget`,
-:mod:`optimizer.allocate`), the policy search (:func:`optimize`, :mod:`optimizer.search`) and its
-settings (:mod:`optimizer.search_space`) are imported on first use, so ``import optimizer`` stays
-light.
+the simulator. What the allocation and the search maximize is the objective registry
+(:mod:`optimizer.objectives`). Budget allocation on the simulator (:func:`allocate_budget`,
+:mod:`optimizer.allocate`, reading the scenario's ``allocation:`` section with
+:func:`allocation_settings`) and the policy search (:func:`optimize`, :mod:`optimizer.search`,
+reading ``search:`` with :func:`search_settings`) are imported on first use, so
+``import optimizer`` stays light. The settings' schemas belong to the scenario file
+(:mod:`simulator.config.allocation`, :mod:`simulator.config.search`).
 """
 
 from typing import Any
@@ -24,6 +27,7 @@ from optimizer.pwl import PiecewiseLinear
 __all__ = [
     "Allocation",
     "AllocationResult",
+    "AllocationSettings",
     "ConstraintError",
     "OptimizationResult",
     "PiecewiseLinear",
@@ -31,6 +35,7 @@ __all__ = [
     "ShadowPrice",
     "ShareRule",
     "allocate_budget",
+    "allocation_settings",
     "apply_policy",
     "available_solvers",
     "default_parameters",
@@ -43,12 +48,14 @@ __all__ = [
 _LAZY = {
     "AllocationResult": "optimizer.allocate",
     "allocate_budget": "optimizer.allocate",
+    "allocation_settings": "optimizer.settings",
+    "AllocationSettings": "simulator.config.allocation",
     "OptimizationResult": "optimizer.search",
     "optimize": "optimizer.search",
-    "SearchSettings": "optimizer.search_space",
-    "apply_policy": "optimizer.search_space",
-    "default_parameters": "optimizer.search_space",
-    "search_settings": "optimizer.search_space",
+    "SearchSettings": "simulator.config.search",
+    "apply_policy": "optimizer.search",
+    "default_parameters": "optimizer.search",
+    "search_settings": "optimizer.search",
 }
 
 

@@ -7,7 +7,8 @@
    (:mod:`optimizer.curves`).
 2. **LP.** The curves' piecewise-linear forms go into the allocation model
    (:func:`optimizer.lp.solve_allocation`) with the constraints of the scenario's
-   ``allocation:`` section (:mod:`optimizer.settings`).
+   ``allocation:`` section (:class:`simulator.config.allocation.AllocationSettings`, read by
+   :func:`optimizer.settings.allocation_settings`).
 3. **Closed loop.** The recommended plan and the current plan are simulated on fresh paired
    seeds; the simulated change is compared with the curves' prediction, and when they differ
    by more than the noise (the 95% interval of the simulated change) the curves are measured
@@ -33,9 +34,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from simulator.config.allocation import AllocationSettings
 from simulator.config.scenario import Scenario, ScenarioError
 from simulator.engine.results import write_files
-from simulator.measure.replicate import BASELINE, confidence_interval, replicate
+from simulator.measure.replicate import BASELINE, replicate
 
 from .curves import ResponseCurves, apply_plan, current_plan, hill, measure_response, period_bounds
 from .lp import (
@@ -46,8 +48,9 @@ from .lp import (
     solve_allocation,
     solve_allocation_refined,
 )
+from .objectives import OBJECTIVES, get_objective, metric_frame, paired_changes
 from .pwl import PiecewiseLinear
-from .settings import OBJECTIVE_KPI, AllocationSettings, Objective, allocation_settings, settings_source
+from .settings import allocation_settings, settings_source
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -63,9 +66,6 @@ __all__ = [
 
 ALLOCATION_FILES = ("allocation.csv", "allocation.json", "response_curves.csv", "response_measurements.csv")
 """Files written by :meth:`AllocationResult.save`."""
-
-COMPARED_KPIS = ("profit", "revenue", "marketing_spend", "roi", "new_customers", "acquired_customer_value")
-"""KPIs compared between the current and recommended plans."""
 
 CURVE_SEED_OFFSET, LOOP_SEED_OFFSET, CONFIRM_SEED_OFFSET = 0, 10_000, 20_000
 """Seeds of the curve runs, of the closed-loop evaluations and of the final check start here
@@ -124,8 +124,8 @@ class AllocationResult:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def objective(self) -> Objective:
-        """What the allocation maximized."""
+    def objective(self) -> str:
+        """What the allocation maximized (a name of :data:`~optimizer.objectives.OBJECTIVES`)."""
         return self.settings.objective
 
     @property
@@ -171,12 +171,11 @@ class AllocationResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything of ``allocation.json``: plan, outcomes with intervals, shadow prices."""
-        kpi = OBJECTIVE_KPI[self.objective]
         comparison = self.comparison
         return {
             "scenario": self.scenario.name,
-            "objective": str(self.objective),
-            "objective_kpi": kpi,
+            "objective": self.objective,
+            "objective_kpi": get_objective(self.objective).kpi,
             "currency": self.scenario.economics.currency,
             "horizon_days": self.scenario.horizon_days,
             "budget_mode": self.settings.budget_mode,
@@ -247,12 +246,14 @@ class AllocationResult:
         c = self.comparison
         seeds = int(c.attrs.get("seeds", 0))
         lines.append(f"Simulated on {seeds} fresh paired seeds (95% intervals): recommended vs current")
+        width = max([24, *(len(str(metric)) for metric in c.index)])
         for metric in c.index:
             row = c.loc[metric]
-            fmt = _ratio_text if metric == "roi" else _money
+            ratio = metric in OBJECTIVES and OBJECTIVES[str(metric)].unit == "ratio"
+            fmt = _ratio_text if ratio else _money
             low, high = _signed(row["diff_low"], fmt), _signed(row["diff_high"], fmt)
             lines.append(
-                f"  {metric:<24} {fmt(row['current'])} -> {fmt(row['recommended'])}: "
+                f"  {metric:<{width}} {fmt(row['current'])} -> {fmt(row['recommended'])}: "
                 f"{_signed(row['diff'], fmt)} [{low}, {high}]"
                 + (f" ({row['diff_pct']:+.1%})" if np.isfinite(row["diff_pct"]) else "")
             )
@@ -279,7 +280,7 @@ class AllocationResult:
         channels = [
             {str(k): v for k, v in row.items()} for row in self.table.reset_index().to_dict("records")
         ]
-        sentence = recommendation_sentence(channels, self.expected(), OBJECTIVE_KPI[self.objective], currency)
+        sentence = recommendation_sentence(channels, self.expected(), self.objective, currency)
         title = (
             f"<p><b>Budget allocation: {_escape(self.scenario.name)}</b> - objective {self.objective}, "
             f"{self.scenario.horizon_days} days, spend over the horizon in {_escape(currency)}</p>"
@@ -341,7 +342,7 @@ class AllocationResult:
             self.response_table(),
             self.table.reset_index(),
             self.measurements(),
-            outcome_label=f"incremental {OBJECTIVE_KPI[self.objective].replace('_', ' ')}",
+            outcome_label=f"incremental {get_objective(self.objective).label}",
             currency=self.scenario.economics.currency,
         )
 
@@ -525,7 +526,8 @@ def _solve(
     weights: np.ndarray,
     solver: str,
 ) -> Allocation:
-    objective = settings.objective
+    """The LP on the curves under the constraints; constraints that cannot hold are one-line errors."""
+    objective = get_objective(settings.objective)
     periods = settings.periods
     lp_curves: Mapping[str, PiecewiseLinear | Sequence[PiecewiseLinear]]
     carryover = None
@@ -538,24 +540,28 @@ def _solve(
     # The LP solves on the coarse curves, then on curves refined around its answer, so the
     # split is that of the smooth fitted curves, not of their 20-segment approximation.
     responses = {name: [_scaled_response(c, float(w)) for w in weights] for name, c in curves.curves.items()}
-    return solve_allocation_refined(
-        lp_curves,
-        responses if periods > 1 else {name: r[0] for name, r in responses.items()},
-        constraints.budget,
-        budget_mode="at_most" if settings.budget_mode == "at_most" else "equal",
-        subtract_spend=objective is Objective.PROFIT,
-        bounds=constraints.bounds,
-        locked=constraints.locked,
-        shares=constraints.shares,
-        min_presence=constraints.presence,
-        target_roi=settings.target_roi,
-        periods=periods,
-        period_budgets=settings.period_budgets,
-        carryover=carryover,
-        outcome_name=str(objective) if objective is not Objective.CUSTOMERS else "new customers",
-        currency=scenario.economics.currency,
-        solver=solver,
-    )
+    try:
+        return solve_allocation_refined(
+            lp_curves,
+            responses if periods > 1 else {name: r[0] for name, r in responses.items()},
+            constraints.budget,
+            budget_mode="at_most" if settings.budget_mode == "at_most" else "equal",
+            subtract_spend=objective.subtract_spend,
+            bounds=constraints.bounds,
+            locked=constraints.locked,
+            shares=constraints.shares,
+            min_presence=constraints.presence,
+            target_roi=settings.target_roi,
+            periods=periods,
+            period_budgets=settings.period_budgets,
+            carryover=carryover,
+            outcome_name=objective.label,
+            currency=scenario.economics.currency,
+            solver=solver,
+        )
+    except ConstraintError as error:
+        source = settings_source(settings, scenario)
+        raise ScenarioError(source, f"allocation.{error.field}", error.message) from None
 
 
 def solve_on_curves(
@@ -580,25 +586,22 @@ def solve_on_curves(
     """
     constraints = _constraints(settings, current_plan(scenario))
     weights = _demand_weights(curves, scenario.horizon_days, settings.periods)
-    try:
-        allocation = _solve(scenario, settings, curves, constraints, weights, solver)
-    except ConstraintError as error:
-        source = settings_source(settings, scenario)
-        raise ScenarioError(source, f"allocation.{error.field}", error.message) from None
+    allocation = _solve(scenario, settings, curves, constraints, weights, solver)
     return allocation, _plan_of(allocation)
 
 
 def _predicted_change(
-    curves: ResponseCurves, allocation: Allocation, weights: np.ndarray, objective: Objective
+    curves: ResponseCurves, allocation: Allocation, weights: np.ndarray, objective: str
 ) -> float:
     """Curve-predicted change of the objective from the curves' center to the allocation."""
     change = 0.0
+    subtract_spend = get_objective(objective).subtract_spend
     effective = allocation.effective_spend if not allocation.effective_spend.empty else allocation.spend
     for name, curve in curves.curves.items():
         spend_t = effective.loc[name].to_numpy(dtype=np.float64)
         new = float(sum(w * curve(x / w) for w, x in zip(weights, spend_t, strict=True)))
         change += new - float(curve(curves.center[name]))
-        if objective is Objective.PROFIT:
+        if subtract_spend:
             change -= _channel_total(allocation.spend, name) - curves.center[name]
     return change
 
@@ -609,35 +612,14 @@ def _predicted_change(
 def _evaluate(
     scenario: Scenario, plan: Mapping[str, Any], seeds: list[int], workers: int, progress: bool
 ) -> pd.DataFrame:
-    """Current vs planned scenario on paired seeds: per KPI, means, intervals, paired difference."""
+    """Current vs planned scenario on paired seeds: per metric, means, intervals, paired difference."""
     planned = apply_plan(scenario, plan)
     replication = replicate(scenario, seeds, {"recommended": planned}, workers=workers, progress=progress)
-    runs = replication.runs
-    base = runs.xs(BASELINE, level="variant")
-    rec = runs.xs("recommended", level="variant")
-    rows = []
-    for metric in COMPARED_KPIS:
-        cur_mean, _, cur_low, cur_high = confidence_interval(base[metric].to_numpy())
-        rec_mean, _, rec_low, rec_high = confidence_interval(rec[metric].to_numpy())
-        diff, _, low, high = confidence_interval((rec[metric] - base[metric]).to_numpy())
-        rows.append(
-            {
-                "metric": metric,
-                "current": cur_mean,
-                "current_low": cur_low,
-                "current_high": cur_high,
-                "recommended": rec_mean,
-                "recommended_low": rec_low,
-                "recommended_high": rec_high,
-                "diff": diff,
-                "diff_low": low,
-                "diff_high": high,
-                "diff_pct": diff / abs(cur_mean) if cur_mean else float("nan"),
-                "diff_pct_low": low / abs(cur_mean) if cur_mean else float("nan"),
-                "diff_pct_high": high / abs(cur_mean) if cur_mean else float("nan"),
-            }
-        )
-    table = pd.DataFrame(rows).set_index("metric")
+    table = paired_changes(metric_frame(replication.runs), "recommended")
+    table = table.rename(columns={"change": "diff", "change_low": "diff_low", "change_high": "diff_high"})
+    base = table["current"].abs()
+    for column in ("diff", "diff_low", "diff_high"):
+        table[column.replace("diff", "diff_pct")] = (table[column] / base).where(base > 0)
     table.attrs["seeds"] = len(seeds)
     return table
 
@@ -814,7 +796,7 @@ def allocate_budget(
         quicker, noisier run; the market size stays the same).
     settings
         Objective, budget and constraints (default: the scenario's ``allocation:`` section,
-        see :mod:`optimizer.settings`).
+        see :class:`simulator.config.allocation.AllocationSettings`).
     workers
         Worker processes for the simulations (results do not depend on it).
     solver
@@ -836,82 +818,116 @@ def allocate_budget(
         which add up to 12,000").
     """
     settings = settings if settings is not None else allocation_settings(scenario)
-    source = settings_source(settings, scenario)
-    objective = settings.objective
-    kpi = OBJECTIVE_KPI[objective]
-    current = current_plan(scenario)
-    start = _test_plan(scenario)
-    constraints = _constraints(settings, current)
     check_constraints(scenario, settings, solver)
-    seed = scenario.seed
-    response = settings.response
-    curve_seeds = [seed + CURVE_SEED_OFFSET + i for i in range(response.seeds)]
-    loop_seeds = [seed + LOOP_SEED_OFFSET + i for i in range(settings.closed_loop.seeds)]
-    confirm_seeds = [seed + CONFIRM_SEED_OFFSET + i for i in range(settings.closed_loop.seeds)]
+    run = _Run(scenario, settings, _constraints(settings, current_plan(scenario)), workers, solver, progress)
+    first = run.measure(_test_plan(scenario))
+    weights = _demand_weights(first, scenario.horizon_days, settings.periods)
+    rounds, best = _closed_loop(run, first, weights)
+    return _checked(run, first, weights, rounds, best)
 
-    def measure(center: Mapping[str, float]) -> ResponseCurves:
+
+@dataclass(frozen=True)
+class _Run:
+    """One allocation: its scenario, settings and constraints, and how to simulate and solve."""
+
+    scenario: Scenario
+    settings: AllocationSettings
+    constraints: _Constraints
+    workers: int
+    solver: str
+    progress: bool
+
+    def seeds(self, offset: int, count: int) -> list[int]:
+        """``count`` seeds from the scenario's seed plus ``offset``."""
+        return [self.scenario.seed + offset + i for i in range(count)]
+
+    def measure(self, center: Mapping[str, float]) -> ResponseCurves:
+        """Response curves around ``center`` on the curve seeds (daily cycles, for the periods)."""
+        response = self.settings.response
         return measure_response(
-            scenario,
-            curve_seeds,
-            objective,
+            self.scenario,
+            self.seeds(CURVE_SEED_OFFSET, response.seeds),
+            self.settings.objective,
             response.levels,
             center=center,
             segments=response.segments,
-            workers=workers,
-            progress=progress,
+            workers=self.workers,
+            progress=self.progress,
             cycle_days=1,
         )
 
-    curves = first_curves = measure(start)
-    weights = _demand_weights(curves, scenario.horizon_days, settings.periods)
+    def solve(self, curves: ResponseCurves, weights: np.ndarray) -> Allocation:
+        """The LP on ``curves``; constraints that cannot hold are one-line errors."""
+        return _solve(self.scenario, self.settings, curves, self.constraints, weights, self.solver)
+
+    def evaluate(self, plan: Mapping[str, Any], seeds: list[int]) -> pd.DataFrame:
+        """The plan against the current plan on paired ``seeds`` (see :func:`_evaluate`)."""
+        return _evaluate(self.scenario, plan, seeds, self.workers, self.progress)
+
+
+@dataclass(frozen=True)
+class _Best:
+    """The closed-loop round whose plan did best in simulation."""
+
+    round: int
+    change: float
+    allocation: Allocation
+    curves: ResponseCurves
+    plan: dict[str, Any]
+
+
+def _closed_loop(
+    run: _Run, curves: ResponseCurves, weights: np.ndarray
+) -> tuple[list[dict[str, Any]], _Best]:
+    """Solve, simulate the plan, and refit around it while prediction and simulation disagree.
+
+    Returns one row per round (predicted and simulated change, gap, noise) and the best round.
+    """
+    objective = run.settings.objective
+    last = run.settings.closed_loop.rounds
+    seeds = run.seeds(LOOP_SEED_OFFSET, run.settings.closed_loop.seeds)
     center_shift = 0.0  # simulated change of the curves' center versus the current plan
     rounds: list[dict[str, Any]] = []
-    best: tuple[float, Allocation, ResponseCurves, dict[str, Any]] | None = None
-    for round_ in range(settings.closed_loop.rounds + 1):
-        try:
-            allocation = _solve(scenario, settings, curves, constraints, weights, solver)
-        except ConstraintError as error:
-            raise ScenarioError(source, f"allocation.{error.field}", error.message) from None
+    best: _Best | None = None
+    for round_ in range(last + 1):
+        allocation = run.solve(curves, weights)
         plan = _plan_of(allocation)
         predicted = center_shift + _predicted_change(curves, allocation, weights, objective)
-        comparison = _evaluate(scenario, plan, loop_seeds, workers, progress)
-        row = _gap_row(round_, predicted, comparison, kpi)
+        row = _gap_row(round_, predicted, run.evaluate(plan, seeds), objective)
         rounds.append(row)
-        if best is None or row["simulated_change"] > best[0]:
-            best = (row["simulated_change"], allocation, curves, plan)
-        if row["within_noise"] or round_ == settings.closed_loop.rounds:
+        if best is None or row["simulated_change"] > best.change:
+            best = _Best(round_, row["simulated_change"], allocation, curves, plan)
+        if row["within_noise"] or round_ == last:
             break
-        totals = {name: _channel_total(allocation.spend, name) for name in current}
         center_shift = row["simulated_change"]
-        curves = measure({name: totals[name] for name in current})
+        curves = run.measure({name: _channel_total(allocation.spend, name) for name in curves.curves})
     assert best is not None
-    _, allocation, curves, plan = best
-    comparison = _evaluate(scenario, plan, confirm_seeds, workers, progress)
-    chosen_round = int(next(r["round"] for r in rounds if r["simulated_change"] == best[0]))
-    predicted = float(rounds[chosen_round]["predicted_change"])
-    final = _gap_row(chosen_round, predicted, comparison, kpi)
-    rounds_frame = pd.DataFrame(rounds).set_index("round")
-    rounds_frame.attrs["final"] = final
+    return rounds, best
 
-    portfolio = portfolio_rules(
-        first_curves,
-        current,
-        settings.portfolio.target_roi,
-        settings.portfolio.cycle_days,
-    )
-    table = _channel_table(curves, allocation, current, weights, portfolio)
-    notes = _notes(curves, allocation, table)
+
+def _checked(
+    run: _Run, first: ResponseCurves, weights: np.ndarray, rounds: list[dict[str, Any]], best: _Best
+) -> AllocationResult:
+    """The best round's plan checked on fresh seeds, with the portfolio rules and the notes."""
+    settings = run.settings
+    comparison = run.evaluate(best.plan, run.seeds(CONFIRM_SEED_OFFSET, settings.closed_loop.seeds))
+    predicted = float(rounds[best.round]["predicted_change"])
+    rounds_frame = pd.DataFrame(rounds).set_index("round")
+    rounds_frame.attrs["final"] = _gap_row(best.round, predicted, comparison, settings.objective)
+    current = current_plan(run.scenario)
+    portfolio = portfolio_rules(first, current, settings.portfolio.target_roi, settings.portfolio.cycle_days)
+    table = _channel_table(best.curves, best.allocation, current, weights, portfolio)
     return AllocationResult(
-        scenario=scenario,
+        scenario=run.scenario,
         settings=settings,
         table=table,
-        plan=allocation.spend,
-        allocation=allocation,
-        curves=curves,
+        plan=best.allocation.spend,
+        allocation=best.allocation,
+        curves=best.curves,
         rounds=rounds_frame,
         comparison=comparison,
         portfolio=portfolio,
-        notes=notes,
+        notes=_notes(best.curves, best.allocation, table),
     )
 
 

@@ -32,8 +32,8 @@ from simulator.config.scenario import Scenario
 from simulator.measure.incrementality import planned_spend
 from simulator.measure.replicate import BASELINE, ReplicationResult, confidence_interval, replicate
 
+from .objectives import get_objective
 from .pwl import PiecewiseLinear
-from .settings import OBJECTIVE_KPI, Objective
 
 __all__ = [
     "ResponseCurve",
@@ -125,8 +125,9 @@ class ResponseCurve:
     ----------
     channel : str
         Channel name.
-    objective : Objective
-        What the outcome measures (for ``profit``: contribution before the channel's spend).
+    objective : str
+        The objective whose KPI the outcome measures (:data:`~optimizer.objectives.OBJECTIVES`;
+        for ``profit``: contribution before the channel's spend).
     reference_spend : float
         Spend the levels multiply (the plan the curve was measured around, or the current
         plan for a channel the plan switched off).
@@ -144,7 +145,7 @@ class ResponseCurve:
     """
 
     channel: str
-    objective: Objective
+    objective: str
     reference_spend: float
     points: pd.DataFrame
     top: float
@@ -194,7 +195,7 @@ class ResponseCurves:
     seeds: list[int]
     replication: ReplicationResult = field(repr=False)
 
-    def predicted_change(self, plan: Plan, objective: Objective) -> float:
+    def predicted_change(self, plan: Plan, objective: str) -> float:
         """Predicted change of the objective KPI when moving from :attr:`center` to ``plan``.
 
         The sum over channels of the curve differences (separable: interactions between
@@ -204,7 +205,7 @@ class ResponseCurves:
         for name, curve in self.curves.items():
             new, old = float(plan[name]), self.center[name]
             change += float(curve(new) - curve(old))
-            if objective is Objective.PROFIT:
+            if get_objective(objective).subtract_spend:
                 change -= new - old
         return change
 
@@ -285,7 +286,7 @@ def _fit(spend: FloatArray, outcome: FloatArray, se: FloatArray) -> tuple[float,
 
 def fit_curve(
     channel: str,
-    objective: Objective,
+    objective: str,
     reference_spend: float,
     points: pd.DataFrame,
     segments: int = 20,
@@ -318,7 +319,7 @@ def fit_curve(
 def measure_response(
     scenario: Scenario,
     seeds: Sequence[int],
-    objective: Objective = Objective.PROFIT,
+    objective: str = "profit",
     levels: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
     center: Plan | None = None,
     channels: Sequence[str] | None = None,
@@ -336,7 +337,8 @@ def measure_response(
     seeds
         Paired seeds: every level of every channel runs on all of them.
     objective
-        The outcome the curves measure.
+        The objective whose KPI the curves measure (an allocation objective of
+        :data:`~optimizer.objectives.OBJECTIVES`).
     levels
         Multiples of the reference spend to simulate (must include 0 and 1).
     center
@@ -371,20 +373,21 @@ def measure_response(
             if not math.isclose(spend, plan[name], rel_tol=1e-9, abs_tol=1e-6):
                 variants[_variant_name(name, level)] = apply_plan(base, {name: spend})
     replication = replicate(base, seeds, variants, workers=workers, progress=progress, cycle_days=cycle_days)
-    kpi = OBJECTIVE_KPI[objective]
-    base_runs = replication.runs.xs(BASELINE, level="variant")[kpi]
+    entry = get_objective(objective)
+    outcomes = entry.values(replication.runs)
+    base_runs = outcomes.xs(BASELINE, level="variant")
     curves = {}
     for name in names:
         by_level: dict[float, pd.Series] = {}
         for level in levels:
             variant = _variant_name(name, level)
-            runs = replication.runs.xs(variant, level="variant")[kpi] if variant in variants else base_runs
+            runs = outcomes.xs(variant, level="variant") if variant in variants else base_runs
             by_level[level] = runs
         rows = []
         for level in sorted(levels):
             spend = level * reference[name]
             values = by_level[level] - by_level[0.0]
-            if objective is Objective.PROFIT:
+            if entry.subtract_spend:
                 values = values + spend
             mean, se, low, high = confidence_interval(values.to_numpy())
             rows.append({"level": level, "spend": spend, "outcome": mean, "se": se, "low": low, "high": high})

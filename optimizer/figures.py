@@ -11,7 +11,7 @@ processes. Save with ``fig.savefig(...)`` (PNG, SVG, PDF).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import matplotlib
@@ -23,8 +23,10 @@ from matplotlib.figure import Figure, FigureBase
 if TYPE_CHECKING:
     import optuna
 
+from optimizer.objectives import OBJECTIVES
 from simulator.common.figures import (
     METRIC_LABELS,
+    METRIC_SHORT,
     PLAN_COLORS,
     RATIO_METRICS,
     channel_order,
@@ -40,6 +42,8 @@ from simulator.common.figures import (
 )
 
 __all__ = [
+    "OUTCOME_LABELS",
+    "PARETO_DEFAULT",
     "optimization_history",
     "outcome_comparison",
     "param_importances",
@@ -47,6 +51,11 @@ __all__ = [
     "response_curves",
     "spend_comparison",
 ]
+
+OUTCOME_LABELS = METRIC_LABELS | {name: entry.label for name, entry in OBJECTIVES.items()}
+"""Readable titles of outcomes: the objectives' labels (:mod:`optimizer.objectives`) and other KPIs'."""
+PARETO_DEFAULT = ("roi", "realized_value_per_customer")
+"""The trade-off drawn for a single-objective study: return on spend against value per customer."""
 
 
 def spend_comparison(table: pd.DataFrame, *, currency: str = "", ax: Axes | None = None) -> Figure:
@@ -194,7 +203,7 @@ def outcome_comparison(table: pd.DataFrame, *, currency: str = "", fig: FigureBa
     Parameters
     ----------
     table
-        One row per (metric, plan): ``metric`` (e.g. ``profit``, ``roi``, ``clv``), ``plan``
+        One row per (metric, plan): ``metric`` (e.g. ``profit``, ``roi``), ``plan``
         (``current`` or ``recommended``), ``mean``, and the interval ``low``, ``high`` (95% over
         seeds), in the metric's unit (currency for money, a ratio for ROI).
     currency
@@ -214,7 +223,8 @@ def outcome_comparison(table: pd.DataFrame, *, currency: str = "", fig: FigureBa
         )
         colors = [PLAN_COLORS.get(plan, "#2ca02c") for plan in plans]
         bars = ax.bar(plans, means, yerr=errors, capsize=6, color=colors)
-        amount = metric not in RATIO_METRICS
+        ratio = metric in RATIO_METRICS or (metric in OBJECTIVES and OBJECTIVES[metric].unit == "ratio")
+        amount = not ratio
         ax.bar_label(
             bars,
             labels=[format_amount(m) if amount else f"{m:.2f}" for m in means],
@@ -222,7 +232,7 @@ def outcome_comparison(table: pd.DataFrame, *, currency: str = "", fig: FigureBa
             label_type="center",
             bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
         )
-        ax.set_title(METRIC_LABELS.get(metric, metric.replace("_", " ")))
+        ax.set_title(OUTCOME_LABELS.get(metric, metric.replace("_", " ")))
         ax.set_xlabel("plan")
         ax.set_ylabel(metric_axis(metric, currency))
         if amount:
@@ -231,37 +241,44 @@ def outcome_comparison(table: pd.DataFrame, *, currency: str = "", fig: FigureBa
     return root_figure(fig)
 
 
-def pareto_front(trials: pd.DataFrame, chosen: int | None = None, *, ax: Axes | None = None) -> Figure:
-    """ROI against lifetime value of every policy tried, the Pareto front joined, the chosen one marked.
+def pareto_front(
+    trials: pd.DataFrame,
+    chosen: int | None = None,
+    *,
+    objectives: Sequence[str] = PARETO_DEFAULT,
+    ax: Axes | None = None,
+) -> Figure:
+    """Two objectives of every policy tried, the Pareto front joined, the chosen one marked.
 
     Parameters
     ----------
     trials
-        One row per trial: ``number`` (Optuna trial number), ``roi`` (ratio), ``clv`` (lifetime
-        value per customer, currency) and ``pareto`` (bool: on the Pareto front).
+        One row per trial: ``number`` (Optuna trial number), a column per objective (e.g.
+        ``roi``, a ratio, and ``realized_value_per_customer``, currency per customer) and
+        ``pareto`` (bool: on the Pareto front).
     chosen
         Trial number of the chosen policy, marked with a star; None for no mark.
+    objectives
+        The two columns drawn, across and up (names of :data:`optimizer.objectives.OBJECTIVES`).
     ax
         Axes to draw into; a new figure when None.
     """
-    data = checked_table(trials, ("number", "roi", "clv", "pareto"), "pareto_front")
+    x, y = objectives
+    data = checked_table(trials, ("number", x, y, "pareto"), "pareto_front")
     fig, ax = single_axes(ax)
     on_front = data["pareto"].astype(bool)
-    ax.scatter(
-        data.loc[~on_front, "roi"], data.loc[~on_front, "clv"], color="#bbbbbb", s=18, label="other trials"
-    )
-    front = data[on_front].sort_values("roi")
-    ax.plot(front["roi"], front["clv"], "o-", color="#1f77b4", markersize=5, label="Pareto front")
+    ax.scatter(data.loc[~on_front, x], data.loc[~on_front, y], color="#bbbbbb", s=18, label="other trials")
+    front = data[on_front].sort_values(x)
+    ax.plot(front[x], front[y], "o-", color="#1f77b4", markersize=5, label="Pareto front")
     if chosen is not None:
         pick = data[data["number"] == chosen]
         if pick.empty:
             raise ValueError(f"pareto_front: chosen trial {chosen} is not among the trials")
-        ax.plot(
-            pick["roi"], pick["clv"], "*", color="#d62728", markersize=16, label=f"chosen (trial {chosen})"
-        )
-    ax.set_title("Policies tried: ROI against customer lifetime value")
-    ax.set_xlabel("ROI (profit / marketing spend)")
-    ax.set_ylabel("lifetime value per customer")
+        ax.plot(pick[x], pick[y], "*", color="#d62728", markersize=16, label=f"chosen (trial {chosen})")
+    x_label, y_label = (OUTCOME_LABELS.get(m, m.replace("_", " ")) for m in (x, y))
+    ax.set_title(f"Policies tried: {METRIC_SHORT.get(x, x_label)} against {METRIC_SHORT.get(y, y_label)}")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
     ax.legend()
     return fig
 

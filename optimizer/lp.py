@@ -491,6 +491,13 @@ def _check_inputs(
     period_budgets: Sequence[float | None] | None,
     carryover: Mapping[str, float],
 ) -> _Inputs:
+    """Check every input and turn it into arrays indexed by channel (see :func:`solve_allocation`).
+
+    Raises
+    ------
+    ConstraintError
+        Naming the input at fault, for the first problem found.
+    """
     if not curves:
         raise ConstraintError("curves", "no channels to allocate: curves is empty")
     if not (isinstance(periods, int) and periods >= 1):
@@ -500,85 +507,19 @@ def _check_inputs(
     channels = tuple(curves)
     index = {name: i for i, name in enumerate(channels)}
     curve_table = tuple(_channel_curves(name, curves[name], periods) for name in channels)
-
-    for kind, named in (
-        ("bounds", bounds),
-        ("locked", locked),
-        ("min_presence", min_presence),
-        ("carryover", carryover),
-    ):
-        for name in named:
-            _require_channel(f"{kind}.{name}", name, kind, index)
+    _check_names(index, bounds=bounds, locked=locked, min_presence=min_presence, carryover=carryover)
     for number, rule in enumerate(shares):
         for name in rule.channels:
             _require_channel(f"shares[{number}]", name, f"share rule {number}", index)
-
     if budget is not None:
         _require_amount("budget", "budget", budget)
         budget = float(budget)
-    lower = np.zeros(len(channels))
-    upper = np.full(len(channels), np.inf)
-    for name, pair in bounds.items():
-        where = f"bounds.{name}"
-        if not (isinstance(pair, tuple | list) and len(pair) == 2):
-            raise ConstraintError(where, f"bounds of {name} must be a pair (lower, upper), got {pair!r}")
-        low, high = pair
-        if low is not None:
-            _require_amount(where, f"lower bound of {name}", low)
-            lower[index[name]] = float(low)
-        if high is not None:
-            _require_amount(where, f"upper bound of {name}", high)
-            upper[index[name]] = float(high)
-        if low is not None and high is not None and low > high:
-            raise ConstraintError(
-                where, f"lower bound {_money(low)} of {name} is above its upper bound {_money(high)}"
-            )
-    locked_index: dict[int, float] = {}
-    for name, amount in locked.items():
-        where = f"locked.{name}"
-        _require_amount(where, f"locked spend of {name}", amount)
-        i = index[name]
-        if not lower[i] - _SPEND_TOLERANCE <= amount <= upper[i] + _SPEND_TOLERANCE:
-            raise ConstraintError(
-                where,
-                f"{name} is locked at {_money(amount)}, outside its bounds "
-                f"{_money(lower[i])} to {_money(upper[i])}",
-            )
-        locked_index[i] = float(amount)
-    presence: dict[int, float] = {}
-    for name, amount in min_presence.items():
-        where = f"min_presence.{name}"
-        _require_amount(where, f"minimum presence of {name}", amount)
-        i = index[name]
-        if i in locked_index and 0 < locked_index[i] < amount:
-            raise ConstraintError(
-                where,
-                f"{name} is locked at {_money(locked_index[i])}, below its minimum presence {_money(amount)}",
-            )
-        if lower[i] > 0 and amount > upper[i]:
-            raise ConstraintError(
-                where,
-                f"minimum presence {_money(amount)} of {name} is above its upper bound {_money(upper[i])}, "
-                f"and its lower bound {_money(lower[i])} rules out zero",
-            )
-        if amount > 0:
-            presence[i] = float(amount)
-    carry = np.zeros(len(channels))
-    for name, rate in carryover.items():
-        if not (isinstance(rate, int | float) and 0 <= rate < 1):
-            raise ConstraintError(f"carryover.{name}", f"carryover of {name} must be in [0, 1), got {rate!r}")
-        carry[index[name]] = float(rate)
+    lower, upper = _check_bounds(bounds, index)
+    locked_index = _check_locked(locked, index, lower, upper)
+    presence = _check_presence(min_presence, index, locked_index, lower, upper)
+    carry = _check_carryover(carryover, index)
     caps = _check_period_budgets(period_budgets, periods)
-    if target_roi is not None:
-        floor = -1.0 if subtract_spend else 0.0
-        if not (isinstance(target_roi, int | float) and math.isfinite(target_roi)):
-            raise ConstraintError("target_roi", f"target_roi must be a number, got {target_roi!r}")
-        if budget is None and target_roi <= floor:
-            raise ConstraintError(
-                "target_roi",
-                f"target ROI {target_roi:g} does not limit spend (any spend has ROI above {floor:g}): "
-                "give a budget cap or a higher target",
-            )
+    _check_target_roi(target_roi, budget, subtract_spend)
     inputs = _Inputs(
         channels=channels,
         curves=curve_table,
@@ -598,6 +539,110 @@ def _check_inputs(
     _check_totals(inputs)
     _check_shares(inputs)
     return inputs
+
+
+def _check_names(index: Mapping[str, int], **named: Mapping[str, object]) -> None:
+    """Every channel a constraint names is one of the curves' channels."""
+    for kind, mapping in named.items():
+        for name in mapping:
+            _require_channel(f"{kind}.{name}", name, kind, index)
+
+
+def _check_bounds(
+    bounds: Mapping[str, tuple[float | None, float | None]], index: Mapping[str, int]
+) -> tuple[FloatArray, FloatArray]:
+    """Lower and upper total spend per channel (0 and infinity where none is given)."""
+    lower = np.zeros(len(index))
+    upper = np.full(len(index), np.inf)
+    for name, pair in bounds.items():
+        where = f"bounds.{name}"
+        if not (isinstance(pair, tuple | list) and len(pair) == 2):
+            raise ConstraintError(where, f"bounds of {name} must be a pair (lower, upper), got {pair!r}")
+        low, high = pair
+        if low is not None:
+            _require_amount(where, f"lower bound of {name}", low)
+            lower[index[name]] = float(low)
+        if high is not None:
+            _require_amount(where, f"upper bound of {name}", high)
+            upper[index[name]] = float(high)
+        if low is not None and high is not None and low > high:
+            raise ConstraintError(
+                where, f"lower bound {_money(low)} of {name} is above its upper bound {_money(high)}"
+            )
+    return lower, upper
+
+
+def _check_locked(
+    locked: Mapping[str, float], index: Mapping[str, int], lower: FloatArray, upper: FloatArray
+) -> dict[int, float]:
+    """Locked spend per channel index, each within the channel's bounds."""
+    locked_index: dict[int, float] = {}
+    for name, amount in locked.items():
+        where = f"locked.{name}"
+        _require_amount(where, f"locked spend of {name}", amount)
+        i = index[name]
+        if not lower[i] - _SPEND_TOLERANCE <= amount <= upper[i] + _SPEND_TOLERANCE:
+            raise ConstraintError(
+                where,
+                f"{name} is locked at {_money(amount)}, outside its bounds "
+                f"{_money(lower[i])} to {_money(upper[i])}",
+            )
+        locked_index[i] = float(amount)
+    return locked_index
+
+
+def _check_presence(
+    min_presence: Mapping[str, float],
+    index: Mapping[str, int],
+    locked: Mapping[int, float],
+    lower: FloatArray,
+    upper: FloatArray,
+) -> dict[int, float]:
+    """Minimum presence per channel index (positive ones), consistent with locks and bounds."""
+    presence: dict[int, float] = {}
+    for name, amount in min_presence.items():
+        where = f"min_presence.{name}"
+        _require_amount(where, f"minimum presence of {name}", amount)
+        i = index[name]
+        if i in locked and 0 < locked[i] < amount:
+            raise ConstraintError(
+                where,
+                f"{name} is locked at {_money(locked[i])}, below its minimum presence {_money(amount)}",
+            )
+        if lower[i] > 0 and amount > upper[i]:
+            raise ConstraintError(
+                where,
+                f"minimum presence {_money(amount)} of {name} is above its upper bound {_money(upper[i])}, "
+                f"and its lower bound {_money(lower[i])} rules out zero",
+            )
+        if amount > 0:
+            presence[i] = float(amount)
+    return presence
+
+
+def _check_carryover(carryover: Mapping[str, float], index: Mapping[str, int]) -> FloatArray:
+    """Carryover rate per channel, in [0, 1)."""
+    carry = np.zeros(len(index))
+    for name, rate in carryover.items():
+        if not (isinstance(rate, int | float) and 0 <= rate < 1):
+            raise ConstraintError(f"carryover.{name}", f"carryover of {name} must be in [0, 1), got {rate!r}")
+        carry[index[name]] = float(rate)
+    return carry
+
+
+def _check_target_roi(target_roi: float | None, budget: float | None, subtract_spend: bool) -> None:
+    """A target ROI is a number that, without a budget, limits spend."""
+    if target_roi is None:
+        return
+    floor = -1.0 if subtract_spend else 0.0
+    if not (isinstance(target_roi, int | float) and math.isfinite(target_roi)):
+        raise ConstraintError("target_roi", f"target_roi must be a number, got {target_roi!r}")
+    if budget is None and target_roi <= floor:
+        raise ConstraintError(
+            "target_roi",
+            f"target ROI {target_roi:g} does not limit spend (any spend has ROI above {floor:g}): "
+            "give a budget cap or a higher target",
+        )
 
 
 def _channel_curves(
@@ -763,12 +808,24 @@ class _Model:
 
     def __init__(self, inputs: _Inputs, omit: frozenset[str] = frozenset()):
         self.inputs = inputs
-        channel_count, periods = len(inputs.channels), inputs.periods
         self.problem = pulp.LpProblem("allocation", pulp.LpMaximize)
         self.status: int = pulp.LpStatusNotSolved
         self.labels: dict[str, tuple[str, str]] = {}  # constraint id -> (name, what one more unit is)
         self.constraints: dict[str, pulp.LpConstraint] = {}  # the labelled ones
+        self.presence_switches: dict[int, pulp.LpVariable] = {}
+        self._add_variables()
+        self._set_objective()
+        self._add_budgets(omit)
+        self._add_channel_limits(omit)
+        if "shares" not in omit:
+            self._add_shares()
+        if inputs.target_roi is not None and "target_roi" not in omit:
+            self._add_target_roi()
 
+    def _add_variables(self) -> None:
+        """Segment and effective-spend variables, the ties between them, and the spend weights."""
+        inputs = self.inputs
+        channel_count, periods = len(inputs.channels), inputs.periods
         curves = [inputs.curves[i][t] for i in range(channel_count) for t in range(periods)]
         slopes = [np.append(curve.slopes, 0.0) for curve in curves]
         width = np.concatenate([np.append(curve.widths, np.inf) for curve in curves])
@@ -784,37 +841,48 @@ class _Model:
             tie[self.effective[j]] = 1.0
             self.problem += pulp.LpConstraint(tie, pulp.LpConstraintEQ, f"tie{j}", 0.0)
         self.channel_of = np.repeat(np.arange(channel_count), periods)
-        period_of = np.tile(np.arange(periods), channel_count)
+        self.period_of = np.tile(np.arange(periods), channel_count)
         # Money spent per unit of effective spend: e[t] counts once, minus what carries into t + 1.
-        carry_of = inputs.carryover[self.channel_of]
-        self.spend_weight = np.where(period_of < periods - 1, 1.0 - carry_of, 1.0)
-        constant_outcome = float(sum(curve.values[0] for curve in curves))
-
+        self.carry_of = inputs.carryover[self.channel_of]
+        self.spend_weight = np.where(self.period_of < periods - 1, 1.0 - self.carry_of, 1.0)
+        self.constant_outcome = float(sum(curve.values[0] for curve in curves))
         self.spend_total = self._expression(effective=self.spend_weight)
-        self.outcome = self._expression(self.slope, constant=constant_outcome)
-        if inputs.target_roi is not None:
+        self.outcome = self._expression(self.slope, constant=self.constant_outcome)
+
+    def _set_objective(self) -> None:
+        """Spend (target-ROI mode), outcome minus spend (profit), or the outcome."""
+        if self.inputs.target_roi is not None:
             self.problem += self.spend_total
-        elif inputs.subtract_spend:
-            self.problem += self._expression(self.slope, -self.spend_weight, constant_outcome)
+        elif self.inputs.subtract_spend:
+            self.problem += self._expression(self.slope, -self.spend_weight, self.constant_outcome)
         else:
             self.problem += self.outcome
 
+    def _add_budgets(self, omit: frozenset[str]) -> None:
+        """The total budget, period budgets, and non-negative spend in every period with carryover."""
+        inputs = self.inputs
         if inputs.budget is not None:
             sense = pulp.LpConstraintEQ if inputs.budget_equal else pulp.LpConstraintLE
             phrase = "budget cap" if inputs.target_roi is not None else "total budget"
             self._add("budget", self.spend_total, sense, inputs.budget, "budget", phrase)
         # Money spent in a period is e[t] - carry * e[t - 1].
-        period_spend = [(period_of == t) - carry_of * (period_of == t - 1) for t in range(periods)]
+        period_of = self.period_of
+        period_spend = [
+            (period_of == t) - self.carry_of * (period_of == t - 1) for t in range(inputs.periods)
+        ]
         if "period_budgets" not in omit:
             for t, cap in enumerate(inputs.period_budgets):
                 if cap is not None:
                     expression = self._expression(effective=period_spend[t])
                     self._add(f"period{t}", expression, pulp.LpConstraintLE, cap, f"budget of period {t}")
-        for t in range(1, periods):
+        for t in range(1, inputs.periods):
             for i in np.flatnonzero(inputs.carryover).tolist():
                 expression = self._expression(effective=period_spend[t] * (self.channel_of == i))
                 self.problem += pulp.LpConstraint(expression, pulp.LpConstraintGE, f"nonneg{i}_{t}", 0.0)
-        self.presence_switches: dict[int, pulp.LpVariable] = {}
+
+    def _add_channel_limits(self, omit: frozenset[str]) -> None:
+        """Per channel: locked spend, or lower bound and upper bound (or minimum presence)."""
+        inputs = self.inputs
         for i, name in enumerate(inputs.channels):
             total = self._expression(effective=self.spend_weight * (self.channel_of == i))
             if i in inputs.locked:
@@ -832,35 +900,41 @@ class _Model:
                 self._add(
                     f"upper{i}", total, pulp.LpConstraintLE, float(inputs.upper[i]), f"upper bound of {name}"
                 )
-        if "shares" not in omit:
-            for number, rule in enumerate(inputs.shares):
-                members = np.isin(self.channel_of, [inputs.channels.index(c) for c in set(rule.channels)])
-                for side, share, sense in (
-                    ("minimum", rule.minimum, pulp.LpConstraintGE),
-                    ("maximum", rule.maximum, pulp.LpConstraintLE),
-                ):
-                    if share is None:
-                        continue
-                    verb = "required" if side == "minimum" else "allowed"
-                    self._add(
-                        f"share{number}{side}",
-                        self._expression(effective=self.spend_weight * (members - share)),
-                        sense,
-                        0.0,
-                        f"share rule {number} {side}",
-                        f"spend {verb} in share rule {number} ({rule.describe()})",
-                    )
-        if inputs.target_roi is not None and "target_roi" not in omit:
-            # outcome >= (1 + target) * spend (profit ROI) or target * spend (ROAS-like).
-            multiple = inputs.target_roi + (1.0 if inputs.subtract_spend else 0.0)
-            self._add(
-                "roi",
-                self._expression(self.slope, -multiple * self.spend_weight),
-                pulp.LpConstraintGE,
-                -constant_outcome,
-                "ROI target",
-                "outcome required above the ROI target",
-            )
+
+    def _add_shares(self) -> None:
+        """Share rules: the members' spend at least / at most a share of the total."""
+        inputs = self.inputs
+        for number, rule in enumerate(inputs.shares):
+            members = np.isin(self.channel_of, [inputs.channels.index(c) for c in set(rule.channels)])
+            for side, share, sense in (
+                ("minimum", rule.minimum, pulp.LpConstraintGE),
+                ("maximum", rule.maximum, pulp.LpConstraintLE),
+            ):
+                if share is None:
+                    continue
+                verb = "required" if side == "minimum" else "allowed"
+                self._add(
+                    f"share{number}{side}",
+                    self._expression(effective=self.spend_weight * (members - share)),
+                    sense,
+                    0.0,
+                    f"share rule {number} {side}",
+                    f"spend {verb} in share rule {number} ({rule.describe()})",
+                )
+
+    def _add_target_roi(self) -> None:
+        """Outcome >= (1 + target) * spend (profit ROI) or target * spend (ROAS-like)."""
+        inputs = self.inputs
+        assert inputs.target_roi is not None
+        multiple = inputs.target_roi + (1.0 if inputs.subtract_spend else 0.0)
+        self._add(
+            "roi",
+            self._expression(self.slope, -multiple * self.spend_weight),
+            pulp.LpConstraintGE,
+            -self.constant_outcome,
+            "ROI target",
+            "outcome required above the ROI target",
+        )
 
     def _variable(
         self, name: str, upper: float | None = None, category: str = pulp.LpContinuous

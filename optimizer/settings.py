@@ -1,215 +1,20 @@
-"""Budget-allocation settings: the ``allocation:`` section of a scenario file.
+"""Reading the ``allocation:`` section of a scenario and checking it against the scenario.
 
-Every field has a default, so a scenario without the section can be allocated as it is: the
-budget is the scenario's current media plan, re-split across its channels for the largest
-profit, each channel between 0 and 3 times its current spend (the range the response curves
-are measured over).
-
-.. code-block:: yaml
-
-    allocation:
-      objective: profit            # profit | revenue | customers | clv
-      budget: 6000000              # total media budget over the horizon; default: the current plan
-      budget_mode: equal           # equal: spend it all; at_most: spend only what pays
-      default_bounds: {min_ratio: 0.0, max_ratio: 3.0}   # per channel, as ratios of current spend
-      bounds:
-        search: {min_ratio: 0.5}   # or absolute money: {min: 100000, max: 900000}
-      locked: [stores]             # keep at the current spend
-      shares:
-        - {channels: [social], min: 0.2}   # social at least 20% of the total
-      min_presence: {marketplace: 300000}  # either 0 or at least 300,000
-      target_roi: null             # set: the largest budget whose ROI stays >= the target
-      periods: 1                   # >1: spend per channel per period (equal slices of the horizon)
-      period_budgets: null         # per-period caps (money), one per period
-      response: {levels: [0, 0.5, 1, 1.5, 2, 3], seeds: 3, segments: 20}
-      closed_loop: {rounds: 2, seeds: 5}
-      portfolio: {target_roi: null, cycle_days: 91}
+The settings' schema (:class:`~simulator.config.allocation.AllocationSettings`, with an
+example) belongs to the scenario file; here it is merged with the values given in code or on
+the command line and checked against the scenario's channels.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Any, Self
+from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import ValidationError
 
+from simulator.config.allocation import AllocationSettings
 from simulator.config.scenario import Scenario, ScenarioError, error_from_validation
-from simulator.config.scenario import StrictModel as _Strict
 
-__all__ = [
-    "AllocationSettings",
-    "Bound",
-    "ClosedLoopSettings",
-    "Objective",
-    "PortfolioSettings",
-    "ResponseSettings",
-    "Share",
-    "allocation_settings",
-    "settings_source",
-]
-
-
-class Objective(StrEnum):
-    """What the allocation maximizes (all measured by simulation, over the horizon)."""
-
-    PROFIT = "profit"
-    """Profit after media spend, discounts, cost of goods, fees, fulfilment and program costs."""
-    REVENUE = "revenue"
-    """Revenue (order value before returns)."""
-    CUSTOMERS = "customers"
-    """New customers won in the horizon (people of the real market)."""
-    CLV = "clv"
-    """Margin earned over the horizon from the customers acquired in it (realized lifetime value)."""
-
-
-OBJECTIVE_KPI = {
-    Objective.PROFIT: "profit",
-    Objective.REVENUE: "revenue",
-    Objective.CUSTOMERS: "new_customers",
-    Objective.CLV: "acquired_customer_value",
-}
-"""The simulation KPI (``SimulationResult.summary`` key) each objective reads."""
-
-
-class Bound(_Strict):
-    """Lower and upper limit of one channel's total spend over the horizon.
-
-    Give each side either in money (``min``/``max``) or as a ratio of the channel's current
-    planned spend (``min_ratio``/``max_ratio``), not both.
-    """
-
-    min: float | None = Field(default=None, ge=0, description="Lowest total spend (currency).")
-    max: float | None = Field(default=None, ge=0, description="Highest total spend (currency).")
-    min_ratio: float | None = Field(default=None, ge=0, description="Lowest spend as a ratio of current.")
-    max_ratio: float | None = Field(default=None, ge=0, description="Highest spend as a ratio of current.")
-
-    @model_validator(mode="after")
-    def _one_kind_per_side(self) -> Self:
-        for side in ("min", "max"):
-            if getattr(self, side) is not None and getattr(self, f"{side}_ratio") is not None:
-                raise ValueError(f"give {side} (money) or {side}_ratio (of current spend), not both")
-        return self
-
-    def resolve(self, current: float, fallback: Bound) -> tuple[float, float]:
-        """Absolute ``(lower, upper)`` for a channel whose current spend is ``current``.
-
-        Sides this bound leaves open come from ``fallback``; ratios multiply ``current``.
-        """
-
-        def side(name: str, bound: Bound) -> float | None:
-            money = getattr(bound, name)
-            ratio = getattr(bound, f"{name}_ratio")
-            if money is not None:
-                return float(money)
-            if ratio is not None:
-                return float(ratio) * current
-            return None
-
-        lower = side("min", self)
-        upper = side("max", self)
-        lower = side("min", fallback) if lower is None else lower
-        upper = side("max", fallback) if upper is None else upper
-        return (0.0 if lower is None else lower, float("inf") if upper is None else upper)
-
-
-class Share(_Strict):
-    """A share rule: the listed channels together take at least / at most a share of the total."""
-
-    channels: list[str] = Field(min_length=1, description="Channel names.")
-    min: float | None = Field(default=None, ge=0, le=1, description="Lowest share of total spend (0-1).")
-    max: float | None = Field(default=None, ge=0, le=1, description="Highest share of total spend (0-1).")
-
-    @model_validator(mode="after")
-    def _some_limit(self) -> Self:
-        if self.min is None and self.max is None:
-            raise ValueError("give min or max (a share of total spend between 0 and 1)")
-        return self
-
-
-class ResponseSettings(_Strict):
-    """How response curves are measured: spend levels, seeds and the fitted curve."""
-
-    levels: list[float] = Field(
-        default=[0.0, 0.5, 1.0, 1.5, 2.0, 3.0],
-        min_length=3,
-        description="Spend levels as multiples of current spend; must include 0 and 1.",
-    )
-    seeds: int = Field(default=3, ge=1, le=50, description="Paired seeds per spend level.")
-    agents: int | None = Field(
-        default=None, ge=100, description="Agents for the curve runs (default: the scenario's)."
-    )
-    segments: int = Field(default=20, ge=2, le=200, description="Pieces of the piecewise-linear curve.")
-
-    @model_validator(mode="after")
-    def _levels(self) -> Self:
-        if any(level < 0 for level in self.levels):
-            raise ValueError("levels are multiples of current spend and cannot be negative")
-        if 0 not in self.levels or 1 not in self.levels:
-            raise ValueError("levels must include 0 (no spend) and 1 (the current plan)")
-        if len(set(self.levels)) != len(self.levels):
-            raise ValueError("levels must be distinct")
-        return self
-
-
-class ClosedLoopSettings(_Strict):
-    """Re-simulation of the recommended plan, and refits when prediction and simulation differ."""
-
-    rounds: int = Field(default=2, ge=0, le=5, description="Refit-and-solve rounds after the first.")
-    seeds: int = Field(default=5, ge=2, le=100, description="Fresh paired seeds for evaluating plans.")
-
-
-class PortfolioSettings(_Strict):
-    """Channel portfolio rules (admit, expand, exit) applied to the measured ROI."""
-
-    target_roi: float | None = Field(
-        default=None,
-        description="Target ROI for the exit rule (contribution per unit of spend); default: the average.",
-    )
-    cycle_days: int = Field(default=91, ge=7, le=366, description="Length of one test cycle (days).")
-
-
-class AllocationSettings(_Strict):
-    """Budget-allocation settings (see the module docstring for an example)."""
-
-    objective: Objective = Field(default=Objective.PROFIT, description="What to maximize.")
-    budget: float | None = Field(
-        default=None, gt=0, description="Total media budget over the horizon (default: current plan)."
-    )
-    budget_mode: str = Field(
-        default="equal", pattern="^(equal|at_most)$", description="equal: spend it all; at_most: up to it."
-    )
-    default_bounds: Bound = Field(
-        default=Bound(min_ratio=0.0, max_ratio=3.0), description="Bounds of channels not in 'bounds'."
-    )
-    bounds: dict[str, Bound] = Field(default_factory=dict, description="Bounds per channel.")
-    locked: list[str] = Field(default_factory=list, description="Channels kept at their current spend.")
-    shares: list[Share] = Field(default_factory=list, description="Share rules.")
-    min_presence: dict[str, float] = Field(
-        default_factory=dict, description="Channel -> minimum total spend when used at all (else 0)."
-    )
-    target_roi: float | None = Field(
-        default=None, description="Target-ROI mode: largest budget with ROI (profit / spend) >= this."
-    )
-    periods: int = Field(
-        default=1, ge=1, le=366, description="Planning periods (equal slices of the horizon)."
-    )
-    period_budgets: list[float | None] | None = Field(
-        default=None, description="Per-period budget caps (currency), one per period."
-    )
-    response: ResponseSettings = Field(default_factory=ResponseSettings, description="Curve measurement.")
-    closed_loop: ClosedLoopSettings = Field(default_factory=ClosedLoopSettings, description="Closed loop.")
-    portfolio: PortfolioSettings = Field(default_factory=PortfolioSettings, description="Portfolio rules.")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if self.period_budgets is not None and len(self.period_budgets) != self.periods:
-            raise ValueError(
-                f"period_budgets has {len(self.period_budgets)} entries for {self.periods} period(s); "
-                "give one per period"
-            )
-        if self.target_roi is not None and self.objective is not Objective.PROFIT:
-            raise ValueError("target_roi works with objective 'profit' (ROI = profit / spend)")
-        return self
+__all__ = ["allocation_settings", "settings_source"]
 
 
 def allocation_settings(
@@ -229,7 +34,7 @@ def allocation_settings(
     source
         The file ``data`` came from (default: the scenario's file).
     **overrides
-        Settings given on the command line (``budget``, ``objective``, ``periods``...); ``None``
+        Settings given by the caller (``budget``, ``objective``, ``periods``...); ``None``
         values are ignored.
 
     Raises
@@ -240,7 +45,9 @@ def allocation_settings(
     """
     scenario_source = str(getattr(scenario, "_source", "<scenario>"))
     if data is None:
-        data, source = scenario.allocation or {}, scenario_source
+        section = scenario.allocation
+        data = {} if section is None else section.model_dump(mode="python", exclude_unset=True)
+        source = scenario_source
     source = source or scenario_source
     if not isinstance(data, dict):
         raise ScenarioError(source, "allocation", "must be a mapping of allocation settings")

@@ -20,8 +20,9 @@ file                        written by           used for
 ``response_measurements.csv`` ``allocate``       optional simulated points: ``channel``, ``spend``,
                                                  ``outcome``, ``low``, ``high``
 ``recommendation.json``     ``optimize``         budget split and policy (keys below)
-``trials.csv``              ``optimize``         one row per trial: ``number``, ``roi``, ``clv``,
-                                                 ``pareto`` (bool; or from ``pareto.csv``)
+``trials.csv``              ``optimize``         one row per trial: ``number``, the objectives
+                                                 (``roi``...), ``pareto`` (bool; or from
+                                                 ``pareto.csv``)
 ``pareto.csv``              ``optimize``         the Pareto-optimal trials (``number`` column)
 ==========================  ===================  ==============================================
 
@@ -37,8 +38,9 @@ Keys of ``allocation.json`` (``recommendation.json`` has the same ones, and more
 - ``expected`` (optional): ``{metric: {"current": S, "recommended": S, "change": S}}`` with
   ``S = {"mean": ..., "low": ..., "high": ...}`` - the metric's mean and 95% interval over the
   seeds for each plan, and for ``change`` the paired difference recommended - current with its
-  95% interval. Metrics such as ``profit``, ``revenue`` (currency), ``roi`` (ratio), ``clv``
-  (lifetime value per customer, currency).
+  95% interval. Metrics such as ``profit``, ``revenue`` (currency), ``roi`` (ratio),
+  ``realized_value_per_customer`` (currency per customer): the objectives of
+  :mod:`optimizer.objectives`, and costs.
 - ``objective`` (optional, default ``profit``): the metric the plan maximizes; the headline
   sentence states its change.
 - ``scenario``, ``currency``, ``horizon_days``, ``seeds``, ``budget`` (optional): shown as
@@ -53,6 +55,8 @@ More keys of ``recommendation.json``:
   optimization history and parameter importances; a ``sqlite:///NAME.db`` URL with a relative
   path is taken relative to the output folder. For a multi-objective study the figures show
   the first objective.
+- ``objectives`` (optional): the searched objectives; with two, the Pareto figure draws them
+  (else ROI against realized value per customer).
 
 When both JSON files exist, ``recommendation.json`` gives the headline plan.
 
@@ -83,9 +87,11 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure, FigureBase
 
+from optimizer.figures import OUTCOME_LABELS, PARETO_DEFAULT
 from optimizer.recommendation import expected_frame, recommendation_sentence
 from simulator.common.display import HEADLINE_KPIS, format_range
 from simulator.common.display import format_kpi as _format
+from simulator.common.figures import METRIC_SHORT
 from simulator.engine.results import CHANNEL_TABLE_COLUMNS, check_output_folder, write_files
 
 from . import figures
@@ -107,8 +113,9 @@ SUMMARY_PRIORITY = (
 )
 """Figures for the one-page summary, most important first (the first three present are used)."""
 
-SUMMARY_METRICS = ("profit", "roi", "clv")
-"""Outcomes shown on the one-page summary (all of them are in the report's own figure)."""
+SUMMARY_METRICS = ("profit", "roi", "lifetime_value_per_customer", "realized_value_per_customer")
+"""Outcomes shown on the one-page summary, the first three present (all of them are in the
+report's own figure)."""
 
 
 class ReportError(ValueError):
@@ -349,7 +356,8 @@ def _plan_section(inputs: _Inputs, plan: dict[str, Any], source: str, currency: 
         )
         plotted = table[table["plan"] != "change"]
         # A quarter page holds three panels: the objectives a strategist weighs first.
-        headline = plotted[plotted["metric"].isin(SUMMARY_METRICS)]
+        present = set(plotted["metric"])
+        headline = plotted[plotted["metric"].isin([m for m in SUMMARY_METRICS if m in present][:3])]
         compact = headline if not headline.empty else plotted[plotted["metric"].isin(plotted["metric"][:3])]
         section.figures.append(
             _Figure(
@@ -392,7 +400,9 @@ def _policy_section(inputs: _Inputs, recommendation: dict[str, Any]) -> _Section
     if chosen is not None:
         section.paragraphs.append(f"Chosen policy: trial {chosen}.")
     trials = inputs.trials
-    if trials is not None and {"number", "roi", "clv"} <= set(trials.columns):
+    searched = recommendation.get("objectives")
+    pair = tuple(searched) if isinstance(searched, list) and len(searched) == 2 else PARETO_DEFAULT
+    if trials is not None and {"number", *pair} <= set(trials.columns):
         if "pareto" not in trials.columns:
             on_front = set(inputs.pareto["number"]) if inputs.pareto is not None else set()
             trials = trials.assign(pareto=trials["number"].isin(on_front))
@@ -402,7 +412,7 @@ def _policy_section(inputs: _Inputs, recommendation: dict[str, Any]) -> _Section
                 "pareto_front",
                 "Pareto front",
                 "Every policy tried; the Pareto-optimal ones joined; the chosen one starred.",
-                lambda f: figures.pareto_front(shown, pick, ax=f.add_subplot()),
+                lambda f: figures.pareto_front(shown, pick, objectives=pair, ax=f.add_subplot()),
             )
         )
     study = _load_study(inputs.folder, recommendation, section)
@@ -411,7 +421,7 @@ def _policy_section(inputs: _Inputs, recommendation: dict[str, Any]) -> _Section
         target = (lambda trial: float(trial.values[0])) if multi else None
         names = recommendation.get("objectives") or [recommendation.get("objective", "objective")]
         first = str(names[0]) if isinstance(names, list) and names else "objective"
-        target_name = {"roi": "ROI", "clv": "lifetime value per customer"}.get(first, first)
+        target_name = METRIC_SHORT.get(first, OUTCOME_LABELS.get(first, first))
         maximize = study.directions[0].name == "MAXIMIZE"
         section.figures.append(
             _Figure(

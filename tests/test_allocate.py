@@ -15,7 +15,7 @@ from scenario_factory import ROOT, small, three_channel_market
 
 from optimizer.allocate import AllocationResult, allocate_budget
 from optimizer.curves import apply_plan, current_plan, fit_curve, hill
-from optimizer.settings import Objective, allocation_settings
+from optimizer.settings import allocation_settings
 from simulator import ScenarioError
 from simulator.measure.incrementality import planned_spend
 
@@ -27,7 +27,7 @@ SCENARIO = "scenarios/omnichannel_retailer.yaml"
 def test_hill_fit_recovers_a_known_concave_curve(top: float, half: float, shape: float) -> None:
     spend = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0]) * 3e5
     points = pd.DataFrame({"spend": spend, "outcome": hill(spend, top, half, shape), "se": 0.0})
-    curve = fit_curve("ch", Objective.PROFIT, 3e5, points)
+    curve = fit_curve("ch", "profit", 3e5, points)
     grid = np.linspace(0, spend.max(), 50)
     assert np.allclose(curve(grid), hill(grid, top, half, shape), rtol=1e-3, atol=top * 1e-4)
     assert curve.r2 > 0.9999
@@ -39,7 +39,7 @@ def test_hill_fit_recovers_a_known_concave_curve(top: float, half: float, shape:
 def test_a_channel_that_brings_nothing_gets_a_flat_curve() -> None:
     spend = np.array([0.0, 1e5, 2e5, 3e5])
     points = pd.DataFrame({"spend": spend, "outcome": [0.0, -50.0, -20.0, -80.0], "se": 30.0})
-    curve = fit_curve("dud", Objective.PROFIT, 1e5, points)
+    curve = fit_curve("dud", "profit", 1e5, points)
     assert curve.top == 0.0
     assert curve.marginal(1e5) == 0.0
 
@@ -75,7 +75,18 @@ def test_ratio_bounds_resolve_against_current_spend() -> None:
 @pytest.mark.parametrize(
     ("section", "field", "words"),
     [
-        ({"objective": "margin"}, "allocation.objective", "'profit', 'revenue', 'customers' or 'clv'"),
+        (
+            {"objective": "margin"},
+            "allocation.objective",
+            "'profit', 'revenue', 'new_customers', 'realized_value' or 'lifetime_value'",
+        ),
+        (
+            {"objective": "clv"},
+            "allocation.objective",
+            "'clv' is retired: the margin realized by the customers",
+        ),
+        ({"objective": "customers"}, "allocation.objective", "'customers' is retired: it is 'new_customers'"),
+        ({"objective": "roi"}, "allocation.objective", "must be 'profit', 'revenue'"),
         ({"locked": ["tv"]}, "allocation.locked[0]", "channel 'tv' is not in the scenario"),
         ({"bounds": {"search": {"min": 1, "min_ratio": 0.5}}}, "allocation.bounds.search", "not both"),
         ({"response": {"levels": [0.5, 1, 2]}}, "allocation.response", "must include 0"),

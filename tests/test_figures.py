@@ -151,7 +151,7 @@ def test_pareto_front_joins_the_front_and_marks_the_choice() -> None:
         {
             "number": [0, 1, 2, 3, 4],
             "roi": [1.0, 2.5, 1.5, 2.0, 0.8],
-            "clv": [300.0, 150.0, 200.0, 260.0, 120.0],
+            "realized_value_per_customer": [300.0, 150.0, 200.0, 260.0, 120.0],
             "pareto": [True, True, False, True, False],
         }
     )
@@ -162,9 +162,15 @@ def test_pareto_front_joins_the_front_and_marks_the_choice() -> None:
     assert list(front.get_ydata()) == [300.0, 260.0, 150.0]
     assert (chosen.get_xdata()[0], chosen.get_ydata()[0]) == (2.0, 260.0)
     assert legend_texts(ax) == ["other trials", "Pareto front", "chosen (trial 3)"]
-    assert ax.get_xlabel().startswith("ROI") and ax.get_ylabel() == "lifetime value per customer"
+    assert ax.get_title() == "Policies tried: ROI against realized value per customer won"
+    assert ax.get_xlabel().startswith("ROI") and ax.get_ylabel() == "realized value per customer won"
     with pytest.raises(ValueError, match="chosen trial 9"):
         figures.pareto_front(trials, chosen=9)
+    # A study of two other objectives draws those, labelled from the objective registry.
+    other = trials.rename(columns={"roi": "profit", "realized_value_per_customer": "new_customers"})
+    (ax,) = figures.pareto_front(other, objectives=("profit", "new_customers")).axes
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("profit", "new customers")
+    assert list(ax.get_lines()[0].get_ydata()) == [300.0, 260.0, 150.0]
 
 
 @pytest.fixture(scope="module")

@@ -224,7 +224,7 @@ def test_recommendation_with_policy_search(tmp_path: Path) -> None:
         {
             "number": range(8),
             "roi": [t.values[0] for t in study.trials],
-            "clv": [t.values[1] for t in study.trials],
+            "realized_value_per_customer": [t.values[1] for t in study.trials],
         }
     )
     trials.to_csv(folder / "trials.csv", index=False)

@@ -1,4 +1,4 @@
-"""Policy search (optimizer.search, optimizer.search_space) and ``run.py optimize``."""
+"""Policy search (optimizer.search), its objectives (optimizer.objectives) and ``run.py optimize``."""
 
 from __future__ import annotations
 
@@ -14,27 +14,39 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+import yaml
 from scenario_factory import BUNDLED, ROOT, small, uniform_market
 
-from optimizer.search import mask_password, optimize, running_metrics, score_policy
-from optimizer.search_space import apply_policy, default_parameters, search_settings
+from optimizer.objectives import OBJECTIVES
+from optimizer.search import (
+    apply_policy,
+    default_parameters,
+    mask_password,
+    optimize,
+    score_policy,
+    search_settings,
+)
 from simulator import ScenarioError, ScenarioWarning, load_scenario
 from simulator.engine.model import CommerceModel
 from simulator.engine.results import collect_results
 from simulator.measure.replicate import apply_patch
 
 
-def test_running_metrics_match_the_summary_at_the_end() -> None:
+def test_running_values_match_the_summary_at_the_end() -> None:
     scenario = small("fashion_social_brand", agents=1500, days=40)
     model = CommerceModel(scenario, seed=4)
     for _ in range(40):
         model.step()
-    running = running_metrics(model)
     summary = collect_results(model).summary
-    assert running["profit"] == pytest.approx(summary["profit"], rel=1e-9)
-    assert running["roi"] == pytest.approx(summary["roi"], rel=1e-9)
-    clv = summary["acquired_customer_value"] / summary["new_customers"]
-    assert running["clv"] == pytest.approx(clv, rel=1e-9)
+    checked = []
+    for name, entry in OBJECTIVES.items():
+        if entry.running is None or entry.kpi not in summary:
+            continue
+        assert entry.running(model) == pytest.approx(entry.value(summary), rel=1e-9), name
+        checked.append(name)
+    per_customer = summary["acquired_customer_value"] / summary["new_customers"]
+    assert OBJECTIVES["realized_value_per_customer"].value(summary) == pytest.approx(per_customer, rel=1e-12)
+    assert len(checked) >= 6  # all but the lifetime values, whose running value is the engine's
 
 
 def test_apply_policy_sets_values_by_name_and_position_and_switches_levers() -> None:
@@ -108,7 +120,13 @@ def test_default_ranges_give_valid_policies_at_both_ends(path: Path) -> None:
             "search.parameters.referral.referral_bonus",
             "the scenario has no policies.referral",
         ),
-        ({"objective": "margin"}, "search.objective[0]", "'profit', 'roi' or 'clv'"),
+        ({"objective": "margin"}, "search.objective[0]", "'realized_value_per_customer', 'lifetime_value'"),
+        ({"objective": "clv"}, "search.objective", "'clv' is retired: the margin realized by the customers"),
+        (
+            {"objective": ["roi", "customers"]},
+            "search.objective",
+            "'customers' is retired: it is 'new_customers'",
+        ),
         (
             {"parameters": {"loyalty.tiers[platinum].discount": {"low": 0, "high": 0.1}}},
             "search.parameters.loyalty.tiers[platinum].discount",
@@ -167,15 +185,25 @@ def _scenario_with_search(tmp_path: Path, search: str) -> Path:
             [],
             "search.parameters.referral.referral_bonus: the scenario has no policies.referral",
         ),
-        ("search:\n  objective: margin", [], "search.objective[0]: must be 'profit', 'roi' or 'clv'"),
+        ("search:\n  objective: margin", [], "search.objective[0]: must be 'profit', 'roi', 'revenue'"),
+        ("search:\n  objective: clv", [], "search.objective: 'clv' is retired"),
         ("", ["--objective", "margin"], "invalid choice: 'margin'"),
+        ("", ["--objective", "roi", "clv"], "'clv' is retired: the margin realized by the customers won is"),
         (
             "",
             ["--storage", "postgresql://bob:Secr3tPw@nohost.invalid:5432/db"],
             "postgresql://bob:***@nohost.invalid:5432/db cannot be opened",
         ),
     ],
-    ids=["low-above-high", "missing-lever", "objective-in-file", "objective-flag", "storage"],
+    ids=[
+        "low-above-high",
+        "missing-lever",
+        "objective-in-file",
+        "retired-objective-in-file",
+        "objective-flag",
+        "retired-objective-flag",
+        "storage",
+    ],
 )
 def test_optimize_bad_input_exits_2_with_one_line(
     tmp_path: Path, search: str, extra: list[str], expected: str
@@ -259,20 +287,26 @@ def test_two_objectives_give_a_pareto_front_of_distinct_policies() -> None:
         "promotions.campaigns[spring_sale].discount": {"low": 0, "high": 0.4},
         "retargeting.frequency_cap": {"low": 1, "high": 4},
     }
-    search = {"objective": ["roi", "clv"], "trials": 20, "seeds": 2, "parameters": space}
+    search = {
+        "objective": ["roi", "realized_value_per_customer"],
+        "trials": 20,
+        "seeds": 2,
+        "parameters": space,
+    }
     settings = search_settings(scenario, search | {"budget": {"split": False}, "confirm_seeds": 2})
     result = optimize(scenario, settings)
     front = result.pareto
-    points = [(float(r["roi"]), float(r["clv"])) for _, r in front.iterrows()]
+    value = "realized_value_per_customer"
+    points = [(float(r["roi"]), float(r[value])) for _, r in front.iterrows()]
     complete = result.trials[result.trials["state"] == "COMPLETE"]
-    others = [(float(r["roi"]), float(r["clv"])) for _, r in complete.iterrows()]
+    others = [(float(r["roi"]), float(r[value])) for _, r in complete.iterrows()]
     for point in points:
         assert not any(_dominated(point, other) for other in others)
     params = front[[c for c in front.columns if c.startswith("param:")]]
     assert len(params.drop_duplicates()) >= 3
     # The ends of the front are different retargeting policies, not one policy and its noise.
-    by_roi, by_clv = front.loc[front["roi"].idxmax()], front.loc[front["clv"].idxmax()]
-    assert by_roi["param:retargeting.frequency_cap"] < by_clv["param:retargeting.frequency_cap"]
+    by_roi, by_value = front.loc[front["roi"].idxmax()], front.loc[front[value].idxmax()]
+    assert by_roi["param:retargeting.frequency_cap"] < by_value["param:retargeting.frequency_cap"]
     assert result.to_dict()["trials"]["pareto"] == len(front)
 
 
@@ -338,7 +372,7 @@ def test_costs_are_higher_or_lower_not_better_or_worse() -> None:
 def test_lever_spend_is_told_apart_from_the_media_plan() -> None:
     import pandas as pd
 
-    from optimizer.search import _spend_note
+    from optimizer.search.check import spend_note as _spend_note
 
     comparison = pd.DataFrame({"current": [9_000_000.0], "change": [2_400_000.0]}, index=["marketing_spend"])
     # Media plan unchanged: the whole change is what the levers buy.
@@ -353,17 +387,17 @@ def test_front_policies_within_the_noise_of_each_other_share_a_group() -> None:
 
     # Paired seeds: b differs from a by a steady 0.01 ROI (a real, if small, difference), c only by
     # noise that changes sign from seed to seed, d by a lot.
-    a = {"roi": [4.00, 4.50, 3.50], "clv": [200.0, 210.0, 190.0]}
-    b = {"roi": [3.99, 4.49, 3.49], "clv": [200.0, 210.0, 190.0]}
-    c = {"roi": [4.02, 4.47, 3.52], "clv": [203.0, 207.0, 191.0]}
-    d = {"roi": [3.30, 3.80, 2.80], "clv": [215.0, 226.0, 204.0]}
-    assert noise_groups([a, c, d], ["roi", "clv"]) == [1, 1, 2]
-    assert noise_groups([a, b, d], ["roi", "clv"]) == [1, 2, 3]
+    a = {"roi": [4.00, 4.50, 3.50], "value": [200.0, 210.0, 190.0]}
+    b = {"roi": [3.99, 4.49, 3.49], "value": [200.0, 210.0, 190.0]}
+    c = {"roi": [4.02, 4.47, 3.52], "value": [203.0, 207.0, 191.0]}
+    d = {"roi": [3.30, 3.80, 2.80], "value": [215.0, 226.0, 204.0]}
+    assert noise_groups([a, c, d], ["roi", "value"]) == [1, 1, 2]
+    assert noise_groups([a, b, d], ["roi", "value"]) == [1, 2, 3]
     # Each group is compared with its first policy: d's neighbour in the noise joins d's group.
     e = {k: [v + 0.001 * (-1) ** i for i, v in enumerate(vals)] for k, vals in d.items()}
-    assert noise_groups([a, d, e], ["roi", "clv"]) == [1, 2, 2]
+    assert noise_groups([a, d, e], ["roi", "value"]) == [1, 2, 2]
     # Seeds missing (a study from an older version): never merged.
-    assert noise_groups([a, {"roi": [], "clv": []}], ["roi", "clv"]) == [1, 2]
+    assert noise_groups([a, {"roi": [], "value": []}], ["roi", "value"]) == [1, 2]
 
 
 def _study_trials(db: Path, name: str) -> list[optuna.trial.FrozenTrial]:
@@ -412,3 +446,118 @@ def test_killed_optimize_resumes_without_losing_trials(tmp_path: Path) -> None:
     recommendation = json.loads((out / "recommendation.json").read_text())
     assert recommendation["trials"]["finished"] == len(finished)
     assert recommendation["storage"] == "sqlite:///study.db"
+
+
+# Objective registry and the typed scenario sections -------------------------------------------
+def test_the_schema_lists_the_objectives_of_the_registry() -> None:
+    from simulator.config.allocation import ALLOCATION_OBJECTIVES
+    from simulator.config.search import SEARCH_OBJECTIVES
+
+    assert SEARCH_OBJECTIVES == tuple(OBJECTIVES)
+    assert ALLOCATION_OBJECTIVES == tuple(name for name, entry in OBJECTIVES.items() if entry.lp is None)
+    for entry in OBJECTIVES.values():
+        # What the LP maximizes is a total it can add up across channels.
+        assert entry.lp_objective.allocatable and entry.lp_objective.per is None, entry.name
+    # Total and per-customer value have different names and read the same KPIs per customer.
+    for total, per in (
+        ("realized_value", "realized_value_per_customer"),
+        ("lifetime_value", "lifetime_value_per_customer"),
+    ):
+        assert OBJECTIVES[per].lp == total
+    assert OBJECTIVES["roi"].lp == "profit" and OBJECTIVES["profit"].subtract_spend
+    assert [name for name, entry in OBJECTIVES.items() if entry.subtract_spend] == ["profit"]
+
+
+def test_lifetime_value_objectives_read_the_simulators_kpis() -> None:
+    scenario = small("omnichannel_retailer", agents=800, days=30)
+    summary = collect_results(_run_days(scenario, 30)).summary
+    if "expected_lifetime_value" not in summary:
+        pytest.skip("TODO: the simulator does not report expected_lifetime_value yet (lever-contract branch)")
+    for name in ("lifetime_value", "lifetime_value_per_customer"):
+        entry = OBJECTIVES[name]
+        assert entry.value(summary) == pytest.approx(summary[entry.kpi], rel=1e-12)
+
+
+def _run_days(scenario: object, days: int) -> CommerceModel:
+    model = CommerceModel(scenario, seed=3)  # type: ignore[arg-type]
+    for _ in range(days):
+        model.step()
+    return model
+
+
+def test_scenario_sections_are_typed_and_published_in_the_schema() -> None:
+    from simulator import Scenario
+    from simulator.config.search import SearchSettings
+
+    schema = Scenario.model_json_schema()
+    search = schema["properties"]["search"]["anyOf"]
+    assert {"const": "default", "type": "string"} in search
+    assert {"$ref": "#/$defs/SearchSettings"} in search
+    objective = schema["$defs"]["AllocationSettings"]["properties"]["objective"]
+    assert objective["enum"] == ["profit", "revenue", "new_customers", "realized_value", "lifetime_value"]
+    assert "roi" in schema["$defs"]["SearchSettings"]["properties"]["objective"]["items"]["enum"]
+    # The shorthand keeps working: every setting at its default and the default space.
+    text = (ROOT / "scenarios" / "omnichannel_retailer.yaml").read_text() + "\nsearch: default\n"
+    from simulator import parse_scenario
+
+    scenario = parse_scenario(yaml.safe_load(text), "default.yaml")
+    assert scenario.search == SearchSettings()
+    settings = search_settings(scenario.with_overrides(days=90, agents=500))
+    assert settings.parameters and set(settings.parameters) == set(
+        default_parameters(scenario.with_overrides(days=90, agents=500))
+    )
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ("search:\n  trails: 5", "search.trails: unknown field; did you mean 'trials'?"),
+        (
+            "search:\n  parameters:\n    winback.offers[0].coupon: {low: 0.3, high: 0.1}",
+            "search.parameters.winback.offers[0].coupon: low (0.3) is above high (0.1)",
+        ),
+        (
+            "search:\n  parameters:\n    winback.offers[0].coupon: {low: .nan, high: 0.1}",
+            "search.parameters.winback.offers[0].coupon.low: must be a finite number",
+        ),
+        ("search:\n  trials: 0", "search.trials: must be greater than or equal to 1"),
+        ("search:\n  sampler: cmaes", "search.sampler: must be 'tpe', 'nsga2' or 'random'"),
+        (
+            "search:\n  parameters:\n    referral.referral_bonus: {low: 0, high: 10}",
+            "search.parameters.referral.referral_bonus: the scenario has no policies.referral",
+        ),
+        ("allocation:\n  objective: clv", "allocation.objective: 'clv' is retired"),
+        ("allocation:\n  budget_mode: all", "allocation.budget_mode: must be 'equal' or 'at_most'"),
+    ],
+    ids=[
+        "unknown-key",
+        "low-above-high",
+        "nan-bound",
+        "no-trials",
+        "sampler",
+        "missing-lever",
+        "clv",
+        "mode",
+    ],
+)
+def test_validate_checks_the_search_and_allocation_sections(
+    tmp_path: Path, section: str, expected: str
+) -> None:
+    scenario = _scenario_with_search(tmp_path, section)
+    done = _run("validate", str(scenario))
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("warning:")]
+    assert len(errors) == 1, done.stderr
+    assert errors[0].startswith(f"error: {scenario}: ")
+    assert expected in errors[0]
+    assert done.stdout == ""
+
+
+def test_library_errors_name_parameters_not_command_line_flags() -> None:
+    scenario = small("fashion_social_brand", agents=300, days=20)
+    settings = search_settings(scenario, {"trials": 1, "seeds": 1, "budget": {"split": False}})
+    for kwargs in ({"workers": 2}, {"storage": "postgresql://bob:pw@nohost.invalid:5432/db"}):
+        with pytest.raises(ScenarioError) as caught:
+            optimize(scenario, settings, **kwargs)  # type: ignore[arg-type]
+        assert "--" not in str(caught.value), str(caught.value)
+        assert "pw@" not in str(caught.value)

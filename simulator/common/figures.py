@@ -65,9 +65,10 @@ METRIC_LABELS = {
     "marketing_spend": "marketing spend",
     "new_customers": "new customers",
     "acquired_customer_value": "margin from customers won",
-    "clv": "lifetime value per customer",
+    "program_costs": "program costs",
 }
-"""Readable titles of outcome metrics; other metric names are shown with spaces for underscores."""
+"""Readable titles of outcome metrics; other metric names are shown with spaces for underscores
+(the optimizer adds its objectives' labels, :data:`optimizer.figures.OUTCOME_LABELS`)."""
 METRIC_SHORT = {"roi": "ROI", "roas": "ROAS", "acquired_customer_value": "margin"}
 """Axis names of metrics whose title is too long for an axis."""
 RATIO_METRICS = frozenset({"roi", "roas"})

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import difflib
 import math
+import types
 import typing
 import warnings
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .allocation import AllocationSettings
 from .policies import FieldProblem as _FieldProblem
 from .policies import Policies, check_references
+from .search import SearchSettings
 
 __all__ = [
     "BasketValue",
@@ -449,6 +452,13 @@ class Lifecycle(_Strict):
         return self
 
 
+def _default_shorthand(schema: dict[str, Any]) -> None:
+    """``search: default`` in the JSON Schema: every search setting at its default."""
+    options = schema.get("anyOf")
+    if isinstance(options, list):
+        options.insert(1, {"const": "default", "type": "string"})
+
+
 class Scenario(_Strict):
     """A whole simulated market: shoppers, channels, economics and the horizon to simulate."""
 
@@ -470,17 +480,26 @@ class Scenario(_Strict):
             "Strategy levers: loyalty, promotions, retention, win-back, retargeting, referral, checkout."
         ),
     )
-    allocation: dict[str, Any] | None = Field(
+    allocation: AllocationSettings | None = Field(
         default=None,
         description=(
             "Budget-allocation settings (objective, budget, bounds, locked channels, share rules, "
-            "minimum presence, target ROI, periods); read and checked by the optimizer."
+            "minimum presence, target ROI, periods); checked against the channels by the optimizer."
         ),
     )
-    search: dict[str, Any] | Literal["default"] | None = Field(
+    search: SearchSettings | None = Field(
         default=None,
-        description="Policy-search settings (levers to tune, ranges); read and checked by the optimizer.",
+        description=(
+            "Policy-search settings (objectives, levers to tune, ranges), or 'default' for every "
+            "lever's default range; checked against the policies by the optimizer."
+        ),
+        json_schema_extra=_default_shorthand,
     )
+
+    @field_validator("search", mode="before")
+    @classmethod
+    def _search_default(cls, value: Any) -> Any:
+        return {} if value == "default" else value
 
     @model_validator(mode="after")
     def _channels_consistent(self) -> Self:
@@ -607,6 +626,7 @@ def _model_at(loc: tuple[int | str, ...], root: type[BaseModel]) -> type[BaseMod
     for item in loc[:-1]:
         if isinstance(item, str) and item.startswith("function-"):
             continue
+        kind = _optional_of(kind)
         origin, args = typing.get_origin(kind), typing.get_args(kind)
         if isinstance(kind, type) and issubclass(kind, BaseModel) and item in kind.model_fields:
             kind = kind.model_fields[str(item)].annotation
@@ -616,7 +636,17 @@ def _model_at(loc: tuple[int | str, ...], root: type[BaseModel]) -> type[BaseMod
             kind = args[1]
         else:
             return None
+    kind = _optional_of(kind)
     return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+
+
+def _optional_of(kind: Any) -> Any:
+    """``X`` for an optional ``X | None``; anything else as it is."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        present = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        if len(present) == 1:
+            return present[0]
+    return kind
 
 
 def _format_location(loc: tuple[int | str, ...], data: Any) -> str:

@@ -1,0 +1,277 @@
+"""The result of a policy search: the recommendation, the trials, the check, and its files."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulator.config.scenario import Scenario
+from simulator.config.search import SearchSettings
+from simulator.engine.results import write_files
+
+from ..curves import ResponseCurves
+from ..objectives import COST_METRICS, OBJECTIVES
+
+__all__ = ["OPTIMIZATION_FILES", "OptimizationResult", "channel_table", "number_text", "trial_number"]
+
+OPTIMIZATION_FILES = ("recommendation.json", "trials.csv", "pareto.csv", "response_curves.csv")
+"""Files written by :meth:`OptimizationResult.save`."""
+
+
+@dataclass
+class OptimizationResult:
+    """The recommended policy and budget split, the search that found it and the final check.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        The scenario searched (overrides applied).
+    settings : SearchSettings
+        The search settings used.
+    study_name : str
+        Name of the Optuna study.
+    storage : str or None
+        Storage URL of the study, password masked (``None``: in memory, not kept).
+    trials : pandas.DataFrame
+        One row per trial (``number``): ``state``, every objective
+        (:data:`~optimizer.objectives.OBJECTIVES`) with its 95% interval over the trial's seeds,
+        ``pareto`` (on the Pareto front, or the best for one objective), ``invalid`` (why a
+        policy was refused), ``sim_seconds``, and one column per parameter.
+    pareto : pandas.DataFrame
+        The Pareto-optimal trials (for one objective: the best trial), same columns.
+    candidates : pandas.DataFrame
+        The selection runs: per candidate (policy x plan), mean and 95% interval of each
+        metric and the paired change from the current plan.
+    comparison : pandas.DataFrame
+        The final check on fresh seeds: per metric, current and recommended mean with
+        intervals, and the paired change with its interval.
+    chosen : str
+        The chosen candidate (``current``, ``current+lp``, ``trial N``, ``trial N+lp``).
+    policy : dict
+        The chosen policy's parameters (empty when the current policies are kept).
+    plan : dict
+        Recommended total spend per channel over the horizon (currency).
+    channels : pandas.DataFrame
+        Per channel: current and recommended spend and, with curves, the fitted outcome at each
+        and the marginal ROI at the recommended spend.
+    curves : ResponseCurves or None
+        The response curves the LP used.
+    timings : dict
+        Seconds spent: search wall time, simulation within trials (process-seconds), other
+        work of the search (sampler, storage), curves, LP, selection and check runs.
+    notes : list of str
+        What the reader should know (differences within the noise, invalid trials...).
+    """
+
+    scenario: Scenario
+    settings: SearchSettings
+    study_name: str
+    storage: str | None
+    trials: pd.DataFrame
+    pareto: pd.DataFrame
+    candidates: pd.DataFrame
+    comparison: pd.DataFrame
+    chosen: str
+    policy: dict[str, Any]
+    plan: dict[str, float]
+    channels: pd.DataFrame
+    curves: ResponseCurves | None
+    timings: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def objective(self) -> list[str]:
+        """The searched objectives (names of :data:`~optimizer.objectives.OBJECTIVES`)."""
+        return list(self.settings.objective)
+
+    def verdict(self, metric: str) -> str:
+        """``better``, ``worse`` or ``within the noise``: the paired change's 95% interval vs 0.
+
+        For costs (:data:`COST_METRICS`: marketing spend, program costs) a rise is ``higher``
+        and a fall ``lower``: whether paying more is worth it is what profit and ROI say.
+        """
+        row = self.comparison.loc[metric]
+        up, down = ("higher", "lower") if metric in COST_METRICS else ("better", "worse")
+        if row["change_low"] > 0:
+            return up
+        if row["change_high"] < 0:
+            return down
+        return "within the noise"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything of ``recommendation.json`` (the report reads it; see :mod:`reports.report`)."""
+        c = self.comparison
+        chosen_trial = trial_number(self.chosen)
+        return {
+            "scenario": self.scenario.name,
+            "objective": str(self.objective[0]),
+            "objectives": [str(m) for m in self.objective],
+            "currency": self.scenario.economics.currency,
+            "horizon_days": self.scenario.horizon_days,
+            "seeds": int(c.attrs.get("seeds", 0)),
+            "budget": float(sum(self.plan.values())),
+            "chosen": self.chosen,
+            "chosen_trial": chosen_trial,
+            "policy": {k: _finite(v) for k, v in self.policy.items()},
+            "plan": {k: float(v) for k, v in self.plan.items()},
+            "channels": [{str(k): _finite(v) for k, v in row.items()} for row in _rows(self.channels)],
+            "expected": {
+                metric: {
+                    part: {
+                        "mean": _finite(c.loc[metric, part]),
+                        "low": _finite(c.loc[metric, f"{part}_low"]),
+                        "high": _finite(c.loc[metric, f"{part}_high"]),
+                    }
+                    for part in ("current", "recommended", "change")
+                }
+                for metric in c.index
+            },
+            "verdict": {metric: self.verdict(metric) for metric in c.index},
+            "metrics": {
+                name: f"{entry.label} over the horizon ({entry.unit})"
+                for name, entry in OBJECTIVES.items()
+                if name in c.index
+            },
+            "candidates": [{str(k): _finite(v) for k, v in row.items()} for row in _rows(self.candidates)],
+            "study_name": self.study_name,
+            "storage": self.storage,
+            "trials": {
+                "finished": int(self.trials["state"].isin(["COMPLETE", "PRUNED"]).sum()),
+                "complete": int((self.trials["state"] == "COMPLETE").sum()),
+                "pruned": int((self.trials["state"] == "PRUNED").sum()),
+                "invalid": int(self.trials["invalid"].notna().sum()),
+                "pareto": int(len(self.pareto)),
+                "pareto_groups": int(self.pareto["noise_group"].nunique()) if len(self.pareto) else 0,
+                "seeds_per_trial": self.settings.seeds,
+            },
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "notes": list(self.notes),
+        }
+
+    def to_text(self) -> str:
+        """The recommendation, the comparison with intervals and verdicts, and the search in brief."""
+        currency = self.scenario.economics.currency
+        info = self.to_dict()["trials"]
+        lines = [
+            f"Policy search: {self.scenario.name} ({self.scenario.horizon_days} days, {currency}; "
+            f"objective {' and '.join(map(str, self.objective))}); study '{self.study_name}' "
+            f"({self.storage or 'in memory'})",
+            f"Trials: {info['finished']} finished ({info['complete']} complete, {info['pruned']} pruned, "
+            f"of which {info['invalid']} invalid policies), {self.settings.seeds} paired seeds each; "
+            f"{'Pareto front' if self.settings.multi else 'best'}: {info['pareto']} trial(s)"
+            + (
+                f" in {info['pareto_groups']} group(s) apart beyond the noise (pareto.csv noise_group)"
+                if self.settings.multi
+                else ""
+            ),
+            f"Chosen: {self.chosen}",
+        ]
+        if self.policy:
+            lines.append("Policy:")
+            lines += [f"  {k} = {_show(v)}" for k, v in self.policy.items()]
+        lines.append("Budget (spend over the horizon):")
+        for row in _rows(self.channels):
+            lines.append(
+                f"  {row['channel']:<16} {row['current_spend']:>14,.0f} -> {row['recommended_spend']:>14,.0f}"
+            )
+        c = self.comparison
+        lines.append(
+            f"Check on {c.attrs.get('seeds', 0)} fresh paired seeds (95% intervals): recommended vs current"
+        )
+        width = max([16, *(len(str(metric)) for metric in c.index)])
+        for metric in c.index:
+            r = c.loc[metric]
+            low, high = number_text(r["change_low"], True), number_text(r["change_high"], True)
+            lines.append(
+                f"  {metric:<{width}} {number_text(r['current'])} -> {number_text(r['recommended'])}: "
+                f"change {number_text(r['change'], True)} [{low}, {high}]  {self.verdict(metric)}"
+            )
+        t = self.timings
+        lines.append(
+            f"Time: search {t['search_wall']:.0f} s (simulation {t['trial_simulation']:.0f} process-s, "
+            f"optimizer {t['search_overhead']:.0f} process-s), curves {t['curves']:.0f} s, "
+            f"LP {t['lp']:.1f} s, selection {t['selection']:.0f} s, check {t['check']:.0f} s"
+        )
+        lines += [f"Note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    def save(self, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
+        """Write ``recommendation.json``, ``trials.csv``, ``pareto.csv`` (and ``response_curves.csv``).
+
+        Staged in a temporary folder and moved in place together.
+
+        Raises
+        ------
+        OutputExistsError
+            When ``out_dir`` already holds one of these files and ``overwrite`` is false.
+        """
+        texts = {
+            "recommendation.json": json.dumps(self.to_dict(), indent=2, allow_nan=False),
+            "trials.csv": self.trials.to_csv(index=False),
+            "pareto.csv": self.pareto.to_csv(index=False),
+        }
+        if self.curves is not None:
+            texts["response_curves.csv"] = self.curves.response_table().to_csv(index=False)
+        writers = {name: (lambda path, text=text: path.write_text(text)) for name, text in texts.items()}
+        return write_files(out_dir, writers, overwrite)
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[Any, Any]]:
+    return list(frame.reset_index().to_dict(orient="records"))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def _show(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def number_text(value: float, signed: bool = False) -> str:
+    """A number for the text summary: whole above 100, three decimals below, ``n/a`` if not finite."""
+    if not math.isfinite(value):
+        return "n/a"
+    text = f"{abs(value):,.0f}" if abs(value) >= 100 else f"{abs(value):,.3f}"
+    sign = "-" if value < 0 else ("+" if signed else "")
+    return sign + text
+
+
+def trial_number(name: str) -> int | None:
+    """The trial number of a candidate's name (``trial 12+lp`` -> 12); ``None`` for the current policies."""
+    match = re.fullmatch(r"trial (\d+)(\+lp)?", name)
+    return int(match.group(1)) if match else None
+
+
+def channel_table(
+    current: Mapping[str, float], recommended: Mapping[str, float], curves: ResponseCurves | None
+) -> pd.DataFrame:
+    """Per channel: current and recommended spend; with curves, the outcome at each and the marginal ROI."""
+    rows = []
+    for name, now in current.items():
+        row: dict[str, Any] = {
+            "channel": name,
+            "current_spend": now,
+            "recommended_spend": recommended[name],
+        }
+        if curves is not None and name in curves.curves:
+            curve = curves.curves[name]
+            row["current_outcome"] = float(curve(now))
+            row["recommended_outcome"] = float(curve(recommended[name]))
+            row["marginal_roi"] = curve.marginal(recommended[name])
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("channel")

@@ -1,0 +1,87 @@
+"""Selection: the best few policies, with the current plan and the LP plan, on fresh paired seeds.
+
+The best few policies, each with the current plan and with the LP plan, the current policies
+with the LP plan, and the current plan itself run on fresh paired seeds; the best by the
+objective (two objectives: the largest sum of relative paired changes) is chosen. Keeping the
+current plan is a possible answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulator.config.scenario import Scenario
+from simulator.measure.replicate import replicate
+
+from ..curves import apply_plan
+from ..objectives import metric_frame, paired_changes
+
+__all__ = ["cell", "select", "variants"]
+
+
+def variants(
+    scenario: Scenario, policies: Mapping[str, Scenario], plan: Mapping[str, Any] | None
+) -> dict[str, Scenario]:
+    """The candidates: ``current+lp``, and each policy ``trial N`` with the current and the LP plan."""
+    found: dict[str, Scenario] = {}
+    if plan is not None:
+        found["current+lp"] = apply_plan(scenario, plan)
+    for label, policy in policies.items():
+        found[label] = policy
+        if plan is not None:
+            found[f"{label}+lp"] = apply_plan(policy, plan)
+    return found
+
+
+def cell(table: pd.DataFrame, row: str, column: str) -> float:
+    """One number of a comparison table."""
+    return float(table.loc[[row], [column]].to_numpy(dtype=np.float64)[0, 0])
+
+
+def _score(table: pd.DataFrame, objectives: Sequence[str]) -> float:
+    """One objective: its paired change; two: the sum of their relative paired changes."""
+    if len(objectives) == 1:
+        return cell(table, objectives[0], "change")
+    total = 0.0
+    for name in objectives:
+        change, current = (cell(table, name, k) for k in ("change", "current"))
+        total += change / max(abs(current), 1e-12)
+    return total
+
+
+def select(
+    scenario: Scenario,
+    candidates: Mapping[str, Scenario],
+    seeds: Sequence[int],
+    objectives: Sequence[str],
+    *,
+    workers: int,
+    progress: bool,
+) -> tuple[pd.DataFrame, str]:
+    """Run the candidates and the current plan on paired seeds; the table and the best candidate.
+
+    The current plan is chosen unless a candidate's score (its paired change, or the sum of the
+    relative changes of two objectives) is above 0.
+    """
+    if not candidates:
+        return pd.DataFrame(), "current"
+    runs = metric_frame(replicate(scenario, seeds, candidates, workers=workers, progress=progress).runs)
+    rows = []
+    chosen, best = "current", 0.0
+    for label in candidates:
+        table = paired_changes(runs, label)
+        score = _score(table, objectives)
+        row: dict[str, Any] = {"candidate": label, "score": score}
+        for name in objectives:
+            row |= {name: table.loc[name, "recommended"]}
+            row |= {
+                f"{name}_{part}": table.loc[name, part] for part in ("change", "change_low", "change_high")
+            }
+        rows.append(row)
+        if score > best:
+            chosen, best = label, score
+    return pd.DataFrame(rows).set_index("candidate"), chosen

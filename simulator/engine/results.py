@@ -423,9 +423,9 @@ def collect_results(model: CommerceModel) -> SimulationResult:
     )
     summary = summarize(daily, customers, pop.funnel, scale)
     summary.update(_repurchase_windows(model, daily))
-    levers, lever_summary, tables, columns = model.levers.results(model, daily["orders"])
-    summary.update(lever_summary)
-    for name, values in columns.items():
+    levers = model.levers.results(model, daily["orders"])
+    summary.update(levers.summary)
+    for name, values in levers.columns.items():
         customers[name] = values
     return SimulationResult(
         scenario=model.scenario,
@@ -434,8 +434,8 @@ def collect_results(model: CommerceModel) -> SimulationResult:
         channels=channels,
         customers=customers,
         summary=summary,
-        levers=levers,
-        tables=tables,
+        levers=levers.daily,
+        tables=levers.tables,
         orders=_orders_frame(model, names),
         paths=model.touches.collect(model) if model.touches is not None else None,
     )

@@ -30,10 +30,9 @@ lever is on.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from ..config.policies import Retargeting
@@ -41,35 +40,29 @@ from ..config.scenario import Pricing
 from ..engine.economics import book_orders
 from ..engine.journey import start_consideration
 from ..engine.population import State
+from .base import IntArray, Lever, LeverOutput, RangeSpec
 
 if TYPE_CHECKING:
+    from ..config.scenario import Scenario
     from ..engine.model import CommerceModel
     from .composite import Levers
 
 __all__ = ["RetargetingProgram"]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 
+class RetargetingProgram(Lever[Retargeting]):
+    """Retargeting ads on paid channels that bring abandoners back (``policies.retargeting``).
 
-class RetargetingProgram:
-    """Retargeting ads on paid channels that bring abandoners back.
-
-    Parameters
-    ----------
-    config
-        The ``policies.retargeting`` section.
-    model
-        The model being built (channels and horizon are read; the model's cart recovery window
-        is set to ``config.window_days``).
-    levers
-        The levers this program belongs to (it follows the shoppers of their scope).
+    Follows the shoppers of the levers' scope; sets the model's cart recovery window to
+    ``window_days``.
     """
 
+    key = "retargeting"
+    config_type = Retargeting
+    booked_cost_kpis = ("retargeting_cost",)
+
     def __init__(self, config: Retargeting, model: CommerceModel, levers: Levers) -> None:
-        self.config = config
-        self.levers = levers
+        super().__init__(config, model, levers)
         names = model.scenario.channel_names
         self.channel_names = list(config.channels)
         self.channel_index = np.array([names.index(n) for n in config.channels], dtype=np.int64)
@@ -90,6 +83,11 @@ class RetargetingProgram:
         self.cart_returns = np.zeros((days, k))
         self.browser_returns = np.zeros((days, k))
         self.recovered_orders = np.zeros(days)
+
+    @classmethod
+    def search_ranges(cls, config: Retargeting | None, scenario: Scenario) -> dict[str, RangeSpec]:
+        """The frequency cap, 1-4 ads a day."""
+        return {} if config is None else {"retargeting.frequency_cap": {"type": "int", "low": 1, "high": 4}}
 
     def _followed(self, model: CommerceModel) -> tuple[IntArray, IntArray]:
         """Today's cart abandoners and browsers being followed."""
@@ -171,14 +169,12 @@ class RetargetingProgram:
             self.recovered_orders[day] += np.count_nonzero(passed)
 
     # Results ---------------------------------------------------------------------------------
-    def results(
-        self, model: CommerceModel
-    ) -> tuple[pd.DataFrame, dict[str, float], dict[str, pd.DataFrame], dict[str, Any]]:
-        """Daily frame (one row per day), summary KPIs, tables and per-shopper columns.
+    def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverOutput:
+        """Followed shoppers, ads, cost and returns: daily, in total and per channel.
 
         Returns
         -------
-        tuple
+        LeverOutput
             ``daily``: shoppers followed, ads, cost, returns of cart abandoners and browsers and
             carts checked out on return (people, impressions, currency); ``summary``: their
             totals and the cost per recovered order; ``tables``: ``retargeting``, one row per
@@ -221,4 +217,4 @@ class RetargetingProgram:
             "retargeting_recovered_orders": orders,
             "retargeting_cost_per_recovered_order": total_cost / orders if orders > 0 else float("nan"),
         }
-        return daily, summary, {"retargeting": table}, {}
+        return LeverOutput(daily=daily, summary=summary, tables={"retargeting": table})

@@ -59,7 +59,6 @@ from ..engine.model import CommerceModel
 from ..engine.population import NO_DAY
 from ..engine.results import SimulationResult, collect_results, write_files
 from ..engine.simulate import check_memory
-from ..levers.composite import Levers
 
 __all__ = [
     "CLV_FILES",
@@ -222,12 +221,8 @@ def latent_traits(model: CommerceModel) -> pd.DataFrame:
     """
     pop = model.population
     everyone = np.arange(pop.size)
-    rate = pop.purchase_rate.astype(np.float64)
-    levers = model.levers
-    if not isinstance(levers, Levers):
-        raise TypeError("shopper traits need a model with one set of levers (not an A/B test)")
-    if levers.loyalty is not None:
-        rate = rate * levers.loyalty.repurchase_factor(everyone)
+    rate_factor, dropout_factor = model.levers.lifetime_factors(model, everyone)
+    rate = pop.purchase_rate.astype(np.float64) * rate_factor
     lift = np.ones(pop.size)
     weights = pop.personas.channel_weight[pop.persona].T * (1.0 + pop.ad_stock)
     passing = np.zeros(pop.size)
@@ -238,7 +233,7 @@ def latent_traits(model: CommerceModel) -> pd.DataFrame:
         passing += weights[channel.index] * model.levers.checkout_pass(model, everyone, chosen)
     total_weight = weights.sum(axis=0)
     checkout_pass = np.divide(passing, total_weight, out=np.zeros(pop.size), where=total_weight > 0)
-    dropout = np.clip(pop.dropout_prob * model.levers.dropout_factor(everyone), 0.0, 1.0)
+    dropout = np.clip(pop.dropout_prob * dropout_factor, 0.0, 1.0)
     return pd.DataFrame(
         {
             "purchase_rate": rate,

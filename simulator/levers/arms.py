@@ -126,10 +126,24 @@ class ArmedLevers:
                 out[at] = ask(levers, at)
         return out
 
+    def _ask_shared_first(
+        self, model: CommerceModel, shoppers: IntArray, channels: IntArray | None, first: BoolArray
+    ) -> None:
+        """Ask the shared levers for the whole group's offers before the arms ask for their parts.
+
+        What a shared lever draws when first asked about shoppers on a day (whether an order
+        brings a group-buying friend, and which) is then drawn for the same group as in the
+        plain simulation; the arms' own questions find it drawn.
+        """
+        for program in self.arms[0].own:
+            if program.shared_across_arms:
+                program.offers(model, shoppers, channels, first)
+
     def discount(
         self, model: CommerceModel, shoppers: IntArray, channels: IntArray | None, first: BoolArray
     ) -> FloatArray:
         """Discount each order gets from its shopper's arm."""
+        self._ask_shared_first(model, shoppers, channels, first)
         return self._answer(
             shoppers,
             np.zeros(shoppers.size),
@@ -140,6 +154,7 @@ class ArmedLevers:
 
     def conversion_factor(self, model: CommerceModel, shoppers: IntArray, first: BoolArray) -> FloatArray:
         """Multiplier of the chance to convert, from each shopper's arm."""
+        self._ask_shared_first(model, shoppers, None, first)
         return self._answer(
             shoppers,
             np.ones(shoppers.size),
@@ -170,6 +185,8 @@ class ArmedLevers:
 
     def repurchase_factor(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
         """Multiplier of each customer's repurchase rate in its arm."""
+        if any(levers.responds_to_price for levers in self.arms):
+            self._ask_shared_first(model, shoppers, None, np.zeros(shoppers.size, dtype=np.bool_))
         return self._answer(
             shoppers, np.ones(shoppers.size), lambda levers, at: levers.repurchase_factor(model, shoppers[at])
         )
@@ -218,14 +235,26 @@ class ArmedLevers:
             self._booking = False
 
     def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
-        """Each arm sees its shoppers' orders."""
+        """Each arm sees its shoppers' orders; then the shared levers act on the whole booking.
+
+        A shared lever acts once, on the booking in its order, as in the plain simulation
+        (group-buying friends are claimed by the first host in the booking whatever its arm);
+        what its action books (the friends' orders) is charged to the arms as any booking.
+        """
         for k, (levers, at) in enumerate(self._split(batch.shoppers)):
             if at.size:
 
                 def see(levers: Levers = levers, at: IntArray = at) -> None:
-                    levers.on_orders(model, batch.take(at))
+                    part = batch.take(at)
+                    levers.see_orders(model, part)
+                    for program in levers.own:
+                        if not program.shared_across_arms:
+                            program.after_orders(model, part)
 
                 self._charge(model, k, see)
+        for program in self.arms[0].own:
+            if program.shared_across_arms:
+                program.after_orders(model, batch)
 
     def word_of_mouth(self, model: CommerceModel) -> None:
         """Each arm's word of mouth (a shared referral program runs once, in its owner's arm)."""

@@ -28,8 +28,9 @@ shoppers; the base class answers neutrally: no offer, no lift, nothing waived):
 :meth:`Lever.ships_free`, :meth:`Lever.redeem`, :meth:`Lever.repurchase_factor`,
 :meth:`Lever.refractory_days`, :meth:`Lever.dropout_factor` and, for the value of customers
 after the horizon, :meth:`Lever.lifetime_factors`. What it is told and does:
-:meth:`Lever.word_of_mouth` (after the journey's visits), :meth:`Lever.on_orders` (after each
-booking, with an :class:`OrderBatch`), :meth:`Lever.daily` (after repeat purchases) and
+:meth:`Lever.word_of_mouth` (after the journey's visits), :meth:`Lever.on_orders` and then
+:meth:`Lever.after_orders` (after each booking, with an :class:`OrderBatch`),
+:meth:`Lever.daily` (after repeat purchases) and
 :meth:`Lever.end_of_day` (after every lever's daily work: tallies and fixed costs); at the end
 :meth:`Lever.results` gives one :class:`LeverOutput`.
 """
@@ -308,6 +309,12 @@ class Lever(Generic[ConfigT]):
 
     def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
         """See orders just booked (the lever's scope only)."""
+
+    def after_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
+        """Act on a booking once every lever has seen it (e.g. book the friends it brings).
+
+        A lever the A/B arms share sees the whole booking here, in its order, once.
+        """
 
     def daily(self, model: CommerceModel) -> None:
         """The day's work after repeat purchases: messages, offers, ads, campaign costs."""

@@ -97,7 +97,8 @@ class Levers:
                 self._own.append(program)
             self.programs.append(program)
             self._by_kind[kind] = program
-        self._repeat_price_response = any(p.repeat_price_response for p in self.programs)
+        self.responds_to_price = any(p.repeat_price_response for p in self.programs)
+        """Whether customers' repeat rate responds to the price of the offers they hold."""
 
     def find(self, kind: type[LeverT]) -> LeverT | None:
         """The lever of class ``kind`` if it is on."""
@@ -190,7 +191,7 @@ class Levers:
             lift = program.repurchase_factor(model, shoppers)
             if lift is not None:
                 factor *= lift
-        if self._repeat_price_response:
+        if self.responds_to_price:
             factor *= self.conversion_factor(model, shoppers, np.zeros(shoppers.size, dtype=np.bool_))
         return factor
 
@@ -217,9 +218,20 @@ class Levers:
 
     # Events ------------------------------------------------------------------------------------
     def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
-        """Let each lever see the orders just booked, in registry order."""
+        """Let each lever see the orders just booked, then act on them, in registry order."""
+        self.see_orders(model, batch)
+        for program in self._own:
+            program.after_orders(model, batch)
+
+    def see_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
+        """Let each lever see the orders just booked (:meth:`Lever.on_orders`), in registry order."""
         for program in self.programs:
             program.on_orders(model, batch)
+
+    @property
+    def own(self) -> list[Lever[Any]]:
+        """The levers built here (not shared from another A/B arm), in registry order."""
+        return self._own
 
     def word_of_mouth(self, model: CommerceModel) -> None:
         """Word of mouth and referrals of the levers built here (before the day's decisions)."""

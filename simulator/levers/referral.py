@@ -147,8 +147,8 @@ class ReferralProgram(Lever[Social]):
     """Social graph as arrays; word of mouth, referral bonus and group buying.
 
     Call order in a day: :meth:`word_of_mouth` right after the journey's visits (the model
-    calls it), :meth:`offers` whenever a discount is asked, :meth:`on_orders` after every
-    booking; :meth:`results` at the end.
+    calls it), :meth:`offers` whenever a discount is asked, :meth:`on_orders` and
+    :meth:`after_orders` after every booking; :meth:`results` at the end.
 
     Built from ``policies.referral`` and ``policies.promotions.group_buying`` (:class:`Social`);
     reads the satisfaction and the stacking rule of the same levers. Word of mouth and referrals
@@ -400,12 +400,12 @@ class ReferralProgram(Lever[Social]):
         return np.asarray(self.group_friend[shoppers] >= 0)
 
     def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
-        """Pay referral bonuses for referred first orders; bring group-buying friends.
+        """Pay referral bonuses for referred first orders; count friends' group discounts.
 
         The discounts given are counted as the smaller of the offer and the discount the order
         got, times its list value.
         """
-        shoppers, channels, first = batch.shoppers, batch.channels, batch.first
+        shoppers, first = batch.shoppers, batch.first
         list_value, discount_rate = batch.list_value, batch.discount_rate
         day = model.day
         if self.referral is not None:
@@ -422,12 +422,20 @@ class ReferralProgram(Lever[Social]):
                 model.program_costs["referral_bonuses"][day] += count * self.referral.referral_bonus
                 given = np.minimum(self.referral.friend_discount, discount_rate[referred])
                 self.referral_discount[day] += float((given * list_value[referred]).sum())
-        if self.group is None:
-            return
-        if self._booking_friends:
+        if self.group is not None and self._booking_friends:
             given = np.minimum(self.group.discount, discount_rate)
             self.group_discount[day] += float((given * list_value).sum())
+
+    def after_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
+        """Hosts bring their group-buying friends, who buy at once in the host's channel.
+
+        A friend claimed by several hosts of the booking joins the first; friends' own orders
+        bring nobody.
+        """
+        if self.group is None or self._booking_friends:
             return
+        shoppers, day = batch.shoppers, model.day
+        list_value, discount_rate = batch.list_value, batch.discount_rate
         friend = np.where(self.join_day[shoppers] == day, self.group_friend[shoppers], -1)
         hosts = friend >= 0
         if not hosts.any():
@@ -437,7 +445,7 @@ class ReferralProgram(Lever[Social]):
         self.group_orders[day] += hosts.sum()
         given = np.minimum(self.group.discount, discount_rate[hosts])
         self.group_discount[day] += float((given * list_value[hosts]).sum())
-        friends, via = friend[hosts].astype(np.int64), channels[hosts]
+        friends, via = friend[hosts].astype(np.int64), batch.channels[hosts]
         pop = model.population
         # The friend may have started considering or been claimed by another order since.
         free = pop.state[friends] <= State.AWARE

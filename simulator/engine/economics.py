@@ -140,6 +140,12 @@ def book_orders(
     pop.orders[shoppers] += 1
     pop.revenue[shoppers] += revenue - discounts
     pop.contribution[shoppers] += contribution
+    model.repeat_margins.record(persona, contribution, repeat)
+    acquired = pop.first_purchase_day[shoppers]
+    new = acquired >= 0
+    if new.any():
+        age = (day - acquired[new]).astype(np.float64)
+        model.acquired_value += float((contribution[new] * model.value_discount**age).sum())
     if model.order_log is not None:
         model.order_log.record(day, shoppers, channels, revenue - discounts, contribution, first)
 

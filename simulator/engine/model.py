@@ -32,6 +32,7 @@ from .channels import LEDGER_FIELDS, ChannelAgent
 from .economics import FOLLOW_UP_WINDOWS, OrderLog
 from .exposure import decay_ad_stock, deliver_impressions, organic_discovery
 from .journey import decide, forget_and_visit
+from .lifetime import RepeatMargins, daily_discount_factor
 from .population import ShopperPopulation, State
 from .repurchase import repeat_purchases, update_lifecycle_states
 from .streams import CommonRandomNumbers
@@ -105,6 +106,13 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         self.recovery_window_days = RECOVERY_WINDOW_DAYS
         self.program_costs = {f: np.zeros(self.horizon_days) for f in registry.program_cost_fields()}
         """Daily lever costs that are not media, fees or discounts, by ledger (agent units)."""
+        self.value_discount = daily_discount_factor(econ.value_discount_rate)
+        """Daily discount factor of lifetime value (``economics.value_discount_rate``)."""
+        self.acquired_value = 0.0
+        """Margin of the customers acquired in the horizon, each order discounted to the
+        customer's acquisition day (agent units; :mod:`simulator.engine.lifetime`)."""
+        self.repeat_margins = RepeatMargins(len(self.population.personas.names))
+        """Margins of the orders booked so far by persona (:mod:`simulator.engine.lifetime`)."""
         self.order_log: OrderLog | None = OrderLog()
         self.touches: TouchRecorder | None = None
         """Touch-path recorder (:mod:`simulator.engine.touchpaths`); ``None`` records nothing (default)."""

@@ -34,6 +34,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..config.policies import Policies
+from ..engine.lifetime import CustomerBase, LastingEffect
 from . import registry
 from .base import BoolArray, Float32Array, FloatArray, IntArray, Lever, LeverOutput, OrderBatch
 from .composite import Levers
@@ -205,14 +206,17 @@ class ArmedLevers:
             lambda levers, at: levers.dropout_factor(model, shoppers[at]),
         )
 
-    def lifetime_factors(self, model: CommerceModel, shoppers: IntArray) -> tuple[FloatArray, Float32Array]:
-        """Lasting multipliers of each customer's repeat rate and dropout chance, in its arm."""
-        rate = np.ones(shoppers.size)
-        dropout = np.ones(shoppers.size, dtype=np.float32)
-        for levers, at in self._split(shoppers):
+    def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
+        """Each customer's lasting effects from its arm's levers."""
+        effect = LastingEffect().filled(customers)
+        for levers, at in self._split(customers.shoppers):
             if at.size:
-                rate[at], dropout[at] = levers.lifetime_factors(model, shoppers[at])
-        return rate, dropout
+                effect.put(at, levers.lasting_effect(model, customers.take(at)))
+        return effect
+
+    def lasting_days(self, model: CommerceModel) -> int:
+        """Days after an order the lasting effects span (the longest arm's)."""
+        return max(levers.lasting_days(model) for levers in self.arms)
 
     # Events, with each arm's costs -------------------------------------------------------------
     def _booked(self, model: CommerceModel) -> float:

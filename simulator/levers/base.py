@@ -27,7 +27,7 @@ shoppers; the base class answers neutrally: no offer, no lift, nothing waived):
 :meth:`Lever.offers`, :meth:`Lever.urgency`, :meth:`Lever.checkout_factor`,
 :meth:`Lever.ships_free`, :meth:`Lever.redeem`, :meth:`Lever.repurchase_factor`,
 :meth:`Lever.refractory_days`, :meth:`Lever.dropout_factor` and, for the value of customers
-after the horizon, :meth:`Lever.lifetime_factors`. What it is told and does:
+after the horizon, :meth:`Lever.lasting_effect`. What it is told and does:
 :meth:`Lever.word_of_mouth` (after the journey's visits), :meth:`Lever.on_orders` and then
 :meth:`Lever.after_orders` (after each booking, with an :class:`OrderBatch`),
 :meth:`Lever.daily` (after repeat purchases) and
@@ -38,8 +38,8 @@ after the horizon, :meth:`Lever.lifetime_factors`. What it is told and does:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +48,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from ..config.policies import Policies
     from ..config.scenario import Scenario
+    from ..engine.lifetime import CustomerBase, LastingEffect
     from ..engine.model import CommerceModel
     from .composite import Levers
 
@@ -61,6 +62,7 @@ __all__ = [
     "LeverOutput",
     "OrderBatch",
     "RangeSpec",
+    "ShopperRows",
     "share_range",
 ]
 
@@ -76,7 +78,30 @@ ConfigT = TypeVar("ConfigT")
 
 
 @dataclass(frozen=True)
-class OrderBatch:
+class ShopperRows:
+    """Arrays with one entry per shopper of ``shoppers``, split as a whole (e.g. by A/B arm).
+
+    Attributes
+    ----------
+    shoppers : numpy.ndarray
+        Shopper ids.
+    """
+
+    shoppers: IntArray
+
+    @property
+    def size(self) -> int:
+        """Number of rows."""
+        return int(self.shoppers.size)
+
+    def take(self, at: IntArray) -> Self:
+        """The rows at positions ``at``: every array field indexed, other fields kept."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return replace(self, **{k: v[at] for k, v in values.items() if isinstance(v, np.ndarray)})
+
+
+@dataclass(frozen=True)
+class OrderBatch(ShopperRows):
     """Orders just booked, one entry per order (agent units; each shopper at most once).
 
     Attributes
@@ -97,22 +122,12 @@ class OrderBatch:
         Discount the order got, every offer combined (share of list value, 0-1).
     """
 
-    shoppers: IntArray
     channels: IntArray
     first: BoolArray
     kept: BoolArray
     paid: FloatArray
     list_value: FloatArray
     discount_rate: FloatArray
-
-    @property
-    def size(self) -> int:
-        """Number of orders."""
-        return int(self.shoppers.size)
-
-    def take(self, at: IntArray) -> OrderBatch:
-        """The orders at positions ``at`` (e.g. one arm's shoppers)."""
-        return OrderBatch(**{f.name: getattr(self, f.name)[at] for f in fields(self)})
 
 
 @dataclass
@@ -291,17 +306,18 @@ class Lever(Generic[ConfigT]):
         """Multiplier of each customer's chance to drop out after a repeat purchase."""
         return None
 
-    def lifetime_factors(
-        self, model: CommerceModel, shoppers: IntArray
-    ) -> tuple[FloatArray | None, Float32Array | None]:
-        """The lever's lasting effect on each customer's value after the horizon.
+    def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect | None:
+        """The lever's effect on the customers' repeat buying after the horizon.
 
-        Multipliers of the repeat-purchase rate and of the dropout chance that the customer
-        keeps once the lever's transient effects have passed (a loyalty tier, a satisfaction
-        score), for the expected remaining value (:mod:`simulator.engine.lifetime`). Both
-        ``None``: no lasting effect.
+        What keeps working when the lever runs on (a loyalty tier, a satisfaction score, CRM
+        windows after every order, win-back offers, recovered carts; not a dated campaign),
+        for the expected remaining value (:mod:`simulator.engine.lifetime`). ``None``: none.
         """
-        return None, None
+        return None
+
+    def lasting_days(self, model: CommerceModel) -> int:
+        """Days after an order that :meth:`lasting_effect`'s grids must cover (days)."""
+        return 0
 
     # Events and work ------------------------------------------------------------------------
     def word_of_mouth(self, model: CommerceModel) -> None:
@@ -339,7 +355,7 @@ class LeverEffects(Protocol):
     :meth:`repurchase_factor`, :meth:`refractory_days` and :meth:`dropout_factor` for groups of
     shoppers; for every booking :meth:`discount`, :meth:`redeem_points` and
     :meth:`shipping_fee`, then :meth:`on_orders`; :meth:`daily` once after repeat purchases;
-    :meth:`results` after the last day, :meth:`lifetime_factors` whenever a customer's value
+    :meth:`results` after the last day, :meth:`lasting_effect` whenever a customer's value
     after the horizon is wanted. Every per-shopper answer is an array aligned with
     ``shoppers``; a lever that is off answers neutrally.
     """
@@ -370,8 +386,11 @@ class LeverEffects(Protocol):
     def dropout_factor(self, model: CommerceModel, shoppers: IntArray) -> Float32Array:
         """Multiplier of the dropout chance after a repeat purchase."""
 
-    def lifetime_factors(self, model: CommerceModel, shoppers: IntArray) -> tuple[FloatArray, Float32Array]:
-        """Lasting multipliers of the repeat rate and of the dropout chance (see :class:`Lever`)."""
+    def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
+        """Every lever's lasting effect on these customers, combined (see :class:`Lever`)."""
+
+    def lasting_days(self, model: CommerceModel) -> int:
+        """Days after an order the lasting effects span (the longest lever's)."""
 
     def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
         """See the orders just booked."""

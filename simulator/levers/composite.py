@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..config.policies import Policies
+from ..engine.lifetime import CustomerBase, LastingEffect
 from . import registry
 from .base import BoolArray, Float32Array, FloatArray, IntArray, Lever, LeverOutput, OrderBatch
 from .promotions import Pricing, combine_discounts
@@ -204,17 +205,18 @@ class Levers:
                 factor *= change
         return factor
 
-    def lifetime_factors(self, model: CommerceModel, shoppers: IntArray) -> tuple[FloatArray, Float32Array]:
-        """Lasting multipliers of the repeat rate and the dropout chance: the levers' products."""
-        rate = np.ones(shoppers.size)
-        dropout = np.ones(shoppers.size, dtype=np.float32)
+    def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
+        """The levers' lasting effects, combined: multipliers multiply, chances add up as independent."""
+        effect = LastingEffect()
         for program in self.programs:
-            rate_factor, dropout_factor = program.lifetime_factors(model, shoppers)
-            if rate_factor is not None:
-                rate *= rate_factor
-            if dropout_factor is not None:
-                dropout *= dropout_factor
-        return rate, dropout
+            part = program.lasting_effect(model, customers)
+            if part is not None:
+                effect.combine(part)
+        return effect.filled(customers)
+
+    def lasting_days(self, model: CommerceModel) -> int:
+        """Days after an order the lasting effects span (the longest lever's)."""
+        return max((program.lasting_days(model) for program in self.programs), default=0)
 
     # Events ------------------------------------------------------------------------------------
     def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:

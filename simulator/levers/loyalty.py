@@ -23,6 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..config.policies import Loyalty
+from ..engine.lifetime import CustomerBase, LastingEffect
 from .base import BoolArray, Float32Array, FloatArray, IntArray, Lever, LeverOutput, OrderBatch, RangeSpec
 from .base import share_range as _share_range
 
@@ -131,9 +132,19 @@ class LoyaltyProgram(Lever[Loyalty]):
         """Multiplier of each shopper's dropout chance."""
         return np.where(self.member[shoppers], self.dropout_multiplier[self.tier[shoppers]], np.float32(1.0))
 
-    def lifetime_factors(self, model: CommerceModel, shoppers: IntArray) -> tuple[FloatArray, Float32Array]:
-        """The tier a member holds at the end: its repurchase and dropout multipliers."""
-        return self.repurchase_factor(model, shoppers), self.dropout_factor(model, shoppers)
+    def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
+        """The tier a member holds: its repurchase and dropout multipliers, and the member discount.
+
+        The member discount raises the repeat rate by ``1 + price_elasticity x price_sensitivity
+        x discount`` (the composite's price response: the only offer that lasts).
+        """
+        shoppers = customers.shoppers
+        sensitivity = model.population.personas.price_sensitivity[model.population.persona[shoppers]]
+        price = 1.0 + self.levers.pricing.elasticity * sensitivity * self.member_discount(shoppers)
+        return LastingEffect(
+            rate=self.repurchase_factor(model, shoppers) * price,
+            dropout=self.dropout_factor(model, shoppers).astype(np.float64),
+        )
 
     # Orders ----------------------------------------------------------------------------------
     def redeem(self, model: CommerceModel, shoppers: IntArray, value: FloatArray) -> FloatArray:

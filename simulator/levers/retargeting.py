@@ -39,6 +39,7 @@ from ..config.policies import Retargeting
 from ..config.scenario import Pricing
 from ..engine.economics import book_orders
 from ..engine.journey import start_consideration
+from ..engine.lifetime import CustomerBase, LastingEffect
 from ..engine.population import State
 from .base import IntArray, Lever, LeverOutput, RangeSpec
 
@@ -83,6 +84,10 @@ class RetargetingProgram(Lever[Retargeting]):
         self.cart_returns = np.zeros((days, k))
         self.browser_returns = np.zeros((days, k))
         self.recovered_orders = np.zeros(days)
+        self.followed_by_channel = np.zeros(len(names))
+        """Carts followed from the day they were abandoned, by the channel of the cart (agents)."""
+        self.recovered_by_channel = np.zeros(len(names))
+        """Carts recovered, by the channel of the cart (agents)."""
 
     @classmethod
     def search_ranges(cls, config: Retargeting | None, scenario: Scenario) -> dict[str, RangeSpec]:
@@ -114,6 +119,10 @@ class RetargetingProgram(Lever[Retargeting]):
         day = model.day
         carts, browsers = self._followed(model)
         self.followed[day] = carts.size, browsers.size
+        fresh = carts[pop.abandoned_cart_day[carts] == day]
+        self.followed_by_channel += np.bincount(
+            pop.abandoned_cart_channel[fresh].astype(np.int64), minlength=self.followed_by_channel.size
+        )
         targets = np.concatenate([carts, browsers])
         if targets.size == 0:
             return
@@ -167,6 +176,28 @@ class RetargetingProgram(Lever[Retargeting]):
             passed = model.crn.uniform("retarget_checkout", day, buyers) < passing
             book_orders(model, buyers[passed], channels[passed])
             self.recovered_orders[day] += np.count_nonzero(passed)
+            self.recovered_by_channel += np.bincount(
+                channels[passed], minlength=self.recovered_by_channel.size
+            )
+
+    def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
+        """Repeat attempts that fail checkout come back: orders per attempt rise.
+
+        An attempt in channel ``c`` checks out with ``pass_c`` at once and, failing that, is
+        recovered with the share of the carts of channel ``c`` the program followed that it
+        recovered so far; recovered orders draw no dropout (the engine counts them out).
+        """
+        followed = self.followed_by_channel
+        recovery = np.divide(
+            self.recovered_by_channel, followed, out=np.zeros_like(followed), where=followed > 0
+        )
+        direct = customers.checkout_pass
+        recovered = (
+            customers.channel_weight * (1.0 - customers.channel_pass) * np.minimum(recovery, 1.0)
+        ).sum(axis=1)
+        return LastingEffect(
+            checkout=np.divide(direct + recovered, direct, out=np.ones_like(direct), where=direct > 0)
+        )
 
     # Results ---------------------------------------------------------------------------------
     def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverOutput:

@@ -21,7 +21,10 @@ import numpy as np
 import pandas as pd
 
 from ..config.policies import Retention
+from ..engine.lifetime import CustomerBase, LastingEffect
 from .base import BoolArray, FloatArray, IntArray, Lever, LeverOutput, RangeSpec, daily_frame, share_range
+from .loyalty import LoyaltyProgram
+from .promotions import combine_discounts
 
 if TYPE_CHECKING:
     from ..config.scenario import Scenario
@@ -92,6 +95,39 @@ class RetentionProgram(Lever[Retention]):
     ) -> list[FloatArray]:
         """Member-offer discount available to each shopper today."""
         return [np.where(self.in_window(model, shoppers), self.config.offer_discount, 0.0)]
+
+    def lasting_days(self, model: CommerceModel) -> int:
+        """The last day after an order that a message still works (days)."""
+        return max(self.config.touch_days) + self.config.effect_days
+
+    def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
+        """The message windows after every order, for the customers still subscribed.
+
+        The message of touch day ``d`` works on days ``d + 1 .. d + effect_days - 1`` after the
+        order: the repeat hazard times ``1 + repurchase_lift x exp(-fatigue x recent)``
+        (``recent``: the cycle's earlier messages, fading over 30 days) and the price effect of
+        the member offer over the lasting offer (the loyalty member discount). Unsubscribes
+        to come are left out.
+        """
+        config = self.config
+        shoppers = customers.shoppers
+        pop = model.population
+        loyalty = self.levers.find(LoyaltyProgram)
+        lasting = loyalty.member_discount(shoppers) if loyalty is not None else np.zeros(shoppers.size)
+        offer = np.full(shoppers.size, config.offer_discount)
+        combined = combine_discounts([offer, lasting], self.levers.pricing.stacking, shoppers.size)
+        response = self.levers.pricing.elasticity * pop.personas.price_sensitivity[pop.persona[shoppers]]
+        price = (1.0 + response * combined) / (1.0 + response * lasting)
+        subscribed = np.flatnonzero(pop.known[shoppers])
+        multiplier = np.ones((shoppers.size, customers.days))
+        sent: list[int] = []
+        for day in sorted(config.touch_days):
+            recent = sum(np.exp(-(day - before) / MESSAGE_MEMORY_DAYS) for before in sent)
+            boost = config.repurchase_lift * np.exp(-config.fatigue * recent)
+            window = np.arange(day, min(day + config.effect_days - 1, customers.days))
+            multiplier[np.ix_(subscribed, window)] = ((1.0 + boost) * price[subscribed])[:, None]
+            sent.append(day)
+        return LastingEffect(rate_by_recency=multiplier)
 
     def daily(self, model: CommerceModel) -> None:
         """Send today's messages to customers at their touch days."""

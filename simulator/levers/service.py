@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..config.policies import Service
+from ..engine.lifetime import CustomerBase, LastingEffect
 from .base import Float32Array, IntArray, Lever, LeverOutput, OrderBatch
 
 if TYPE_CHECKING:
@@ -68,9 +69,9 @@ class Satisfaction(Lever[Service]):
         score = self.score[shoppers]
         return np.where(np.isnan(score), np.float32(1.0), np.float32(1.5) - score)
 
-    def lifetime_factors(self, model: CommerceModel, shoppers: IntArray) -> tuple[None, Float32Array]:
+    def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
         """Satisfaction lasts: its dropout multiplier."""
-        return None, self.dropout_factor(model, shoppers)
+        return LastingEffect(dropout=self.dropout_factor(model, customers.shoppers).astype(np.float64))
 
     def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverOutput:
         """The ``satisfaction`` column of each shopper (0-1, empty before the first order)."""

@@ -39,6 +39,7 @@ import pandas as pd
 
 from ..config.policies import ChurnReason, Winback
 from ..engine.journey import checkout
+from ..engine.lifetime import CustomerBase, LastingEffect
 from ..engine.population import NO_DAY
 from .base import BoolArray, FloatArray, IntArray, Lever, LeverOutput, OrderBatch, RangeSpec, share_range
 from .service import Satisfaction
@@ -152,6 +153,59 @@ class WinbackProgram(Lever[Winback]):
         self.coupon_cost[day] += np.bincount(segment, weights=coupon * value, minlength=N_SEGMENTS)
         self.open_offer[winners] = -1
         self.coupon_until[winners] = -1
+
+    def lasting_days(self, model: CommerceModel) -> int:
+        """The longest recency at which an offer goes out (days)."""
+        return max(offer.recency_days for offer in self.config.offers)
+
+    def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
+        """Offers at their recency days: an order outside the repeat process, or a revival.
+
+        A customer with no order for ``recency_days`` whom the offer reaches (channel audience,
+        known shopper when the channel needs it, value segment by spend so far; the first
+        offer of a recency wins) responds with the expected chance over the churn reasons
+        (dissatisfied below satisfaction 0.5, else price with the persona's price sensitivity,
+        else needs changed) and orders with the offer channel's checkout pass; a customer who
+        dropped out comes back to life when an offer reaches and wins them.
+        """
+        config = self.config
+        pop = model.population
+        shoppers = customers.shoppers
+        satisfaction = self.levers.find(Satisfaction)
+        score = (
+            np.nan_to_num(satisfaction.score[shoppers], nan=satisfaction.base)
+            if satisfaction is not None
+            else np.ones(shoppers.size, dtype=np.float32)
+        )
+        dissatisfied = score < DISSATISFIED_BELOW
+        sensitivity = pop.personas.price_sensitivity[pop.persona[shoppers]]
+        value = self._value_segment(pop.revenue[shoppers])
+        extra = np.zeros((shoppers.size, customers.days))
+        revival = np.zeros((shoppers.size, customers.days))
+        free: dict[int, BoolArray] = {}
+        for i, offer in enumerate(config.offers):
+            c = int(self.offer_channel[i])
+            open_to = free.setdefault(offer.recency_days, np.ones(shoppers.size, dtype=np.bool_))
+            reach = open_to & pop.audience[c, shoppers]
+            if not model.channel_agents[c].config.reaches_unknown:
+                reach &= pop.known[shoppers]
+            if offer.value != "any":
+                reach &= value == VALUE_SEGMENTS.index(offer.value)
+            open_to &= ~reach
+            base = config.base_response * (1.0 + self.levers.pricing.elasticity * sensitivity * offer.coupon)
+            upgrade = config.service_upgrade_effect if offer.service_upgrade else 1.0
+            response = np.where(
+                dissatisfied,
+                np.minimum(base * self.reason_response[DISSATISFIED] * upgrade, 1.0),
+                sensitivity * np.minimum(base * self.reason_response[PRICE], 1.0)
+                + (1.0 - sensitivity) * np.minimum(base * self.reason_response[NEEDS_CHANGED], 1.0),
+            )
+            response = np.where(reach, response, 0.0)
+            column = offer.recency_days - 1
+            ordered = response * customers.channel_pass[:, c]
+            extra[:, column] = 1.0 - (1.0 - extra[:, column]) * (1.0 - ordered)
+            revival[:, column] = 1.0 - (1.0 - revival[:, column]) * (1.0 - response)
+        return LastingEffect(extra_orders=extra, revival=revival)
 
     # Daily -----------------------------------------------------------------------------------
     def daily(self, model: CommerceModel) -> None:

@@ -55,6 +55,12 @@ from ..customerbase.bgnbd import (
     probability_alive,
     rfm_from_transactions,
 )
+from ..engine.lifetime import (
+    daily_discount_factor,
+    daily_purchase_chance,
+    expected_discounted_purchases,
+    latent_traits,
+)
 from ..engine.model import CommerceModel
 from ..engine.population import NO_DAY
 from ..engine.results import SimulationResult, collect_results, write_files
@@ -197,55 +203,6 @@ class CLVReport:
         return write_files(out_dir, writers, overwrite)
 
 
-def latent_traits(model: CommerceModel) -> pd.DataFrame:
-    """Each shopper's true repeat-buying traits now, as the simulator knows them.
-
-    A live customer tries to buy again on a day with chance ``1 - exp(-purchase_rate x
-    rate_lift)`` and the attempt becomes an order with chance ``checkout_pass``
-    (:func:`simulator.engine.repurchase.repeat_purchases`); only orders can end in dropout.
-
-    Parameters
-    ----------
-    model
-        A model (usually after ``run()``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per ``shopper_id``: ``purchase_rate`` (repeat-purchase attempts per day of a
-        live customer, with the loyalty tier's persistent effect), ``rate_lift`` (channels'
-        ``retention_effect`` at today's ad stock, x), ``checkout_pass`` (chance an attempt
-        checks out in the channel the shopper would choose today, 0-1), ``dropout_prob``
-        (chance of dropping out after a repeat purchase, with loyalty and satisfaction
-        effects, 0-1) and ``alive``.
-    """
-    pop = model.population
-    everyone = np.arange(pop.size)
-    rate_factor, dropout_factor = model.levers.lifetime_factors(model, everyone)
-    rate = pop.purchase_rate.astype(np.float64) * rate_factor
-    lift = np.ones(pop.size)
-    weights = pop.personas.channel_weight[pop.persona].T * (1.0 + pop.ad_stock)
-    passing = np.zeros(pop.size)
-    for channel in model.channel_agents:
-        stock = pop.ad_stock[channel.index].astype(np.float64)
-        lift += channel.config.retention_effect * stock / (1.0 + stock)
-        chosen = np.full(pop.size, channel.index, dtype=np.int64)
-        passing += weights[channel.index] * model.levers.checkout_pass(model, everyone, chosen)
-    total_weight = weights.sum(axis=0)
-    checkout_pass = np.divide(passing, total_weight, out=np.zeros(pop.size), where=total_weight > 0)
-    dropout = np.clip(pop.dropout_prob * dropout_factor, 0.0, 1.0)
-    return pd.DataFrame(
-        {
-            "purchase_rate": rate,
-            "rate_lift": lift,
-            "checkout_pass": checkout_pass,
-            "dropout_prob": dropout.astype(np.float64),
-            "alive": pop.alive.copy(),
-        },
-        index=pd.RangeIndex(pop.size, name="shopper_id"),
-    )
-
-
 def simulate_for_clv(
     scenario: Scenario, seed: int | None = None, progress: bool = False
 ) -> tuple[SimulationResult, pd.DataFrame]:
@@ -266,85 +223,6 @@ def simulate_for_clv(
         return collect_results(model), latent_traits(model)
     finally:
         model.release()
-
-
-def daily_discount_factor(annual_rate: float) -> float:
-    """Discount factor per day, ``(1 + annual_rate)^(-1/365)``.
-
-    Parameters
-    ----------
-    annual_rate
-        Annual discount rate (share per year, >= 0; 0.1 = 10%).
-
-    Raises
-    ------
-    ValueError
-        When the rate is negative or not finite.
-    """
-    if not (math.isfinite(annual_rate) and annual_rate >= 0):
-        raise ValueError(f"the discount rate must be a number >= 0 (share per year), got {annual_rate}")
-    return float((1.0 + annual_rate) ** (-1.0 / 365.0))
-
-
-def expected_discounted_purchases(
-    purchase_chance: npt.ArrayLike,
-    dropout_prob: npt.ArrayLike,
-    alive: npt.ArrayLike,
-    horizon_days: int,
-    daily_discount: float,
-) -> FloatArray:
-    """Expected discounted purchases over the next days of customers with known traits.
-
-    ``alive * q delta (1 - rho^H) / (1 - rho)`` with ``q = purchase_chance``,
-    ``rho = delta (1 - q dropout_prob)``, ``H = horizon_days``, ``delta = daily_discount``:
-    the simulator's daily repeat-purchase rule (see the module docstring).
-
-    Parameters
-    ----------
-    purchase_chance
-        Chance that a live customer orders on a given day (0-1).
-    dropout_prob
-        Chance of dropping out after each repeat purchase (0-1).
-    alive
-        Whether the customer is still alive (dropped-out customers buy nothing).
-    horizon_days
-        Number of future days (days).
-    daily_discount
-        Discount factor per day (0-1]; day ``s`` of the future is discounted by ``delta^s``.
-
-    Returns
-    -------
-    numpy.ndarray
-        Expected discounted purchases per customer (count, valued today).
-    """
-    q = np.asarray(purchase_chance, dtype=np.float64)
-    rho = daily_discount * (1.0 - q * np.asarray(dropout_prob, dtype=np.float64))
-    gap = 1.0 - rho
-    safe = np.where(gap > 1e-12, gap, 1.0)
-    total = np.where(
-        gap > 1e-12, q * daily_discount * -np.expm1(horizon_days * np.log(rho)) / safe, q * horizon_days
-    )
-    result: FloatArray = np.where(np.asarray(alive, dtype=np.bool_), total, 0.0)
-    return result
-
-
-def daily_purchase_chance(traits: pd.DataFrame) -> FloatArray:
-    """Chance that each live customer orders on a day: ``(1 - exp(-rate x lift)) x checkout_pass``.
-
-    Parameters
-    ----------
-    traits
-        The table of :func:`latent_traits`.
-
-    Returns
-    -------
-    numpy.ndarray
-        Daily order chance per shopper (0-1).
-    """
-    chance: FloatArray = -np.expm1(
-        -traits["purchase_rate"].to_numpy(np.float64) * traits["rate_lift"].to_numpy(np.float64)
-    ) * traits["checkout_pass"].to_numpy(np.float64)
-    return chance
 
 
 def retention_matrix(result: SimulationResult) -> pd.DataFrame:
@@ -513,8 +391,10 @@ def customer_lifetime_value(
     }
     if traits is not None:
         chosen = traits.iloc[ids]
+        dropout = chosen["dropout_per_order"] if "dropout_per_order" in chosen else chosen["dropout_prob"]
+        alive = chosen["alive_chance"] if "alive_chance" in chosen else chosen["alive"]
         future_true = expected_discounted_purchases(
-            daily_purchase_chance(chosen), chosen["dropout_prob"], chosen["alive"], horizon_days, delta
+            daily_purchase_chance(chosen), dropout, alive, horizon_days, delta
         )
         columns["alive"] = chosen["alive"].to_numpy()
     else:

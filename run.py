@@ -318,6 +318,11 @@ def print_summary(result: object) -> None:
         ],
         "Efficiency": ["roi", "roas", "cac", "aov"],
         "Orders and customers": ["orders", "new_customers", "repeat_orders", "returns", "repurchase_rate"],
+        "Value of the customers acquired": [
+            "acquired_customer_value",
+            "expected_lifetime_value",
+            "expected_lifetime_value_per_customer",
+        ],
         "Funnel conversion": [
             "conversion_aware_to_visit",
             "conversion_visit_to_cart",

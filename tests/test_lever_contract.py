@@ -8,7 +8,8 @@ shipping weekend, which plugs in through the registry alone - must:
 - give, split into identical A/B arms, exactly the plain simulation's orders and revenue;
 - book the costs it reports: what it books in program costs and channel spend while it runs is
   what its cost KPIs say, in its own program-cost ledgers only, and the money adds up;
-- allocate no more memory per shopper than it declares for the memory estimate.
+- allocate no more memory per shopper than it declares for the memory estimate;
+- declare a well-formed lasting effect (multipliers >= 0, chances 0-1, one row per customer).
 
 A lever is exercised in the first bundled scenario that turns it on (shrunk), else in the bare
 market with its configuration at the defaults, given through a ``Policies`` extended with the
@@ -31,6 +32,7 @@ from scenario_factory import assert_money_adds_up, small
 from optimizer.search_space import ParameterRange
 from simulator import CommerceModel, Scenario, ScenarioWarning, simulate
 from simulator.config.policies import Policies
+from simulator.engine.lifetime import LastingEffect, customer_base
 from simulator.engine.population import estimate_memory_bytes
 from simulator.engine.results import SimulationResult, collect_results
 from simulator.levers import registry
@@ -291,6 +293,30 @@ def test_the_memory_estimate_covers_what_the_lever_allocates(kind: type[Lever[An
     dropped = sum(k.bytes_per_shopper(c) for k, c in registry.active_levers(policies) if k not in remaining)
     assert dropped >= declared
     assert with_it - without == AGENTS * dropped
+
+
+@pytest.mark.parametrize("kind", LEVERS, ids=lever_id)
+def test_the_lasting_effect_is_well_formed(kind: type[Lever[Any]]) -> None:
+    run = run_for(kind)
+    model = run.model
+    customers = customer_base(model, np.flatnonzero(model.population.last_purchase_day >= -90))
+    assert customers.days > run.program(kind).lasting_days(model)
+    effect = run.program(kind).lasting_effect(model, customers)
+    if effect is None:
+        return
+    shapes = {"rate_by_recency": 2, "extra_orders": 2, "revival": 2}
+    for name, values in vars(effect).items():
+        if values is None:
+            continue
+        rows = (customers.size, customers.days) if shapes.get(name) == 2 else (customers.size,)
+        assert values.shape == rows, name
+        assert np.isfinite(values).all() and (values >= 0).all(), name
+        if name in ("extra_orders", "revival"):
+            assert (values <= 1).all(), name
+    # Combined with the others, the set of levers gives every field as arrays.
+    combined = model.levers.lasting_effect(model, customers)
+    assert all(isinstance(v, np.ndarray) for v in vars(combined).values())
+    assert isinstance(combined, LastingEffect)
 
 
 @pytest.mark.parametrize("kind", registry.REGISTRY, ids=lever_id)

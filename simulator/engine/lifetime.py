@@ -20,7 +20,8 @@ From the day-by-day order chance ``o(t)`` (``t = 1 .. K`` days since the last or
 beyond ``K``) the expected time between orders is the renewal mean
 ``E[T] = sum_(t>=1) S(t - 1)``, ``S(t) = prod_(u<=t) (1 - o(u))``; the customer orders on a day
 with the stationary chance ``q = 1 / E[T]`` and drops out after an order with chance
-``p = dropout_prob x dropout multiplier x share of orders that passed the repeat checkout``.
+``p = dropout_prob x dropout multiplier x share of orders that passed the repeat checkout x
+(1 - chance of coming back)`` (a customer a lever may bring back counts as never gone).
 Over the next ``H`` days the expected discounted number of orders is
 ``sum_(s=1..H) delta^s q (1 - q p)^(s-1) = q delta (1 - rho^H) / (1 - rho)``,
 ``rho = delta (1 - q p)``, for a live customer, times the revival chance for a dropped-out one
@@ -34,6 +35,16 @@ at the scenario's ``economics.value_discount_rate`` (``delta = (1 + rate)^(-1/36
 the customers acquired in the horizon, discounted to their acquisition day: the
 ``expected_lifetime_value`` KPI. It reads the model's state on any day, so a policy search may
 follow it during a run.
+
+Accuracy, measured on the bundled scenarios (100,000 agents, the year simulated, then the same
+run continued a second year, seeds 7 and 8): the customers acquired in the first year place
+0.97-0.99 times the predicted orders in the second year with the levers off and 1.01-1.06 times
+with the bundled levers on, and earn 0.94-0.98 and 1.01-1.08 times the predicted discounted
+margin (the projection without the levers' lasting effects predicts 2.1-2.5 times too few
+orders with the levers on). What is left out: dated campaigns (a second year has none, and
+their discounts lower the margin per order measured in the first), levers acting together
+(a win-back cart recovered by retargeting), where each customer stands in the current cycle,
+and unsubscribes to come.
 """
 
 from __future__ import annotations

@@ -121,9 +121,12 @@ _WORKING_BYTES_PER_SHOPPER = 64
 def estimate_memory_bytes(agents: int, channels: int, days: int, policies: Policies | None = None) -> int:
     """Estimate the peak memory a simulation needs, before anything is allocated (bytes).
 
-    The levers' arrays count as each lever declares (``Lever.bytes_per_shopper``).
+    The levers' arrays count as each lever declares (``Lever.bytes_per_shopper``); the expected
+    lifetime value works through customers in groups whose grids stay under
+    :data:`simulator.engine.lifetime.WORKING_BYTES`.
     """
     from ..levers.registry import lever_bytes_per_shopper
+    from .lifetime import GRIDS, WORKING_BYTES
 
     per_shopper = (
         _BYTES_PER_SHOPPER
@@ -131,8 +134,9 @@ def estimate_memory_bytes(agents: int, channels: int, days: int, policies: Polic
         + _WORKING_BYTES_PER_SHOPPER
         + lever_bytes_per_shopper(policies)
     )
-    # The per-shopper result table is built at the end: about 120 bytes a row in pandas.
-    results = agents * 120 + days * channels * 20 * 8
+    # The per-shopper result table is built at the end: about 120 bytes a row in pandas; the
+    # lifetime value's grids are about 128 days wide with the bundled levers.
+    results = agents * 120 + days * channels * 20 * 8 + min(WORKING_BYTES, agents * GRIDS * 8 * 128)
     return int(agents * per_shopper + results)
 
 

@@ -14,6 +14,7 @@ allocate FILE   budget split across channels (response curves, LP, closed-loop c
 optimize FILE   loyalty and promotion policies (Optuna) with the budget split (LP), checked by simulation
 report DIR      report.html, report.md, summary.png and report.xlsx from a results folder
 abtest FILE --variant PATCH  A/B test of a policy patch: shoppers split at random in one world
+check-plausibility FILE  headline KPIs next to published benchmark ranges (docs/benchmarks.md)
 
 Exit status: 0 success, 2 bad input, 1 internal error. This module only parses arguments and
 calls the public API.
@@ -195,7 +196,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_replication_commands(commands)
     _add_allocate_command(commands)
     _add_optimize_command(commands)
+    _add_plausibility_command(commands)
     return parser
+
+
+def _add_plausibility_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    check = commands.add_parser(
+        "check-plausibility", help="headline KPIs next to published benchmark ranges, ok / low / high"
+    )
+    check.add_argument("scenario", help="scenario YAML file")
+    check.add_argument(
+        "--seeds",
+        type=_seed,
+        nargs="+",
+        help="seeds of the paired runs (default: 3 from the scenario's seed)",
+    )
+    _add_run_options(check, workers=True)
+    _add_output_options(check, "folder for plausibility.csv")
 
 
 def _add_optimize_command(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -691,6 +708,25 @@ def _abtest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_plausibility(args: argparse.Namespace) -> int:
+    from simulator import load_scenario
+    from simulator.engine.results import check_output_folder
+    from simulator.measure.plausibility import PLAUSIBILITY_FILES, check_plausibility
+    from simulator.measure.replicate import check_seeds
+
+    scenario = load_scenario(args.scenario).with_overrides(days=args.days, agents=args.agents)
+    seeds = check_seeds(args.seeds if args.seeds is not None else [scenario.seed + k for k in range(3)])
+    if args.out is not None:
+        check_output_folder(args.out, args.overwrite, PLAUSIBILITY_FILES)
+    progress = not args.no_progress and sys.stderr.isatty()
+    report = check_plausibility(scenario, seeds, workers=args.workers, progress=progress)
+    print(report.to_text())
+    if args.out is not None:
+        written = report.save(args.out, overwrite=args.overwrite)
+        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     from reports import ReportError
@@ -701,6 +737,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers["clv"] = _clv
     handlers |= {"replicate": _replicate, "incrementality": _incrementality, "allocate": _allocate}
     handlers |= {"abtest": _abtest, "report": _report, "optimize": _optimize}
+    handlers["check-plausibility"] = _check_plausibility
     with warnings.catch_warnings():
         warnings.simplefilter("always", ScenarioWarning)
         warnings.showwarning = lambda message, *rest: print(f"warning: {message}", file=sys.stderr)

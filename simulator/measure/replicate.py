@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import math
 import multiprocessing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from ..config.scenario import Scenario, ScenarioError, parse_scenario, read_yaml_file
-from ..engine.results import write_files
+from ..engine.results import SimulationResult, write_files
 from ..engine.simulate import check_memory, simulate
 
 __all__ = [
@@ -189,10 +189,19 @@ CYCLE_TOTALS = ("revenue", "profit", "spend", "orders", "new_customers")
 
 RunTotals = tuple[dict[str, float], dict[str, list[float]], list[list[float]]]
 
+Measure = Callable[[SimulationResult], Mapping[str, float]]
+"""Extra per-run figures computed from the full result (a module-level function, so that worker
+processes can receive it)."""
 
-def _run_one(scenario: Scenario, seed: int, cycle_days: int | None = None) -> RunTotals:
+
+def _run_one(
+    scenario: Scenario, seed: int, cycle_days: int | None = None, measure: Measure | None = None
+) -> RunTotals:
     """One (variant, seed) run, returning only small picklable totals."""
     result = simulate(scenario, seed=seed)
+    summary = dict(result.summary)
+    if measure is not None:
+        summary |= {name: float(value) for name, value in measure(result).items()}
     totals = result.channel_totals()
     channels = {name: [float(v) for v in totals.loc[name, list(CHANNEL_TOTALS)]] for name in totals.index}
     cycles: list[list[float]] = []
@@ -200,7 +209,7 @@ def _run_one(scenario: Scenario, seed: int, cycle_days: int | None = None) -> Ru
         daily = result.daily[list(CYCLE_TOTALS)]
         sums = daily.groupby(daily.index.to_numpy() // cycle_days).sum()
         cycles = [[float(v) for v in row] for row in sums.to_numpy()]
-    return dict(result.summary), channels, cycles
+    return summary, channels, cycles
 
 
 @dataclass
@@ -390,6 +399,7 @@ def replicate(
     metrics: Sequence[str] | None = None,
     progress: bool = False,
     cycle_days: int | None = None,
+    measure: Measure | None = None,
 ) -> ReplicationResult:
     """Run a scenario and its variants on the same seeds (common random numbers).
 
@@ -410,6 +420,11 @@ def replicate(
     cycle_days
         When given (days, at least 1), also keep daily totals summed per cycle of that many
         days in :attr:`ReplicationResult.cycles`, e.g. 91 for quarters.
+    measure
+        When given, a module-level function of a run's :class:`~simulator.SimulationResult`
+        returning extra figures by name; they join that run's KPIs in
+        :attr:`ReplicationResult.runs` (figures from the per-shopper or order tables, which the
+        runs do not keep).
 
     Returns
     -------
@@ -444,7 +459,7 @@ def replicate(
     with tqdm(total=len(tasks), desc="replications", unit="run", leave=False, disable=not progress) as bar:
         if workers == 1 or len(tasks) == 1:
             for name, seed in tasks:
-                outcomes[(name, seed)] = _run_one(built[name], seed, cycle_days)
+                outcomes[(name, seed)] = _run_one(built[name], seed, cycle_days, measure)
                 bar.update()
         else:
             # A run depends only on its scenario and seed, so it is the same in any process.
@@ -454,7 +469,8 @@ def replicate(
             context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
             with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
                 futures = {
-                    pool.submit(_run_one, built[name], seed, cycle_days): (name, seed) for name, seed in tasks
+                    pool.submit(_run_one, built[name], seed, cycle_days, measure): (name, seed)
+                    for name, seed in tasks
                 }
                 for future in as_completed(futures):
                     outcomes[futures[future]] = future.result()

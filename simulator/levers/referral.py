@@ -24,11 +24,31 @@ Word of mouth
     channels that reach unknown shoppers. This runs right after
     :func:`simulator.engine.journey.forget_and_visit` and before the day's decisions, on the prospects
     that did not visit there: the chance to visit is ``1 - exp(-h_channels) exp(-h_word_of_mouth)``,
-    exactly ``1 - exp(-(h_channels + h_word_of_mouth))``, one visit hazard a day. With one
-    organic channel of rate ``p``, everyone aware, instant checkout and no churn, adoption
-    follows the Bass recursion ``F' = F + (1 - F)(1 - exp(-(p + q F)))``, ``q = rate x degree``.
-    A first order that closes a consideration started by word of mouth counts as a
-    word-of-mouth customer.
+    exactly ``1 - exp(-(h_channels + h_word_of_mouth))``, one visit hazard a day. A first
+    order that closes a consideration started by word of mouth counts as a word-of-mouth
+    customer.
+Bass diffusion (:func:`adoption_path`)
+    With one organic channel of rate ``p``, everyone aware, instant checkout and no churn:
+
+    - ``fully_mixed``: adoption follows the Bass recursion ``F' = F + (1 - F)(1 - exp(-(p +
+      q F)))`` with ``q = rate x degree``: everyone hears every talker's share of the talk.
+    - ``random`` (and a small world rewired with probability 1): a prospect hears only its own
+      friends, each at ``rate`` a day while the friend talks, so a friend's word adds
+      ``1 - exp(-rate x days talking)`` to the prospect's hazard, not ``rate x days``: the
+      friend-by-friend recursion ``F(t) = 1 - exp(-p (t + 1) - degree x sum_(s < t) f(s) (1 -
+      exp(-rate (t - s))))`` (``f(s)`` adopters of day ``s``; each prospect has Poisson(degree)
+      friends adopting independently). Measured at 100,000 agents (p = 0.01, rate x degree = 0.1,
+      degree 10, seed 5), the simulated path stays within 0.005 of it; a Bass curve fitted to
+      the path has ``q`` = 0.87 x rate x degree.
+    - ``small_world`` (degree 10, rewiring 0.1): clustering - friends of friends are friends, so
+      a prospect's friends adopt together - lowers it further. The fitted Bass ``q`` is 0.84 x
+      rate x degree at p = 0.01 and rate x degree = 0.1 (0.78 at rate x degree = 0.2, 0.90 at
+      p = 0.02, 0.93 with degree 20, 0.81 on the unrewired ring, 0.87 at rewiring 0.3); with the
+      fitted ``p`` and ``q`` the Bass recursion tracks the simulated path within 0.01, while the
+      friend-by-friend recursion is off by about 0.03.
+
+    So ``rate x degree`` is the imitation coefficient of a fully mixed market and an upper bound
+    on a graph; ``tests/test_referral.py`` holds these figures.
 Referrals
     Each day each talking active customer refers one random friend with chance
     ``referral_rate x (1 + bonus_response x referral_bonus)`` (capped at 1). A friend who is a
@@ -70,7 +90,7 @@ if TYPE_CHECKING:
     from ..engine.model import CommerceModel
     from .composite import Levers
 
-__all__ = ["SOCIAL_SOURCES", "ReferralProgram", "Social", "build_friends"]
+__all__ = ["SOCIAL_SOURCES", "ReferralProgram", "Social", "adoption_path", "build_friends"]
 
 FriendArray = npt.NDArray[np.int32]
 GROUP_BUYING_DEGREE = 10
@@ -131,6 +151,48 @@ def build_friends(
             rewired = np.flatnonzero(rng.random(size, dtype=np.float32) < rewire_probability)
             friends[rewired, k] = _others(rng, size, rewired)
     return friends
+
+
+def adoption_path(p: float, rate: float, degree: int, days: int, graph: str = "fully_mixed") -> FloatArray:
+    """Share of a market adopted by the end of each day under word of mouth (see the module).
+
+    The expected path of the module's Bass set-up: everyone aware, an organic visit hazard
+    ``p`` a day, instant purchase, no churn, every customer talking.
+
+    Parameters
+    ----------
+    p
+        Organic (innovation) hazard per day.
+    rate
+        ``word_of_mouth_rate``: hazard per talking friend per day.
+    degree
+        Friends per shopper.
+    days
+        Days to run.
+    graph
+        ``fully_mixed`` (the Bass recursion, ``q = rate x degree``) or ``random`` (the
+        friend-by-friend recursion, each friend's word saturating at one hearing).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``days + 1`` shares (0-1): 0 before day 0, then adopted by the end of each day.
+    """
+    adopted = np.zeros(days + 1)
+    if graph == "fully_mixed":
+        q = rate * degree
+        for t in range(days):
+            share = adopted[t]
+            adopted[t + 1] = share + (1.0 - share) * -np.expm1(-(p + q * share))
+        return adopted
+    if graph != "random":
+        raise ValueError(f"graph: the expected path is known for fully_mixed and random, not {graph!r}")
+    new = np.diff(adopted)  # filled day by day below
+    for t in range(days):
+        heard = float(np.sum(new[:t] * -np.expm1(-rate * (t - np.arange(t)))))
+        adopted[t + 1] = -np.expm1(-p * (t + 1) - degree * heard)
+        new[t] = adopted[t + 1] - adopted[t]
+    return adopted
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from scenario_factory import assert_money_adds_up, bundled_dict, small
 from simulator import CommerceModel, ScenarioError, parse_scenario, simulate
 from simulator.engine.population import NO_DAY
 from simulator.engine.results import SimulationResult, collect_results
+from simulator.measure.plausibility import load_ranges
 
 SEEDS = (1, 2)
 AGENTS, DAYS = 20_000, 240
@@ -126,12 +127,17 @@ def test_offer_goes_only_to_its_recency_and_value_segment():
 
 
 # Retargeting ----------------------------------------------------------------------------------
+BEST_PRACTICE = {"frequency_cap": 2, "decay_days": 7}
+
+
 @pytest.fixture(scope="module")
 def retargeting_runs() -> dict[str, list[SimulationResult]]:
     plans = {
         "off": {},
         "one": {"retargeting": {"channels": ["search"]}},
         "two": {"retargeting": {"channels": ["search", "social"]}},
+        "two_best": {"retargeting": {"channels": ["search", "social"], **BEST_PRACTICE}},
+        "one_most": {"retargeting": {"channels": ["search"], "frequency_cap": 4, "decay_days": 7}},
     }
     return {
         label: [simulate(small(agents=AGENTS, days=DAYS, policies=p), seed=s) for s in SEEDS]
@@ -141,15 +147,41 @@ def retargeting_runs() -> dict[str, list[SimulationResult]]:
 
 @pytest.mark.slow
 def test_retargeting_recovers_carts(retargeting_runs):
-    for off, one, two in zip(*retargeting_runs.values(), strict=True):
-        recovery = [r.summary["cart_recovery_rate"] for r in (off, one, two)]
-        assert recovery[0] < 0.15
-        assert recovery[1] > recovery[0] + 0.15
-        assert recovery[2] > recovery[1] + 0.08
-        assert 0.45 < recovery[2] < 0.7
+    """One channel recovers a typical share; only coordinated channels approach DOMAIN.md's 68%."""
+    typical = load_ranges()
+    public = next(r for r in typical if r.kpi == "cart_recovery_rate")
+    for off, one, two, best, most in zip(*retargeting_runs.values(), strict=True):
+        recovery = {
+            label: r.summary["cart_recovery_rate"]
+            for label, r in zip(
+                ("off", "one", "two", "best", "most"), (off, one, two, best, most), strict=True
+            )
+        }
+        assert recovery["off"] < 0.15
+        # One channel: inside the public range of abandoned-cart programmes (docs/benchmarks.md).
+        assert recovery["off"] + 0.08 < recovery["one"] < public.high
+        # Two coordinated channels: far more; at best practice close to two thirds.
+        assert recovery["two"] > recovery["one"] + 0.2
+        assert 0.55 < recovery["best"] < 0.7
+        # One channel cannot get there, however many ads it shows.
+        assert recovery["most"] < 0.45
         assert one.summary["retargeting_cart_returns"] > 0
         assert one.summary["retargeting_recovered_orders"] > 0
         assert two.summary["orders"] > off.summary["orders"]
+
+
+def test_coordinated_channels_recover_more_than_independent_ones():
+    """The same two channels with one identity across them (coordination_lift) against none."""
+    policies = {"retargeting": {"channels": ["search", "social"], "browse_effect": 0.0}}
+    independent = {"retargeting": {**policies["retargeting"], "coordination_lift": 1.0}}
+    for seed in (1, 2):
+        runs = [
+            simulate(small(agents=10_000, days=120, policies=p), seed=seed) for p in (policies, independent)
+        ]
+        coordinated, alone = (r.summary["cart_recovery_rate"] for r in runs)
+        assert coordinated > alone + 0.1
+        # The lift raises the return chance, not the number of ads shown.
+        assert runs[0].summary["retargeting_ads"] <= runs[1].summary["retargeting_ads"]
 
 
 @pytest.mark.slow

@@ -13,8 +13,16 @@ An ad brings the shopper back with probability ``return_per_impression x exp(-da
 cart or visit / decay_days)``, times ``browse_effect`` for browsers. Ads on one channel tire
 the shopper the way the channel's own ads do: ``k`` ads today count as ``k x exp(-fatigue x
 recent exposures)`` (the channel's ``fatigue`` and ``fatigue_memory_days``, shared with its
-regular ads). The channels' chances combine as independent hazards; the channel credited with a
-return is drawn in proportion to its hazard.
+regular ads). The channels' chances combine as hazards; a shopper shown ads by two or more of the
+program's channels on one day is followed with one identity across them (coordinated messages),
+which multiplies the day's hazard by ``coordination_lift`` (DOMAIN.md: a single customer identity
+across channels lifts conversion severalfold). The channel credited with a return is drawn in
+proportion to its hazard.
+
+So one channel recovers what the per-ad chance gives - with the defaults about a tenth of the
+abandoned carts on top of those that come back on their own, the typical figure of public
+abandoned-cart programmes (docs/benchmarks.md) - and only coordinated channels approach the
+domain's best-practice ceiling of about two thirds (68%).
 
 A returning cart abandoner goes back to the cart in the channel where it was left and checks
 out at that channel's checkout pass (friction, shipping, a simpler checkout); a cart that fails
@@ -136,6 +144,7 @@ class RetargetingProgram(Lever[Retargeting]):
         cap = np.float32(config.frequency_cap)
         cumulative = np.zeros((self.channel_index.size, targets.size))
         hazard = np.zeros(targets.size)
+        reached = np.zeros(targets.size, dtype=np.int64)
         for j, c in enumerate(self.channel_index):
             channel = model.channel_agents[int(c)].config
             # Row views: indexing one channel's row with an index array is the fast 1-D path.
@@ -148,6 +157,7 @@ class RetargetingProgram(Lever[Retargeting]):
             fatigue[viewers] = recent + cap
             fatigue_day[viewers] = day
             hazard[shown] += effective * per_ad[shown]
+            reached += shown
             cumulative[j] = hazard
             ads = viewers.size * config.frequency_cap
             self.ads[day, j] += ads
@@ -155,6 +165,10 @@ class RetargetingProgram(Lever[Retargeting]):
             ledger["spend"][day] += ads * self.price_per_ad[j]
             ledger["impressions"][day] += ads
 
+        if config.coordination_lift != 1.0:
+            coordinated = reached >= 2
+            hazard[coordinated] *= config.coordination_lift
+            cumulative[:, coordinated] *= config.coordination_lift
         back = model.crn.uniform("retarget", day, targets) < -np.expm1(-hazard)
         if not back.any():
             return

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from scenario_factory import ROOT, small, three_channel_market
+from scenario_factory import ROOT, bundled_dict, small, three_channel_market
 
 from optimizer.allocate import AllocationResult, allocate_budget
 from optimizer.curves import apply_plan, current_plan, fit_curve, hill
@@ -146,7 +146,10 @@ def test_infeasible_constraints_fail_fast_with_one_line(
 def test_budget_below_the_locked_spend_is_refused(tmp_path: Path) -> None:
     done = _allocate(tmp_path, {"locked": ["search", "social"]}, "--budget", "100000")
     assert done.returncode == 2
-    assert "budget 100,000 is below the channel minimums, which add up to 4,015,000" in done.stderr
+    scenario = bundled_dict()
+    locked = sum(c["daily_spend"] for c in scenario["channels"] if c["name"] in ("search", "social"))
+    minimums = f"{locked * scenario['horizon_days']:,.0f}"
+    assert f"budget 100,000 is below the channel minimums, which add up to {minimums}" in done.stderr
     assert not (tmp_path / "out").exists()
 
 

@@ -78,7 +78,7 @@ def test_the_running_value_changes_nothing_and_ends_at_the_kpi(market: Scenario)
     plain = simulate(market, seed=6)
     pd.testing.assert_frame_equal(followed.daily, plain.daily)
     pd.testing.assert_frame_equal(followed.customers, plain.customers)
-    assert followed.summary == plain.summary
+    assert followed.summary == pytest.approx(plain.summary, rel=0, abs=0, nan_ok=True)
     assert running[-1] == plain.summary["expected_lifetime_value_per_customer"]
     assert all(np.isfinite(running)) and len(running) == 4
 
@@ -99,11 +99,12 @@ def test_renewal_mean_of_a_constant_chance_is_its_inverse() -> None:
 def test_expected_orders_predict_what_the_next_year_brings(levers: bool) -> None:
     """Orders of the customers acquired in a year, predicted on day 365, against the next 365 days.
 
-    Measured at 20,000 agents on seeds 1-5 (actual / predicted): levers off 0.974-1.005; with
-    the omnichannel retailer's levers 1.033-1.077, where the projection without the levers'
-    lasting effects (CRM windows, win-back, recovered carts, loyalty's member price) predicts
-    2.4-2.5 times too few. The stationary renewal leaves out interactions (win-back carts
-    that retargeting recovers) and where a customer stands in the current cycle.
+    Measured at 20,000 agents on seeds 1-5 (actual / predicted, per seed): levers off 0.88-1.07
+    (1.02 over seeds 1 and 2 together); with the omnichannel retailer's levers 0.99-1.08, where
+    the projection without the levers' lasting effects (CRM windows, win-back, recovered carts,
+    loyalty's member price) predicts 1.40-1.52 times too few. The stationary renewal leaves out
+    interactions (win-back carts that retargeting recovers) and where a customer stands in the
+    current cycle.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScenarioWarning)
@@ -126,4 +127,4 @@ def test_expected_orders_predict_what_the_next_year_brings(levers: bool) -> None
         actual += np.bincount(later, minlength=model.population.size)[acquired].sum()
     assert actual / predicted == pytest.approx(1.0, abs=0.1 if levers else 0.05)
     if levers:
-        assert actual / bare > 2.0
+        assert actual / bare > 1.3

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scenario_factory import small, three_channel_market
+from scenario_factory import bundled_dict, small, three_channel_market
 
 import run
 from simulator import ScenarioError, simulate
@@ -19,14 +19,15 @@ from simulator.measure.replicate import apply_patch, confidence_interval, load_p
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = Path("tests") / "fixtures" / "variants"  # relative to ROOT, as a user would type it
 VALID = Path("tests") / "fixtures" / "small_valid.yaml"
-MORE_SEARCH = {"channels": {"search": {"daily_spend": 7200.0}}}  # +20% on the 6000 a day
+SEARCH_SPEND = next(c["daily_spend"] for c in bundled_dict()["channels"] if c["name"] == "search")
+MORE_SEARCH = {"channels": {"search": {"daily_spend": 1.2 * SEARCH_SPEND}}}  # +20% on the retailer's search
 
 
 # Patches ------------------------------------------------------------------------------------
 def test_patch_by_channel_name_changes_only_that_field() -> None:
     base = small(agents=1000, days=20)
     patched = apply_patch(base, MORE_SEARCH)
-    assert patched.channels[0].daily_spend == 7200.0
+    assert patched.channels[0].daily_spend == 1.2 * SEARCH_SPEND
     assert patched.model_dump()["channels"][1:] == base.model_dump()["channels"][1:]
     assert patched.population == base.population
 
@@ -98,8 +99,8 @@ def test_summary_differences_are_paired_by_seed() -> None:
     mean, se, low, high = confidence_interval(paired.to_numpy())
     row = summary.loc[("more_search", "profit")]
     assert (row["diff"], row["diff_se"], row["diff_ci_low"], row["diff_ci_high"]) == (mean, se, low, high)
-    # Without levers (no retargeting ads) spend is planned: exactly 1,200 a day more for 30 days.
-    assert summary.loc[("more_search", "marketing_spend"), "diff"] == pytest.approx(1200 * 30)
+    # Without levers (no retargeting ads) spend is planned: exactly 20% more search for 30 days.
+    assert summary.loc[("more_search", "marketing_spend"), "diff"] == pytest.approx(0.2 * SEARCH_SPEND * 30)
     assert np.isnan(summary.loc[("base", "profit"), "diff"])
     assert summary.loc[("base", "profit"), "ci_low"] < summary.loc[("base", "profit"), "mean"]
 

@@ -38,9 +38,9 @@ follow it during a run.
 
 Accuracy, measured on the bundled scenarios (100,000 agents, the year simulated, then the same
 run continued a second year, seeds 7 and 8): the customers acquired in the first year place
-0.97-0.99 times the predicted orders in the second year with the levers off and 1.01-1.06 times
-with the bundled levers on, and earn 0.94-0.98 and 1.01-1.08 times the predicted discounted
-margin (the projection without the levers' lasting effects predicts 2.1-2.5 times too few
+0.98-1.03 times the predicted orders in the second year with the levers off and 1.00-1.04 times
+with the bundled levers on, and earn 0.95-1.07 and 1.00-1.05 times the predicted discounted
+margin (the projection without the levers' lasting effects predicts 1.40-1.54 times too few
 orders with the levers on). What is left out: dated campaigns (a second year has none, and
 their discounts lower the margin per order measured in the first), levers acting together
 (a win-back cart recovered by retargeting), where each customer stands in the current cycle,

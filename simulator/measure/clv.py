@@ -21,9 +21,9 @@ who had bought before the simulated horizon (their value is counted from day 0).
   them back (0 without win-back). It is multiplied by the customer's margin per future order
   and discounted from the last simulated day back to the reference day. Measured on the
   bundled scenarios (100,000 agents, a year, then the simulation continued for a year; seeds 7
-  and 8), the customers acquired in the first year go on to place 0.97-0.99 times the
-  predicted orders with the levers off and 1.01-1.06 times with the bundled levers on (the
-  projection without the levers' lasting effects: 2.1-2.5 times); dated campaigns and orders
+  and 8), the customers acquired in the first year go on to place 0.98-1.03 times the
+  predicted orders with the levers off and 1.00-1.04 times with the bundled levers on (the
+  projection without the levers' lasting effects: 1.40-1.54 times); dated campaigns and orders
   that come through other people (referral, group buying) are not counted.
 - **Expected remaining value, BG/NBD**: what an analyst would estimate from the transactions
   alone: the BG/NBD model fitted on the order log (:mod:`simulator.customerbase.bgnbd`), each customer's

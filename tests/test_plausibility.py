@@ -8,8 +8,11 @@ from __future__ import annotations
 import copy
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from scenario_factory import BUNDLED, ROOT, bundled_dict, small
@@ -145,3 +148,36 @@ def test_bundled_world_is_inside_every_range(path):
     assert set(table["kpi"]) == expected
     # ... and found inside its range.
     assert report.flagged.empty, "\n" + report.to_text()
+
+
+# Command line -------------------------------------------------------------------------------------
+def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "run.py", "check-plausibility", *map(str, args)]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_command_prints_the_table_and_writes_it(tmp_path):
+    out = tmp_path / "out"
+    done = _cli("tests/fixtures/small_valid.yaml", "--agents", "1000", "--seeds", "1", "2", "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert "kpi" in done.stdout and "verdict" in done.stdout
+    table = pd.read_csv(out / "plausibility.csv", keep_default_na=False)
+    assert set(table["verdict"]) <= {"ok", "low", "high", "n/a"}
+    # A 20-day horizon cannot measure the one-year KPIs.
+    one_year = table[table["kpi"].isin(["repeat_purchase_rate_365d", "lapsed_share_365d"])]
+    assert len(one_year) == 2 and (one_year["verdict"] == "n/a").all()
+    # The fixture has every kind with a range but no policies: no lever KPI is checked.
+    assert "crm_followup_repurchase_lift" not in set(table["kpi"])
+    assert set(table.loc[table["kpi"].str.startswith("incremental_roas_"), "channel"]) == {
+        "search",
+        "social",
+        "marketplace",
+        "crm",
+    }
+
+
+def test_command_refuses_bad_input_in_one_line(tmp_path):
+    done = _cli("tests/fixtures/small_valid.yaml", "--seeds", "1", "1", "--out", tmp_path / "out")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "seed 1 is given twice" in done.stderr
+    assert done.stdout == "" and not (tmp_path / "out").exists()

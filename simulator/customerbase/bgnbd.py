@@ -30,10 +30,9 @@ from .fitting import (
     MIN_REPEAT_CUSTOMERS,
     FitResult,
     check_repeat_customers,
-    maximize_log_likelihood,
-    natural_covariance,
-    observed_information,
+    fit_positive_parameters,
     pool_rows,
+    weighted_sum,
 )
 
 __all__ = [
@@ -264,6 +263,80 @@ def bgnbd_gradient(
     return np.stack([d_r, d_alpha, d_a, d_b], axis=-1)
 
 
+@dataclass(frozen=True)
+class PooledHistories:
+    """Customer histories pooled for fast likelihood evaluation.
+
+    Customers with the same ``(x, t_x, T)`` are one row with a weight, and the special functions
+    that depend on ``x`` only are evaluated once per distinct ``x``.
+
+    Attributes
+    ----------
+    x, t_x, T : numpy.ndarray
+        The distinct rows (time units).
+    weight : numpy.ndarray
+        Customers per row.
+    x_values : numpy.ndarray
+        The distinct values of ``x``.
+    x_index : numpy.ndarray
+        Index of each row's ``x`` in ``x_values``.
+    """
+
+    x: FloatArray
+    t_x: FloatArray
+    T: FloatArray
+    weight: FloatArray
+    x_values: FloatArray
+    x_index: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike) -> PooledHistories:  # noqa: N803
+        """Pool per-customer arrays (time units)."""
+        rows, weight, _ = pool_rows(x, t_x, T)
+        x_values, x_index = np.unique(rows[0], return_inverse=True)
+        return cls(rows[0], rows[1], rows[2], weight, x_values, x_index.reshape(-1))
+
+    def log_likelihood_and_gradient(self, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Each row's BG/NBD log-likelihood and its gradient by ``(r, alpha, a, b)``.
+
+        The same figures as :func:`bgnbd_log_likelihood` and :func:`bgnbd_gradient`.
+        """
+        r, alpha, a, b = (float(v) for v in theta)
+        xs, at = self.x_values, self.x_index
+        repeat_x = xs > 0
+        b_dropped = np.where(repeat_x, b + xs - 1, b)
+        log_beta = betaln(a, b)
+        # Functions of x alone, then gathered per row.
+        head = (gammaln(r + xs) - gammaln(r) + r * np.log(alpha) - log_beta)[at]
+        beta_survived = betaln(a, b + xs)[at]
+        beta_dropped = betaln(a + 1, b_dropped)[at]
+        psi_all = digamma(a + b + xs)
+        d_r_x = (digamma(r + xs) - digamma(r) + np.log(alpha))[at]
+        d_a_survived = (digamma(a) - psi_all)[at]
+        d_a_dropped = (digamma(a + 1) - psi_all)[at]
+        d_b_survived = (digamma(b + xs) - psi_all)[at]
+        d_b_dropped = (digamma(b_dropped) - psi_all)[at]
+        x, repeat = self.x, repeat_x[at]
+        log_age = np.log(alpha + self.T)
+        log_recency = np.log(alpha + self.t_x)
+        survived = beta_survived - (r + x) * log_age
+        dropped = beta_dropped - (r + x) * log_recency
+        both = np.where(repeat, np.logaddexp(survived, dropped), survived)
+        w_survived = np.exp(survived - both)
+        w_dropped = np.where(repeat, 1 - w_survived, 0.0)
+        base_ab = digamma(a + b)
+        gradient = np.stack(
+            [
+                d_r_x - w_survived * log_age - w_dropped * log_recency,
+                r / alpha - (r + x) * (w_survived / (alpha + self.T) + w_dropped / (alpha + self.t_x)),
+                base_ab - digamma(a) + w_survived * d_a_survived + w_dropped * d_a_dropped,
+                base_ab - digamma(b) + w_survived * d_b_survived + w_dropped * d_b_dropped,
+            ],
+            axis=-1,
+        )
+        return head + both, gradient
+
+
 def fit_bgnbd_model(
     x: npt.ArrayLike,
     t_x: npt.ArrayLike,
@@ -294,21 +367,20 @@ def fit_bgnbd_model(
         With fewer than ``min_repeat_customers`` repeat customers.
     """
     check_repeat_customers(x, min_repeat_customers, "BG/NBD")
-    rows, weight, _ = pool_rows(x, t_x, T)
+    pooled = PooledHistories.of(x, t_x, T)
+    weight = pooled.weight
+
+    def combined(phi: FloatArray) -> tuple[float, FloatArray]:
+        theta = np.exp(phi)
+        ll, per_row = pooled.log_likelihood_and_gradient(theta)
+        return float(weighted_sum(weight, ll)), weighted_sum(weight, per_row) * theta
 
     def total(phi: FloatArray) -> float:
-        theta = np.exp(phi)
-        return float(weight @ bgnbd_log_likelihood((theta[0], theta[1], theta[2], theta[3]), *rows))
+        return combined(phi)[0]
 
-    def gradient(phi: FloatArray) -> FloatArray:
-        theta = np.exp(phi)
-        per_row = bgnbd_gradient((theta[0], theta[1], theta[2], theta[3]), *rows)
-        result: FloatArray = (weight @ per_row) * theta
-        return result
-
-    phi, ll = maximize_log_likelihood(total, np.zeros(4), gradient, scale=float(weight.sum()))
-    covariance = natural_covariance(phi, observed_information(total, phi, gradient), np.exp)
-    theta = np.exp(phi)
+    theta, covariance, ll = fit_positive_parameters(
+        total, np.zeros(4), float(weight.sum()), combined=combined
+    )
     customers = int(weight.sum())
     r, alpha, a, b = (float(v) for v in theta)
     model = BGNBDParameters(r, alpha, a, b, time_unit_days, ll, customers)

@@ -26,9 +26,11 @@ __all__ = [
     "IdentificationError",
     "RepeatBuyingModel",
     "check_repeat_customers",
+    "fit_positive_parameters",
     "maximize_log_likelihood",
     "observed_information",
     "pool_rows",
+    "weighted_sum",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -104,6 +106,8 @@ class FitResult(Generic[ModelT]):
         Maximized total log-likelihood.
     customers : int
         Number of customers fitted (the sample size of the BIC).
+    free_parameters : int or None
+        Number of free parameters when not every named one is free (``None``: all are).
     """
 
     model: ModelT
@@ -113,11 +117,12 @@ class FitResult(Generic[ModelT]):
     scales: tuple[Scale, ...]
     log_likelihood: float
     customers: int
+    free_parameters: int | None = None
 
     @property
     def parameters(self) -> int:
-        """Number of free parameters."""
-        return len(self.names)
+        """Number of free parameters (mixing weights that sum to one count one less)."""
+        return len(self.names) if self.free_parameters is None else self.free_parameters
 
     @property
     def standard_errors(self) -> FloatArray:
@@ -148,8 +153,8 @@ class FitResult(Generic[ModelT]):
             Lower and upper bounds (natural scale).
         """
         z = float(norm.ppf(0.5 + level / 2))
-        lower = np.empty(self.parameters)
-        upper = np.empty(self.parameters)
+        lower = np.empty(len(self.names))
+        upper = np.empty(len(self.names))
         rows = zip(self.estimates, self.standard_errors, self.scales, strict=True)
         for i, (value, se, scale) in enumerate(rows):
             if scale == "log":
@@ -195,9 +200,10 @@ class FitResult(Generic[ModelT]):
         """
         table = self.table(level)
         percent = f"{100 * level:g}%"
+        unit = getattr(self.model, "time_unit_days", None)
         lines = [
-            f"{type(self.model).__name__}: {self.customers:,} customers, "
-            f"time unit {getattr(self.model, 'time_unit_days', float('nan')):g} days",
+            f"{type(self.model).__name__}: {self.customers:,} customers"
+            + (f", time unit {unit:g} days" if unit is not None else ""),
             f"{'parameter':<12}{'estimate':>12}{'se':>12}{percent + ' low':>12}{percent + ' high':>12}",
         ]
         for name, row in table.iterrows():
@@ -223,6 +229,16 @@ def pool_rows(*columns: npt.ArrayLike) -> tuple[FloatArray, FloatArray, npt.NDAr
     data = np.stack([np.asarray(c, dtype=np.float64) for c in columns])
     rows, inverse, counts = np.unique(data, axis=1, return_inverse=True, return_counts=True)
     return rows, counts.astype(np.float64), inverse.reshape(-1)
+
+
+def weighted_sum(weights: FloatArray, values: FloatArray) -> FloatArray:
+    """``sum_i weights[i] * values[i]`` over the first axis, without BLAS.
+
+    A BLAS dot product starts threads that, on a small shared machine, cost more than the sum
+    (a likelihood search makes thousands of them).
+    """
+    result: FloatArray = np.sum(weights.reshape(weights.shape + (1,) * (values.ndim - 1)) * values, axis=0)
+    return result
 
 
 def check_repeat_customers(x: npt.ArrayLike, minimum: int, model: str) -> None:
@@ -251,6 +267,8 @@ def maximize_log_likelihood(
     gradient: Callable[[FloatArray], FloatArray] | None = None,
     scale: float = 1.0,
     bound: float = 15.0,
+    combined: Callable[[FloatArray], tuple[float, FloatArray]] | None = None,
+    tolerance: float = 1e-13,
 ) -> tuple[FloatArray, float]:
     """Maximize a log-likelihood over transformed parameters with L-BFGS-B.
 
@@ -266,6 +284,11 @@ def maximize_log_likelihood(
         Divisor of the objective (the number of customers), to keep it of order one.
     bound
         Box on every transformed parameter (``[-bound, bound]``).
+    combined
+        The log-likelihood and its gradient in one call (used instead of ``total`` and
+        ``gradient`` in the search when given).
+    tolerance
+        Relative change of the objective at which the search stops.
 
     Returns
     -------
@@ -287,17 +310,60 @@ def maximize_log_likelihood(
         g = -gradient(phi) / scale
         return np.where(np.isfinite(g), g, 0.0)
 
+    def both(phi: FloatArray) -> tuple[float, FloatArray]:
+        assert combined is not None
+        value, g = combined(phi)
+        if not np.isfinite(value):
+            return 1e300, np.zeros_like(phi)
+        return -value / scale, np.where(np.isfinite(g), -g / scale, 0.0)
+
     found = minimize(
-        objective,
+        both if combined is not None else objective,
         np.asarray(start, dtype=np.float64),
-        jac=jacobian if gradient is not None else None,
+        jac=True if combined is not None else (jacobian if gradient is not None else None),
         method="L-BFGS-B",
         bounds=[(-bound, bound)] * len(start),
-        options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-8},
+        options={"maxiter": 2000, "ftol": tolerance, "gtol": 1e-8, "maxcor": 30},
     )
     if not found.success and not _converged_enough(found):
         raise ValueError(f"the likelihood search did not converge: {found.message}")
     return np.asarray(found.x, dtype=np.float64), -float(found.fun) * scale
+
+
+def fit_positive_parameters(
+    total: Callable[[FloatArray], float],
+    start: FloatArray,
+    scale: float,
+    gradient: Callable[[FloatArray], FloatArray] | None = None,
+    combined: Callable[[FloatArray], tuple[float, FloatArray]] | None = None,
+) -> tuple[FloatArray, FloatArray, float]:
+    """Maximize a likelihood of positive parameters searched on their logarithms.
+
+    Parameters
+    ----------
+    total, gradient, combined
+        Log-likelihood of the log-parameters, its gradient, or both at once
+        (see :func:`maximize_log_likelihood`).
+    start
+        Starting log-parameters.
+    scale
+        Divisor of the objective (the number of customers).
+
+    Returns
+    -------
+    tuple
+        Estimates (natural scale), their covariance (observed information, delta method) and
+        the maximized log-likelihood.
+    """
+    if combined is not None and gradient is None:
+
+        def gradient(phi: FloatArray) -> FloatArray:
+            assert combined is not None
+            return combined(phi)[1]
+
+    phi, ll = maximize_log_likelihood(total, start, gradient, scale=scale, combined=combined)
+    covariance = natural_covariance(phi, observed_information(total, phi, gradient), np.exp)
+    return np.exp(phi), covariance, ll
 
 
 def observed_information(

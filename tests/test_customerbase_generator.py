@@ -54,8 +54,12 @@ def generate(
     entry_days: int,
     seed: int,
     unit: float = 7.0,
+    timestamps: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Orders of ``customers`` customers observed for ``days`` days.
+
+    Dates are days (``2020-01-03``), or with ``timestamps`` times to the second
+    (``2020-01-03T13:45:12``).
 
     Returns
     -------
@@ -103,12 +107,14 @@ def generate(
     customer = np.concatenate(ids)
     time = np.concatenate(times)
     order = np.lexsort((time, customer))
-    dates = START + pd.to_timedelta(np.floor(time[order]), unit="D")
+    dates = START + pd.to_timedelta(
+        np.floor(time[order] * (86_400 if timestamps else 1)), unit="s" if timestamps else "D"
+    )
     orders = pd.DataFrame(
         {
             "order_id": np.arange(order.size),
             "customer_id": [f"C{c:06d}" for c in customer[order]],
-            "date": dates.strftime("%Y-%m-%d"),
+            "date": dates.strftime("%Y-%m-%dT%H:%M:%S" if timestamps else "%Y-%m-%d"),
             "revenue": np.round(np.concatenate(values)[order], 2),
         }
     )

@@ -378,13 +378,14 @@ def fit_bgnbd_model(
     def total(phi: FloatArray) -> float:
         return combined(phi)[0]
 
-    theta, covariance, ll = fit_positive_parameters(
+    theta, covariance, ll, surface = fit_positive_parameters(
         total, np.zeros(4), float(weight.sum()), combined=combined
     )
     customers = int(weight.sum())
     r, alpha, a, b = (float(v) for v in theta)
     model = BGNBDParameters(r, alpha, a, b, time_unit_days, ll, customers)
-    return FitResult(model, ("r", "alpha", "a", "b"), theta, covariance, ("log",) * 4, ll, customers)
+    names = ("r", "alpha", "a", "b")
+    return FitResult(model, names, theta, covariance, ("log",) * 4, ll, customers, surface=surface)
 
 
 def expected_transactions(params: BGNBDParameters, t: npt.ArrayLike) -> FloatArray:

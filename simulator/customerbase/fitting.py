@@ -19,11 +19,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.stats import norm
+from scipy.stats import chi2, norm
 
 __all__ = [
     "FitResult",
     "IdentificationError",
+    "LikelihoodSurface",
     "RepeatBuyingModel",
     "check_repeat_customers",
     "fit_positive_parameters",
@@ -86,6 +87,36 @@ class RepeatBuyingModel(Protocol):
 
 
 @dataclass(frozen=True)
+class LikelihoodSurface:
+    """The maximized log-likelihood kept with a fit, for profile-likelihood intervals.
+
+    Attributes
+    ----------
+    total : callable
+        Total log-likelihood at transformed parameters.
+    phi : numpy.ndarray
+        The estimate (transformed scale).
+    covariance : numpy.ndarray
+        Covariance of ``phi`` (inverse observed information).
+    coordinates : tuple
+        For each named parameter, ``(index into phi, link)`` with link ``"exp"`` (the parameter
+        is ``exp(phi[i])``), ``"expit"`` (``1 / (1 + exp(-phi[i]))``) or ``"1-expit"``; ``None``
+        when the parameter is not a function of one coordinate (it keeps its Wald interval).
+    gradient : callable or None
+        Gradient of ``total`` (finite differences when ``None``).
+    scale : float
+        Number of customers (divides the objective).
+    """
+
+    total: Callable[[FloatArray], float]
+    phi: FloatArray
+    covariance: FloatArray
+    coordinates: tuple[tuple[int, str] | None, ...]
+    gradient: Callable[[FloatArray], FloatArray] | None = None
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
 class FitResult(Generic[ModelT]):
     """A fitted model with its estimates, their uncertainty and the fit figures.
 
@@ -108,6 +139,8 @@ class FitResult(Generic[ModelT]):
         Number of customers fitted (the sample size of the BIC).
     free_parameters : int or None
         Number of free parameters when not every named one is free (``None``: all are).
+    surface : LikelihoodSurface or None
+        The likelihood, for :meth:`profile_interval`.
     """
 
     model: ModelT
@@ -118,6 +151,7 @@ class FitResult(Generic[ModelT]):
     log_likelihood: float
     customers: int
     free_parameters: int | None = None
+    surface: LikelihoodSurface | None = None
 
     @property
     def parameters(self) -> int:
@@ -166,39 +200,76 @@ class FitResult(Generic[ModelT]):
                 lower[i], upper[i] = _expit(centre - spread), _expit(centre + spread)
         return lower, upper
 
-    def table(self, level: float = 0.95) -> pd.DataFrame:
+    def profile_interval(self, level: float = 0.95) -> tuple[FloatArray, FloatArray]:
+        """Profile-likelihood interval of each parameter (Wald where no profile is possible).
+
+        The bounds are where twice the drop of the log-likelihood, maximized over the other
+        parameters, reaches the ``level`` quantile of chi-square with one degree of freedom
+        (3.84 at 95%). Unlike the Wald interval it follows a skewed or flat likelihood, as the
+        dropout parameters of a mixture segment often have; an interval reaching the search box
+        (``exp(+-15)``) is open on that side (0 or infinity).
+
+        Parameters
+        ----------
+        level
+            Coverage (0-1).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            Lower and upper bounds (natural scale).
+        """
+        lower, upper = self.interval(level)
+        surface = self.surface
+        if surface is None:
+            return lower, upper
+        target = float(chi2.ppf(level, 1))
+        for i, where in enumerate(surface.coordinates):
+            if where is None:
+                continue
+            index, link = where
+            bounds = [_profile_bound(surface, index, side, target) for side in (-1.0, 1.0)]
+            values = sorted(_link(link, b) for b in bounds)
+            lower[i], upper[i] = values
+        return lower, upper
+
+    def table(self, level: float = 0.95, method: Literal["wald", "profile"] = "wald") -> pd.DataFrame:
         """The estimates as a table.
 
         Parameters
         ----------
         level
             Coverage of the interval (0-1).
+        method
+            ``"wald"`` (:meth:`interval`) or ``"profile"`` (:meth:`profile_interval`).
 
         Returns
         -------
         pandas.DataFrame
             Index ``parameter``: ``estimate``, ``se``, ``lower``, ``upper``.
         """
-        lower, upper = self.interval(level)
+        lower, upper = self.interval(level) if method == "wald" else self.profile_interval(level)
         return pd.DataFrame(
             {"estimate": self.estimates, "se": self.standard_errors, "lower": lower, "upper": upper},
             index=pd.Index(self.names, name="parameter"),
         )
 
-    def summary(self, level: float = 0.95) -> str:
+    def summary(self, level: float = 0.95, method: Literal["wald", "profile"] = "wald") -> str:
         """Parameters with standard errors and intervals, log-likelihood, BIC, as text.
 
         Parameters
         ----------
         level
             Coverage of the interval (0-1).
+        method
+            Kind of interval, as in :meth:`table`.
 
         Returns
         -------
         str
             A printable report.
         """
-        table = self.table(level)
+        table = self.table(level, method)
         percent = f"{100 * level:g}%"
         unit = getattr(self.model, "time_unit_days", None)
         lines = [
@@ -261,12 +332,15 @@ def check_repeat_customers(x: npt.ArrayLike, minimum: int, model: str) -> None:
         )
 
 
+_BOX = 15.0
+
+
 def maximize_log_likelihood(
     total: Callable[[FloatArray], float],
     start: FloatArray,
     gradient: Callable[[FloatArray], FloatArray] | None = None,
     scale: float = 1.0,
-    bound: float = 15.0,
+    bound: float = _BOX,
     combined: Callable[[FloatArray], tuple[float, FloatArray]] | None = None,
     tolerance: float = 1e-13,
 ) -> tuple[FloatArray, float]:
@@ -336,7 +410,7 @@ def fit_positive_parameters(
     scale: float,
     gradient: Callable[[FloatArray], FloatArray] | None = None,
     combined: Callable[[FloatArray], tuple[float, FloatArray]] | None = None,
-) -> tuple[FloatArray, FloatArray, float]:
+) -> tuple[FloatArray, FloatArray, float, LikelihoodSurface]:
     """Maximize a likelihood of positive parameters searched on their logarithms.
 
     Parameters
@@ -352,8 +426,8 @@ def fit_positive_parameters(
     Returns
     -------
     tuple
-        Estimates (natural scale), their covariance (observed information, delta method) and
-        the maximized log-likelihood.
+        Estimates (natural scale), their covariance (observed information, delta method), the
+        maximized log-likelihood and the likelihood surface (for profile intervals).
     """
     if combined is not None and gradient is None:
 
@@ -362,8 +436,27 @@ def fit_positive_parameters(
             return combined(phi)[1]
 
     phi, ll = maximize_log_likelihood(total, start, gradient, scale=scale, combined=combined)
-    covariance = natural_covariance(phi, observed_information(total, phi, gradient), np.exp)
-    return np.exp(phi), covariance, ll
+    information = observed_information(total, phi, gradient)
+    covariance = natural_covariance(phi, information, np.exp)
+    surface = LikelihoodSurface(
+        total,
+        phi,
+        inverse_information(information),
+        tuple((i, "exp") for i in range(phi.size)),
+        gradient,
+        scale,
+    )
+    return np.exp(phi), covariance, ll, surface
+
+
+def inverse_information(information: FloatArray) -> FloatArray:
+    """Inverse of the observed information (covariance of the transformed estimates); NaN if singular."""
+    try:
+        np.linalg.cholesky(information)
+    except np.linalg.LinAlgError:
+        return np.full(information.shape, np.nan)
+    result: FloatArray = np.asarray(np.linalg.inv(information), dtype=np.float64)
+    return result
 
 
 def observed_information(
@@ -426,12 +519,10 @@ def natural_covariance(
     NaN when the information is not positive definite.
     """
     k = phi.size
-    try:
-        np.linalg.cholesky(information)
-    except np.linalg.LinAlgError:
-        return np.full((k, k), np.nan)
-    inverse = np.linalg.inv(information)
     base = to_natural(phi)
+    inverse = inverse_information(information)
+    if not np.isfinite(inverse).all():
+        return np.full((base.size, base.size), np.nan)
     jac = np.empty((base.size, k))
     for j in range(k):
         shift = np.zeros(k)
@@ -450,3 +541,76 @@ def _converged_enough(found: object) -> bool:
 
 def _expit(value: float) -> float:
     return float(1 / (1 + np.exp(-value)))
+
+
+def _link(link: str, value: float) -> float:
+    if link == "exp":
+        return float(np.exp(value))
+    share = _expit(value)
+    return share if link == "expit" else 1 - share
+
+
+def _profile(
+    surface: LikelihoodSurface, index: int, value: float, start: FloatArray
+) -> tuple[float, FloatArray]:
+    """Log-likelihood maximized over the other coordinates with coordinate ``index`` held at ``value``."""
+    keep = np.arange(surface.phi.size) != index
+
+    def full(rest: FloatArray) -> FloatArray:
+        point = np.empty(surface.phi.size)
+        point[keep] = rest
+        point[index] = value
+        return point
+
+    def partial(rest: FloatArray) -> float:
+        return surface.total(full(rest))
+
+    def partial_gradient(rest: FloatArray) -> FloatArray:
+        assert surface.gradient is not None
+        result: FloatArray = surface.gradient(full(rest))[keep]
+        return result
+
+    rest, ll = maximize_log_likelihood(
+        partial,
+        start[keep],
+        partial_gradient if surface.gradient is not None else None,
+        scale=surface.scale,
+        tolerance=1e-12,
+    )
+    return ll, full(rest)
+
+
+def _profile_bound(surface: LikelihoodSurface, index: int, side: float, target: float) -> float:
+    """Where the profile deviance reaches ``target`` on one side of the estimate (transformed scale).
+
+    The signed root of the deviance is close to linear in the coordinate, so the search steps
+    on it (secant), starting from the Wald bound; the other coordinates start from their
+    regression on this one (the covariance), then from the previous profile point.
+    """
+    top = surface.total(surface.phi)
+    spread = float(np.sqrt(surface.covariance[index, index]))
+    if not np.isfinite(spread) or spread <= 0:
+        spread = 1.0
+    slope = surface.covariance[:, index] / surface.covariance[index, index] if np.isfinite(spread) else 0.0
+    root = np.sqrt(target)
+    previous: tuple[float, float] = (0.0, 0.0)  # (distance, signed root of the deviance)
+    distance = spread * root
+    start = surface.phi + slope * side * distance
+    for _ in range(30):
+        value = float(surface.phi[index] + side * distance)
+        if abs(value) >= _BOX:
+            return side * _BOX
+        try:
+            ll, start = _profile(surface, index, value, start)
+        except ValueError:
+            return side * _BOX
+        current = float(np.sqrt(max(2 * (top - ll), 0.0)))
+        if abs(current - root) < 1e-3:
+            return value
+        if current > previous[1] + 1e-9:
+            step = (root - current) * (distance - previous[0]) / (current - previous[1])
+        else:  # flat profile: move out fast
+            step = distance
+        previous = (distance, current)
+        distance = max(distance + float(np.clip(step, -distance / 2, 2 * distance + 1.0)), 1e-6)
+    return float(surface.phi[index] + side * distance)

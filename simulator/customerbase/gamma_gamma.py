@@ -136,10 +136,17 @@ def fit_gamma_gamma(
         return result
 
     start = np.log(np.array([1.0, 2.0, float(np.mean(m))]))
-    theta, covariance, ll = fit_positive_parameters(total, start, float(x.size), gradient)
+    theta, covariance, ll, surface = fit_positive_parameters(total, start, float(x.size), gradient)
     p, q, g = (float(v) for v in theta)
     return FitResult(
-        GammaGammaParameters(p, q, g), ("p", "q", "gamma"), theta, covariance, ("log",) * 3, ll, x.size
+        GammaGammaParameters(p, q, g),
+        ("p", "q", "gamma"),
+        theta,
+        covariance,
+        ("log",) * 3,
+        ll,
+        x.size,
+        surface=surface,
     )
 
 

@@ -38,7 +38,9 @@ from .bgnbd import probability_alive as _bgnbd_alive
 from .fitting import (
     MIN_REPEAT_CUSTOMERS,
     FitResult,
+    LikelihoodSurface,
     check_repeat_customers,
+    inverse_information,
     maximize_log_likelihood,
     natural_covariance,
     observed_information,
@@ -215,7 +217,8 @@ def fit_latent_class(
         theta, weights = unpack(point)
         return np.concatenate([theta.reshape(-1), weights]) if k > 1 else theta.reshape(-1)
 
-    covariance = natural_covariance(phi, observed_information(total, phi, gradient), to_natural)
+    information = observed_information(total, phi, gradient)
+    covariance = natural_covariance(phi, information, to_natural)
     estimates = to_natural(phi)
     theta, weights = unpack(phi)
     model = LatentClassBGNBD(
@@ -228,7 +231,13 @@ def fit_latent_class(
     if k > 1:
         names += tuple(f"weight[{j + 1}]" for j in range(k))
         scales += ("logit",) * k
-    return FitResult(model, names, estimates, covariance, scales, ll, int(n), 5 * k - 1)  # type: ignore[arg-type]
+    coordinates: list[tuple[int, str] | None] = [(i, "exp") for i in range(4 * k)]
+    if k == 2:  # weight[1] = 1 - expit(eta), weight[2] = expit(eta)
+        coordinates += [(4 * k, "1-expit"), (4 * k, "expit")]
+    elif k > 2:
+        coordinates += [None] * k
+    surface = LikelihoodSurface(total, phi, inverse_information(information), tuple(coordinates), gradient, n)
+    return FitResult(model, names, estimates, covariance, scales, ll, int(n), 5 * k - 1, surface)  # type: ignore[arg-type]
 
 
 def select_latent_classes(

@@ -198,7 +198,7 @@ def fit_pareto_nbd(
     start = np.log(
         np.array([1.0, max(float(np.mean(rows[2])), 1e-3), 1.0, max(float(np.mean(rows[2])), 1e-3)])
     )
-    theta, covariance, ll = fit_positive_parameters(total, start, float(weight.sum()))
+    theta, covariance, ll, surface = fit_positive_parameters(total, start, float(weight.sum()))
     r, alpha, s, beta = (float(v) for v in theta)
     return FitResult(
         ParetoNBDParameters(r, alpha, s, beta, time_unit_days),
@@ -208,6 +208,7 @@ def fit_pareto_nbd(
         ("log",) * 4,
         ll,
         int(weight.sum()),
+        surface=surface,
     )
 
 

@@ -70,6 +70,7 @@ _CSV_SUFFIXES = (".csv", ".txt")
 # Below about this many customers with a repeat purchase the repeat-buying models are not identified.
 MIN_REPEAT_CUSTOMERS = 100
 _EPOCH = np.datetime64("1970-01-01", "D")
+_NS_PER_DAY = 86_400 * 10**9
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -183,28 +184,40 @@ class OrderLog:
         """Number of distinct customers."""
         return len(self.customer_ids)
 
-    def occasions(self) -> pd.DataFrame:
+    def occasions(self, exact: bool = False) -> pd.DataFrame:
         """Purchase occasions: one row per customer and day with orders.
+
+        Parameters
+        ----------
+        exact
+            One occasion per customer and distinct timestamp instead of per day (for logs with
+            times of day; see :func:`split_periods`).
 
         Returns
         -------
         pandas.DataFrame
-            Sorted by customer, then day: ``customer`` (code), ``day`` (days since 1970-01-01),
-            ``revenue`` (sum of the day's orders, currency), ``orders`` (count).
+            Sorted by customer, then time: ``customer`` (code), ``day`` (days since 1970-01-01),
+            ``time`` (days since 1970-01-01 with the time of day when ``exact``, else ``day``),
+            ``revenue`` (sum of the occasion's orders, currency), ``orders`` (count).
         """
         customer = self.orders["customer"].to_numpy(np.int64)
-        day = self.orders["day"].to_numpy(np.int64)
+        if exact:
+            stamp = self.orders["date"].to_numpy().astype("datetime64[ns]").astype(np.int64)
+        else:
+            stamp = self.orders["day"].to_numpy(np.int64)
         revenue = self.orders["revenue"].to_numpy(np.float64)
-        first_day = int(day.min()) if day.size else 0
-        span = int(day.max()) - first_day + 1 if day.size else 1
-        key = customer * span + (day - first_day)
-        unique, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        order = np.lexsort((stamp, customer))
+        customer, stamp, revenue = customer[order], stamp[order], revenue[order]
+        new = np.r_[True, (customer[1:] != customer[:-1]) | (stamp[1:] != stamp[:-1])]
+        starts = np.flatnonzero(new)
+        time = stamp[starts] / _NS_PER_DAY if exact else stamp[starts].astype(np.float64)
         return pd.DataFrame(
             {
-                "customer": unique // span,
-                "day": unique % span + first_day,
-                "revenue": np.bincount(inverse.reshape(-1), weights=revenue, minlength=unique.size),
-                "orders": counts,
+                "customer": customer[starts],
+                "day": np.floor(time).astype(np.int64),
+                "time": time,
+                "revenue": np.add.reduceat(revenue, starts) if starts.size else revenue[:0],
+                "orders": np.diff(np.append(starts, customer.size)),
             }
         )
 
@@ -369,6 +382,7 @@ def split_periods(
     holdout_days: int | None = None,
     calibration_end: dt.date | str | None = None,
     time_unit_days: float = 7.0,
+    exact_times: bool = False,
 ) -> PeriodSplit:
     """Cut an order log into calibration and hold-out periods and summarize each customer.
 
@@ -377,6 +391,13 @@ def split_periods(
     ``T`` runs from the first purchase day to the calibration end day, so a customer whose
     first purchase is on the last calibration day has ``T = 0`` (the convention of the CDNOW
     summaries of Fader, Hardie and Lee 2005).
+
+    The models are continuous-time processes, and purchase occasions counted by day merge
+    the purchases of a customer on one day; for customers who buy often that shortens their
+    counts a little and biases the estimates (see docs of :mod:`simulator.customerbase`).
+    With ``exact_times`` a log whose dates carry times of day is summarized in continuous
+    time instead: one occasion per distinct timestamp, ``recency`` and ``T`` in fractional
+    days, ``T`` running from the first purchase to the end of the calibration end day.
 
     Parameters
     ----------
@@ -388,6 +409,8 @@ def split_periods(
         Last day of the calibration period (a date within the log).
     time_unit_days
         Length of the time unit of ``recency`` and ``T`` (days, > 0; 7 = weeks).
+    exact_times
+        Summarize by timestamp instead of by day (see above).
 
     Returns
     -------
@@ -405,9 +428,10 @@ def split_periods(
         raise ValueError("give holdout_days or calibration_end, not both")
     if not time_unit_days > 0:
         raise ValueError(f"the time unit must be > 0 days, got {time_unit_days}")
-    occasions = log.occasions()
+    occasions = log.occasions(exact=exact_times)
     customer = occasions["customer"].to_numpy(np.int64)
     day = occasions["day"].to_numpy(np.int64)
+    time = occasions["time"].to_numpy(np.float64)
     revenue = occasions["revenue"].to_numpy(np.float64)
     first_log, last_log = int(day.min()), int(day.max())
     span = last_log - first_log
@@ -431,38 +455,41 @@ def split_periods(
         end = last_log
 
     n = log.customers
-    # Occasions are sorted by customer then day: a customer's first occasion is the first row.
+    cut = end + 1.0  # the calibration period ends with the end of its last day
+    # Occasions are sorted by customer then time: a customer's first occasion is the first row.
     starts = np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]])
-    first = np.full(n, np.iinfo(np.int64).max)
-    first[customer[starts]] = day[starts]
+    first = np.full(n, np.inf)
+    first[customer[starts]] = time[starts]
+    first_day = np.floor(np.minimum(first, 2.0**62)).astype(np.int64)
     first_revenue = np.zeros(n)
     first_revenue[customer[starts]] = revenue[starts]
-    in_calibration = day <= end
+    in_calibration = time < cut
 
     def per_customer(mask: npt.NDArray[np.bool_], weights: FloatArray | None = None) -> FloatArray:
         chosen = None if weights is None else weights[mask]
         return np.bincount(customer[mask], weights=chosen, minlength=n).astype(np.float64)
 
     count = per_customer(in_calibration)
-    last = np.full(n, np.iinfo(np.int64).min)
-    np.maximum.at(last, customer[in_calibration], day[in_calibration])
+    last = np.full(n, -np.inf)
+    np.maximum.at(last, customer[in_calibration], time[in_calibration])
     calibration_revenue = per_customer(in_calibration, revenue)
     holdout_count = per_customer(~in_calibration)
     holdout_revenue = per_customer(~in_calibration, revenue)
 
-    fitted = np.flatnonzero(first <= end)
-    late = np.flatnonzero(first > end)
+    fitted = np.flatnonzero(first < cut)
+    late = np.flatnonzero(first >= cut)
     frequency = count[fitted] - 1
     recency_days = last[fitted] - first[fitted]
-    T_days = end - first[fitted]  # noqa: N806 - the model's standard notation
+    # By day, T counts whole days to the calibration end day; by timestamp, to its end.
+    T_days = (cut - first[fitted]) if exact_times else (end - first[fitted])  # noqa: N806
     with np.errstate(invalid="ignore", divide="ignore"):
         monetary = np.where(
             frequency > 0, (calibration_revenue[fitted] - first_revenue[fitted]) / frequency, np.nan
         )
     customers = pd.DataFrame(
         {
-            "first_date": _dates_of(first[fitted]),
-            "first_day": first[fitted] - first_log,
+            "first_date": _dates_of(first_day[fitted]),
+            "first_day": first_day[fitted] - first_log,
             "frequency": frequency.astype(np.int64),
             "recency_days": recency_days,
             "T_days": T_days,
@@ -478,7 +505,7 @@ def split_periods(
     )
     late_customers = pd.DataFrame(
         {
-            "first_date": _dates_of(first[late]),
+            "first_date": _dates_of(first_day[late]),
             "holdout_frequency": holdout_count[late].astype(np.int64),
             "holdout_revenue": holdout_revenue[late],
         },
@@ -486,7 +513,7 @@ def split_periods(
     )
     is_fitted = np.zeros(n, dtype=bool)
     is_fitted[fitted] = True
-    repeat = is_fitted[customer] & (day > first[customer])
+    repeat = is_fitted[customer] & (time > first[customer])
     repeat_by_day = pd.Series(
         np.bincount(day[repeat] - first_log, minlength=span + 1),
         index=pd.RangeIndex(span + 1, name="day"),

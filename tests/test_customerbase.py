@@ -363,3 +363,52 @@ def test_forecast_frames_are_pandas_friendly(cdnow):
     zero = table["frequency"].to_numpy() == 0
     order = np.argsort(table["T"].to_numpy()[zero])
     assert pd.Series(alive[zero][order]).is_monotonic_decreasing
+
+
+def test_profile_intervals_follow_the_likelihood(cdnow):
+    """At the bounds the profile log-likelihood is 1.92 below the maximum; near Wald where it is quadratic."""
+    table = cdnow.customers
+    x, t_x, T = table["frequency"], table["recency"], table["T"]
+    fit = fit_bgnbd_model(x, t_x, T)
+    lower, upper = fit.profile_interval()
+    wald_lower, wald_upper = fit.interval()
+    # r and alpha are well identified: profile and Wald agree within a few percent.
+    np.testing.assert_allclose(lower[:2], wald_lower[:2], rtol=0.03)
+    np.testing.assert_allclose(upper[:2], wald_upper[:2], rtol=0.03)
+    # The profile bound of b: maximize over r, alpha, a with b held there.
+    from scipy.optimize import minimize
+
+    def best_with_b(b):
+        def negative(log_rest):
+            r, alpha, a = np.exp(log_rest)
+            return -float(bgnbd_log_likelihood((r, alpha, a, b), x, t_x, T).sum())
+
+        return -minimize(
+            negative, np.log(fit.estimates[:3]), method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-8}
+        ).fun
+
+    for bound in (lower[3], upper[3]):
+        assert fit.log_likelihood - best_with_b(bound) == pytest.approx(3.8415 / 2, abs=0.01)
+    # b's likelihood is skewed: the profile interval reaches further up than the Wald one.
+    assert upper[3] > wald_upper[3]
+
+
+def test_bgnbd_forecast_survives_huge_dropout_parameters():
+    """With a, b in the thousands 2F1 overflows; the forecast takes the fixed-dropout limit."""
+    x, t_x, T = np.array([0.0, 3.0, 10.0]), np.array([0.0, 20.0, 40.0]), np.array([40.0, 45.0, 50.0])
+    huge = BGNBDParameters(0.6, 20.0, 5500.0, 4500.0)
+    forecast = huge.conditional_expected_transactions(52.0, x, t_x, T)
+    assert np.isfinite(forecast).all()
+    p = 0.55
+    alive = huge.probability_alive(x, t_x, T)
+    limit = alive * (1 - ((20.0 + T) / (20.0 + T + p * 52.0)) ** (0.6 + x)) / p
+    np.testing.assert_allclose(forecast, limit, rtol=1e-12)
+    # Where 2F1 still works, the exact value approaches that limit like 1 / (a + b): below 1% at 1,600.
+    gaps = []
+    for size in (400.0, 800.0, 1600.0):
+        exact = BGNBDParameters(0.6, 20.0, 0.55 * size, 0.45 * size)
+        ratio = exact.conditional_expected_transactions(52.0, x, t_x, T) / exact.probability_alive(x, t_x, T)
+        gaps.append(np.abs(ratio / (limit / alive) - 1))
+    np.testing.assert_allclose(gaps[0] / gaps[1], 2.0, rtol=0.05)
+    np.testing.assert_allclose(gaps[1] / gaps[2], 2.0, rtol=0.05)
+    assert gaps[2].max() < 0.01

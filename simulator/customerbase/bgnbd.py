@@ -547,8 +547,18 @@ def conditional_expected_transactions(
         a = 1 + 1e-9
     c = a + b + x - 1
     z = t / (alpha + T + t)
-    term = (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, c, z)
+    with np.errstate(invalid="ignore", over="ignore"):
+        term = (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, c, z)
     expected_if_alive = c / (a - 1) * (1 - term)
+    failed = ~np.isfinite(expected_if_alive)
+    if failed.any():
+        # With a, b in the hundreds the hypergeometric series overflows; the dropout chance is
+        # then all but fixed at p = a/(a+b), and with lambda | alive ~ gamma(r+x, alpha+T),
+        # E[Y(t)] = E[(1 - exp(-lambda p t)) / p] = (1 - ((alpha+T)/(alpha+T+p t))^(r+x)) / p,
+        # the limit as a + b grows (error of order 1/(a+b)).
+        p = a / (a + b)
+        limit = -np.expm1(-(r + x) * np.log1p(p * t / (alpha + T))) / p
+        expected_if_alive = np.where(failed, limit, expected_if_alive)
     result: FloatArray = expected_if_alive * np.exp(
         -np.logaddexp(0.0, _log_odds_dead(r, alpha, a, b, x, t_x, T))
     )

@@ -394,7 +394,7 @@ def split_periods(
 
     The models are continuous-time processes, and purchase occasions counted by day merge
     the purchases of a customer on one day; for customers who buy often that shortens their
-    counts a little and biases the estimates (see docs of :mod:`simulator.customerbase`).
+    counts a little and biases the estimates (see :mod:`simulator.customerbase`).
     With ``exact_times`` a log whose dates carry times of day is summarized in continuous
     time instead: one occasion per distinct timestamp, ``recency`` and ``T`` in fractional
     days, ``T`` running from the first purchase to the end of the calibration end day.

@@ -10,6 +10,7 @@ and Parquet (untimed). Then, timed on one core (the process is pinned to one CPU
 BLAS/OpenMP/Arrow thread pools are set to one thread before numpy is imported): loading each
 file, the calibration/hold-out split (by day, the default), and the fits of BG/NBD, gamma-gamma,
 Pareto/NBD and a 2-segment latent-class BG/NBD with their standard errors, then the diagnostics.
+The CPU is the one named by the environment variable ``BENCH_CORE``, else the last available.
 The target (issue 15): loading and fitting 1M orders of 100k customers under 30 s on one core.
 See benchmarks/README.md.
 """
@@ -26,8 +27,14 @@ from pathlib import Path
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 for _variable in THREAD_VARIABLES:  # one core: set before numpy is imported
     os.environ[_variable] = "1"
-if hasattr(os, "sched_setaffinity"):
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+# One CPU: the one named by BENCH_CORE, else the last one this process may use.
+CORE = (
+    int(os.environ.get("BENCH_CORE", max(os.sched_getaffinity(0))))
+    if hasattr(os, "sched_getaffinity")
+    else None
+)
+if CORE is not None:
+    os.sched_setaffinity(0, {CORE})
 
 ROOT = Path(__file__).resolve().parent.parent
 for _path in (str(ROOT), str(ROOT / "tests")):
@@ -104,7 +111,9 @@ def main() -> None:
     times = {label: (wall, cpu) for label, wall, cpu in rows}
     core = ["load CSV", "split (365-day hold-out)", "fit BG/NBD + SE", "fit gamma-gamma + SE"]
     everything = [label for label in times if label != "load Parquet"]
-    print(f"\norder log: {len(orders):,} orders of {customers:,} customers, CSV {size_mb:.0f} MiB")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"\nCPU {CORE}, load average {load:.1f} at the end (wall ~ cpu only on an idle CPU)")
+    print(f"order log: {len(orders):,} orders of {customers:,} customers, CSV {size_mb:.0f} MiB")
     print(
         f"calibration customers {len(table):,}, repeat customers {split.repeat_customers:,}, "
         f"distinct (x, t_x, T) rows {np.unique(np.stack([x, t_x, T]), axis=1).shape[1]:,}"

@@ -545,7 +545,9 @@ def _incrementality(args: argparse.Namespace) -> int:
     variants = channel_variants(scenario, args.channels, args.step)
     if args.out is not None:
         check_output_folder(args.out, args.overwrite, INCREMENTALITY_FILES)
-    runs = replicate(scenario, seeds, variants, workers=args.workers, progress=progress)
+    runs = replicate(
+        scenario, seeds, variants, workers=args.workers, progress=progress, label="incrementality"
+    )
     table = measure_incrementality(runs, args.channels, args.step)
     print(incrementality_text(table, scenario.economics.currency))
     if args.out is not None:

@@ -25,6 +25,7 @@ from simulator.measure.executor import (
     STOP_SECONDS,
     Executor,
     LocalExecutor,
+    MapOptions,
     available_cpus,
     check_workers,
     get_executor,
@@ -153,12 +154,7 @@ class _ThreadExecutor(Executor):
     used = 0
 
     def _completed(
-        self,
-        fn: Callable[[T], R],
-        tasks: Sequence[T],
-        tick: Callable[[], None] | None,
-        every: float,
-        graceful: bool,
+        self, fn: Callable[[T], R], tasks: Sequence[T], options: MapOptions
     ) -> Generator[tuple[int, R], None, None]:
         type(self).used += 1
         with ThreadPoolExecutor(self.workers) as pool:

@@ -51,6 +51,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from functools import partial
 from types import FrameType
 from typing import Any, ClassVar, TypeVar
@@ -63,6 +64,7 @@ __all__ = [
     "STOP_SECONDS",
     "Executor",
     "LocalExecutor",
+    "MapOptions",
     "available_cpus",
     "check_stop",
     "check_workers",
@@ -113,6 +115,15 @@ def progress_bar(
 
     with tqdm(total=total, initial=initial, desc=label, unit=unit, leave=False, disable=not show) as bar:
         yield bar
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """How :meth:`Executor.map` waits and stops (see its parameters of the same names)."""
+
+    tick: Callable[[], None] | None = None
+    every: float = 1.0
+    graceful: bool = False
 
 
 class Executor(ABC):
@@ -188,7 +199,7 @@ class Executor(ABC):
         items = list(tasks)
         results: dict[int, R] = {}
         with progress_bar(len(items), label, unit, progress) as bar:
-            stream = self._completed(fn, items, tick, every, graceful)
+            stream = self._completed(fn, items, MapOptions(tick, every, graceful))
             try:
                 for index, result in stream:
                     results[index] = result
@@ -199,14 +210,13 @@ class Executor(ABC):
 
     @abstractmethod
     def _completed(
-        self,
-        fn: Callable[[T], R],
-        tasks: Sequence[T],
-        tick: Callable[[], None] | None,
-        every: float,
-        graceful: bool,
+        self, fn: Callable[[T], R], tasks: Sequence[T], options: MapOptions
     ) -> Generator[tuple[int, R], None, None]:
-        """Yield ``(task index, result)`` as tasks finish; closing the generator stops the rest."""
+        """Yield ``(task index, result)`` as tasks finish; closing the generator stops the rest.
+
+        A backend calls ``options.tick`` while it waits, and on a stop lets tasks reach
+        :func:`check_stop` when ``options.graceful`` (else ends them at once).
+        """
 
 
 class LocalExecutor(Executor):
@@ -220,20 +230,16 @@ class LocalExecutor(Executor):
         return max(available_cpus(), 2)
 
     def _completed(
-        self,
-        fn: Callable[[T], R],
-        tasks: Sequence[T],
-        tick: Callable[[], None] | None,
-        every: float,
-        graceful: bool,
+        self, fn: Callable[[T], R], tasks: Sequence[T], options: MapOptions
     ) -> Generator[tuple[int, R], None, None]:
         if self.workers == 1 or len(tasks) <= 1:
             for index, task in enumerate(tasks):
                 yield index, fn(task)
-                if tick is not None:
-                    tick()
+                if options.tick is not None:
+                    options.tick()
             return
-        yield from _in_pool(partial(_invoke, fn, graceful), tasks, min(self.workers, len(tasks)), tick, every)
+        wrapped = partial(_invoke, fn, options.graceful)
+        yield from _in_pool(wrapped, tasks, min(self.workers, len(tasks)), options)
 
 
 BACKENDS: dict[str, type[Executor]] = {"local": LocalExecutor}
@@ -304,7 +310,7 @@ def _context() -> Any:
 
 
 def _in_pool(
-    fn: Callable[[T], R], tasks: Sequence[T], workers: int, tick: Callable[[], None] | None, every: float
+    fn: Callable[[T], R], tasks: Sequence[T], workers: int, options: MapOptions
 ) -> Generator[tuple[int, R], None, None]:
     """Run the tasks in a pool of worker processes, yielding results as they finish.
 
@@ -318,11 +324,12 @@ def _in_pool(
         futures: dict[Future[R], int] = {pool.submit(fn, task): i for i, task in enumerate(tasks)}
         pending: set[Future[R]] = set(futures)
         while pending:
-            done, pending = wait(pending, timeout=every if tick else None, return_when=FIRST_COMPLETED)
+            timeout = options.every if options.tick else None
+            done, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=futures.__getitem__):
                 yield futures[future], future.result()
-            if tick is not None:
-                tick()
+            if options.tick is not None:
+                options.tick()
         complete = True
     finally:
         if complete:

@@ -169,14 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     seeds = attribution.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=_seed, help="first of 3 seeds (default: the scenario's seed)")
     seeds.add_argument("--seeds", type=_seed, nargs="+", help="the seeds of the paired runs")
-    _add_run_options(attribution)
+    _add_run_options(attribution, workers=True)
     attribution.add_argument(
         "--half-life", type=_positive_float, default=7.0, help="time-decay half-life (days)"
     )
     attribution.add_argument(
         "--paths", action="store_true", help="also write paths.csv and touches.csv (first seed)"
     )
-    _add_output_options(attribution, "folder for attribution.csv", progress="do not show progress lines")
+    _add_output_options(attribution, "folder for attribution.csv")
     clv = commands.add_parser("clv", help="customer lifetime value per channel, persona and cohort")
     clv.add_argument("scenario", help="scenario YAML file")
     _add_run_options(clv, seed="seed of the run (default: the scenario's)")
@@ -449,12 +449,12 @@ def _attribution(args: argparse.Namespace) -> int:
         check_output_folder(args.out, args.overwrite, attribution_files(args.paths))
     first = scenario.seed if args.seed is None else args.seed
     seeds = args.seeds if args.seeds is not None else [first, first + 1, first + 2]
-    show = not args.no_progress and sys.stderr.isatty()
     report = evaluate_attribution(
         scenario,
         seeds,
         half_life_days=args.half_life,
-        progress=(lambda message: print(message, file=sys.stderr)) if show else None,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        workers=args.workers,
     )
     print(f"{scenario.name}: {scenario.horizon_days} days, {scenario.population.agents:,} agents")
     for basis in BASES:
@@ -543,7 +543,9 @@ def _incrementality(args: argparse.Namespace) -> int:
     variants = channel_variants(scenario, args.channels, args.step)
     if args.out is not None:
         check_output_folder(args.out, args.overwrite, INCREMENTALITY_FILES)
-    runs = replicate(scenario, seeds, variants, workers=args.workers, progress=progress)
+    runs = replicate(
+        scenario, seeds, variants, workers=args.workers, progress=progress, label="incrementality"
+    )
     table = measure_incrementality(runs, args.channels, args.step)
     print(incrementality_text(table, scenario.economics.currency))
     if args.out is not None:

@@ -610,11 +610,13 @@ def _predicted_change(
 
 
 def _evaluate(
-    scenario: Scenario, plan: Mapping[str, Any], seeds: list[int], workers: int, progress: bool
+    scenario: Scenario, plan: Mapping[str, Any], seeds: list[int], workers: int, progress: bool, label: str
 ) -> pd.DataFrame:
     """Current vs planned scenario on paired seeds: per metric, means, intervals, paired difference."""
     planned = apply_plan(scenario, plan)
-    replication = replicate(scenario, seeds, {"recommended": planned}, workers=workers, progress=progress)
+    replication = replicate(
+        scenario, seeds, {"recommended": planned}, workers=workers, progress=progress, label=label
+    )
     table = paired_changes(metric_frame(replication.runs), "recommended")
     table = table.rename(columns={"change": "diff", "change_low": "diff_low", "change_high": "diff_high"})
     base = table["current"].abs()
@@ -860,9 +862,9 @@ class _Run:
         """The LP on ``curves``; constraints that cannot hold are one-line errors."""
         return _solve(self.scenario, self.settings, curves, self.constraints, weights, self.solver)
 
-    def evaluate(self, plan: Mapping[str, Any], seeds: list[int]) -> pd.DataFrame:
+    def evaluate(self, plan: Mapping[str, Any], seeds: list[int], label: str) -> pd.DataFrame:
         """The plan against the current plan on paired ``seeds`` (see :func:`_evaluate`)."""
-        return _evaluate(self.scenario, plan, seeds, self.workers, self.progress)
+        return _evaluate(self.scenario, plan, seeds, self.workers, self.progress, label)
 
 
 @dataclass(frozen=True)
@@ -893,7 +895,7 @@ def _closed_loop(
         allocation = run.solve(curves, weights)
         plan = _plan_of(allocation)
         predicted = center_shift + _predicted_change(curves, allocation, weights, objective)
-        row = _gap_row(round_, predicted, run.evaluate(plan, seeds), objective)
+        row = _gap_row(round_, predicted, run.evaluate(plan, seeds, "closed-loop check"), objective)
         rounds.append(row)
         if best is None or row["simulated_change"] > best.change:
             best = _Best(round_, row["simulated_change"], allocation, curves, plan)
@@ -910,7 +912,9 @@ def _checked(
 ) -> AllocationResult:
     """The best round's plan checked on fresh seeds, with the portfolio rules and the notes."""
     settings = run.settings
-    comparison = run.evaluate(best.plan, run.seeds(CONFIRM_SEED_OFFSET, settings.closed_loop.seeds))
+    comparison = run.evaluate(
+        best.plan, run.seeds(CONFIRM_SEED_OFFSET, settings.closed_loop.seeds), "final check"
+    )
     predicted = float(rounds[best.round]["predicted_change"])
     rounds_frame = pd.DataFrame(rounds).set_index("round")
     rounds_frame.attrs["final"] = _gap_row(best.round, predicted, comparison, settings.objective)

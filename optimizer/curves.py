@@ -327,6 +327,7 @@ def measure_response(
     workers: int = 1,
     progress: bool = False,
     cycle_days: int | None = None,
+    label: str = "response curves",
 ) -> ResponseCurves:
     """Simulate each channel at several spend levels and fit its response curve.
 
@@ -355,6 +356,8 @@ def measure_response(
     cycle_days
         Keep totals per cycle of that many days in ``replication.cycles`` (1: daily), for
         per-period demand and test-cycle ROI.
+    label
+        Name of the phase on the progress bar.
 
     Returns
     -------
@@ -372,7 +375,9 @@ def measure_response(
             spend = level * reference[name]
             if not math.isclose(spend, plan[name], rel_tol=1e-9, abs_tol=1e-6):
                 variants[_variant_name(name, level)] = apply_plan(base, {name: spend})
-    replication = replicate(base, seeds, variants, workers=workers, progress=progress, cycle_days=cycle_days)
+    replication = replicate(
+        base, seeds, variants, workers=workers, progress=progress, cycle_days=cycle_days, label=label
+    )
     entry = get_objective(objective)
     outcomes = entry.values(replication.runs)
     base_runs = outcomes.xs(BASELINE, level="variant")

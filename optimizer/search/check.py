@@ -37,6 +37,7 @@ def confirm(
         {"recommended": candidates.get(chosen, scenario)},
         workers=workers,
         progress=progress,
+        label="final check",
     )
     return paired_changes(metric_frame(check.runs), "recommended")
 

@@ -69,7 +69,10 @@ def select(
     """
     if not candidates:
         return pd.DataFrame(), "current"
-    runs = metric_frame(replicate(scenario, seeds, candidates, workers=workers, progress=progress).runs)
+    replication = replicate(
+        scenario, seeds, candidates, workers=workers, progress=progress, label="selection"
+    )
+    runs = metric_frame(replication.runs)
     rows = []
     chosen, best = "current", 0.0
     for label in candidates:

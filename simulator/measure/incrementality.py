@@ -260,7 +260,9 @@ def incrementality(
         ``workers`` below 1.
     """
     variants = channel_variants(scenario, channels, step)
-    replication = replicate(scenario, seeds, variants, workers=workers, progress=progress)
+    replication = replicate(
+        scenario, seeds, variants, workers=workers, progress=progress, label="incrementality"
+    )
     return measure_incrementality(replication, channels, step, confidence)
 
 

@@ -79,6 +79,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import matplotlib
 import pandas as pd
 import yaml
 from matplotlib.figure import Figure, FigureBase
@@ -86,7 +87,10 @@ from matplotlib.figure import Figure, FigureBase
 from optimizer.recommendation import expected_frame, recommendation_sentence
 from simulator.common.display import HEADLINE_KPIS, format_range
 from simulator.common.display import format_kpi as _format
-from simulator.engine.results import CHANNEL_TABLE_COLUMNS, check_output_folder, write_files
+from simulator.common.files import InputFileError, read_regular_file
+from simulator.common.output import check_output_folder, locate, verify_folder, write_files
+from simulator.common.secrets import mask_secrets, mask_url
+from simulator.engine.results import CHANNEL_TABLE_COLUMNS
 
 from . import figures
 
@@ -94,6 +98,10 @@ __all__ = ["ReportError", "build_report", "recommendation_sentence"]
 
 DPI = 110
 REPORT_FILES = ("report.html", "report.md", "summary.png", "report.xlsx")
+MAX_INPUT_BYTES = 64 << 20
+"""Largest JSON or YAML result file read (bytes)."""
+CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+"""Columns the report needs in each result table: (numeric, text); filled in below."""
 SUMMARY_PRIORITY = (
     "spend_comparison",
     "outcome_comparison",
@@ -167,45 +175,67 @@ class _Inputs:
 
 
 # Reading -------------------------------------------------------------------------------------
-def _read_json(path: Path) -> dict[str, Any] | None:
-    if not path.exists():
+def _read_json(folder: Path, name: str) -> dict[str, Any] | None:
+    path = locate(folder, name)
+    if path is None:
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular_file(path, MAX_INPUT_BYTES).decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReportError(path, f"cannot be read as JSON ({exc})") from exc
+        raise ReportError(folder / name, f"cannot be read as JSON ({exc})") from exc
     if not isinstance(data, dict):
-        raise ReportError(path, "must hold a JSON object")
+        raise ReportError(folder / name, "must hold a JSON object")
     return data
 
 
-def _read_csv(path: Path) -> pd.DataFrame | None:
-    if not path.exists():
+def _read_csv(folder: Path, name: str) -> pd.DataFrame | None:
+    path = locate(folder, name)
+    if path is None:
         return None
     try:
-        return pd.read_csv(path)
+        if not path.is_file():
+            raise InputFileError("is not a regular file")
+        frame = pd.read_csv(path)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ReportError(path, f"cannot be read as CSV ({exc})") from exc
+        raise ReportError(folder / name, f"cannot be read as CSV ({exc})") from exc
+    _check_columns(folder / name, frame)
+    return frame
+
+
+def _check_columns(path: Path, frame: pd.DataFrame) -> None:
+    """Refuse a result table without the columns the report uses, or with text where numbers go."""
+    numeric, text = CSV_COLUMNS.get(path.name, ((), ()))
+    missing = [c for c in (*numeric, *text) if c not in frame.columns]
+    if missing:
+        raise ReportError(
+            path,
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+            f"expected {', '.join((*numeric, *text))} (as the toolkit writes it)",
+        )
+    for column in numeric:
+        if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
+            raise ReportError(path, f"column {column} must hold numbers")
 
 
 def _read_inputs(folder: Path) -> _Inputs:
     if not folder.is_dir():
         raise ReportError(folder, "no such folder; give the --out folder of simulate, allocate or optimize")
+    verify_folder(folder)
     inputs = _Inputs(
         folder=folder,
-        summary=_read_json(folder / "summary.json"),
-        daily=_read_csv(folder / "daily.csv"),
-        channels_daily=_read_csv(folder / "channels_daily.csv"),
-        levers=_read_csv(folder / "levers_daily.csv"),
-        campaigns=_read_csv(folder / "campaigns.csv"),
-        retention=_read_csv(folder / "retention_matrix.csv"),
-        attribution=_read_csv(folder / "attribution.csv"),
-        allocation=_read_json(folder / "allocation.json"),
-        curves=_read_csv(folder / "response_curves.csv"),
-        measurements=_read_csv(folder / "response_measurements.csv"),
-        recommendation=_read_json(folder / "recommendation.json"),
-        trials=_read_csv(folder / "trials.csv"),
-        pareto=_read_csv(folder / "pareto.csv"),
+        summary=_read_json(folder, "summary.json"),
+        daily=_read_csv(folder, "daily.csv"),
+        channels_daily=_read_csv(folder, "channels_daily.csv"),
+        levers=_read_csv(folder, "levers_daily.csv"),
+        campaigns=_read_csv(folder, "campaigns.csv"),
+        retention=_read_csv(folder, "retention_matrix.csv"),
+        attribution=_read_csv(folder, "attribution.csv"),
+        allocation=_read_json(folder, "allocation.json"),
+        curves=_read_csv(folder, "response_curves.csv"),
+        measurements=_read_csv(folder, "response_measurements.csv"),
+        recommendation=_read_json(folder, "recommendation.json"),
+        trials=_read_csv(folder, "trials.csv"),
+        pareto=_read_csv(folder, "pareto.csv"),
     )
     if inputs.summary is None and inputs.allocation is None and inputs.recommendation is None:
         raise ReportError(
@@ -213,15 +243,15 @@ def _read_inputs(folder: Path) -> _Inputs:
             "no results to report: expected summary.json (simulate --out), allocation.json (allocate) "
             "or recommendation.json (optimize)",
         )
-    scenario_path = folder / "scenario.yaml"
-    if scenario_path.exists():
+    scenario_path = locate(folder, "scenario.yaml")
+    if scenario_path is not None:
         try:
-            inputs.scenario_text = scenario_path.read_text(encoding="utf-8")
+            inputs.scenario_text = read_regular_file(scenario_path, MAX_INPUT_BYTES).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ReportError(scenario_path, f"cannot be read ({exc})") from exc
+            raise ReportError(folder / "scenario.yaml", f"cannot be read ({exc})") from exc
         try:
             parsed = yaml.safe_load(inputs.scenario_text)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             parsed = None
         inputs.scenario = parsed if isinstance(parsed, dict) else {}
     for name, plan in (
@@ -452,20 +482,40 @@ def _paste(drawn: Figure, target: FigureBase) -> None:
 
 
 def _load_study(folder: Path, recommendation: Mapping[str, Any], section: _Section) -> Any:
+    """The Optuna study named in ``recommendation.json``, opened without writing anything.
+
+    A ``sqlite:///`` URL with a relative path is taken relative to the output folder; the file
+    must exist (it is opened read-only, never created). Other storages are opened without
+    creating tables. Any failure only leaves out the two study figures, said in the report with
+    the storage's password masked.
+    """
     name, storage = recommendation.get("study_name"), recommendation.get("storage")
     if not isinstance(name, str) or not isinstance(storage, str):
         return None
+    shown = mask_url(storage)
     prefix = "sqlite:///"
-    if storage.startswith(prefix) and not Path(storage.removeprefix(prefix)).is_absolute():
-        storage = prefix + str(folder / storage.removeprefix(prefix))
+    url = storage
+    if storage.startswith(prefix):
+        path = Path(storage.removeprefix(prefix).partition("?")[0])
+        if not path.is_absolute():
+            path = folder / path
+        if not path.is_file():
+            section.paragraphs.append(
+                f"The Optuna study {name!r} is stored in {shown}, which is not there; "
+                "its figures are left out."
+            )
+            return None
+        url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        return optuna.load_study(study_name=name, storage=storage)
+        storage_object = optuna.storages.RDBStorage(url, skip_table_creation=True)
+        return optuna.load_study(study_name=name, storage=storage_object)
     except Exception as exc:  # noqa: BLE001 - any storage failure only drops two figures, said in the report
+        reason = mask_secrets(" ".join(f"{type(exc).__name__}: {exc}".split())[:300], [storage])
         section.paragraphs.append(
-            f"The Optuna study {name!r} could not be opened ({exc}); its figures are left out."
+            f"The Optuna study {name!r} in {shown} could not be opened ({reason}); its figures are left out."
         )
         return None
 
@@ -798,8 +848,10 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     )
     title = f"{'Budget-allocation' if plan is not None else 'Simulation'} report: {name}"
     every_figure = [f for s in sections for f in s.figures]
-    for figure in every_figure:
-        figure.png = _render_png(figure)
+    # Names come from result files: a '$' must print as a '$', never start mathtext (which can fail).
+    with matplotlib.rc_context({"text.parse_math": False}):
+        for figure in every_figure:
+            figure.png = _render_png(figure)
     by_key = {f.key: f for f in every_figure}
     chosen = [by_key[key] for key in SUMMARY_PRIORITY if key in by_key][:3]
     kpis = (inputs.summary or {}).get("kpis", {})
@@ -815,7 +867,8 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
             for metric, plans in plan.get("expected", {}).items()
             if {"current", "recommended"} <= set(plans)
         ][:10]
-    summary_png = _summary_png(title, headline, summary_kpis, chosen)
+    with matplotlib.rc_context({"text.parse_math": False}):
+        summary_png = _summary_png(title, headline, summary_kpis, chosen)
 
     def text_writer(text: str) -> Callable[[Path], object]:
         return lambda path: path.write_text(text, encoding="utf-8")
@@ -831,4 +884,9 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     }
     for figure in every_figure:
         writers[f"report_{figure.key}.png"] = bytes_writer(figure.png)
-    return write_files(folder, writers, overwrite)
+    return write_files(folder, writers, overwrite, replaces=is_report_file)
+
+
+def is_report_file(name: str) -> bool:
+    """Whether a file of an output folder is part of the report (replaced by ``report --overwrite``)."""
+    return name in REPORT_FILES or (name.startswith("report_") and name.endswith(".png"))

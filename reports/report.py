@@ -88,7 +88,7 @@ from optimizer.recommendation import expected_frame, recommendation_sentence
 from simulator.common.display import HEADLINE_KPIS, format_range
 from simulator.common.display import format_kpi as _format
 from simulator.common.files import InputFileError, read_regular_file
-from simulator.common.output import check_output_folder, locate, verify_folder, write_files
+from simulator.common.output import check_output_folder, in_transaction, locate, verify_folder, write_files
 from simulator.common.secrets import mask_secrets, mask_url
 from simulator.engine.results import CHANNEL_TABLE_COLUMNS
 
@@ -100,8 +100,34 @@ DPI = 110
 REPORT_FILES = ("report.html", "report.md", "summary.png", "report.xlsx")
 MAX_INPUT_BYTES = 64 << 20
 """Largest JSON or YAML result file read (bytes)."""
-CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-"""Columns the report needs in each result table: (numeric, text); filled in below."""
+CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "daily.csv": (("day",), ()),
+    "channels_daily.csv": (("new_aware", "visits", "carts", "orders", "repeat_orders"), ("channel",)),
+    "levers_daily.csv": (("day",), ()),
+    "campaigns.csv": (("start_day", "end_day"), ("campaign",)),
+    "attribution.csv": (("share",), ("basis", "channel", "source")),
+    "response_curves.csv": (("spend", "outcome"), ("channel",)),
+    "response_measurements.csv": (("spend", "outcome", "low", "high"), ("channel",)),
+    "trials.csv": (("number",), ()),
+    "pareto.csv": (("number",), ()),
+}
+"""Columns the report needs in each result table: (numeric ones, text ones)."""
+ALL_NUMERIC = ("daily.csv", "channels_daily.csv", "levers_daily.csv")
+"""Tables whose every column but the text ones holds numbers."""
+FIGURE_SOURCES = {
+    "spend_comparison": "the plan (allocation.json or recommendation.json)",
+    "outcome_comparison": "the plan's expected outcomes",
+    "response_curves": "response_curves.csv or response_measurements.csv",
+    "pareto_front": "trials.csv or pareto.csv",
+    "optimization_history": "the Optuna study",
+    "param_importances": "the Optuna study",
+    "revenue_and_spend": "daily.csv or campaigns.csv",
+    "funnel": "channels_daily.csv",
+    "loyalty_tiers": "levers_daily.csv",
+    "retention": "retention_matrix.csv",
+    "attribution": "attribution.csv",
+}
+"""The result files each figure is drawn from, for the message when one cannot be drawn."""
 SUMMARY_PRIORITY = (
     "spend_comparison",
     "outcome_comparison",
@@ -205,6 +231,8 @@ def _read_csv(folder: Path, name: str) -> pd.DataFrame | None:
 def _check_columns(path: Path, frame: pd.DataFrame) -> None:
     """Refuse a result table without the columns the report uses, or with text where numbers go."""
     numeric, text = CSV_COLUMNS.get(path.name, ((), ()))
+    if frame.empty:
+        return  # e.g. campaigns.csv when every campaign fell outside a shortened horizon
     missing = [c for c in (*numeric, *text) if c not in frame.columns]
     if missing:
         raise ReportError(
@@ -212,13 +240,15 @@ def _check_columns(path: Path, frame: pd.DataFrame) -> None:
             f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
             f"expected {', '.join((*numeric, *text))} (as the toolkit writes it)",
         )
+    if path.name in ALL_NUMERIC:
+        numeric = tuple(c for c in frame.columns if c not in text)
     for column in numeric:
         if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
             raise ReportError(path, f"column {column} must hold numbers")
 
 
 def _read_inputs(folder: Path) -> _Inputs:
-    if not folder.is_dir():
+    if not folder.is_dir() and not in_transaction(folder):
         raise ReportError(folder, "no such folder; give the --out folder of simulate, allocate or optimize")
     verify_folder(folder)
     inputs = _Inputs(
@@ -643,9 +673,16 @@ def _scenario_section(inputs: _Inputs) -> _Section | None:
 
 
 # Rendering -----------------------------------------------------------------------------------
-def _render_png(figure: _Figure) -> bytes:
+def _render_png(figure: _Figure, folder: Path) -> bytes:
     canvas = Figure(figsize=figure.size, layout="constrained")
-    figure.draw(canvas)
+    try:
+        figure.draw(canvas)
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        # A folder assembled by hand can hold tables the figure cannot use; say which, in one line.
+        source = FIGURE_SOURCES.get(figure.key, "the result files")
+        raise ReportError(
+            folder, f"the figure '{figure.title}' cannot be drawn from {source} ({type(exc).__name__}: {exc})"
+        ) from exc
     buffer = io.BytesIO()
     canvas.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()
@@ -851,7 +888,7 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     # Names come from result files: a '$' must print as a '$', never start mathtext (which can fail).
     with matplotlib.rc_context({"text.parse_math": False}):
         for figure in every_figure:
-            figure.png = _render_png(figure)
+            figure.png = _render_png(figure, folder)
     by_key = {f.key: f for f in every_figure}
     chosen = [by_key[key] for key in SUMMARY_PRIORITY if key in by_key][:3]
     kpis = (inputs.summary or {}).get("kpis", {})

@@ -23,7 +23,7 @@ Files not listed in a manifest are never removed: with ``--overwrite`` only the 
 manifest lists are replaced as a whole, so an Optuna study database kept in the folder
 (``study.db``, which is not listed) survives and a rerun resumes it.
 
-The lowest layer: this module imports nothing else of the toolkit (see docs/architecture.md).
+The lowest layer: this module imports nothing else of the toolkit. See docs/hardening.md.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ __all__ = [
     "OutputTransaction",
     "check_output_folder",
     "committed_folders",
+    "in_transaction",
     "locate",
     "seal_folder",
     "verify_folder",
@@ -288,6 +289,11 @@ _COMMITTED: list[Path] = []
 
 def _key(folder: Path) -> Path:
     return Path(os.path.abspath(folder))
+
+
+def in_transaction(folder: str | Path) -> bool:
+    """Whether an output transaction is open on ``folder`` (its files may be staged, not there yet)."""
+    return _key(Path(folder)) in _OPEN
 
 
 def committed_folders() -> list[Path]:

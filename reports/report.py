@@ -675,16 +675,16 @@ def _scenario_section(inputs: _Inputs) -> _Section | None:
 # Rendering -----------------------------------------------------------------------------------
 def _render_png(figure: _Figure, folder: Path) -> bytes:
     canvas = Figure(figsize=figure.size, layout="constrained")
+    buffer = io.BytesIO()
     try:
         figure.draw(canvas)
+        canvas.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         # A folder assembled by hand can hold tables the figure cannot use; say which, in one line.
         source = FIGURE_SOURCES.get(figure.key, "the result files")
         raise ReportError(
             folder, f"the figure '{figure.title}' cannot be drawn from {source} ({type(exc).__name__}: {exc})"
         ) from exc
-    buffer = io.BytesIO()
-    canvas.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()
 
 

@@ -41,12 +41,17 @@ MAX_MAGNITUDE = 1e15
 
 
 def _check_magnitude(value: Any) -> Any:
-    numbers = (
-        value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else [value]
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list | tuple)
+        else []
     )
-    for number in numbers:
+    for key, number in [*items, ("", value)]:
         if isinstance(number, float) and not abs(number) <= MAX_MAGNITUDE:
-            raise ValueError(f"must be a number between -1e15 and 1e15, got {number:g}")
+            message = f"must be a number between -1e15 and 1e15, got {number:g}"
+            raise FieldProblem(str(key), message) if isinstance(value, dict) else ValueError(message)
     return value
 
 

@@ -718,9 +718,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         except _Terminated:
             say(_interrupted(args, "terminated (SIGTERM)"))
             return 143
-        except RecursionError:
-            say("error: the input nests too deeply to be processed; simplify it")
-            return EXIT_BAD_INPUT
         except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line, not a traceback
             say(f"internal error: {type(exc).__name__}: {exc} (please report it)")
             return EXIT_INTERNAL

@@ -60,8 +60,16 @@ Files written: ``report.html`` (self-contained: figures embedded as PNG data URI
 external resources, all text escaped), ``report.md`` with its figures as ``report_<name>.png``
 files next to it, ``summary.png`` (one page: the headline and the three most important
 figures) and ``report.xlsx`` (sheets ``KPIs``, ``channels``, ``allocation``, ``expected``,
-``policy`` as available). All are staged in a temporary folder and moved in place together
-(:func:`simulator.engine.results.write_files`).
+``policy`` as available). All are written in one output transaction
+(:mod:`simulator.common.output`): staged, then moved in place together and listed in the
+folder's ``manifest.json``; built by ``--report``, the report joins the command's own
+transaction, so results and report appear together or not at all.
+
+Reading checks the folder first: a folder whose ``manifest.json`` says it is incomplete, or
+whose listed files are missing, truncated or changed, is refused (a folder without a manifest,
+assembled by hand, is read as it is). Result tables need the columns the report uses
+(:data:`CSV_COLUMNS`). The report only reads: the Optuna study is opened read-only and never
+created. Text from the files is drawn literally (no matplotlib mathtext). See docs/hardening.md.
 """
 
 from __future__ import annotations
@@ -207,8 +215,8 @@ def _read_json(folder: Path, name: str) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(read_regular_file(path, MAX_INPUT_BYTES).decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReportError(folder / name, f"cannot be read as JSON ({exc})") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ReportError(folder / name, f"cannot be read as JSON ({type(exc).__name__}: {exc})") from exc
     if not isinstance(data, dict):
         raise ReportError(folder / name, "must hold a JSON object")
     return data

@@ -514,6 +514,14 @@ def test_wrong_csv_columns_are_bad_input(simulated: Path, tmp_path: Path) -> Non
         build_report(out)
 
 
+def test_deeply_nested_json_is_bad_input(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "allocation.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ReportError, match="allocation.json: cannot be read as JSON"):
+        build_report(folder)
+
+
 # ----------------------------------------------------------------------------- schema --out
 def test_schema_out_respects_overwrite_and_writes_atomically(tmp_path: Path) -> None:
     target = tmp_path / "scenario.yaml"

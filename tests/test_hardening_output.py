@@ -91,6 +91,13 @@ def test_new_folder_appears_whole_with_a_manifest(tmp_path: Path) -> None:
     assert listing(out.parent) == ["out"], "staging folder left behind"
 
 
+def test_out_as_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_files(Path("."), {"a.csv": text_writer("1")})
+    assert listing(tmp_path) == ["a.csv", MANIFEST]
+    assert verify_folder(".") is not None
+
+
 def test_merge_keeps_other_results_and_overwrite_replaces_them_as_a_whole(tmp_path: Path) -> None:
     out = tmp_path / "out"
     write_files(out, {"simulate.csv": text_writer("1"), "campaigns.csv": text_writer("2")})

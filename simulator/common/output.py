@@ -400,13 +400,14 @@ class OutputTransaction:
         return self
 
     def _make_staging(self) -> Path:
-        parent = self.out.parent
+        target = _key(self.out)  # absolute, so that --out . has a real parent and name
+        parent = target.parent
         exists = self.out.is_dir()
-        prefix = f".{self.out.name}.staging-{os.getpid()}-"
-        _remove_stale_staging(parent, self.out.name)
+        prefix = f".{target.name}.staging-{os.getpid()}-"
+        _remove_stale_staging(parent, target.name)
         if exists:
             _remove_stale_staging(self.out, None)
-        attempts = [parent] if not exists or _same_device(self.out, parent) else []
+        attempts = [parent] if parent != target and (not exists or _same_device(target, parent)) else []
         if exists:
             attempts.append(self.out)  # a mount point, or a parent we may not write in
         problem: OSError | None = None
@@ -416,7 +417,7 @@ class OutputTransaction:
             except OSError as exc:
                 problem = exc
                 continue
-            self._inside = folder == self.out
+            self._inside = folder in (self.out, target)
             return staging
         assert problem is not None
         raise OutputError(f"{self.out}: cannot be written ({_reason(problem)}); choose another --out")

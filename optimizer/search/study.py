@@ -20,13 +20,14 @@ from pathlib import Path
 
 import optuna
 
+from simulator.common.secrets import mask_secrets, mask_url
 from simulator.config.scenario import Scenario, ScenarioError
 from simulator.config.search import SearchSettings
 from simulator.measure.executor import check_workers, get_executor, progress_bar
 
 from .trials import FINISHED, finished, prunes, trial_objective
 
-__all__ = ["HEARTBEAT_SECONDS", "default_study_name", "mask_password", "run_search"]
+__all__ = ["HEARTBEAT_SECONDS", "default_study_name", "run_search"]
 
 HEARTBEAT_SECONDS, GRACE_SECONDS = 10, 30
 """A trial whose process stops sending heartbeats for the grace period is failed and retried."""
@@ -38,21 +39,11 @@ _MEMORY: dict[str, optuna.storages.BaseStorage] = {}
 # --------------------------------------------------------------------------- storage
 
 
-def mask_password(url: str) -> str:
-    """A storage URL with its password replaced by ``***`` (``postgresql://user:***@host/db``)."""
-    return re.sub(r"(?<=://)([^:/@]*):([^@/]*)@", r"\1:***@", url)
-
-
-def _password(url: str) -> str | None:
-    match = re.search(r"://[^:/@]*:([^@/]*)@", url)
-    return match.group(1) if match and match.group(1) else None
-
-
 def _storage(url: str | None) -> optuna.storages.BaseStorage:
     """The study storage; errors become one line with the password masked."""
     if url is None:
         return optuna.storages.InMemoryStorage()
-    shown = mask_password(url)
+    shown = mask_url(url)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -68,10 +59,7 @@ def _storage(url: str | None) -> optuna.storages.BaseStorage:
                 failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=2),
             )
     except Exception as exc:  # noqa: BLE001 - any driver, network or URL failure is bad input
-        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
-        secret = _password(url)
-        if secret:
-            reason = reason.replace(secret, "***")
+        reason = mask_secrets(" ".join(f"{type(exc).__name__}: {exc}".split()), [url])
         if len(reason) > 200:
             reason = reason[:197] + "..."
         raise ScenarioError("storage", "", f"{shown} cannot be opened ({reason})") from None
@@ -114,7 +102,7 @@ def _open_study(
     if storage is None:
         _MEMORY[study_name] = backend
     directions = ["maximize"] * len(settings.objective)
-    shown = mask_password(storage) if storage is not None else "memory"
+    shown = mask_url(storage) if storage is not None else "memory"
     try:
         study = optuna.create_study(
             study_name=study_name, storage=backend, directions=directions, load_if_exists=True

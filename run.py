@@ -226,6 +226,7 @@ def _add_optimize_command(commands: argparse._SubParsersAction[_Parser]) -> None
         "(default: search.objective)",
     )
     opt.add_argument("--seeds", type=_positive_int, help="paired seeds per trial (default: search.seeds)")
+    _add_guard_rail_option(opt, "search.guard_rails")
     opt.add_argument(
         "--storage", help="Optuna storage URL (default: sqlite:///OUT/study.db; in memory without --out)"
     )
@@ -234,6 +235,20 @@ def _add_optimize_command(commands: argparse._SubParsersAction[_Parser]) -> None
     _add_run_options(opt, seed="seed of the sampler and runs (default: the scenario's)", workers=True)
     opt.add_argument("--solver", choices=["auto", "cbc", "highs"], default="auto", help="LP solver")
     _add_output_options(opt, "folder for recommendation.json, trials.csv, pareto.csv", report=True)
+
+
+def _add_guard_rail_option(command: argparse.ArgumentParser, setting: str) -> None:
+    """``--guard-rail METRIC`` (repeatable): a metric that must not get significantly worse."""
+    from optimizer.objectives import COMPARED_METRICS
+
+    command.add_argument(
+        "--guard-rail",
+        action="append",
+        choices=COMPARED_METRICS,
+        metavar="METRIC",
+        help="a metric that must not get significantly worse for the plan to be recommended "
+        f"(repeatable; default: {setting}): {', '.join(COMPARED_METRICS)}",
+    )
 
 
 def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -255,6 +270,7 @@ def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None
         "--constraints", type=Path, help="YAML file of allocation settings, used instead of the scenario's"
     )
     alloc.add_argument("--rounds", type=int, help="closed-loop refit rounds after the first (0-5)")
+    _add_guard_rail_option(alloc, "allocation.guard_rails")
     _add_run_options(alloc, seed="first seed of the runs (default: the scenario's)", workers=True)
     alloc.add_argument("--solver", choices=["auto", "cbc", "highs"], default="auto", help="LP solver")
     _add_output_options(alloc, "folder for allocation.csv, allocation.json, response_curves.csv", report=True)
@@ -572,6 +588,7 @@ def _allocate(args: argparse.Namespace) -> int:
         "budget": args.budget,
         "objective": args.objective,
         "periods": args.periods,
+        "guard_rails": args.guard_rail,
     }
     settings = allocation_settings(scenario, data, source, **overrides)
     check_constraints(scenario, settings, args.solver)
@@ -599,7 +616,12 @@ def _optimize(args: argparse.Namespace) -> int:
     from simulator.engine.results import check_output_folder
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
-    overrides: dict[str, object] = {"trials": args.trials, "seeds": args.seeds, "objective": args.objective}
+    overrides: dict[str, object] = {
+        "trials": args.trials,
+        "seeds": args.seeds,
+        "objective": args.objective,
+        "guard_rails": args.guard_rail,
+    }
     settings = search_settings(scenario, None, **overrides)
     if args.no_budget:
         settings = settings.model_copy(update={"budget": settings.budget.model_copy(update={"split": False})})

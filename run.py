@@ -31,16 +31,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
-LEVER_TITLES = {
-    "loyalty": "loyalty program",
-    "campaign": "promotions",
-    "crm": "CRM retention",
-    "checkout": "checkout simplification",
-    "winback": "win-back",
-    "retargeting": "retargeting",
-    "referral": "referral and word of mouth",
-    "group": "group buying",
-}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -367,6 +357,11 @@ def print_summary(result: object) -> None:
         ],
         "Efficiency": ["roi", "roas", "cac", "aov"],
         "Orders and customers": ["orders", "new_customers", "repeat_orders", "returns", "repurchase_rate"],
+        "Value of the customers acquired": [
+            "acquired_customer_value",
+            "expected_lifetime_value",
+            "expected_lifetime_value_per_customer",
+        ],
         "Funnel conversion": [
             "conversion_aware_to_visit",
             "conversion_visit_to_cart",
@@ -383,10 +378,13 @@ def print_summary(result: object) -> None:
         ],
     }
     shown = {name for names in groups.values() for name in names} | {"people", "customers_end"}
-    # Each active lever's KPIs, grouped by their prefix (loyalty_, campaign_, crm_, winback_...).
+    # Each active lever's KPIs under its title, by the KPI prefixes it declares (the registry).
+    from simulator.levers.registry import lever_of_kpi
+
     for name in kpis:
         if name not in shown:
-            title = "Lever: " + LEVER_TITLES.get(name.split("_")[0], name.split("_")[0])
+            lever = lever_of_kpi(name)
+            title = "Lever: " + (lever.title if lever is not None else name.split("_")[0])
             groups.setdefault(title, []).append(name)
     for title, names in groups.items():
         print(f"\n{title}")

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.config.scenario import ScenarioError
+from simulator.engine.lifetime import expected_lifetime_value
 from simulator.measure.replicate import BASELINE, confidence_interval
 
 if TYPE_CHECKING:
@@ -215,6 +216,14 @@ def _running_realized_value_per_customer(model: CommerceModel) -> float:
     return value / customers if customers else math.nan
 
 
+def _running_lifetime_value(model: CommerceModel) -> float:
+    return expected_lifetime_value(model).total
+
+
+def _running_lifetime_value_per_customer(model: CommerceModel) -> float:
+    return expected_lifetime_value(model).per_customer
+
+
 # --------------------------------------------------------------------------- the registry
 
 
@@ -234,11 +243,11 @@ OBJECTIVES: Mapping[str, Objective] = _registry(
               _running_realized_value, measure="realized_value_per_spend"),
     Objective("realized_value_per_customer", "acquired_customer_value", "realized value per customer won",
               "currency", _running_realized_value_per_customer, per="new_customers", lp="realized_value"),
-    # TODO(levers branch): the running value of expected lifetime value (the engine computes it).
-    Objective("lifetime_value", "expected_lifetime_value", "expected lifetime value", "currency", None,
-              measure="lifetime_value_per_spend"),
+    Objective("lifetime_value", "expected_lifetime_value", "expected lifetime value", "currency",
+              _running_lifetime_value, measure="lifetime_value_per_spend"),
     Objective("lifetime_value_per_customer", "expected_lifetime_value_per_customer",
-              "expected lifetime value per customer", "currency", None, lp="lifetime_value"),
+              "expected lifetime value per customer", "currency", _running_lifetime_value_per_customer,
+              lp="lifetime_value"),
 )
 # fmt: on
 """Every objective, in the order outputs list them."""

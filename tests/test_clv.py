@@ -178,8 +178,12 @@ def test_clv_columns_and_discounting(market):
     np.testing.assert_allclose(
         table["clv_true"], table["realized_margin_discounted"] + table["remaining_value_true"]
     )
+    # Dropped-out customers buy nothing more unless a lever may bring them back (win-back).
     dead = ~table["alive"].astype(bool)
-    assert (table.loc[dead, "remaining_value_true"] == 0).all()
+    comeback = traits.loc[table.index, "alive_chance"] > 0
+    assert (table.loc[dead & ~comeback, "remaining_value_true"] == 0).all()
+    assert (table.loc[dead & comeback, "remaining_value_true"] != 0).all()
+    assert (dead & comeback).any() and (dead & ~comeback).any()
     assert table["p_alive_bgnbd"].between(0, 1).all()
     assert daily_discount_factor(0.1) ** 365 == pytest.approx(1 / 1.1)
     with pytest.raises(ValueError, match="discount rate"):

@@ -11,6 +11,7 @@ from scenario_factory import assert_money_adds_up, bundled_dict
 
 from simulator import CommerceModel, parse_scenario, simulate
 from simulator.engine.results import SimulationResult
+from simulator.levers.promotions import PromotionCalendar
 
 SEEDS = (1, 2)
 
@@ -145,7 +146,7 @@ def _orders_in_window(data: dict[str, Any], seed: int, start: int, stop: int) ->
     before = model.population.orders.copy()
     for _ in range(stop - start):
         model.step()
-    promotions = model.levers.promotions
+    promotions = model.levers.find(PromotionCalendar)
     stocked = promotions.stocked_up.copy() if promotions is not None else None
     return model.population.orders - before, stocked
 

@@ -12,7 +12,7 @@ from scenario_factory import assert_money_adds_up, small, uniform_market
 from scipy.optimize import least_squares
 
 from simulator import CommerceModel, ScenarioWarning, parse_scenario, simulate
-from simulator.levers.referral import build_friends
+from simulator.levers.referral import ReferralProgram, build_friends
 
 SEEDS = [1, 2, 3]
 
@@ -82,7 +82,7 @@ def test_small_populations_and_odd_degrees_still_have_no_self_loops():
 
 def test_friends_mix_personas_and_the_graph_lives_on_the_model():
     model = CommerceModel(small(agents=6000, days=5, policies={"referral": {"degree": 8}}), seed=4)
-    friends = model.levers.referral.friends
+    friends = model.levers.find(ReferralProgram).friends
     assert friends.shape == (6000, 8)
     assert friends.nbytes == 6000 * 8 * 4
     persona = model.population.persona
@@ -257,14 +257,15 @@ def test_group_buying_on_the_graph_recruits_graph_friends():
         "promotions": {"group_buying": {"discount": 0.1, "join_rate": 0.5}},
     }
     model = CommerceModel(parse_scenario(market(5_000, 30, policies, initial_aware_share=0.3)), seed=2)
-    program = model.levers.referral
+    program = model.levers.find(ReferralProgram)
     booked: list[tuple[np.ndarray, np.ndarray]] = []
     original = program.on_orders
 
-    def spy(model, shoppers, channels, first, *rest):
+    def spy(model, batch):
+        shoppers = batch.shoppers
         friend = np.where(program.join_day[shoppers] == model.day, program.group_friend[shoppers], -1)
         booked.append((shoppers[friend >= 0], friend[friend >= 0]))
-        original(model, shoppers, channels, first, *rest)
+        original(model, batch)
 
     program.on_orders = spy
     model.run()

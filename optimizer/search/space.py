@@ -10,7 +10,6 @@ campaign) on or off. ``search: default`` (or no ``parameters``) searches the ran
 from __future__ import annotations
 
 import copy
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 
 from simulator.config.scenario import Scenario, ScenarioError, error_from_validation
 from simulator.config.search import ParameterRange, SearchSettings
+from simulator.levers.registry import default_search_ranges, levers_with_defaults
 from simulator.measure.replicate import apply_patch
 
 __all__ = [
@@ -81,9 +81,10 @@ def _child(node: Any, key: str | int, where: str) -> tuple[Any, str | int]:
     return node[key], key
 
 
-LEVERS_WITH_DEFAULTS = {"checkout_simplification", "service", "loyalty"}
-"""Levers that can be switched on with all their fields at the defaults (the loyalty program:
-regular, silver, gold and diamond tiers as in :class:`simulator.config.policies.Loyalty`)."""
+LEVERS_WITH_DEFAULTS = levers_with_defaults()
+"""Levers that can be switched on with all their fields at the defaults (``Lever.enable_with_defaults``
+in :mod:`simulator.levers.registry`; the loyalty program: regular, silver, gold and diamond tiers as
+in :class:`simulator.config.policies.Loyalty`)."""
 
 
 def _resolve(policies: dict[str, Any], path: str) -> tuple[Any, list[str | int]]:
@@ -265,10 +266,6 @@ def policy_table(policy: Mapping[str, Any], current: Scenario | None = None) -> 
 # --------------------------------------------------------------------------- defaults
 
 
-def _share_range(current: float, top: float = 0.3) -> ParameterRange:
-    return ParameterRange(low=0.0, high=round(max(top, min(1.0, 2 * current)), 4))
-
-
 def default_parameters(scenario: Scenario) -> dict[str, ParameterRange]:
     """Sensible ranges for every lever the scenario has (``search: default``).
 
@@ -279,64 +276,9 @@ def default_parameters(scenario: Scenario) -> dict[str, ParameterRange]:
     message days, win-back coupon per offer, retargeting frequency cap 1-4, referral bonus up
     to twice the current (at least 50), and checkout simplification on/off. A scenario without
     a loyalty program gets ``loyalty.enabled``: the default program (four tiers) on or off.
+    Each lever declares its ranges (``Lever.search_ranges``, :mod:`simulator.levers.registry`).
     """
-    policies = scenario.policies
-    horizon = scenario.horizon_days
-    space: dict[str, ParameterRange] = {}
-    if policies.loyalty is None:
-        # Whether to launch a program at all: the domain's ROI-against-lifetime-value lever
-        # (it costs discounts, points and perks; it pays back through lower churn).
-        space["loyalty.enabled"] = ParameterRange(type="bool")
-    else:
-        loyalty = policies.loyalty
-        space["loyalty.points_per_currency"] = ParameterRange(low=0.2, high=5.0, log=True)
-        spends = [t.min_spend for t in loyalty.tiers]
-        for index, tier in enumerate(loyalty.tiers[1:], start=1):
-            below = (spends[index - 1] + spends[index]) / 2
-            above = (spends[index] + spends[index + 1]) / 2 if index + 1 < len(spends) else math.inf
-            if loyalty.tier_rule != "orders" and tier.min_spend > 0:
-                low = max(0.6 * tier.min_spend, below + 1)
-                high = min(1.4 * tier.min_spend, above - 1)
-                if low < high:
-                    space[f"loyalty.tiers[{tier.name}].min_spend"] = ParameterRange(
-                        low=round(low), high=round(high)
-                    )
-            space[f"loyalty.tiers[{tier.name}].discount"] = _share_range(tier.discount, 0.15)
-    if policies.promotions is not None:
-        promotions = policies.promotions
-        if promotions.first_order_coupon is not None:
-            space["promotions.first_order_coupon.discount"] = _share_range(
-                promotions.first_order_coupon.discount
-            )
-        if promotions.group_buying is not None:
-            space["promotions.group_buying.discount"] = _share_range(promotions.group_buying.discount)
-        for campaign in promotions.campaigns:
-            where = f"promotions.campaigns[{campaign.name}]"
-            space[f"{where}.discount"] = _share_range(campaign.discount, 0.4)
-            latest = horizon - campaign.days
-            low, high = max(0, campaign.start_day - 30), min(latest, campaign.start_day + 30)
-            if low < high:
-                space[f"{where}.start_day"] = ParameterRange(type="int", low=low, high=high)
-            space[f"{where}.enabled"] = ParameterRange(type="bool")
-    if policies.retention is not None:
-        days = sorted(policies.retention.touch_days)
-        edges = [1, *[(a + b) // 2 for a, b in zip(days, days[1:], strict=False)], 90]
-        for index, day in enumerate(policies.retention.touch_days):
-            rank = days.index(day)
-            low, high = edges[rank] + (1 if rank else 0), edges[rank + 1]
-            if low < high:
-                space[f"retention.touch_days[{index}]"] = ParameterRange(type="int", low=low, high=high)
-        space["retention.offer_discount"] = _share_range(policies.retention.offer_discount, 0.2)
-    if policies.winback is not None:
-        for index, offer in enumerate(policies.winback.offers):
-            space[f"winback.offers[{index}].coupon"] = _share_range(offer.coupon, 0.3)
-    if policies.retargeting is not None:
-        space["retargeting.frequency_cap"] = ParameterRange(type="int", low=1, high=4)
-    if policies.referral is not None:
-        bonus = policies.referral.referral_bonus
-        space["referral.referral_bonus"] = ParameterRange(low=0.0, high=max(50.0, 2 * bonus))
-    space["checkout_simplification.enabled"] = ParameterRange(type="bool")
-    return space
+    return {path: ParameterRange(**spec) for path, spec in default_search_ranges(scenario).items()}
 
 
 # --------------------------------------------------------------------------- reading and checking

@@ -423,6 +423,24 @@ class Economics(_Strict):
         ge=0,
         description="Handling cost of one returned order, on top of fulfilment (currency/order).",
     )
+    value_discount_rate: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description=(
+            "Annual rate at which the expected lifetime value KPI discounts margin to each "
+            "customer's acquisition day (share per year, 0-1)."
+        ),
+    )
+    value_horizon_days: int = Field(
+        default=365,
+        ge=0,
+        le=3650,
+        description=(
+            "Days after the horizon over which the expected lifetime value KPI counts a customer's "
+            "expected remaining margin (days)."
+        ),
+    )
 
 
 class Lifecycle(_Strict):

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from ..levers.base import OrderBatch
 from .population import NO_DAY, Funnel, State
 
 if TYPE_CHECKING:
@@ -76,8 +77,8 @@ def book_orders(
 ) -> None:
     """Book one order for each shopper in its channel and update shopper and channel ledgers.
 
-    Discounts, free shipping and points come from the scenario's levers
-    (:class:`simulator.levers.composite.Levers`).
+    Discounts, free shipping and points come from the model's levers
+    (:class:`simulator.levers.base.LeverEffects`), which then see the orders.
 
     Parameters
     ----------
@@ -139,6 +140,12 @@ def book_orders(
     pop.orders[shoppers] += 1
     pop.revenue[shoppers] += revenue - discounts
     pop.contribution[shoppers] += contribution
+    model.repeat_margins.record(persona, contribution, repeat)
+    acquired = pop.first_purchase_day[shoppers]
+    new = acquired >= 0
+    if new.any():
+        age = (day - acquired[new]).astype(np.float64)
+        model.acquired_value += float((contribution[new] * model.value_discount**age).sum())
     if model.order_log is not None:
         model.order_log.record(day, shoppers, channels, revenue - discounts, contribution, first)
 
@@ -162,4 +169,4 @@ def book_orders(
     }
     for field, values in totals.items():
         model.ledger[field][day] += values
-    levers.on_orders(model, shoppers, channels, first, kept, paid, basket, discount_rate)
+    levers.on_orders(model, OrderBatch(shoppers, channels, first, kept, paid, basket, discount_rate))

@@ -9,7 +9,8 @@ A day runs these mechanisms in this order:
    referrals bring more visits (:mod:`simulator.levers.referral`); shoppers at the end of
    their hesitation cart and check out or leave (:mod:`simulator.engine.journey`);
 4. repeat purchases and dropout of live customers (:mod:`simulator.engine.repurchase`);
-   then the strategy levers' daily work (:mod:`simulator.levers.composite`);
+   then the strategy levers' daily work and end of day, in the order of
+   :data:`simulator.levers.registry.REGISTRY`;
 5. lifecycle: customers cross the lapsed / churned thresholds (:mod:`simulator.engine.repurchase`);
 6. the day's state counts are recorded (the channel ledgers were filled along the way).
 """
@@ -24,11 +25,14 @@ import numpy as np
 import numpy.typing as npt
 
 from ..config.scenario import Scenario
-from ..levers.composite import PROGRAM_COST_FIELDS, LeverEffects, Levers
+from ..levers import registry
+from ..levers.base import LeverEffects
+from ..levers.composite import Levers
 from .channels import LEDGER_FIELDS, ChannelAgent
 from .economics import FOLLOW_UP_WINDOWS, OrderLog
 from .exposure import decay_ad_stock, deliver_impressions, organic_discovery
 from .journey import decide, forget_and_visit
+from .lifetime import RepeatMargins, daily_discount_factor
 from .population import ShopperPopulation, State
 from .repurchase import repeat_purchases, update_lifecycle_states
 from .streams import CommonRandomNumbers
@@ -100,8 +104,15 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         self.repeat_followups = np.zeros((self.horizon_days, len(FOLLOW_UP_WINDOWS)), dtype=np.int64)
         """By order day: orders followed by the same shopper's next order within each window."""
         self.recovery_window_days = RECOVERY_WINDOW_DAYS
-        self.program_costs = {f: np.zeros(self.horizon_days) for f in PROGRAM_COST_FIELDS}
-        """Daily lever costs that are not media, fees or discounts (agent units)."""
+        self.program_costs = {f: np.zeros(self.horizon_days) for f in registry.program_cost_fields()}
+        """Daily lever costs that are not media, fees or discounts, by ledger (agent units)."""
+        self.value_discount = daily_discount_factor(econ.value_discount_rate)
+        """Daily discount factor of lifetime value (``economics.value_discount_rate``)."""
+        self.acquired_value = 0.0
+        """Margin of the customers acquired in the horizon, each order discounted to the
+        customer's acquisition day (agent units; :mod:`simulator.engine.lifetime`)."""
+        self.repeat_margins = RepeatMargins(len(self.population.personas.names))
+        """Margins of the orders booked so far by persona (:mod:`simulator.engine.lifetime`)."""
         self.order_log: OrderLog | None = OrderLog()
         self.touches: TouchRecorder | None = None
         """Touch-path recorder (:mod:`simulator.engine.touchpaths`); ``None`` records nothing (default)."""

@@ -118,37 +118,25 @@ _BYTES_PER_SHOPPER = 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 4 * 8 + 4 + 4 + 4 + 4 + 4
 _WORKING_BYTES_PER_SHOPPER = 64
 
 
-def lever_bytes_per_shopper(policies: Policies | None) -> int:
-    """Bytes per shopper of the arrays the scenario's levers keep (see each lever's module)."""
-    if policies is None:
-        return 0
-    total = 0
-    if policies.loyalty:  # member, tier, points, 12 spend and 12 order buckets
-        total += 1 + 1 + 8 + 12 * 4 + 12 * 2
-    if policies.promotions:  # stocked-up flag
-        total += 1
-    if policies.retention:  # effect window, boost, recent messages and their day
-        total += 4 + 4 + 4 + 4
-    if policies.winback:  # reason, lapse day, open offer, segment, coupon window
-        total += 1 + 4 + 2 + 1 + 4
-    if policies.service or policies.referral or policies.winback:  # satisfaction
-        total += 4
-    if policies.referral or (policies.promotions and policies.promotions.group_buying):
-        degree = policies.referral.degree if policies.referral else 10
-        total += 4 * degree + 4 * 3 + 4 + 4 + 4 * 2  # friends, referrer, counters, group buying
-    return total
-
-
 def estimate_memory_bytes(agents: int, channels: int, days: int, policies: Policies | None = None) -> int:
-    """Estimate the peak memory a simulation needs, before anything is allocated (bytes)."""
+    """Estimate the peak memory a simulation needs, before anything is allocated (bytes).
+
+    The levers' arrays count as each lever declares (``Lever.bytes_per_shopper``); the expected
+    lifetime value works through customers in groups whose grids stay under
+    :data:`simulator.engine.lifetime.WORKING_BYTES`.
+    """
+    from ..levers.registry import lever_bytes_per_shopper
+    from .lifetime import GRIDS, WORKING_BYTES
+
     per_shopper = (
         _BYTES_PER_SHOPPER
         + channels * _BYTES_PER_SHOPPER_CHANNEL
         + _WORKING_BYTES_PER_SHOPPER
         + lever_bytes_per_shopper(policies)
     )
-    # The per-shopper result table is built at the end: about 120 bytes a row in pandas.
-    results = agents * 120 + days * channels * 20 * 8
+    # The per-shopper result table is built at the end: about 120 bytes a row in pandas; the
+    # lifetime value's grids are about 128 days wide with the bundled levers.
+    results = agents * 120 + days * channels * 20 * 8 + min(WORKING_BYTES, agents * GRIDS * 8 * 128)
     return int(agents * per_shopper + results)
 
 

@@ -37,7 +37,7 @@ def repeat_purchases(model: CommerceModel) -> None:
         return
     rate = pop.purchase_rate[candidates] * model.levers.repurchase_factor(model, candidates)
     refractory = pop.personas.refractory_days[pop.persona[candidates]]
-    refractory = np.maximum(refractory, model.levers.refractory_days(candidates))
+    refractory = np.maximum(refractory, model.levers.refractory_days(model, candidates))
     if refractory.any():
         since = day - pop.last_purchase_day[candidates]
         rate = rate * np.clip(since / np.maximum(refractory, 1e-9), 0.0, 1.0)
@@ -55,7 +55,7 @@ def repeat_purchases(model: CommerceModel) -> None:
     channels = choose_channel(model, buyers, weights, "repeat_channel")
     bought = checkout(model, buyers, channels, "repeat_checkout")
     repeaters = buyers[bought]
-    dropout = pop.dropout_prob[repeaters] * model.levers.dropout_factor(repeaters)
+    dropout = pop.dropout_prob[repeaters] * model.levers.dropout_factor(model, repeaters)
     drops = crn.uniform("dropout", day, repeaters) < dropout
     pop.alive[repeaters[drops]] = False
 

@@ -24,6 +24,7 @@ from ..config.scenario import Scenario
 from ..levers.referral import SOCIAL_SOURCES
 from .channels import LEDGER_FIELDS
 from .economics import FOLLOW_UP_WINDOWS
+from .lifetime import expected_lifetime_value
 from .population import NO_DAY, Funnel, State
 from .touchpaths import TouchPaths
 
@@ -420,11 +421,11 @@ def collect_results(model: CommerceModel) -> SimulationResult:
         },
         index=pd.RangeIndex(pop.size, name="shopper_id"),
     )
-    summary = summarize(daily, customers, pop.funnel, scale)
+    summary = _with_lifetime_value(model, summarize(daily, customers, pop.funnel, scale))
     summary.update(_repurchase_windows(model, daily))
-    levers, lever_summary, tables, columns = model.levers.results(model, daily["orders"])
-    summary.update(lever_summary)
-    for name, values in columns.items():
+    levers = model.levers.results(model, daily["orders"])
+    summary.update(levers.summary)
+    for name, values in levers.columns.items():
         customers[name] = values
     return SimulationResult(
         scenario=model.scenario,
@@ -433,8 +434,8 @@ def collect_results(model: CommerceModel) -> SimulationResult:
         channels=channels,
         customers=customers,
         summary=summary,
-        levers=levers,
-        tables=tables,
+        levers=levers.daily,
+        tables=levers.tables,
         orders=_orders_frame(model, names),
         paths=model.touches.collect(model) if model.touches is not None else None,
     )
@@ -464,6 +465,24 @@ def _orders_frame(model: CommerceModel, channel_names: list[str]) -> pd.DataFram
         },
         index=pd.RangeIndex(arrays["day"].size, name="order_id"),
     )
+
+
+def _with_lifetime_value(model: CommerceModel, summary: dict[str, float]) -> dict[str, float]:
+    """The KPIs with the expected lifetime value after ``acquired_customer_value``.
+
+    ``expected_lifetime_value``: margin of the customers acquired in the horizon, realized and
+    expected over ``economics.value_horizon_days`` more, discounted to each acquisition day
+    (currency); ``expected_lifetime_value_per_customer``: per new customer (currency per
+    customer). See :mod:`simulator.engine.lifetime`.
+    """
+    value = expected_lifetime_value(model)
+    kpis = {
+        "expected_lifetime_value": value.total,
+        "expected_lifetime_value_per_customer": value.per_customer,
+    }
+    names = list(summary)
+    at = names.index("acquired_customer_value") + 1
+    return {**{k: summary[k] for k in names[:at]}, **kpis, **{k: summary[k] for k in names[at:]}}
 
 
 def _repurchase_windows(model: CommerceModel, daily: pd.DataFrame) -> dict[str, float]:

@@ -12,10 +12,12 @@ simulation on the same seed). Each arm holds its own :class:`~simulator.levers.c
 - each arm pays its share of the programs' fixed costs (a fixed cost is the cost of running a
   program for the whole market), so an A/A test (the same policies in both arms) costs what the
   plain simulation costs;
-- word of mouth, referrals and group buying reach friends in either arm: the arms share one
-  referral program and one social graph, and a test may not change them (friends crossing
-  arms would blur the comparison - the interference a real referral test meets too);
-- satisfaction is one score per shopper, each arm's service policy scoring its own shoppers.
+- levers that act between shoppers (``Lever.shared_across_arms``: word of mouth, referrals and
+  group buying reach friends in either arm) are built once and shared by the arms, and a test
+  may not change them (friends crossing arms would blur the comparison - the interference a
+  real referral test meets too);
+- a lever may share state with the same lever of the first arm (``Lever.share_state``):
+  satisfaction is one score per shopper, each arm's service policy scoring its own shoppers.
 
 The lever costs of each arm (program costs, and the CRM messages, win-back offers and
 retargeting ads booked on the channels) are recorded per day in :attr:`ArmedLevers.costs`.
@@ -32,17 +34,17 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..config.policies import Policies
-from .composite import PROGRAM_COST_FIELDS, LeverResults, Levers
+from ..engine.lifetime import CustomerBase, LastingEffect
+from . import registry
+from .base import BoolArray, Float32Array, FloatArray, IntArray, Lever, LeverOutput, OrderBatch
+from .composite import Levers
 
 if TYPE_CHECKING:
     from ..engine.model import CommerceModel
 
 __all__ = ["ARM_NAMES", "ArmedLevers", "assign_arms"]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-Values = TypeVar("Values", FloatArray, npt.NDArray[np.float32])
+Values = TypeVar("Values", FloatArray, Float32Array)
 
 ARM_NAMES = ("control", "treatment")
 """Arm 0 is the control, arm 1 the treatment."""
@@ -63,7 +65,7 @@ def assign_arms(model: CommerceModel, treatment_share: float) -> npt.NDArray[np.
 
 
 class ArmedLevers:
-    """One set of levers per arm in one world (implements :class:`~simulator.levers.composite.LeverEffects`).
+    """One set of levers per arm in one world (implements :class:`~simulator.levers.base.LeverEffects`).
 
     Parameters
     ----------
@@ -77,8 +79,8 @@ class ArmedLevers:
     Raises
     ------
     ValueError
-        When the arms differ in ``referral`` or ``promotions.group_buying``, which cannot be
-        split by shopper (friends cross arms).
+        When the arms differ in a lever they share (``referral`` or ``promotions.group_buying``),
+        which cannot be split by shopper (friends cross arms).
 
     Attributes
     ----------
@@ -89,21 +91,25 @@ class ArmedLevers:
     """
 
     def __init__(self, model: CommerceModel, policies: Sequence[Policies], arm: npt.NDArray[np.int8]) -> None:
-        social = {_social(p) for p in policies}
-        if len(social) > 1:
-            raise ValueError("arms must share referral and group buying: friends cross arms")
+        for kind in registry.REGISTRY:
+            configs = [kind.config_of(p) for p in policies]
+            if kind.shared_across_arms and any(c != configs[0] for c in configs[1:]):
+                raise ValueError(f"arms must share {kind.title}: friends cross arms")
         self.arm = arm
         sizes = np.bincount(arm, minlength=len(policies))
         self.sizes = sizes
         self.arms: list[Levers] = []
+        first: dict[type[Lever[Any]], Lever[Any]] = {}
         for k, arm_policies in enumerate(policies):
-            shared = self.arms[0].referral if self.arms else None
-            self.arms.append(
-                Levers(model, arm_policies, arm == k, float(sizes[k] / arm.size), referral=shared)
-            )
-        scored = [levers.satisfaction for levers in self.arms if levers.satisfaction is not None]
-        for satisfaction in scored[1:]:
-            satisfaction.score = scored[0].score
+            shared = {kind: p for kind, p in first.items() if kind.shared_across_arms}
+            levers = Levers(model, arm_policies, arm == k, float(sizes[k] / arm.size), shared=shared)
+            for program in levers.programs:
+                if type(program) in first:
+                    if levers.owns(program):
+                        program.share_state(first[type(program)])
+                else:
+                    first[type(program)] = program
+            self.arms.append(levers)
         self.costs = np.zeros((len(self.arms), model.horizon_days))
         self._booking = False
 
@@ -121,10 +127,24 @@ class ArmedLevers:
                 out[at] = ask(levers, at)
         return out
 
+    def _ask_shared_first(
+        self, model: CommerceModel, shoppers: IntArray, channels: IntArray | None, first: BoolArray
+    ) -> None:
+        """Ask the shared levers for the whole group's offers before the arms ask for their parts.
+
+        What a shared lever draws when first asked about shoppers on a day (whether an order
+        brings a group-buying friend, and which) is then drawn for the same group as in the
+        plain simulation; the arms' own questions find it drawn.
+        """
+        for program in self.arms[0].own:
+            if program.shared_across_arms:
+                program.offers(model, shoppers, channels, first)
+
     def discount(
         self, model: CommerceModel, shoppers: IntArray, channels: IntArray | None, first: BoolArray
     ) -> FloatArray:
         """Discount each order gets from its shopper's arm."""
+        self._ask_shared_first(model, shoppers, channels, first)
         return self._answer(
             shoppers,
             np.zeros(shoppers.size),
@@ -135,6 +155,7 @@ class ArmedLevers:
 
     def conversion_factor(self, model: CommerceModel, shoppers: IntArray, first: BoolArray) -> FloatArray:
         """Multiplier of the chance to convert, from each shopper's arm."""
+        self._ask_shared_first(model, shoppers, None, first)
         return self._answer(
             shoppers,
             np.ones(shoppers.size),
@@ -165,29 +186,43 @@ class ArmedLevers:
 
     def repurchase_factor(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
         """Multiplier of each customer's repurchase rate in its arm."""
+        if any(levers.responds_to_price for levers in self.arms):
+            self._ask_shared_first(model, shoppers, None, np.zeros(shoppers.size, dtype=np.bool_))
         return self._answer(
             shoppers, np.ones(shoppers.size), lambda levers, at: levers.repurchase_factor(model, shoppers[at])
         )
 
-    def refractory_days(self, shoppers: IntArray) -> FloatArray:
+    def refractory_days(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
         """Days of each customer's repurchase ramp after a promoted order, in its arm."""
         return self._answer(
-            shoppers, np.zeros(shoppers.size), lambda levers, at: levers.refractory_days(shoppers[at])
+            shoppers, np.zeros(shoppers.size), lambda levers, at: levers.refractory_days(model, shoppers[at])
         )
 
-    def dropout_factor(self, shoppers: IntArray) -> npt.NDArray[np.float32]:
+    def dropout_factor(self, model: CommerceModel, shoppers: IntArray) -> Float32Array:
         """Multiplier of each customer's dropout chance in its arm."""
         return self._answer(
             shoppers,
             np.ones(shoppers.size, dtype=np.float32),
-            lambda levers, at: levers.dropout_factor(shoppers[at]),
+            lambda levers, at: levers.dropout_factor(model, shoppers[at]),
         )
+
+    def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
+        """Each customer's lasting effects from its arm's levers."""
+        effect = LastingEffect().filled(customers)
+        for levers, at in self._split(customers.shoppers):
+            if at.size:
+                effect.put(at, levers.lasting_effect(model, customers.take(at)))
+        return effect
+
+    def lasting_days(self, model: CommerceModel) -> int:
+        """Days after an order the lasting effects span (the longest arm's)."""
+        return max(levers.lasting_days(model) for levers in self.arms)
 
     # Events, with each arm's costs -------------------------------------------------------------
     def _booked(self, model: CommerceModel) -> float:
         """Lever costs booked so far today: program costs and spend on the channels' ledgers."""
         day = model.day
-        programs = sum(float(model.program_costs[f][day]) for f in PROGRAM_COST_FIELDS)
+        programs = sum(float(costs[day]) for costs in model.program_costs.values())
         return programs + float(model.ledger["spend"][day].sum())
 
     def _charge(self, model: CommerceModel, k: int, work: Callable[[], None]) -> None:
@@ -203,38 +238,36 @@ class ArmedLevers:
         finally:
             self._booking = False
 
-    def on_orders(
-        self,
-        model: CommerceModel,
-        shoppers: IntArray,
-        channels: IntArray,
-        first: BoolArray,
-        kept: BoolArray,
-        paid: FloatArray,
-        list_value: FloatArray,
-        discount_rate: FloatArray,
-    ) -> None:
-        """Each arm sees its shoppers' orders."""
-        for k, (levers, at) in enumerate(self._split(shoppers)):
+    def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
+        """Each arm sees its shoppers' orders; then the shared levers act on the whole booking.
+
+        A shared lever acts once, on the booking in its order, as in the plain simulation
+        (group-buying friends are claimed by the first host in the booking whatever its arm);
+        what its action books (the friends' orders) is charged to the arms as any booking.
+        """
+        for k, (levers, at) in enumerate(self._split(batch.shoppers)):
             if at.size:
 
                 def see(levers: Levers = levers, at: IntArray = at) -> None:
-                    levers.on_orders(
-                        model,
-                        shoppers[at],
-                        channels[at],
-                        first[at],
-                        kept[at],
-                        paid[at],
-                        list_value[at],
-                        discount_rate[at],
-                    )
+                    part = batch.take(at)
+                    levers.see_orders(model, part)
+                    for program in levers.own:
+                        if not program.shared_across_arms:
+                            program.after_orders(model, part)
 
                 self._charge(model, k, see)
+        for program in self.arms[0].own:
+            if program.shared_across_arms:
+                program.after_orders(model, batch)
 
     def word_of_mouth(self, model: CommerceModel) -> None:
-        """The shared referral program's word of mouth and referrals."""
-        self.arms[0].word_of_mouth(model)
+        """Each arm's word of mouth (a shared referral program runs once, in its owner's arm)."""
+        for k, levers in enumerate(self.arms):
+
+            def work(levers: Levers = levers) -> None:
+                levers.word_of_mouth(model)
+
+            self._charge(model, k, work)
 
     def daily(self, model: CommerceModel) -> None:
         """Each arm's daily work in turn (each acts on its own shoppers)."""
@@ -245,35 +278,24 @@ class ArmedLevers:
 
             self._charge(model, k, work)
 
-    def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverResults:
+    def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverOutput:
         """Each arm's lever outputs, names prefixed with the arm (``control_``, ``treatment_``).
 
         The daily frame keeps the world's program costs once and adds each arm's lever cost
         per day (``control_lever_cost``..., currency).
         """
-        frames: list[pd.DataFrame] = []
-        summary: dict[str, float] = {}
-        tables: dict[str, pd.DataFrame] = {}
-        columns: dict[str, Any] = {}
+        outputs: list[LeverOutput] = []
         for k, levers in enumerate(self.arms):
             name = ARM_NAMES[k] if k < len(ARM_NAMES) else f"arm{k}"
-            daily, arm_summary, arm_tables, arm_columns = levers.results(model, daily_orders)
-            if not frames:
-                frames.append(daily.filter(like="program_cost_"))
-            daily = daily.drop(columns=list(daily.filter(like="program_cost_").columns))
-            daily["lever_cost"] = self.costs[k, : model.day] * model.scale
-            frames.append(daily.add_prefix(f"{name}_"))
-            summary.update({f"{name}_{key}": value for key, value in arm_summary.items()})
-            tables.update({f"{name}_{key}": value for key, value in arm_tables.items()})
-            columns.update({f"{name}_{key}": value for key, value in arm_columns.items()})
-        columns["arm"] = pd.Categorical.from_codes(
+            output = levers.results(model, daily_orders)
+            costs = output.daily.filter(like="program_cost_")
+            if not outputs:
+                outputs.append(LeverOutput(daily=costs))
+            output.daily = output.daily.drop(columns=list(costs.columns))
+            output.daily["lever_cost"] = self.costs[k, : model.day] * model.scale
+            outputs.append(output.prefixed(f"{name}_"))
+        combined = LeverOutput.combine(outputs)
+        combined.columns["arm"] = pd.Categorical.from_codes(
             self.arm.astype(np.int64), pd.Index(ARM_NAMES[: len(self.arms)])
         )
-        return pd.concat(frames, axis=1), summary, tables, columns
-
-
-def _social(policies: Policies) -> str:
-    """The policies that act across shoppers (referral, group buying), as comparable text."""
-    group = policies.promotions.group_buying if policies.promotions else None
-    referral = policies.referral.model_dump_json() if policies.referral else ""
-    return referral + "|" + (group.model_dump_json() if group else "")
+        return combined

@@ -1,114 +1,48 @@
 """The strategy levers of a scenario, and how the other mechanisms ask them for their effects.
 
-:class:`Levers` builds each lever the scenario's ``policies`` turn on and answers the questions
-the journey, checkout, order and repurchase mechanisms ask about a group of shoppers: which
-discount they get, how much more likely they are to convert, to check out, to buy again or to
-drop out. A lever that is off answers neutrally (no discount, multipliers of 1).
+:class:`Levers` builds each lever the scenario's ``policies`` turn on, in the order of
+:data:`simulator.levers.registry.REGISTRY`, and answers the questions the journey, checkout,
+order and repurchase mechanisms ask about a group of shoppers by combining the levers' answers:
 
-Daily order (called by the model after the journey and repeat purchases, before lifecycle):
-promotions (costs, flash sales) -> retention messages -> win-back offers -> retargeting ->
-word of mouth and referrals -> loyalty (interactions, tier roll-over, costs) -> fixed costs.
+- discount: every lever's offers, combined by the stacking rule (``best``: the largest;
+  ``add``: the sum, capped at 90%);
+- conversion: ``1 + price_elasticity x price_sensitivity x discount`` plus the levers' urgency;
+- checkout: the channel's pass ``1 - checkout_friction`` times the levers' checkout factors
+  (capped at 1), times the shipping pass unless a lever ships the order free;
+- repurchase: the product of the levers' factors, times the conversion factor when a lever
+  whose offers reach customers before they decide is on (``Lever.repeat_price_response``);
+- refractory days: the longest; dropout: the product; points: the sum.
 
-The model talks to its levers only through the methods of :class:`LeverEffects`, so that one
-world can hold several sets of levers, each acting on its own shoppers (the arms of an A/B
-test, :class:`simulator.levers.arms.ArmedLevers`). A :class:`Levers` with a ``scope`` acts only on
-the shoppers of its scope: its programs pick their daily targets among them, and it pays its
+A lever that is off is not built, so it answers nothing: no discount, multipliers of 1.
+
+The model talks to its levers only through the methods of
+:class:`~simulator.levers.base.LeverEffects`, so that one world can hold several sets of levers,
+each acting on its own shoppers (the arms of an A/B test,
+:class:`simulator.levers.arms.ArmedLevers`). A :class:`Levers` with a ``scope`` acts only on the
+shoppers of its scope: its programs pick their daily targets among them, and it pays its
 ``share`` of the programs' fixed costs.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
-from ..config.policies import Policies, Service
-from .loyalty import LoyaltyProgram
-from .promotions import PromotionCalendar, combine_discounts
-from .retention import RetentionProgram
-from .service import Satisfaction
+from ..config.policies import Policies
+from ..engine.lifetime import CustomerBase, LastingEffect
+from . import registry
+from .base import BoolArray, Float32Array, FloatArray, IntArray, Lever, LeverOutput, OrderBatch
+from .promotions import Pricing, combine_discounts
 
 if TYPE_CHECKING:
     from ..engine.model import CommerceModel
-    from .referral import ReferralProgram
-    from .retargeting import RetargetingProgram
-    from .winback import WinbackProgram
 
-__all__ = ["PROGRAM_COST_FIELDS", "LeverEffects", "Levers"]
+__all__ = ["Levers"]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-
-PROGRAM_COST_FIELDS = ("loyalty", "campaigns", "checkout", "referral_bonuses")
-"""Daily costs of levers that are neither media, fees nor discounts (agent units)."""
-
-
-LeverResults = tuple[pd.DataFrame, dict[str, float], dict[str, pd.DataFrame], dict[str, Any]]
-"""Daily columns, summary KPIs, tables and per-shopper columns of the levers."""
-
-
-class LeverEffects(Protocol):
-    """What the model's mechanisms ask the levers (``model.levers``), and when.
-
-    Call order in a day: :meth:`word_of_mouth` after the journey's visits; during the journey
-    and repeat purchases :meth:`conversion_factor`, :meth:`checkout_pass`,
-    :meth:`repurchase_factor`, :meth:`refractory_days` and :meth:`dropout_factor` for groups of
-    shoppers; for every booking :meth:`discount`, :meth:`redeem_points` and
-    :meth:`shipping_fee`, then :meth:`on_orders`; :meth:`daily` once after repeat purchases;
-    :meth:`results` after the last day. Every per-shopper answer is an array aligned with
-    ``shoppers``; a lever that is off answers neutrally.
-    """
-
-    def discount(
-        self, model: CommerceModel, shoppers: IntArray, channels: IntArray | None, first: BoolArray
-    ) -> FloatArray:
-        """Discount (share of list value) each order gets; ``channels`` ``None``: any channel."""
-
-    def conversion_factor(self, model: CommerceModel, shoppers: IntArray, first: BoolArray) -> FloatArray:
-        """Multiplier of the chance to put an item in the cart."""
-
-    def checkout_pass(self, model: CommerceModel, shoppers: IntArray, channels: IntArray) -> FloatArray:
-        """Chance that each cart checks out in its channel."""
-
-    def shipping_fee(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
-        """Shipping fee each shopper pays (currency per order)."""
-
-    def redeem_points(self, model: CommerceModel, shoppers: IntArray, value: FloatArray) -> FloatArray:
-        """Loyalty points each order pays with, as currency (taken off the shoppers' points)."""
-
-    def repurchase_factor(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
-        """Multiplier of customers' repurchase rate."""
-
-    def refractory_days(self, shoppers: IntArray) -> FloatArray:
-        """Days over which a customer's repurchase rate ramps back after a promoted order."""
-
-    def dropout_factor(self, shoppers: IntArray) -> npt.NDArray[np.float32]:
-        """Multiplier of the dropout chance after a repeat purchase."""
-
-    def on_orders(
-        self,
-        model: CommerceModel,
-        shoppers: IntArray,
-        channels: IntArray,
-        first: BoolArray,
-        kept: BoolArray,
-        paid: FloatArray,
-        list_value: FloatArray,
-        discount_rate: FloatArray,
-    ) -> None:
-        """See the orders just booked."""
-
-    def word_of_mouth(self, model: CommerceModel) -> None:
-        """Word of mouth and referrals bring prospects to visit (before the day's decisions)."""
-
-    def daily(self, model: CommerceModel) -> None:
-        """The levers' daily work."""
-
-    def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverResults:
-        """Per-lever outputs: daily columns, summary KPIs, tables and per-shopper columns."""
+LeverT = TypeVar("LeverT", bound=Lever[Any])
 
 
 class Levers:
@@ -127,9 +61,17 @@ class Levers:
     share
         Share of the market these levers run for (0-1): they pay this share of the programs'
         fixed costs (per day, one-off), which are costs of running a program for everyone.
-    referral
-        A referral program to use instead of building one (arms of one world share one
-        social graph).
+    shared
+        Levers to use instead of building them, by class (the arms of one world share the
+        levers that act between shoppers, e.g. one referral program on one social graph).
+        These levers' daily work and word of mouth are their owner's to run.
+
+    Attributes
+    ----------
+    programs : list of Lever
+        The levers that are on, in registry order.
+    pricing : Pricing
+        Stacking rule and price elasticity.
     """
 
     def __init__(
@@ -138,54 +80,35 @@ class Levers:
         policies: Policies | None = None,
         scope: BoolArray | None = None,
         share: float = 1.0,
-        referral: ReferralProgram | None = None,
+        shared: Mapping[type[Lever[Any]], Lever[Any]] | None = None,
     ) -> None:
-        scenario = model.scenario
-        policies = scenario.policies if policies is None else policies
-        size = scenario.population.agents
-        days = scenario.horizon_days
-        names = scenario.channel_names
+        policies = model.scenario.policies if policies is None else policies
         self.scope = scope
         self.share = share
-        self.loyalty = LoyaltyProgram(policies.loyalty, size, days, share) if policies.loyalty else None
-        self.promotions = (
-            PromotionCalendar(policies.promotions, names, days, self) if policies.promotions else None
-        )
-        self.stacking = self.promotions.stacking if self.promotions else "best"
-        self.elasticity = policies.promotions.price_elasticity if policies.promotions else 3.0
-        self.retention = (
-            RetentionProgram(policies.retention, names.index(policies.retention.channel), size, days, self)
-            if policies.retention
-            else None
-        )
-        needs_satisfaction = policies.service or policies.referral or policies.winback
-        self.satisfaction = Satisfaction(policies.service or Service(), size) if needs_satisfaction else None
-        self.checkout = policies.checkout_simplification
-        self.checkout_factor = 1.0 + (self.checkout.conversion_lift if self.checkout else 0.0)
-        self.first_order_coupon = (
-            policies.promotions.first_order_coupon.discount
-            if policies.promotions and policies.promotions.first_order_coupon
-            else 0.0
-        )
-        self.group_buying = policies.promotions.group_buying if policies.promotions else None
-        # Imported here so that a scenario without these levers never loads their modules.
-        self.winback: WinbackProgram | None = None
-        self.retargeting: RetargetingProgram | None = None
-        self.referral: ReferralProgram | None = None
-        if policies.winback:
-            from .winback import WinbackProgram
+        self.pricing = Pricing.of(policies)
+        self.programs: list[Lever[Any]] = []
+        self._own: list[Lever[Any]] = []
+        self._by_kind: dict[type[Lever[Any]], Lever[Any]] = {}
+        for kind, config in registry.active_levers(policies):
+            program = (shared or {}).get(kind)
+            if program is None:
+                for name in kind.cost_fields:
+                    model.program_costs.setdefault(name, np.zeros(model.horizon_days))
+                program = kind(config, model, self)
+                self._own.append(program)
+            self.programs.append(program)
+            self._by_kind[kind] = program
+        self.responds_to_price = any(p.repeat_price_response for p in self.programs)
+        """Whether customers' repeat rate responds to the price of the offers they hold."""
 
-            self.winback = WinbackProgram(policies.winback, model, self)
-        if policies.retargeting:
-            from .retargeting import RetargetingProgram
+    def find(self, kind: type[LeverT]) -> LeverT | None:
+        """The lever of class ``kind`` if it is on."""
+        program = self._by_kind.get(kind)
+        return program if isinstance(program, kind) else None
 
-            self.retargeting = RetargetingProgram(policies.retargeting, model, self)
-        if referral is not None:
-            self.referral = referral
-        elif policies.referral or (policies.promotions and policies.promotions.group_buying):
-            from .referral import ReferralProgram
-
-            self.referral = ReferralProgram(policies.referral, policies.promotions, model, self)
+    def owns(self, program: Lever[Any]) -> bool:
+        """Whether these levers built ``program`` (rather than share another arm's)."""
+        return any(program is own for own in self._own)
 
     def within(self, shoppers: IntArray) -> IntArray:
         """The shoppers of the scope among ``shoppers`` (all of them without a scope)."""
@@ -198,20 +121,8 @@ class Levers:
         self, model: CommerceModel, shoppers: IntArray, channels: IntArray | None, first: BoolArray
     ) -> FloatArray:
         """Discount (share of list value) each order gets, combined by the stacking rule."""
-        offers: list[FloatArray] = []
-        if self.promotions is not None:
-            offers.extend(offer for _, offer in self.promotions.discounts(model, shoppers, channels))
-        if self.first_order_coupon > 0:
-            offers.append(np.where(first, self.first_order_coupon, 0.0))
-        if self.loyalty is not None:
-            offers.append(self.loyalty.member_discount(shoppers))
-        if self.retention is not None:
-            offers.append(self.retention.offer(model, shoppers))
-        if self.winback is not None:
-            offers.append(self.winback.coupon(model, shoppers))
-        if self.referral is not None:
-            offers.append(self.referral.coupon(model, shoppers, first, self.stacking))
-        return combine_discounts(offers, self.stacking, shoppers.size)
+        offers = [o for p in self.programs for o in p.offers(model, shoppers, channels, first)]
+        return combine_discounts(offers, self.pricing.stacking, shoppers.size)
 
     def conversion_factor(self, model: CommerceModel, shoppers: IntArray, first: BoolArray) -> FloatArray:
         """Multiplier of the chance to convert: price effect of the best offer plus urgency."""
@@ -219,144 +130,135 @@ class Levers:
         offer = self.discount(model, shoppers, None, first)
         if offer.any():
             sensitivity = model.population.personas.price_sensitivity[model.population.persona[shoppers]]
-            factor += self.elasticity * sensitivity * offer
-        if self.promotions is not None:
-            factor += self.promotions.urgency(model, shoppers)
+            factor += self.pricing.elasticity * sensitivity * offer
+        for program in self.programs:
+            urgency = program.urgency(model, shoppers)
+            if urgency is not None:
+                factor += urgency
         return factor
 
+    def _ships_free(self, model: CommerceModel, shoppers: IntArray) -> BoolArray | None:
+        free: BoolArray | None = None
+        for program in self.programs:
+            waived = program.ships_free(model, shoppers)
+            if waived is not None:
+                free = waived if free is None else free | waived
+        return free
+
     def checkout_pass(self, model: CommerceModel, shoppers: IntArray, channels: IntArray) -> FloatArray:
-        """Chance that a cart checks out: channel friction, shipping friction, simpler checkout."""
-        success = (1.0 - model.channel_friction[channels]) * self.checkout_factor
+        """Chance that a cart checks out: channel friction, the levers' factors, shipping friction."""
+        factor: float | FloatArray = 1.0
+        for program in self.programs:
+            lift = program.checkout_factor(model, shoppers, channels)
+            if lift is not None:
+                factor = factor * lift
+        success = (1.0 - model.channel_friction[channels]) * factor
         shipping = np.full(shoppers.size, model.shipping_pass)
-        if self.loyalty is not None:
-            shipping[self.loyalty.ships_free(shoppers)] = 1.0
+        free = self._ships_free(model, shoppers)
+        if free is not None:
+            shipping[free] = 1.0
         return np.asarray(np.minimum(success, 1.0) * shipping, dtype=np.float64)
 
     def shipping_fee(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
-        """Shipping fee each shopper pays (0 when the loyalty tier ships free)."""
+        """Shipping fee each shopper pays (0 when a lever ships the order free)."""
         fee = np.full(shoppers.size, model.scenario.economics.shipping_fee)
-        if self.loyalty is not None:
-            fee[self.loyalty.ships_free(shoppers)] = 0.0
+        free = self._ships_free(model, shoppers)
+        if free is not None:
+            fee[free] = 0.0
         return fee
 
     def redeem_points(self, model: CommerceModel, shoppers: IntArray, value: FloatArray) -> FloatArray:
-        """Loyalty points each order pays with, as currency (0 without a loyalty program)."""
-        if self.loyalty is None:
-            return np.zeros(shoppers.size)
-        return self.loyalty.redeem(model, shoppers, value)
+        """Points each order pays with, as currency (0 without a lever that redeems points)."""
+        total: FloatArray | None = None
+        for program in self.programs:
+            redeemed = program.redeem(model, shoppers, value)
+            if redeemed is not None:
+                total = redeemed if total is None else total + redeemed
+        return np.zeros(shoppers.size) if total is None else total
 
-    def refractory_days(self, shoppers: IntArray) -> FloatArray:
-        """Days over which each shopper's repurchase rate ramps back after a campaign order."""
-        if self.promotions is None:
-            return np.zeros(shoppers.size)
-        return self.promotions.refractory_days(shoppers)
+    def refractory_days(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
+        """Days over which each shopper's repurchase rate ramps back: the longest lever's."""
+        days: FloatArray | None = None
+        for program in self.programs:
+            ramp = program.refractory_days(model, shoppers)
+            if ramp is not None:
+                days = ramp if days is None else np.maximum(days, ramp)
+        return np.zeros(shoppers.size) if days is None else days
 
     def repurchase_factor(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
-        """Multiplier of customers' repurchase rate from loyalty tiers, CRM windows and offers."""
+        """Multiplier of customers' repurchase rate: the levers' factors and the offers' price."""
         factor = np.ones(shoppers.size)
-        if self.loyalty is not None:
-            factor *= self.loyalty.repurchase_factor(shoppers)
-        if self.retention is not None:
-            factor *= self.retention.repurchase_factor(model, shoppers)
-        if self.promotions is not None or self.retention is not None or self.loyalty is not None:
+        for program in self.programs:
+            lift = program.repurchase_factor(model, shoppers)
+            if lift is not None:
+                factor *= lift
+        if self.responds_to_price:
             factor *= self.conversion_factor(model, shoppers, np.zeros(shoppers.size, dtype=np.bool_))
         return factor
 
-    def dropout_factor(self, shoppers: IntArray) -> npt.NDArray[np.float32]:
-        """Multiplier of the dropout chance after a repeat purchase."""
+    def dropout_factor(self, model: CommerceModel, shoppers: IntArray) -> Float32Array:
+        """Multiplier of the dropout chance after a repeat purchase: the levers' product."""
         factor = np.ones(shoppers.size, dtype=np.float32)
-        if self.loyalty is not None:
-            factor *= self.loyalty.dropout_factor(shoppers)
-        if self.satisfaction is not None:
-            factor *= self.satisfaction.dropout_factor(shoppers)
+        for program in self.programs:
+            change = program.dropout_factor(model, shoppers)
+            if change is not None:
+                factor *= change
         return factor
 
+    def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
+        """The levers' lasting effects, combined: multipliers multiply, chances add up as independent."""
+        effect = LastingEffect()
+        for program in self.programs:
+            part = program.lasting_effect(model, customers)
+            if part is not None:
+                effect.combine(part)
+        return effect.filled(customers)
+
+    def lasting_days(self, model: CommerceModel) -> int:
+        """Days after an order the lasting effects span (the longest lever's)."""
+        return max((program.lasting_days(model) for program in self.programs), default=0)
+
     # Events ------------------------------------------------------------------------------------
-    def on_orders(
-        self,
-        model: CommerceModel,
-        shoppers: IntArray,
-        channels: IntArray,
-        first: BoolArray,
-        kept: BoolArray,
-        paid: FloatArray,
-        list_value: FloatArray,
-        discount_rate: FloatArray,
-    ) -> None:
-        """Let each lever see the orders just booked."""
-        if self.loyalty is not None:
-            self.loyalty.on_orders(model, shoppers, paid, first, list_value, discount_rate)
-        if self.promotions is not None:
-            self.promotions.record_orders(model, shoppers, channels, list_value, discount_rate)
-        if self.satisfaction is not None:
-            self.satisfaction.on_orders(model.crn.normal("satisfaction", model.day, shoppers), shoppers, kept)
-        if self.winback is not None:
-            self.winback.on_orders(model, shoppers, first, list_value, discount_rate, kept)
-        if self.referral is not None:
-            self.referral.on_orders(model, shoppers, channels, first, list_value, discount_rate)
+    def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
+        """Let each lever see the orders just booked, then act on them, in registry order."""
+        self.see_orders(model, batch)
+        for program in self._own:
+            program.after_orders(model, batch)
+
+    def see_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
+        """Let each lever see the orders just booked (:meth:`Lever.on_orders`), in registry order."""
+        for program in self.programs:
+            program.on_orders(model, batch)
+
+    @property
+    def own(self) -> list[Lever[Any]]:
+        """The levers built here (not shared from another A/B arm), in registry order."""
+        return self._own
 
     def word_of_mouth(self, model: CommerceModel) -> None:
-        """Word of mouth and referrals (before the day's decisions; nothing without the lever)."""
-        if self.referral is not None:
-            self.referral.word_of_mouth(model)
+        """Word of mouth and referrals of the levers built here (before the day's decisions)."""
+        for program in self._own:
+            program.word_of_mouth(model)
 
     def daily(self, model: CommerceModel) -> None:
-        """Run the levers' daily work, in the order documented in the module."""
-        if self.promotions is not None:
-            self.promotions.daily(model)
-        if self.retention is not None:
-            self.retention.daily(model)
-        if self.winback is not None:
-            self.winback.daily(model)
-        if self.retargeting is not None:
-            self.retargeting.daily(model)
-        if self.referral is not None:
-            self.referral.daily(model)
-        if self.loyalty is not None:
-            self.loyalty.daily(model)
-        if self.checkout is not None:
-            cost = self.checkout.cost_per_day + (self.checkout.one_off_cost if model.day == 0 else 0.0)
-            model.program_costs["checkout"][model.day] += self.share * cost / model.scale
+        """Every lever's daily work, then every lever's end of day, in registry order."""
+        for program in self._own:
+            program.daily(model)
+        for program in self._own:
+            program.end_of_day(model)
 
     # Results ---------------------------------------------------------------------------------
-    def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverResults:
-        """Per-lever outputs: daily columns, summary KPIs, tables and per-shopper columns."""
-        days = model.day
-        frames = [
-            pd.DataFrame(
-                {
-                    f"program_cost_{f}": model.program_costs[f][:days] * model.scale
-                    for f in PROGRAM_COST_FIELDS
-                }
-            )
-        ]
-        summary: dict[str, float] = {}
-        tables: dict[str, pd.DataFrame] = {}
-        columns: dict[str, Any] = {}
-        if self.loyalty is not None:
-            loyalty = self.loyalty.daily_frame(model)
-            frames.append(loyalty)
-            summary.update(self.loyalty.summary(model, loyalty))
-            columns.update(self.loyalty.customer_columns())
-        if self.promotions is not None:
-            summary.update(self.promotions.summary(model))
-            tables["campaigns"] = self.promotions.campaign_table(model, daily_orders)
-        if self.retention is not None:
-            frames.append(self.retention.daily_frame(model))
-            summary.update(self.retention.summary(model))
-        if self.checkout is not None:
-            summary["checkout_simplification_cost"] = float(
-                model.program_costs["checkout"].sum() * model.scale
-            )
-        if self.satisfaction is not None:
-            columns["satisfaction"] = self.satisfaction.score
-        for lever in (self.winback, self.retargeting, self.referral):
-            if lever is not None:
-                frame, lever_summary, lever_tables, lever_columns = lever.results(model)
-                frames.append(frame)
-                summary.update(lever_summary)
-                tables.update(lever_tables)
-                columns.update(lever_columns)
-        daily = pd.concat(frames, axis=1)
-        daily.index = pd.RangeIndex(days, name="day")
-        return daily, summary, tables, columns
+    def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverOutput:
+        """Program costs by ledger and each lever's output, in registry order (currency, people)."""
+        costs = pd.DataFrame(
+            {
+                f"program_cost_{name}": values[: model.day] * model.scale
+                for name, values in model.program_costs.items()
+            }
+        )
+        output = LeverOutput.combine(
+            [LeverOutput(daily=costs), *(p.results(model, daily_orders) for p in self.programs)]
+        )
+        days = pd.RangeIndex(model.day, name="day")
+        output.daily = output.daily.set_axis(days) if len(output.daily.columns) else pd.DataFrame(index=days)
+        return output

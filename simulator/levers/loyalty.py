@@ -15,42 +15,47 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from ..config.policies import Loyalty
+from ..engine.lifetime import CustomerBase, LastingEffect
+from .base import BoolArray, Float32Array, FloatArray, IntArray, Lever, LeverOutput, OrderBatch, RangeSpec
+from .base import share_range as _share_range
 
 if TYPE_CHECKING:
+    from ..config.scenario import Scenario
     from ..engine.model import CommerceModel
+    from .composite import Levers
 
 __all__ = ["LoyaltyProgram"]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 BUCKETS = 12
 
 
-class LoyaltyProgram:
-    """Membership, points and tiers of every shopper, as arrays.
+class LoyaltyProgram(Lever[Loyalty]):
+    """Membership, points and tiers of every shopper, as arrays (``policies.loyalty``).
 
-    Parameters
-    ----------
-    config
-        The ``policies.loyalty`` section.
-    size
-        Number of shoppers.
-    horizon_days
-        Days simulated (for the daily tier counts).
-    cost_share
-        Share of the program's fixed cost this program pays (0-1; an A/B arm pays its share).
+    The program pays its levers' ``share`` of the fixed cost.
     """
 
-    def __init__(self, config: Loyalty, size: int, horizon_days: int, cost_share: float = 1.0) -> None:
-        self.config = config
-        self.cost_share = cost_share
+    key = "loyalty"
+    title = "loyalty program"
+    config_type = Loyalty
+    cost_fields = ("loyalty",)
+    booked_cost_kpis = ("loyalty_program_cost",)
+    enable_with_defaults = True
+    repeat_price_response = True
+
+    def __init__(self, config: Loyalty, model: CommerceModel, levers: Levers) -> None:
+        super().__init__(config, model, levers)
+        size = model.population.size
+        horizon_days = model.horizon_days
+        self.cost_share = levers.share
         tiers = config.tiers
         self.tier_names = [t.name for t in tiers]
         self.min_spend = np.array([t.min_spend for t in tiers])
@@ -76,60 +81,101 @@ class LoyaltyProgram:
         self.liability = np.zeros(horizon_days)
         self._member_discounts = 0.0
 
+    @classmethod
+    def bytes_per_shopper(cls, config: Loyalty) -> int:
+        """Member flag, tier, points, and 12 spend and 12 order buckets (bytes per shopper)."""
+        return 1 + 1 + 8 + BUCKETS * 4 + BUCKETS * 2
+
+    @classmethod
+    def search_ranges(cls, config: Loyalty | None, scenario: Scenario) -> dict[str, RangeSpec]:
+        """Points rate 0.2-5 (log), tier thresholds 0.6-1.4x within their neighbours, tier discounts.
+
+        Without a program: whether to launch the default one (``loyalty.enabled``), the
+        domain's ROI-against-lifetime-value lever (it costs discounts, points and perks; it
+        pays back through lower churn).
+        """
+        if config is None:
+            return {"loyalty.enabled": {"type": "bool"}}
+        space: dict[str, RangeSpec] = {"loyalty.points_per_currency": {"low": 0.2, "high": 5.0, "log": True}}
+        spends = [t.min_spend for t in config.tiers]
+        for index, tier in enumerate(config.tiers[1:], start=1):
+            below = (spends[index - 1] + spends[index]) / 2
+            above = (spends[index] + spends[index + 1]) / 2 if index + 1 < len(spends) else math.inf
+            if config.tier_rule != "orders" and tier.min_spend > 0:
+                low = max(0.6 * tier.min_spend, below + 1)
+                high = min(1.4 * tier.min_spend, above - 1)
+                if low < high:
+                    space[f"loyalty.tiers[{tier.name}].min_spend"] = {"low": round(low), "high": round(high)}
+            space[f"loyalty.tiers[{tier.name}].discount"] = _share_range(tier.discount, 0.15)
+        return space
+
     # Benefits read by the other mechanisms -------------------------------------------------
     def member_discount(self, shoppers: IntArray) -> FloatArray:
         """Tier discount of each shopper (0 for non-members)."""
         return np.where(self.member[shoppers], self.discount[self.tier[shoppers]], 0.0)
 
-    def ships_free(self, shoppers: IntArray) -> npt.NDArray[np.bool_]:
+    def offers(
+        self, model: CommerceModel, shoppers: IntArray, channels: IntArray | None, first: BoolArray
+    ) -> list[FloatArray]:
+        """The member discount of each shopper's tier."""
+        return [self.member_discount(shoppers)]
+
+    def ships_free(self, model: CommerceModel, shoppers: IntArray) -> BoolArray:
         """Whether each shopper's tier waives the shipping fee."""
         return np.asarray(self.member[shoppers] & self.free_shipping[self.tier[shoppers]])
 
-    def repurchase_factor(self, shoppers: IntArray) -> FloatArray:
+    def repurchase_factor(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
         """Multiplier of each shopper's repurchase rate."""
         return np.where(self.member[shoppers], self.repurchase_multiplier[self.tier[shoppers]], 1.0)
 
-    def dropout_factor(self, shoppers: IntArray) -> npt.NDArray[np.float32]:
+    def dropout_factor(self, model: CommerceModel, shoppers: IntArray) -> Float32Array:
         """Multiplier of each shopper's dropout chance."""
         return np.where(self.member[shoppers], self.dropout_multiplier[self.tier[shoppers]], np.float32(1.0))
 
+    def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
+        """The tier a member holds: its repurchase and dropout multipliers, and the member discount.
+
+        The member discount raises the repeat rate by ``1 + price_elasticity x price_sensitivity
+        x discount`` (the composite's price response: the only offer that lasts).
+        """
+        shoppers = customers.shoppers
+        sensitivity = model.population.personas.price_sensitivity[model.population.persona[shoppers]]
+        price = 1.0 + self.levers.pricing.elasticity * sensitivity * self.member_discount(shoppers)
+        return LastingEffect(
+            rate=self.repurchase_factor(model, shoppers) * price,
+            dropout=self.dropout_factor(model, shoppers).astype(np.float64),
+        )
+
     # Orders ----------------------------------------------------------------------------------
-    def redeem(self, model: CommerceModel, shoppers: IntArray, list_value: FloatArray) -> FloatArray:
+    def redeem(self, model: CommerceModel, shoppers: IntArray, value: FloatArray) -> FloatArray:
         """Points redeemed on these orders, as currency (agent units); points are taken off."""
         config = self.config
         holding = self.member[shoppers] & (self.points[shoppers] >= config.redemption_threshold)
         redeeming = holding & (model.crn.uniform("redeem", model.day, shoppers) < config.redemption_rate)
-        value = np.where(
+        redeemed = np.where(
             redeeming,
-            np.minimum(self.points[shoppers] * config.point_value, config.max_redemption_share * list_value),
+            np.minimum(self.points[shoppers] * config.point_value, config.max_redemption_share * value),
             0.0,
         )
         if config.point_value > 0:
-            used = value / config.point_value
+            used = redeemed / config.point_value
             self.points[shoppers] -= used
             self.points_redeemed[model.day] += used.sum()
-        return value
+        return redeemed
 
-    def on_orders(
-        self,
-        model: CommerceModel,
-        shoppers: IntArray,
-        paid: FloatArray,
-        first: npt.NDArray[np.bool_],
-        list_value: FloatArray,
-        discount_rate: FloatArray,
-    ) -> None:
+    def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
         """Enroll new customers, earn points, add to rolling spend and move tiers up."""
         config = self.config
+        shoppers = batch.shoppers
         # Discount given because of membership (up to what the order actually got).
-        member_rate = np.minimum(self.member_discount(shoppers), discount_rate)
-        self._member_discounts += float((member_rate * list_value).sum())
-        joining = shoppers[first & ~self.member[shoppers]]
+        member_rate = np.minimum(self.member_discount(shoppers), batch.discount_rate)
+        self._member_discounts += float((member_rate * batch.list_value).sum())
+        joining = shoppers[batch.first & ~self.member[shoppers]]
         joining = joining[model.crn.uniform("enroll", model.day, joining) < config.enrollment_rate]
         self.member[joining] = True
         members = self.member[shoppers]
         buyers = shoppers[members]
-        amount = paid[members]
+        amount = batch.paid[members]
         earned = amount * config.points_per_currency * self.points_multiplier[self.tier[buyers]]
         self.points[buyers] += earned
         self.points_issued[model.day] += earned.sum()
@@ -161,9 +207,13 @@ class LoyaltyProgram:
         )
         return highest
 
-    # Daily -----------------------------------------------------------------------------------
-    def daily(self, model: CommerceModel) -> None:
-        """Interactions, bucket roll-over and re-assessment, perk costs, counts and liability."""
+    # End of day ------------------------------------------------------------------------------
+    def end_of_day(self, model: CommerceModel) -> None:
+        """Interactions, bucket roll-over and re-assessment, perk costs, counts and liability.
+
+        After the other levers' daily work, so that the day's counts and liability include
+        every order of the day.
+        """
         config = self.config
         day = model.day
         members = np.flatnonzero(self.member)
@@ -189,8 +239,19 @@ class LoyaltyProgram:
         self.liability[day] = float(self.points[members].sum()) * config.point_value
 
     # Results ---------------------------------------------------------------------------------
-    def daily_frame(self, model: CommerceModel) -> pd.DataFrame:
-        """Daily members by tier, tier moves, points and liability (people and currency)."""
+    def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverOutput:
+        """Members by tier, tier moves, points, liability and cost; program totals; customer columns.
+
+        Returns
+        -------
+        LeverOutput
+            ``daily``: members by tier (``tier_NAME``), ``members``, ``tier_upgrades``,
+            ``tier_downgrades``, ``points_issued``, ``points_redeemed`` (points),
+            ``points_redeemed_value``, ``points_liability`` and ``loyalty_program_cost``
+            (currency); ``summary``: members at the end, program cost, member discounts,
+            points redeemed, liability at the end, tier moves and the total cost; ``columns``:
+            ``member``, ``loyalty_tier`` and ``points`` of each shopper.
+        """
         scale = model.scale
         days = model.day
         frame = pd.DataFrame(
@@ -204,30 +265,24 @@ class LoyaltyProgram:
         frame["points_redeemed_value"] = frame["points_redeemed"] * self.config.point_value
         frame["points_liability"] = self.liability[:days] * scale
         frame["loyalty_program_cost"] = model.program_costs["loyalty"][:days] * scale
-        return frame
-
-    def summary(self, model: CommerceModel, daily: pd.DataFrame) -> dict[str, float]:
-        """Program totals: members, cost, discounts, points redeemed, liability, tier moves."""
-        discounts = float(self._member_discounts) * model.scale
-        return {
-            "loyalty_members_end": float(daily["members"].iloc[-1]),
-            "loyalty_program_cost": float(daily["loyalty_program_cost"].sum()),
+        discounts = float(self._member_discounts) * scale
+        summary = {
+            "loyalty_members_end": float(frame["members"].iloc[-1]),
+            "loyalty_program_cost": float(frame["loyalty_program_cost"].sum()),
             "loyalty_member_discounts": discounts,
-            "loyalty_points_redeemed_value": float(daily["points_redeemed_value"].sum()),
-            "loyalty_points_liability_end": float(daily["points_liability"].iloc[-1]),
-            "loyalty_tier_upgrades": float(daily["tier_upgrades"].sum()),
-            "loyalty_tier_downgrades": float(daily["tier_downgrades"].sum()),
-            "loyalty_total_cost": float(daily["loyalty_program_cost"].sum())
+            "loyalty_points_redeemed_value": float(frame["points_redeemed_value"].sum()),
+            "loyalty_points_liability_end": float(frame["points_liability"].iloc[-1]),
+            "loyalty_tier_upgrades": float(frame["tier_upgrades"].sum()),
+            "loyalty_tier_downgrades": float(frame["tier_downgrades"].sum()),
+            "loyalty_total_cost": float(frame["loyalty_program_cost"].sum())
             + discounts
-            + float(daily["points_redeemed_value"].sum()),
+            + float(frame["points_redeemed_value"].sum()),
         }
-
-    def customer_columns(self) -> dict[str, Any]:
-        """Per-shopper loyalty columns for the customers table."""
         names = np.array(self.tier_names, dtype=object)
         tier = np.where(self.member, names[self.tier.astype(np.int64)], "none")
-        return {
+        columns = {
             "member": self.member,
             "loyalty_tier": pd.Categorical(tier, categories=["none", *self.tier_names]),
             "points": self.points,
         }
+        return LeverOutput(daily=frame, summary=summary, columns=columns)

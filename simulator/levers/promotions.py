@@ -15,6 +15,7 @@ Effects, on the days and shoppers a campaign covers:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,15 +24,17 @@ import pandas as pd
 
 from ..config.policies import Campaign, Promotions
 from ..engine.population import NO_DAY, State
+from .base import BoolArray, FloatArray, IntArray, Lever, LeverOutput, OrderBatch, RangeSpec, share_range
+from .loyalty import LoyaltyProgram
 
 if TYPE_CHECKING:
+    from ..config.policies import Policies
+    from ..config.scenario import Scenario
     from ..engine.model import CommerceModel
     from .composite import Levers
 
-__all__ = ["PromotionCalendar", "combine_discounts"]
+__all__ = ["Pricing", "PromotionCalendar", "combine_discounts"]
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 MAX_COMBINED_DISCOUNT = 0.9
 WINDOW = 14
 """Days before and after a campaign compared with it (days)."""
@@ -50,28 +53,51 @@ def combine_discounts(offers: list[FloatArray], stacking: str, size: int) -> Flo
     return np.asarray(stacked.max(axis=0), dtype=np.float64)
 
 
-class PromotionCalendar:
-    """Campaigns by day, with the eligibility rules of each.
+@dataclass(frozen=True)
+class Pricing:
+    """How offers combine and how shoppers respond to them, from ``policies.promotions``.
 
-    Parameters
+    Attributes
     ----------
-    config
-        The ``policies.promotions`` section.
-    channel_names
-        Channel names in scenario order.
-    horizon_days
-        Days simulated.
-    levers
-        The levers this calendar belongs to (loyalty membership, scope, share of fixed costs).
+    stacking : str
+        ``best`` (the largest offer) or ``add`` (the sum, capped at 90%).
+    elasticity : float
+        Relative rise in conversion per unit of discount for the most price-sensitive persona
+        (ratio per share); the schema's default without promotions.
     """
 
-    def __init__(
-        self, config: Promotions, channel_names: list[str], horizon_days: int, levers: Levers
-    ) -> None:
-        self.config = config
-        self.levers = levers
+    stacking: str
+    elasticity: float
+
+    @classmethod
+    def of(cls, policies: Policies) -> Pricing:
+        """The pricing rules of a set of policies."""
+        promotions = policies.promotions
+        if promotions is None:
+            return cls("best", Promotions().price_elasticity)
+        return cls(promotions.stacking or "best", promotions.price_elasticity)
+
+
+class PromotionCalendar(Lever[Promotions]):
+    """Campaigns by day, with the eligibility rules of each; the first-order coupon (``policies.promotions``).
+
+    Reads the loyalty membership of the same levers (members-only campaigns); flash sales hurry
+    the shoppers of the levers' scope; campaign costs are the levers' ``share``.
+    """
+
+    key = "promotions"
+    config_type = Promotions
+    kpi_prefixes = ("campaign_",)
+    cost_fields = ("campaigns",)
+    booked_cost_kpis = ("campaign_costs",)
+    repeat_price_response = True
+
+    def __init__(self, config: Promotions, model: CommerceModel, levers: Levers) -> None:
+        super().__init__(config, model, levers)
+        channel_names = model.scenario.channel_names
+        horizon_days = model.horizon_days
         self.campaigns = config.campaigns
-        self.stacking = config.stacking or "best"
+        self.first_order_coupon = config.first_order_coupon.discount if config.first_order_coupon else 0.0
         index = {name: i for i, name in enumerate(channel_names)}
         self.channel_mask = np.ones((len(self.campaigns), len(channel_names)), dtype=np.bool_)
         for k, campaign in enumerate(self.campaigns):
@@ -87,6 +113,35 @@ class PromotionCalendar:
         self.orders_by_campaign = np.zeros(len(self.campaigns))
         self.discount_by_campaign = np.zeros(len(self.campaigns))
 
+    @classmethod
+    def bytes_per_shopper(cls, config: Promotions) -> int:
+        """The stocked-up flag (bytes per shopper)."""
+        return 1
+
+    @classmethod
+    def search_ranges(cls, config: Promotions | None, scenario: Scenario) -> dict[str, RangeSpec]:
+        """Coupons, campaign depth, start and on/off.
+
+        First-order coupon and group-buying discount up to 30%; each campaign's depth up to
+        40%, start within 30 days of its current start, and on/off (promotion frequency).
+        """
+        if config is None:
+            return {}
+        space: dict[str, RangeSpec] = {}
+        if config.first_order_coupon is not None:
+            space["promotions.first_order_coupon.discount"] = share_range(config.first_order_coupon.discount)
+        if config.group_buying is not None:
+            space["promotions.group_buying.discount"] = share_range(config.group_buying.discount)
+        for campaign in config.campaigns:
+            where = f"promotions.campaigns[{campaign.name}]"
+            space[f"{where}.discount"] = share_range(campaign.discount, 0.4)
+            latest = scenario.horizon_days - campaign.days
+            low, high = max(0, campaign.start_day - 30), min(latest, campaign.start_day + 30)
+            if low < high:
+                space[f"{where}.start_day"] = {"type": "int", "low": low, "high": high}
+            space[f"{where}.enabled"] = {"type": "bool"}
+        return space
+
     def _eligible(
         self, model: CommerceModel, campaign: Campaign, shoppers: IntArray
     ) -> npt.NDArray[np.bool_]:
@@ -96,14 +151,24 @@ class PromotionCalendar:
         if campaign.audience == "lapsed":
             return np.asarray(pop.state[shoppers] >= State.LAPSED)
         if campaign.audience == "members":
-            if self.levers.loyalty is None:
+            loyalty = self.levers.find(LoyaltyProgram)
+            if loyalty is None:
                 return np.zeros(shoppers.size, dtype=np.bool_)
-            return np.asarray(self.levers.loyalty.member[shoppers])
+            return np.asarray(loyalty.member[shoppers])
         return np.ones(shoppers.size, dtype=np.bool_)
 
     def active(self, day: int) -> list[int]:
         """Indices of the campaigns running on ``day``."""
         return self.active_by_day[day] if day < len(self.active_by_day) else []
+
+    def offers(
+        self, model: CommerceModel, shoppers: IntArray, channels: IntArray | None, first: BoolArray
+    ) -> list[FloatArray]:
+        """Each running campaign's discount, then the first-order coupon on first orders."""
+        offers = [offer for _, offer in self.discounts(model, shoppers, channels)]
+        if self.first_order_coupon > 0:
+            offers.append(np.where(first, self.first_order_coupon, 0.0))
+        return offers
 
     def discounts(
         self, model: CommerceModel, shoppers: IntArray, channels: IntArray | None
@@ -146,26 +211,20 @@ class PromotionCalendar:
                     pop.decision_day[hurry] = tomorrow
                     model.schedule_decisions(hurry, pop.decision_day[hurry])
 
-    def record_orders(
-        self,
-        model: CommerceModel,
-        shoppers: IntArray,
-        channels: IntArray,
-        list_value: FloatArray,
-        discount_rate: FloatArray,
-    ) -> None:
+    def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
         """Count the orders each running campaign took part in and the discount it gave."""
+        shoppers, list_value, discount_rate = batch.shoppers, batch.list_value, batch.discount_rate
         if self.stocked_up.size == 0:
             self.stocked_up = np.zeros(model.population.size, dtype=np.bool_)
         promoted = np.zeros(shoppers.size, dtype=np.bool_)
-        for k, offer in self.discounts(model, shoppers, channels):
+        for k, offer in self.discounts(model, shoppers, batch.channels):
             used = offer > 0
             promoted |= used
             self.orders_by_campaign[k] += used.sum()
             self.discount_by_campaign[k] += (np.minimum(offer, discount_rate) * list_value)[used].sum()
         self.stocked_up[shoppers] = promoted
 
-    def refractory_days(self, shoppers: IntArray) -> FloatArray:
+    def refractory_days(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
         """Days over which each shopper's repurchase rate ramps back after a campaign order."""
         if self.stocked_up.size == 0:
             return np.zeros(shoppers.size)
@@ -208,10 +267,11 @@ class PromotionCalendar:
             )
         return pd.DataFrame(rows).set_index("campaign") if rows else pd.DataFrame()
 
-    def summary(self, model: CommerceModel) -> dict[str, float]:
-        """Totals over the campaigns."""
-        return {
+    def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverOutput:
+        """Totals over the campaigns (``summary``) and the ``campaigns`` table (:meth:`campaign_table`)."""
+        summary = {
             "campaign_orders_with_offer": float(self.orders_by_campaign.sum() * model.scale),
             "campaign_discount_given": float(self.discount_by_campaign.sum() * model.scale),
             "campaign_costs": float(model.program_costs["campaigns"].sum() * model.scale),
         }
+        return LeverOutput(summary=summary, tables={"campaigns": self.campaign_table(model, daily_orders)})

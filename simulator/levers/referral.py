@@ -49,28 +49,32 @@ multiplies by the population scale.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ..config.policies import GroupBuying, Promotions, Referral
+from ..config.policies import GroupBuying, Referral
 from ..engine.economics import book_orders
 from ..engine.journey import choose_channel, start_consideration
 from ..engine.population import NO_DAY, Funnel, State
+from .base import BoolArray, FloatArray, IntArray, Lever, LeverOutput, OrderBatch, RangeSpec
 from .promotions import combine_discounts
+from .service import Satisfaction
 
 if TYPE_CHECKING:
+    from ..config.policies import Policies
+    from ..config.scenario import Scenario
     from ..engine.model import CommerceModel
     from .composite import Levers
 
-__all__ = ["SOCIAL_SOURCES", "ReferralProgram", "build_friends"]
+__all__ = ["SOCIAL_SOURCES", "ReferralProgram", "Social", "build_friends"]
 
-IntArray = npt.NDArray[np.int64]
 FriendArray = npt.NDArray[np.int32]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
+GROUP_BUYING_DEGREE = 10
+"""Friends per shopper the memory estimate assumes for group buying without a referral section."""
 
 SOCIAL_SOURCES = ("word_of_mouth", "referral", "group_buying")
 """How a shopper first heard of the brand when no channel brought it: ``aware_channel`` codes
@@ -129,47 +133,57 @@ def build_friends(
     return friends
 
 
-class ReferralProgram:
+@dataclass(frozen=True)
+class Social:
+    """The policies that act between shoppers: referral and word of mouth, and group buying."""
+
+    referral: Referral | None
+    """The ``policies.referral`` section (``None``: group buying only, no word of mouth)."""
+    group_buying: GroupBuying | None
+    """The ``policies.promotions.group_buying`` section."""
+
+
+class ReferralProgram(Lever[Social]):
     """Social graph as arrays; word of mouth, referral bonus and group buying.
 
     Call order in a day: :meth:`word_of_mouth` right after the journey's visits (the model
-    calls it), :meth:`coupon` whenever a discount is asked, :meth:`on_orders` after every
-    booking, :meth:`daily` with the other levers; :meth:`results` at the end.
+    calls it), :meth:`offers` whenever a discount is asked, :meth:`on_orders` and
+    :meth:`after_orders` after every booking; :meth:`results` at the end.
 
-    Parameters
-    ----------
-    config
-        The ``policies.referral`` section (``None``: group buying only, no word of mouth).
-    promotions
-        The ``policies.promotions`` section, read for ``group_buying``.
-    model
-        The model being built (population, channels, random generator).
-    levers
-        The levers this program belongs to (satisfaction). Word of mouth and referrals reach
-        friends whoever they are: the program is not limited to a scope, and the arms of an
-        A/B test share one (see :class:`simulator.levers.arms.ArmedLevers`).
+    Built from ``policies.referral`` and ``policies.promotions.group_buying`` (:class:`Social`);
+    reads the satisfaction and the stacking rule of the same levers. Word of mouth and referrals
+    reach friends whoever they are: the program is not limited to a scope, and the arms of an
+    A/B test share one (see :class:`simulator.levers.arms.ArmedLevers`).
     """
 
-    def __init__(
-        self, config: Referral | None, promotions: Promotions | None, model: CommerceModel, levers: Levers
-    ) -> None:
-        self.levers = levers
+    key = "referral"
+    title = "referral, word of mouth and group buying"
+    config_type = Referral
+    kpi_prefixes = ("referral_", "group_buying_")
+    cost_fields = ("referral_bonuses",)
+    booked_cost_kpis = ("referral_bonus_cost",)
+    shared_across_arms = True
+
+    def __init__(self, config: Social, model: CommerceModel, levers: Levers) -> None:
+        super().__init__(config, model, levers)
+        referral = config.referral
         pop = model.population
         size = pop.size
         days = model.horizon_days
-        self.config = config
-        self.group: GroupBuying | None = promotions.group_buying if promotions else None
+        self.referral: Referral | None = referral
+        """The referral section (``None``: group buying only)."""
+        self.group: GroupBuying | None = config.group_buying
         self.n_channels = len(model.channel_agents)
         self.friends: FriendArray | None = None
         self.degree = 0
-        if config is not None:
+        if referral is not None:
             self.friends = build_friends(
-                config.graph, size, config.degree, config.rewire_probability, model.rng
+                referral.graph, size, referral.degree, referral.rewire_probability, model.rng
             )
-            self.degree = config.degree if self.friends is None else self.friends.shape[1]
+            self.degree = referral.degree if self.friends is None else self.friends.shape[1]
         self.referral_chance = (
-            min(1.0, config.referral_rate * (1.0 + config.bonus_response * config.referral_bonus))
-            if config is not None
+            min(1.0, referral.referral_rate * (1.0 + referral.bonus_response * referral.referral_bonus))
+            if referral is not None
             else 0.0
         )
         # Word-of-mouth and referred visitors arrive where unknown shoppers can go, by affinity.
@@ -204,6 +218,39 @@ class ReferralProgram:
         self.group_customers = np.zeros(days)
         self.group_discount = np.zeros(days)
 
+    @classmethod
+    def config_of(cls, policies: Policies) -> Social | None:
+        """The referral section and group buying; ``None`` when neither is on."""
+        group = policies.promotions.group_buying if policies.promotions else None
+        if policies.referral is None and group is None:
+            return None
+        return Social(policies.referral, group)
+
+    @classmethod
+    def default_config(cls) -> Social:
+        """Referral and word of mouth at the defaults, no group buying."""
+        return Social(Referral(), None)
+
+    @classmethod
+    def requires(cls, config: Social) -> tuple[str, ...]:
+        """Satisfaction decides who talks and refers (group buying alone needs none)."""
+        return ("service",) if config.referral is not None else ()
+
+    @classmethod
+    def bytes_per_shopper(cls, config: Social) -> int:
+        """Friends (``degree`` int32 ids), referrer, counters and group-buying state (bytes per shopper)."""
+        degree = config.referral.degree if config.referral else GROUP_BUYING_DEGREE
+        return 4 * degree + 4 * 3 + 4 + 4 + 4 * 2
+
+    @classmethod
+    def search_ranges(cls, config: Social | None, scenario: Scenario) -> dict[str, RangeSpec]:
+        """The referral bonus, up to twice its current value (at least 50)."""
+        if config is None or config.referral is None:
+            return {}
+        return {
+            "referral.referral_bonus": {"low": 0.0, "high": max(50.0, 2 * config.referral.referral_bonus)}
+        }
+
     # Friends ---------------------------------------------------------------------------------
     def _pick_friends(self, rng: np.random.Generator, shoppers: IntArray, size: int) -> FriendArray:
         """One random friend of each shopper (-1 when the shopper has none)."""
@@ -218,7 +265,7 @@ class ReferralProgram:
 
     def expected_satisfaction(self, model: CommerceModel) -> np.float32:
         """Satisfaction expected from one order: the service's base less the return penalty."""
-        satisfaction = self.levers.satisfaction
+        satisfaction = self.levers.find(Satisfaction)
         if satisfaction is None:
             return np.float32(1.0)
         returned = model.scenario.economics.return_rate * satisfaction.return_penalty
@@ -229,17 +276,17 @@ class ReferralProgram:
         pop = model.population
         customers = np.flatnonzero(pop.last_purchase_day > NO_DAY)
         customers = customers[pop.alive[customers]]
-        satisfaction = self.levers.satisfaction
-        if satisfaction is None or self.config is None:
+        satisfaction = self.levers.find(Satisfaction)
+        if satisfaction is None or self.referral is None:
             return customers
         score = satisfaction.score[customers]
         score = np.where(np.isnan(score), self.expected_satisfaction(model), score)
-        return customers[score >= np.float32(self.config.satisfaction_threshold)]
+        return customers[score >= np.float32(self.referral.satisfaction_threshold)]
 
     # Daily work ------------------------------------------------------------------------------
     def word_of_mouth(self, model: CommerceModel) -> None:
         """Referrals and word of mouth bring prospects to visit (before the day's decisions)."""
-        if self.config is None:
+        if self.referral is None:
             return
         talkers = self._talkers(model)
         self.talkers[model.day] = talkers.size
@@ -270,7 +317,7 @@ class ReferralProgram:
         self.referral_visits[day] += targets.size
 
     def _spread(self, model: CommerceModel, talkers: IntArray) -> None:
-        rate = self.config.word_of_mouth_rate if self.config is not None else 0.0
+        rate = self.referral.word_of_mouth_rate if self.referral is not None else 0.0
         if rate <= 0:
             return
         pop = model.population
@@ -305,24 +352,23 @@ class ReferralProgram:
         via = choose_channel(model, shoppers, self.arrival_weight[pop.persona[shoppers]])
         start_consideration(model, shoppers, via)
 
-    def daily(self, model: CommerceModel) -> None:
-        """Nothing left for the end of the day.
-
-        Word of mouth and referrals run in :meth:`word_of_mouth`, before the day's decisions,
-        so that visitors with no hesitation buy the same day; bonuses and group orders are
-        booked with the orders.
-        """
-
     # Orders ----------------------------------------------------------------------------------
-    def coupon(self, model: CommerceModel, shoppers: IntArray, first: BoolArray, stacking: str) -> FloatArray:
+    def offers(
+        self, model: CommerceModel, shoppers: IntArray, channels: IntArray | None, first: BoolArray
+    ) -> list[FloatArray]:
         """Friend discount (referred first orders) and group discount available to each order.
 
-        ``stacking`` combines the two when both apply (``best`` or ``add``, as the promotions).
+        One offer: the two combined by the stacking rule when both apply (``best`` or ``add``).
         """
+        return [self._coupon(model, shoppers, first, self.levers.pricing.stacking)]
+
+    def _coupon(
+        self, model: CommerceModel, shoppers: IntArray, first: BoolArray, stacking: str
+    ) -> FloatArray:
         offers: list[FloatArray] = []
-        if self.config is not None and self.config.friend_discount > 0:
+        if self.referral is not None and self.referral.friend_discount > 0:
             referred = first & (self.referrer[shoppers] >= 0)
-            offers.append(np.where(referred, self.config.friend_discount, 0.0))
+            offers.append(np.where(referred, self.referral.friend_discount, 0.0))
         if self.group is not None:
             # Drawn even without a discount: friends still join, and on_orders needs the draw.
             if self._booking_friends:
@@ -353,22 +399,16 @@ class ReferralProgram:
             self.group_friend[hosts[ok]] = friends[ok]
         return np.asarray(self.group_friend[shoppers] >= 0)
 
-    def on_orders(
-        self,
-        model: CommerceModel,
-        shoppers: IntArray,
-        channels: IntArray,
-        first: BoolArray,
-        list_value: FloatArray | None = None,
-        discount_rate: FloatArray | None = None,
-    ) -> None:
-        """Pay referral bonuses for referred first orders; bring group-buying friends.
+    def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
+        """Pay referral bonuses for referred first orders; count friends' group discounts.
 
-        ``list_value`` and ``discount_rate`` (per order) let the discounts given be counted:
-        the smaller of the offer and the discount the order got, times its list value.
+        The discounts given are counted as the smaller of the offer and the discount the order
+        got, times its list value.
         """
+        shoppers, first = batch.shoppers, batch.first
+        list_value, discount_rate = batch.list_value, batch.discount_rate
         day = model.day
-        if self.config is not None:
+        if self.referral is not None:
             # Considerations cannot overlap, so a first order on the decision day of a
             # word-of-mouth consideration closed that consideration.
             closed = first & (self.word_of_mouth_decision_day[shoppers] == day)
@@ -379,17 +419,23 @@ class ReferralProgram:
                 np.add.at(self.referred_converted, self.referrer[shoppers[referred]], 1)
                 count = int(referred.sum())
                 self.referred_customers[day] += count
-                model.program_costs["referral_bonuses"][day] += count * self.config.referral_bonus
-                if list_value is not None and discount_rate is not None:
-                    given = np.minimum(self.config.friend_discount, discount_rate[referred])
-                    self.referral_discount[day] += float((given * list_value[referred]).sum())
-        if self.group is None:
+                model.program_costs["referral_bonuses"][day] += count * self.referral.referral_bonus
+                given = np.minimum(self.referral.friend_discount, discount_rate[referred])
+                self.referral_discount[day] += float((given * list_value[referred]).sum())
+        if self.group is not None and self._booking_friends:
+            given = np.minimum(self.group.discount, discount_rate)
+            self.group_discount[day] += float((given * list_value).sum())
+
+    def after_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
+        """Hosts bring their group-buying friends, who buy at once in the host's channel.
+
+        A friend claimed by several hosts of the booking joins the first; friends' own orders
+        bring nobody.
+        """
+        if self.group is None or self._booking_friends:
             return
-        if self._booking_friends:
-            if list_value is not None and discount_rate is not None:
-                given = np.minimum(self.group.discount, discount_rate)
-                self.group_discount[day] += float((given * list_value).sum())
-            return
+        shoppers, day = batch.shoppers, model.day
+        list_value, discount_rate = batch.list_value, batch.discount_rate
         friend = np.where(self.join_day[shoppers] == day, self.group_friend[shoppers], -1)
         hosts = friend >= 0
         if not hosts.any():
@@ -397,10 +443,9 @@ class ReferralProgram:
         # One group a shopper a day: a second order the same day brings nobody.
         self.group_friend[shoppers[hosts]] = -1
         self.group_orders[day] += hosts.sum()
-        if list_value is not None and discount_rate is not None:
-            given = np.minimum(self.group.discount, discount_rate[hosts])
-            self.group_discount[day] += float((given * list_value[hosts]).sum())
-        friends, via = friend[hosts].astype(np.int64), channels[hosts]
+        given = np.minimum(self.group.discount, discount_rate[hosts])
+        self.group_discount[day] += float((given * list_value[hosts]).sum())
+        friends, via = friend[hosts].astype(np.int64), batch.channels[hosts]
         pop = model.population
         # The friend may have started considering or been claimed by another order since.
         free = pop.state[friends] <= State.AWARE
@@ -427,10 +472,8 @@ class ReferralProgram:
         self.group_customers[day] += friends.size
 
     # Results ---------------------------------------------------------------------------------
-    def results(
-        self, model: CommerceModel
-    ) -> tuple[pd.DataFrame, dict[str, float], dict[str, pd.DataFrame], dict[str, Any]]:
-        """Daily frame (one row per day), summary KPIs, tables and per-shopper columns.
+    def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverOutput:
+        """Daily measures, KPIs and per-shopper columns of word of mouth, referrals and group buying.
 
         Counts are people and money is currency (agent figures times the population scale).
         Daily columns and KPIs (KPIs are the horizon totals): ``referral_talkers`` (satisfied
@@ -448,7 +491,7 @@ class ReferralProgram:
         scale = model.scale
         counts: dict[str, FloatArray] = {}
         columns: dict[str, Any] = {}
-        if self.config is not None:
+        if self.referral is not None:
             counts.update(
                 referral_talkers=self.talkers,
                 referral_invitations=self.referrals_sent,
@@ -471,10 +514,10 @@ class ReferralProgram:
             index=pd.RangeIndex(days, name="day"),
         )
         summary = {name: float(frame[name].sum()) for name in counts if name != "referral_talkers"}
-        if self.config is not None:
+        if self.referral is not None:
             bonus_cost = float(model.program_costs["referral_bonuses"][:days].sum() * scale)
             cost = bonus_cost + summary["referral_discount_given"]
             customers = summary["referral_customers"]
             summary["referral_bonus_cost"] = bonus_cost
             summary["referral_cost_per_customer"] = cost / customers if customers > 0 else float("nan")
-        return frame, summary, {}, columns
+        return LeverOutput(daily=frame, summary=summary, columns=columns)

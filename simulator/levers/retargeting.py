@@ -30,46 +30,40 @@ lever is on.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from ..config.policies import Retargeting
 from ..config.scenario import Pricing
 from ..engine.economics import book_orders
 from ..engine.journey import start_consideration
+from ..engine.lifetime import CustomerBase, LastingEffect
 from ..engine.population import State
+from .base import IntArray, Lever, LeverOutput, RangeSpec
 
 if TYPE_CHECKING:
+    from ..config.scenario import Scenario
     from ..engine.model import CommerceModel
     from .composite import Levers
 
 __all__ = ["RetargetingProgram"]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 
+class RetargetingProgram(Lever[Retargeting]):
+    """Retargeting ads on paid channels that bring abandoners back (``policies.retargeting``).
 
-class RetargetingProgram:
-    """Retargeting ads on paid channels that bring abandoners back.
-
-    Parameters
-    ----------
-    config
-        The ``policies.retargeting`` section.
-    model
-        The model being built (channels and horizon are read; the model's cart recovery window
-        is set to ``config.window_days``).
-    levers
-        The levers this program belongs to (it follows the shoppers of their scope).
+    Follows the shoppers of the levers' scope; sets the model's cart recovery window to
+    ``window_days``.
     """
 
+    key = "retargeting"
+    config_type = Retargeting
+    booked_cost_kpis = ("retargeting_cost",)
+
     def __init__(self, config: Retargeting, model: CommerceModel, levers: Levers) -> None:
-        self.config = config
-        self.levers = levers
+        super().__init__(config, model, levers)
         names = model.scenario.channel_names
         self.channel_names = list(config.channels)
         self.channel_index = np.array([names.index(n) for n in config.channels], dtype=np.int64)
@@ -90,6 +84,15 @@ class RetargetingProgram:
         self.cart_returns = np.zeros((days, k))
         self.browser_returns = np.zeros((days, k))
         self.recovered_orders = np.zeros(days)
+        self.followed_by_channel = np.zeros(len(names))
+        """Carts followed from the day they were abandoned, by the channel of the cart (agents)."""
+        self.recovered_by_channel = np.zeros(len(names))
+        """Carts recovered, by the channel of the cart (agents)."""
+
+    @classmethod
+    def search_ranges(cls, config: Retargeting | None, scenario: Scenario) -> dict[str, RangeSpec]:
+        """The frequency cap, 1-4 ads a day."""
+        return {} if config is None else {"retargeting.frequency_cap": {"type": "int", "low": 1, "high": 4}}
 
     def _followed(self, model: CommerceModel) -> tuple[IntArray, IntArray]:
         """Today's cart abandoners and browsers being followed."""
@@ -116,6 +119,10 @@ class RetargetingProgram:
         day = model.day
         carts, browsers = self._followed(model)
         self.followed[day] = carts.size, browsers.size
+        fresh = carts[pop.abandoned_cart_day[carts] == day]
+        self.followed_by_channel += np.bincount(
+            pop.abandoned_cart_channel[fresh].astype(np.int64), minlength=self.followed_by_channel.size
+        )
         targets = np.concatenate([carts, browsers])
         if targets.size == 0:
             return
@@ -169,16 +176,36 @@ class RetargetingProgram:
             passed = model.crn.uniform("retarget_checkout", day, buyers) < passing
             book_orders(model, buyers[passed], channels[passed])
             self.recovered_orders[day] += np.count_nonzero(passed)
+            self.recovered_by_channel += np.bincount(
+                channels[passed], minlength=self.recovered_by_channel.size
+            )
+
+    def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
+        """Repeat attempts that fail checkout come back: orders per attempt rise.
+
+        An attempt in channel ``c`` checks out with ``pass_c`` at once and, failing that, is
+        recovered with the share of the carts of channel ``c`` the program followed that it
+        recovered so far; recovered orders draw no dropout (the engine counts them out).
+        """
+        followed = self.followed_by_channel
+        recovery = np.divide(
+            self.recovered_by_channel, followed, out=np.zeros_like(followed), where=followed > 0
+        )
+        direct = customers.checkout_pass
+        recovered = (
+            customers.channel_weight * (1.0 - customers.channel_pass) * np.minimum(recovery, 1.0)
+        ).sum(axis=1)
+        return LastingEffect(
+            checkout=np.divide(direct + recovered, direct, out=np.ones_like(direct), where=direct > 0)
+        )
 
     # Results ---------------------------------------------------------------------------------
-    def results(
-        self, model: CommerceModel
-    ) -> tuple[pd.DataFrame, dict[str, float], dict[str, pd.DataFrame], dict[str, Any]]:
-        """Daily frame (one row per day), summary KPIs, tables and per-shopper columns.
+    def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverOutput:
+        """Followed shoppers, ads, cost and returns: daily, in total and per channel.
 
         Returns
         -------
-        tuple
+        LeverOutput
             ``daily``: shoppers followed, ads, cost, returns of cart abandoners and browsers and
             carts checked out on return (people, impressions, currency); ``summary``: their
             totals and the cost per recovered order; ``tables``: ``retargeting``, one row per
@@ -221,4 +248,4 @@ class RetargetingProgram:
             "retargeting_recovered_orders": orders,
             "retargeting_cost_per_recovered_order": total_cost / orders if orders > 0 else float("nan"),
         }
-        return daily, summary, {"retargeting": table}, {}
+        return LeverOutput(daily=daily, summary=summary, tables={"retargeting": table})

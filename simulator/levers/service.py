@@ -10,35 +10,69 @@ as an indifferent one) and decides who talks and refers (see :mod:`simulator.lev
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import numpy.typing as npt
+import pandas as pd
 
 from ..config.policies import Service
+from ..engine.lifetime import CustomerBase, LastingEffect
+from .base import Float32Array, IntArray, Lever, LeverOutput, OrderBatch
+
+if TYPE_CHECKING:
+    from ..engine.model import CommerceModel
+    from .composite import Levers
 
 __all__ = ["Satisfaction"]
 
-IntArray = npt.NDArray[np.int64]
 
+class Satisfaction(Lever[Service]):
+    """Satisfaction of every shopper (NaN until the first order).
 
-class Satisfaction:
-    """Satisfaction of every shopper (NaN until the first order)."""
+    Built with the default service whenever win-back or referral is on (they read it). The
+    arms of an A/B test keep one score per shopper, each arm's service scoring its shoppers.
+    """
 
-    def __init__(self, config: Service, size: int) -> None:
-        self.config = config
+    key = "service"
+    title = "service and satisfaction"
+    config_type = Service
+    enable_with_defaults = True
+
+    def __init__(self, config: Service, model: CommerceModel, levers: Levers) -> None:
+        super().__init__(config, model, levers)
         self.base = float(np.clip(0.9 - 0.05 * (config.delivery_days - 1.0), 0.0, 1.0))
         self.return_penalty = 0.15 if config.free_returns else 0.3
-        self.score = np.full(size, np.nan, dtype=np.float32)
+        self.score = np.full(model.population.size, np.nan, dtype=np.float32)
 
-    def on_orders(
-        self, noise: npt.NDArray[np.float64], shoppers: IntArray, kept: npt.NDArray[np.bool_]
-    ) -> None:
-        """Update satisfaction after orders (``kept``: not returned; ``noise``: standard normal)."""
-        experience = self.base - np.where(kept, 0.0, self.return_penalty) + 0.1 * noise
+    @classmethod
+    def bytes_per_shopper(cls, config: Service) -> int:
+        """The satisfaction score (bytes per shopper)."""
+        return 4
+
+    def share_state(self, first: Lever[Service]) -> None:
+        """Score the same array as the first arm's satisfaction (one score per shopper)."""
+        if isinstance(first, Satisfaction):
+            self.score = first.score
+
+    def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
+        """Update satisfaction after orders: the experience, with noise, averaged in."""
+        noise = model.crn.normal("satisfaction", model.day, batch.shoppers)
+        experience = self.base - np.where(batch.kept, 0.0, self.return_penalty) + 0.1 * noise
         experience = np.clip(experience, 0.0, 1.0).astype(np.float32)
-        previous = self.score[shoppers]
-        self.score[shoppers] = np.where(np.isnan(previous), experience, 0.5 * previous + 0.5 * experience)
+        previous = self.score[batch.shoppers]
+        self.score[batch.shoppers] = np.where(
+            np.isnan(previous), experience, 0.5 * previous + 0.5 * experience
+        )
 
-    def dropout_factor(self, shoppers: IntArray) -> npt.NDArray[np.float32]:
+    def dropout_factor(self, model: CommerceModel, shoppers: IntArray) -> Float32Array:
         """Multiplier of the dropout chance: ``1.5 - satisfaction`` (1 when unknown)."""
         score = self.score[shoppers]
         return np.where(np.isnan(score), np.float32(1.0), np.float32(1.5) - score)
+
+    def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
+        """Satisfaction lasts: its dropout multiplier."""
+        return LastingEffect(dropout=self.dropout_factor(model, customers.shoppers).astype(np.float64))
+
+    def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverOutput:
+        """The ``satisfaction`` column of each shopper (0-1, empty before the first order)."""
+        return LeverOutput(columns={"satisfaction": self.score})

@@ -31,7 +31,7 @@ needs-changed and 0.5% of dissatisfied customers offered are won back.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -39,17 +39,17 @@ import pandas as pd
 
 from ..config.policies import ChurnReason, Winback
 from ..engine.journey import checkout
+from ..engine.lifetime import CustomerBase, LastingEffect
 from ..engine.population import NO_DAY
+from .base import BoolArray, FloatArray, IntArray, Lever, LeverOutput, OrderBatch, RangeSpec, share_range
+from .service import Satisfaction
 
 if TYPE_CHECKING:
+    from ..config.scenario import Scenario
     from ..engine.model import CommerceModel
     from .composite import Levers
 
 __all__ = ["WinbackProgram"]
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 
 RECENCY_SEGMENTS = ("short", "medium", "long")
 VALUE_SEGMENTS = ("high", "medium", "low")
@@ -64,22 +64,20 @@ COUPON_VALID_DAYS = 14
 N_SEGMENTS = len(RECENCY_SEGMENTS) * len(VALUE_SEGMENTS) * len(REASONS)
 
 
-class WinbackProgram:
-    """Win-back offers to lapsed customers by recency, value and churn reason.
+class WinbackProgram(Lever[Winback]):
+    """Win-back offers to lapsed customers by recency, value and churn reason (``policies.winback``).
 
-    Parameters
-    ----------
-    config
-        The ``policies.winback`` section.
-    model
-        The model being built (population size, channels and horizon are read).
-    levers
-        The levers this program belongs to (satisfaction, price elasticity, scope).
+    Reads the satisfaction and the price elasticity of the same levers; offers go to the
+    customers of their scope.
     """
 
+    key = "winback"
+    title = "win-back"
+    config_type = Winback
+    booked_cost_kpis = ("winback_offer_cost",)
+
     def __init__(self, config: Winback, model: CommerceModel, levers: Levers) -> None:
-        self.config = config
-        self.levers = levers
+        super().__init__(config, model, levers)
         size = model.population.size
         days = model.horizon_days
         names = model.scenario.channel_names
@@ -99,71 +97,115 @@ class WinbackProgram:
         self.open_segment = np.zeros(size, dtype=np.int8)
         self.coupon_until = np.full(size, -1, dtype=np.int32)
 
-        self.offers = np.zeros((days, N_SEGMENTS))
+        self.offers_sent = np.zeros((days, N_SEGMENTS))
         self.responses = np.zeros((days, N_SEGMENTS))
         self.wins = np.zeros((days, N_SEGMENTS))
         self.offer_cost = np.zeros((days, N_SEGMENTS))
         self.coupon_cost = np.zeros((days, N_SEGMENTS))
 
+    @classmethod
+    def requires(cls, config: Winback) -> tuple[str, ...]:
+        """Satisfaction (churn reasons)."""
+        return ("service",)
+
+    @classmethod
+    def bytes_per_shopper(cls, config: Winback) -> int:
+        """Churn reason, lapse day, open offer, its segment and coupon window (bytes per shopper)."""
+        return 1 + 4 + 2 + 1 + 4
+
+    @classmethod
+    def search_ranges(cls, config: Winback | None, scenario: Scenario) -> dict[str, RangeSpec]:
+        """Each offer's coupon up to 30% (or twice its current value)."""
+        if config is None:
+            return {}
+        return {
+            f"winback.offers[{i}].coupon": share_range(o.coupon, 0.3) for i, o in enumerate(config.offers)
+        }
+
     # Questions from the other mechanisms ---------------------------------------------------
     def _holding(self, model: CommerceModel, shoppers: IntArray) -> BoolArray:
         return np.asarray((self.open_offer[shoppers] >= 0) & (self.coupon_until[shoppers] >= model.day))
 
-    def coupon(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
+    def offers(
+        self, model: CommerceModel, shoppers: IntArray, channels: IntArray | None, first: BoolArray
+    ) -> list[FloatArray]:
         """Win-back coupon available to each shopper today (share of list value)."""
-        return np.where(self._holding(model, shoppers), self.offer_coupon[self.open_offer[shoppers]], 0.0)
+        return [np.where(self._holding(model, shoppers), self.offer_coupon[self.open_offer[shoppers]], 0.0)]
 
-    def on_orders(
-        self,
-        model: CommerceModel,
-        shoppers: IntArray,
-        first: BoolArray,
-        list_value: FloatArray | None = None,
-        discount_rate: FloatArray | None = None,
-        kept: BoolArray | None = None,
-    ) -> None:
+    def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
         """Count the orders of responders holding a coupon as wins, and use the coupons up.
 
-        Parameters
-        ----------
-        model
-            The model.
-        shoppers
-            Ids of the shoppers who just ordered.
-        first
-            Whether each order is the shopper's first (never a win-back order).
-        list_value
-            Basket list value of each order (currency per person); with ``discount_rate``,
-            the coupon cost is the part of the order's discount the coupon accounts for. When
-            not given, the persona's mean basket value stands in for it.
-        discount_rate
-            Discount each order got (share of list value), all offers combined.
-        kept
-            Whether each order was kept; a returned order is refunded, so its coupon costs
-            nothing (as in :func:`simulator.engine.economics.book_orders`). All count as kept when
-            not given.
+        A first order is never a win-back order. The coupon cost is the part of the order's
+        discount the coupon accounts for, times its list value; a returned order is refunded,
+        so its coupon costs nothing (as in :func:`simulator.engine.economics.book_orders`).
         """
-        holding = self._holding(model, shoppers) & ~first
+        shoppers = batch.shoppers
+        holding = self._holding(model, shoppers) & ~batch.first
         if not holding.any():
             return
         winners = shoppers[holding]
         offer = self.open_offer[winners]
         segment = self.open_segment[winners].astype(np.int64)
-        coupon = self.offer_coupon[offer]
-        if list_value is None or discount_rate is None:
-            personas = model.population.personas
-            persona = model.population.persona[winners]
-            value = np.exp(personas.basket_log_mean[persona] + personas.basket_log_sigma[persona] ** 2 / 2)
-        else:
-            value = list_value[holding]
-            coupon = np.minimum(coupon, discount_rate[holding])
-        if kept is not None:
-            value = np.where(kept[holding], value, 0.0)
+        coupon = np.minimum(self.offer_coupon[offer], batch.discount_rate[holding])
+        value = np.where(batch.kept[holding], batch.list_value[holding], 0.0)
         day = model.day
         self.wins[day] += np.bincount(segment, minlength=N_SEGMENTS)
         self.coupon_cost[day] += np.bincount(segment, weights=coupon * value, minlength=N_SEGMENTS)
         self.open_offer[winners] = -1
         self.coupon_until[winners] = -1
+
+    def lasting_days(self, model: CommerceModel) -> int:
+        """The longest recency at which an offer goes out (days)."""
+        return max(offer.recency_days for offer in self.config.offers)
+
+    def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
+        """Offers at their recency days: an order outside the repeat process, or a revival.
+
+        A customer with no order for ``recency_days`` whom the offer reaches (channel audience,
+        known shopper when the channel needs it, value segment by spend so far; the first
+        offer of a recency wins) responds with the expected chance over the churn reasons
+        (dissatisfied below satisfaction 0.5, else price with the persona's price sensitivity,
+        else needs changed) and orders with the offer channel's checkout pass; a customer who
+        dropped out comes back to life when an offer reaches and wins them.
+        """
+        config = self.config
+        pop = model.population
+        shoppers = customers.shoppers
+        satisfaction = self.levers.find(Satisfaction)
+        score = (
+            np.nan_to_num(satisfaction.score[shoppers], nan=satisfaction.base)
+            if satisfaction is not None
+            else np.ones(shoppers.size, dtype=np.float32)
+        )
+        dissatisfied = score < DISSATISFIED_BELOW
+        sensitivity = pop.personas.price_sensitivity[pop.persona[shoppers]]
+        value = self._value_segment(pop.revenue[shoppers])
+        extra = np.zeros((shoppers.size, customers.days))
+        revival = np.zeros((shoppers.size, customers.days))
+        free: dict[int, BoolArray] = {}
+        for i, offer in enumerate(config.offers):
+            c = int(self.offer_channel[i])
+            open_to = free.setdefault(offer.recency_days, np.ones(shoppers.size, dtype=np.bool_))
+            reach = open_to & pop.audience[c, shoppers]
+            if not model.channel_agents[c].config.reaches_unknown:
+                reach &= pop.known[shoppers]
+            if offer.value != "any":
+                reach &= value == VALUE_SEGMENTS.index(offer.value)
+            open_to &= ~reach
+            base = config.base_response * (1.0 + self.levers.pricing.elasticity * sensitivity * offer.coupon)
+            upgrade = config.service_upgrade_effect if offer.service_upgrade else 1.0
+            response = np.where(
+                dissatisfied,
+                np.minimum(base * self.reason_response[DISSATISFIED] * upgrade, 1.0),
+                sensitivity * np.minimum(base * self.reason_response[PRICE], 1.0)
+                + (1.0 - sensitivity) * np.minimum(base * self.reason_response[NEEDS_CHANGED], 1.0),
+            )
+            response = np.where(reach, response, 0.0)
+            column = offer.recency_days - 1
+            ordered = response * customers.channel_pass[:, c]
+            extra[:, column] = 1.0 - (1.0 - extra[:, column]) * (1.0 - ordered)
+            revival[:, column] = 1.0 - (1.0 - revival[:, column]) * (1.0 - response)
+        return LastingEffect(extra_orders=extra, revival=revival)
 
     # Daily -----------------------------------------------------------------------------------
     def daily(self, model: CommerceModel) -> None:
@@ -212,7 +254,7 @@ class WinbackProgram:
         new = targets[(self.reason[targets] == NO_REASON) | (self.reason_lapse[targets] != last)]
         if new.size == 0:
             return
-        satisfaction = self.levers.satisfaction
+        satisfaction = self.levers.find(Satisfaction)
         if satisfaction is None:  # pragma: no cover - the levers build it whenever win-back is on
             score = np.ones(new.size, dtype=np.float32)
         else:
@@ -235,7 +277,7 @@ class WinbackProgram:
         self._assign_reasons(model, targets)
         reason = self.reason[targets].astype(np.int64)
         segment = (self.offer_recency_segment[index] * len(VALUE_SEGMENTS) + value) * len(REASONS) + reason
-        self.offers[day] += np.bincount(segment, minlength=N_SEGMENTS)
+        self.offers_sent[day] += np.bincount(segment, minlength=N_SEGMENTS)
         self.offer_cost[day] += np.bincount(segment, minlength=N_SEGMENTS) * offer.cost_per_offer
         ledger = model.channel_agents[int(self.offer_channel[index])].ledger
         ledger["spend"][day] += targets.size * offer.cost_per_offer
@@ -244,7 +286,7 @@ class WinbackProgram:
 
         sensitivity = pop.personas.price_sensitivity[pop.persona[targets]]
         chance = config.base_response * self.reason_response[reason]
-        chance *= 1.0 + self.levers.elasticity * sensitivity * offer.coupon
+        chance *= 1.0 + self.levers.pricing.elasticity * sensitivity * offer.coupon
         if offer.service_upgrade:
             chance = np.where(reason == DISSATISFIED, chance * config.service_upgrade_effect, chance)
         won = model.crn.uniform("winback", day, targets, index) < np.minimum(chance, 1.0)
@@ -256,14 +298,12 @@ class WinbackProgram:
         return back
 
     # Results ---------------------------------------------------------------------------------
-    def results(
-        self, model: CommerceModel
-    ) -> tuple[pd.DataFrame, dict[str, float], dict[str, pd.DataFrame], dict[str, Any]]:
-        """Daily frame (one row per day), summary KPIs, tables and per-shopper columns.
+    def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverOutput:
+        """Offers, responses, wins and costs: daily, in total and by segment; churn reasons.
 
         Returns
         -------
-        tuple
+        LeverOutput
             ``daily``: offers, responses, wins and costs per day (people, currency);
             ``summary``: totals, the overall win rate and the win rates by churn reason, by
             recency and by value segment; ``tables``: ``winback``, one row per segment
@@ -271,7 +311,7 @@ class WinbackProgram:
         """
         days = model.day
         scale = model.scale
-        offers = self.offers[:days] * scale
+        offers = self.offers_sent[:days] * scale
         responses = self.responses[:days] * scale
         wins = self.wins[:days] * scale
         offer_cost = self.offer_cost[:days] * scale
@@ -321,4 +361,6 @@ class WinbackProgram:
                 summary[f"winback_rate_{name}{suffix}"] = float(value)
         labels = np.array(["none", *REASONS], dtype=object)
         reason = pd.Categorical(labels[self.reason.astype(np.int64) + 1], categories=["none", *REASONS])
-        return daily, summary, {"winback": table}, {"churn_reason": reason}
+        return LeverOutput(
+            daily=daily, summary=summary, tables={"winback": table}, columns={"churn_reason": reason}
+        )

@@ -9,7 +9,7 @@ schema          print the JSON Schema of scenario files
 clv FILE        customer lifetime value per channel, persona and cohort; retention matrix
 attribution FILE  attribution models' credit per channel against the true incremental contribution
 replicate FILE  run a scenario and its variants on the same seeds; means, intervals, paired differences
-incrementality FILE  true incremental outcome, ROAS, ROI and marginal ROI of each channel
+incrementality FILE  true incremental outcome, ROAS, ROI and marginal ROI (break-even 0) of each channel
 allocate FILE   budget split across channels (response curves, LP, closed-loop check by simulation)
 optimize FILE   loyalty and promotion policies (Optuna) with the budget split (LP), checked by simulation
 report DIR      report.html, report.md, summary.png and report.xlsx from a results folder
@@ -386,14 +386,19 @@ def print_summary(result: object) -> None:
             lever = lever_of_kpi(name)
             title = "Lever: " + (lever.title if lever is not None else name.split("_")[0])
             groups.setdefault(title, []).append(name)
+    from simulator.common.measures import break_even_text
+
     for title, names in groups.items():
         print(f"\n{title}")
         for name in names:
-            print(f"  {name.replace('_', ' '):34s} {_format_value(kpis[name]):>16s}")
+            note = break_even_text(name)
+            label = name.replace("_", " ") + (f" ({note})" if note else "")
+            print(f"  {label:34s} {_format_value(kpis[name]):>16s}")
     table = result.channel_totals()[
-        ["spend", "reach", "visits", "orders", "new_customers", "revenue", "contribution", "roas"]
+        ["spend", "reach", "visits", "orders", "new_customers", "revenue", "contribution", "last_touch_roas"]
     ]
-    print("\nChannels over the horizon")
+    print("\nChannels over the horizon (orders credited to the channel of their last touch; last_touch_roas")
+    print("is an attribution figure, not what the spend adds: see run.py incrementality)")
     print(table.to_string(float_format=lambda v: _format_value(float(v))))
     for name, lever_table in result.tables.items():
         print(f"\n{name.replace('_', ' ').capitalize()}")

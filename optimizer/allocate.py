@@ -952,31 +952,43 @@ def portfolio_rules(
     return pd.DataFrame(rows).set_index("channel")
 
 
+CUT_SHARE = 0.05
+"""A plan that moves a channel's spend by less than this share keeps it, for the portfolio rules."""
+
+
 def _rule_conflict(
-    rule: str, roi: float, now: float, planned: float, marginal_now: float, marginal: float
+    rule: str, roi: float, now: float, planned: float, marginal_now: float, marginal: float, funded: float
 ) -> str:
     """The conflict between a channel's portfolio rule and the plan in words ("" when they agree).
 
     The rules look at the return on all of a channel's spend (its ROI), the plan at the return
-    of the next unit (its marginal ROI): a channel can earn well on average and still be past
-    the point where more spend pays more than elsewhere.
+    of the next unit (its marginal ROI, ``marginal_now`` at the current spend and ``marginal``
+    at the planned one); ``funded`` is the median marginal ROI of the channels the plan funds.
+    A channel can earn well on all its spend and still be past the point where its next unit
+    earns what the next unit earns elsewhere.
     """
-    cut = planned < now * (1 - 1e-3)
-    if rule == "expand" and cut:
+    if rule == "expand" and planned < now * (1 - CUT_SHARE):
+        why = (
+            f"the rule looks at the return on all its spend, the plan at the next unit: its marginal ROI "
+            f"at the current spend is {marginal_now:.2f} against {funded:.2f} for the channels the plan funds"
+            if marginal_now < funded
+            else f"its marginal ROI at the current spend ({marginal_now:.2f}) is not below that of the "
+            f"channels the plan funds ({funded:.2f}): the cut comes from the constraints"
+        )
         return (
             f"the rule says expand (ROI {roi:.2f} on all its spend) but the plan cuts it by "
-            f"{1 - planned / now:.0%}: its marginal ROI is {marginal_now:.2f} at the current spend and "
-            f"{marginal:.2f} at the planned one, so the next unit earns more elsewhere"
+            f"{1 - planned / now:.0%}; {why}"
         )
     if rule == "exit" and planned > 0:
         return (
-            f"the rule says exit (ROI {roi:.2f} below half the target for three cycles) but the plan "
-            f"keeps {_money(planned)}: its marginal ROI there is {marginal:.2f}"
+            f"the rule says exit (ROI below half the target for three cycles) but the plan keeps "
+            f"{_money(planned)}: its marginal ROI there is {marginal:.2f} against {funded:.2f} for the "
+            "channels the plan funds"
         )
     if rule == "admit" and planned <= 0:
         return (
-            f"the rule admits it (test ROI {roi:.2f}) but the plan leaves it at 0: "
-            f"its marginal ROI is {marginal:.2f}"
+            f"the rule admits it (test ROI {roi:.2f}) but the plan leaves it at 0: its marginal ROI "
+            f"is {marginal:.2f} against {funded:.2f} for the channels the plan funds"
         )
     if rule == "not admitted" and planned > 0:
         return (
@@ -1318,15 +1330,21 @@ def _channel_table(
 ) -> pd.DataFrame:
     """One row per channel: spend now and in the plan, the curve's outcome and measures, the rule."""
     entry = get_objective(objective)
+    marginals = {
+        name: entry.per_spend(curve.marginal(float(totals[name]))) for name, curve in curves.curves.items()
+    }
+    funded_values = [marginals[name] for name in marginals if totals[name] > 0]
+    funded = float(np.median(funded_values)) if funded_values else math.nan
     rows = []
     for name, curve in curves.curves.items():
         planned = float(totals[name])
         now = current[name]
         outcome = float(curve(planned))
-        marginal = entry.per_spend(curve.marginal(planned))
+        marginal = marginals[name]
         rule = str(portfolio.loc[name, "rule"])
         roi = cell(portfolio, name, "roi")
-        conflict = _rule_conflict(rule, roi, now, planned, entry.per_spend(curve.marginal(now)), marginal)
+        marginal_now = entry.per_spend(curve.marginal(now))
+        conflict = _rule_conflict(rule, roi, now, planned, marginal_now, marginal, funded)
         rows.append(
             {
                 "channel": name,

@@ -176,11 +176,17 @@ def test_no_channel_leaves_its_measured_range_unless_flagged(tmp_path: Path) -> 
 
 
 def test_portfolio_rules_that_disagree_with_the_plan_say_why() -> None:
-    text = _rule_conflict("expand", 49.4, 36_000.0, 3_000.0, 0.37, 1.03)
+    # The case: CRM earns 49x its spend on average, yet its next unit earns less than elsewhere.
+    text = _rule_conflict("expand", 49.4, 36_000.0, 3_000.0, 0.37, 1.03, 1.03)
     assert text.startswith("the rule says expand (ROI 49.40 on all its spend) but the plan cuts it by 92%")
-    assert "marginal ROI is 0.37 at the current spend" in text
-    assert _rule_conflict("expand", 2.0, 100.0, 150.0, 0.5, 0.4) == ""  # expanded: no conflict
-    assert "but the plan keeps" in _rule_conflict("exit", -0.5, 100.0, 80.0, -0.2, -0.1)
+    assert (
+        "its marginal ROI at the current spend is 0.37 against 1.03 for the channels the plan funds" in text
+    )
+    constrained = _rule_conflict("expand", 49.4, 36_000.0, 3_000.0, 1.5, 1.6, 1.03)
+    assert "the cut comes from the constraints" in constrained
+    assert _rule_conflict("expand", 2.0, 100.0, 150.0, 0.5, 0.4, 0.4) == ""  # expanded: no conflict
+    assert _rule_conflict("expand", 2.0, 100.0, 97.0, 0.5, 0.4, 0.4) == ""  # a 3% move keeps it
+    assert "but the plan keeps" in _rule_conflict("exit", -0.5, 100.0, 80.0, -0.2, -0.1, 0.3)
 
 
 # A market whose answer is known: do not move ------------------------------------------------------

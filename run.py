@@ -576,7 +576,7 @@ def _incrementality(args: argparse.Namespace) -> int:
 def _allocate(args: argparse.Namespace) -> int:
     from optimizer.allocate import ALLOCATION_FILES, allocate_budget, check_constraints
     from optimizer.settings import allocation_settings
-    from simulator import load_scenario
+    from simulator import ScenarioWarning, load_scenario
     from simulator.config.scenario import read_yaml_file
     from simulator.engine.results import check_output_folder
 
@@ -594,7 +594,9 @@ def _allocate(args: argparse.Namespace) -> int:
         "guard_rails": args.guard_rail,
     }
     settings = allocation_settings(scenario, data, source, **overrides)
-    check_constraints(scenario, settings, args.solver)
+    with warnings.catch_warnings():  # errors now, before any output; allocate_budget warns once
+        warnings.simplefilter("ignore", ScenarioWarning)
+        check_constraints(scenario, settings, args.solver)
     if args.rounds is not None:
         loop = settings.closed_loop.model_dump() | {"rounds": args.rounds}
         settings = allocation_settings(

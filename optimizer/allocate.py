@@ -66,7 +66,7 @@ from .lp import (
 )
 from .objectives import OBJECTIVES, get_objective, metric_frame, paired_changes
 from .pwl import PiecewiseLinear
-from .recommendation import Verdict, cell, decide, headline
+from .recommendation import Verdict, cell, decide, headline, plan_header
 from .settings import allocation_settings, settings_source
 
 if TYPE_CHECKING:
@@ -361,6 +361,9 @@ class AllocationResult:
             f'<p style="font-size: 1.1em">{_escape(self.headline())}</p>'
         )
         plan = self.table.drop(columns=["current_outcome", "recommended_outcome"])
+        headers = [
+            plan_header(str(c), currency, self.objective, self.verdict.plan_name) for c in plan.columns
+        ]
         c = self.comparison
         seeds = int(c.attrs.get("seeds", 0))
         comparison = pd.DataFrame(
@@ -389,7 +392,7 @@ class AllocationResult:
         extras += "".join(f"<li>{_escape(f'Note: {note}')}</li>" for note in self.notes)
         return (
             title
-            + html_table(plan, caption=f"Spend per channel ({currency})", readable_headers=True)
+            + html_table(plan, caption=f"Spend per channel ({currency})", headers=headers)
             + html_table(comparison, caption=f"Simulated on {seeds} fresh paired seeds", index_name="KPI")
             + gap
             + (f"<ul>{extras}</ul>" if extras else "")

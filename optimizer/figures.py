@@ -40,7 +40,7 @@ from simulator.common.figures import (
     single_axes,
     unit_suffix,
 )
-from simulator.common.measures import MEASURES
+from simulator.common.measures import MEASURES, break_even_text
 
 __all__ = [
     "OUTCOME_LABELS",
@@ -102,14 +102,15 @@ def curve_label(objective: str) -> str:
     """What a response curve of ``objective`` measures, for its axis.
 
     For ``profit`` the curves measure the channel's incremental contribution (profit before
-    its own spend), so that the next unit pays when its slope is above 1 (marginal ROI above 0).
+    its own spend), so that the next unit pays when its slope is above 1 (marginal ROI above 0);
+    the figure's title says so.
     """
     entry = OBJECTIVES.get(objective)
     if entry is None:
         return f"incremental {objective.replace('_', ' ')}"
     entry = entry.lp_objective
     if entry.subtract_spend:
-        return "incremental contribution (profit before the channel's spend)"
+        return "incremental contribution"
     return f"incremental {entry.label}"
 
 
@@ -118,7 +119,7 @@ def response_curves(
     points: pd.DataFrame,
     observed: pd.DataFrame | None = None,
     *,
-    outcome_label: str = "incremental contribution (profit before the channel's spend)",
+    outcome_label: str = "incremental contribution",
     marginal: str = "marginal_roi",
     currency: str = "",
     x_currency: str | None = None,
@@ -221,7 +222,9 @@ def response_curves(
         money_axis(ax)
     if axes:
         axes[0].legend(fontsize=8)
-    fig.suptitle(f"Response curves: current and {plan_label} spend; {marginal_text} at the star")
+    defined = " (contribution: profit before the channel's spend)" if "contribution" in outcome_label else ""
+    at_star = f"{measure.label}, {measure.break_even_note}" if measure else marginal_text
+    fig.suptitle(f"Response curves{defined}; star: {at_star}", fontsize=10)
     return root_figure(fig)
 
 
@@ -268,8 +271,7 @@ def outcome_comparison(table: pd.DataFrame, *, currency: str = "", fig: FigureBa
         ax.set_ylabel(metric_axis(metric, currency))
         if amount:
             money_axis(ax)
-    others = [p for p in pd.unique(data["plan"].astype(str)) if p != "current"]
-    fig.suptitle(f"Expected outcome, current and {' and '.join(others) or 'other'} plan (95% interval)")
+    fig.suptitle("Expected outcome of each plan (95% interval)")
     return root_figure(fig)
 
 
@@ -307,7 +309,10 @@ def pareto_front(
         if pick.empty:
             raise ValueError(f"pareto_front: chosen trial {chosen} is not among the trials")
         ax.plot(pick[x], pick[y], "*", color="#d62728", markersize=16, label=f"chosen (trial {chosen})")
-    x_label, y_label = (OUTCOME_LABELS.get(m, m.replace("_", " ")) for m in (x, y))
+    x_label, y_label = (
+        OUTCOME_LABELS.get(m, m.replace("_", " ")) + (f", {break_even_text(m)}" if break_even_text(m) else "")
+        for m in (x, y)
+    )
     ax.set_title(f"Policies tried: {METRIC_SHORT.get(x, x_label)} against {METRIC_SHORT.get(y, y_label)}")
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)

@@ -284,9 +284,11 @@ def solve_allocation(
         per channel: the problem becomes a MILP).
     target_roi : float, optional
         Target-ROI mode: the largest total spend whose overall ROI stays at or above the target.
-        ROI is ``(sum of outcomes - spend) / spend`` when ``subtract_spend`` (so 0.5 = 50% profit
-        on spend), ``sum of outcomes / spend`` (ROAS-like) otherwise. Outcomes at zero spend
-        count. Among allocations of that largest spend, the one with the most outcome is returned.
+        With ``subtract_spend`` this is the ROI of :mod:`simulator.common.measures`,
+        ``(sum of outcomes - spend) / spend`` (break-even 0; 0.5 = 50% profit on spend);
+        without it the target is on the outcome per unit of spend, ``sum of outcomes / spend``.
+        Outcomes at zero spend count. Among allocations of that largest spend, the one with the
+        most outcome is returned.
     periods : int, default 1
         Number of periods (weeks, months) in the plan.
     period_budgets : sequence of float or None, optional
@@ -925,7 +927,7 @@ class _Model:
                 )
 
     def _add_target_roi(self) -> None:
-        """Outcome >= (1 + target) * spend (profit ROI) or target * spend (ROAS-like)."""
+        """Outcome >= (1 + target) * spend (profit ROI) or target * spend (outcome per unit of spend)."""
         inputs = self.inputs
         assert inputs.target_roi is not None
         multiple = inputs.target_roi + (1.0 if inputs.subtract_spend else 0.0)
@@ -1253,11 +1255,11 @@ def _infeasible_error(inputs: _Inputs, solver_name: str, status: int) -> Constra
 
 def _target_unreachable(inputs: _Inputs) -> ConstraintError:
     best = max(_best_next_unit(inputs, i, np.zeros(inputs.periods)) for i in range(len(inputs.channels)))
-    best_roi = best - 1 if inputs.subtract_spend else best
+    measure = f"an ROI of {best - 1:.2f}" if inputs.subtract_spend else f"{best:.2f} per unit of spend"
     return ConstraintError(
         "target_roi",
         f"no spend reaches the target ROI {inputs.target_roi:g}: the best first unit of spend on any "
-        f"channel returns an ROI of {best_roi:.2f}",
+        f"channel returns {measure}",
     )
 
 

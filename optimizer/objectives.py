@@ -234,8 +234,7 @@ def _registry(*entries: Objective) -> dict[str, Objective]:
 # fmt: off
 OBJECTIVES: Mapping[str, Objective] = _registry(
     Objective("profit", "profit", "profit", "currency", _running_profit, subtract_spend=True, measure="roi"),
-    Objective("roi", "roi", "ROI (profit / marketing spend, break-even 0)", "ratio", _running_roi,
-              lp="profit"),
+    Objective("roi", "roi", "ROI (profit / marketing spend)", "ratio", _running_roi, lp="profit"),
     Objective("revenue", "revenue", "revenue", "currency", _running_revenue, measure="roas"),
     Objective("new_customers", "new_customers", "new customers", "people", _running_new_customers,
               measure="new_customers_per_1000"),

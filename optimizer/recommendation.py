@@ -29,6 +29,9 @@ import pandas as pd
 
 from simulator.common.display import format_kpi as _format
 from simulator.common.figures import format_amount
+from simulator.common.measures import MEASURES, measure_header
+
+from .objectives import OBJECTIVES
 
 __all__ = [
     "DECISIONS",
@@ -40,6 +43,7 @@ __all__ = [
     "decide",
     "expected_frame",
     "headline",
+    "plan_header",
     "recommendation_sentence",
     "significantly_worse",
     "verdict_from_dict",
@@ -48,6 +52,9 @@ __all__ = [
 RECOMMEND, KEEP, RUN_LARGER = "recommend", "keep current plan", "not confirmed: run larger"
 DECISIONS = (RECOMMEND, KEEP, RUN_LARGER)
 """The three decisions of a verdict."""
+
+MAX_CHECK_SEEDS = 100
+"""Most fresh seeds a check can use (``closed_loop.seeds``, ``search.confirm_seeds``)."""
 
 COST_METRICS = frozenset({"marketing_spend", "program_costs"})
 """Metrics that get worse when they rise (the others are worse when they fall)."""
@@ -195,7 +202,8 @@ def decide(
     half = (high - low) / 2 if math.isfinite(high - low) else math.inf
     factor = max(2, math.ceil((half / target) ** 2)) if math.isfinite(half) and target > 0 else 4
     options = [f"--agents {factor * agents}"] if agents else []
-    options += [f"{seeds_option}: {factor * seeds}"] if seeds else []
+    # Check seeds go up to MAX_CHECK_SEEDS (the settings' limit); past it only more agents help.
+    options += [f"{seeds_option}: {factor * seeds}"] if seeds and factor * seeds <= MAX_CHECK_SEEDS else []
     size = "this size" if target == change else f"of {min_gain:.1%}, the smallest worth acting on"
     step = f"about {factor}x the runs would narrow the interval enough to confirm a gain {size}"
     step += f": rerun with {' or '.join(options)}" if options else ""
@@ -349,6 +357,34 @@ def headline(
     if verdict.next_step:
         text += f" Next: {verdict.next_step}."
     return text
+
+
+def plan_header(column: str, currency: str, objective: str, plan: str = "recommended") -> str:
+    """A column of a plan's channel table as a header with its unit.
+
+    Spend in the currency, outcomes in the objective's unit, measures of return as ratios with
+    their break-even (:func:`simulator.common.measures.measure_header`); ``plan`` names the plan
+    (:attr:`Verdict.plan_name`). Other columns get spaces for underscores.
+    """
+    money = f" ({currency})" if currency else ""
+    entry = OBJECTIVES.get(objective)
+    outcome_unit = " (people)" if entry is not None and entry.unit == "people" else money
+    headers = {
+        "current_spend": f"current spend{money}",
+        "recommended_spend": f"{plan} spend{money}",
+        "change": f"change{money}",
+        "change_pct": "change (%)",
+        "current_outcome": f"outcome at current spend{outcome_unit}",
+        "recommended_outcome": f"outcome at {plan} spend{outcome_unit}",
+        "measured_max_spend": f"measured up to{money}",
+        "within_measured_range": "within measured range",
+        "curve": "curve (hill or measured points)",
+        "portfolio": "portfolio rule",
+        "portfolio_conflict": "rule against plan",
+    }
+    if column in MEASURES:
+        return measure_header(column)
+    return headers.get(column, column.replace("_", " "))
 
 
 def _number_or_nan(value: Any) -> float:

@@ -103,13 +103,14 @@ from optimizer.recommendation import (
     Verdict,
     expected_frame,
     headline,
+    plan_header,
     recommendation_sentence,
     verdict_from_dict,
 )
 from simulator.common.display import HEADLINE_KPIS, format_range
 from simulator.common.display import format_kpi as _format
 from simulator.common.figures import METRIC_SHORT
-from simulator.common.measures import MEASURES, measure_header
+from simulator.common.measures import MEASURES, break_even_text, measure_header
 from simulator.engine.results import CHANNEL_TABLE_COLUMNS, check_output_folder, write_files
 
 from . import figures
@@ -314,32 +315,6 @@ def _currency(inputs: _Inputs, plan: Mapping[str, Any] | None) -> str:
     return ""
 
 
-_MONEY_COLUMNS = ("current_spend", "recommended_spend", "change", "measured_max_spend")
-
-
-def _plan_header(column: str, currency: str, objective: str, plan: str) -> str:
-    """A header of the plan table with its unit (currency, people, ratio with break-even, share)."""
-    money = f" ({currency})" if currency else ""
-    entry = OBJECTIVES.get(objective)
-    outcome_unit = " (people)" if entry is not None and entry.unit == "people" else money
-    headers = {
-        "current_spend": f"current spend{money}",
-        "recommended_spend": f"{plan} spend{money}",
-        "change": f"change{money}",
-        "change_pct": "change (%)",
-        "current_outcome": f"outcome at current spend{outcome_unit}",
-        "recommended_outcome": f"outcome at {plan} spend{outcome_unit}",
-        "measured_max_spend": f"measured up to{money}",
-        "within_measured_range": "within measured range",
-        "curve": "curve (hill or measured points)",
-        "portfolio": "portfolio rule",
-        "portfolio_conflict": "rule against plan",
-    }
-    if column in MEASURES:
-        return measure_header(column)
-    return headers.get(column, _header(column))
-
-
 def _plan_cell(column: str, value: Any) -> str:
     if column == "within_measured_range" and isinstance(value, bool):
         return "yes" if value else "OUTSIDE"
@@ -390,7 +365,7 @@ def _plan_section(
     columns = list(channels.columns)
     section.tables.append(
         _Table(
-            [_plan_header(c, currency, objective, verdict.plan_name) for c in columns],
+            [plan_header(c, currency, objective, verdict.plan_name) for c in columns],
             [[_plan_cell(c, row[c]) for c in columns] for row in channels.to_dict("records")],
         )
     )
@@ -683,6 +658,12 @@ def _channel_table(channels_daily: pd.DataFrame | None) -> pd.DataFrame | None:
     return totals
 
 
+def _kpi_label(name: str) -> str:
+    """A KPI's name, with the break-even of a measure of return: ``roi (break-even 0)``."""
+    note = break_even_text(name)
+    return f"{name} ({note})" if note else name
+
+
 def _channel_header(column: str, currency: str) -> str:
     money = f" ({currency})" if currency else ""
     if column in MEASURES:
@@ -856,8 +837,10 @@ def _xlsx_writer(inputs: _Inputs, plan: dict[str, Any] | None) -> Callable[[Path
                 pd.DataFrame(plan["channels"]).to_excel(book, sheet_name="allocation", index=False)
                 if plan.get("expected"):
                     expected_frame(plan["expected"]).to_excel(book, sheet_name="expected", index=False)
-                policy = plan.get("policy")
-                if isinstance(policy, dict) and policy:
+                policy, rows = plan.get("policy"), plan.get("policy_table")
+                if isinstance(rows, list) and rows:
+                    pd.DataFrame(rows).to_excel(book, sheet_name="policy", index=False)
+                elif isinstance(policy, dict) and policy:
                     pd.DataFrame(
                         {"parameter": list(policy), "value": [str(v) for v in policy.values()]}
                     ).to_excel(book, sheet_name="policy", index=False)
@@ -933,12 +916,12 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     by_key = {f.key: f for f in every_figure}
     chosen = [by_key[key] for key in SUMMARY_PRIORITY if key in by_key][:3]
     kpis = (inputs.summary or {}).get("kpis", {})
-    summary_kpis = [(k, _format(k, kpis[k])) for k in HEADLINE_KPIS if k in kpis][:10]
+    summary_kpis = [(_kpi_label(k), _format(k, kpis[k])) for k in HEADLINE_KPIS if k in kpis][:10]
     if not summary_kpis and plan is not None:
         # A plan without a simulation next to it: the simulated KPIs of both plans.
         summary_kpis = [
             (
-                str(metric),
+                _kpi_label(str(metric)),
                 f"{_format(str(metric), plans['current']['mean'])} -> "
                 f"{_format(str(metric), plans['recommended']['mean'])}",
             )

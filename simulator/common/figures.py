@@ -61,7 +61,7 @@ FUNNEL_STAGES: tuple[tuple[str, str], ...] = (
 PLAN_COLORS = {"current": "#8c8c8c", "recommended": "#1f77b4"}
 METRIC_LABELS = {
     "profit": "profit",
-    "roi": "ROI (profit / marketing spend, break-even 0)",
+    "roi": "ROI (profit / marketing spend)",
     "roas": "ROAS (revenue / marketing spend)",
     "revenue": "revenue",
     "marketing_spend": "marketing spend",

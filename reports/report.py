@@ -566,6 +566,12 @@ def _policy_section(inputs: _Inputs, recommendation: dict[str, Any]) -> _Section
                 ),
             )
         )
+        finished = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+        if len(finished) < 2:
+            section.paragraphs.append(
+                f"Parameter importances need at least two finished trials; this study has {len(finished)}."
+            )
+            return section
         section.figures.append(
             _Figure(
                 "param_importances",

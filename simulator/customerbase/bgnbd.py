@@ -24,14 +24,27 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import betaln, gammaln, hyp2f1
+from scipy.special import betainc, betaln, digamma, gammaln, hyp2f1, xlogy
+
+from .fitting import (
+    MIN_REPEAT_CUSTOMERS,
+    FitResult,
+    check_repeat_customers,
+    fit_positive_parameters,
+    pool_rows,
+    weighted_sum,
+)
 
 __all__ = [
     "BGNBDParameters",
+    "bgnbd_gradient",
     "bgnbd_log_likelihood",
     "conditional_expected_transactions",
+    "count_probability",
     "discounted_expected_transactions",
+    "expected_transactions",
     "fit_bgnbd",
+    "fit_bgnbd_model",
     "probability_alive",
     "rfm_from_transactions",
 ]
@@ -88,6 +101,32 @@ class BGNBDParameters:
             "log_likelihood": self.log_likelihood,
             "customers": float(self.customers),
         }
+
+    def log_likelihood_of(self, x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike) -> FloatArray:  # noqa: N803
+        """Log-likelihood of each customer's ``(x, t_x, T)``; see :func:`bgnbd_log_likelihood`."""
+        return bgnbd_log_likelihood(self, x, t_x, T)
+
+    def expected_transactions(self, t: npt.ArrayLike) -> FloatArray:
+        """Expected repeat purchases in ``t`` after the first; see :func:`expected_transactions`."""
+        return expected_transactions(self, t)
+
+    def count_probability(self, count: npt.ArrayLike, t: npt.ArrayLike) -> FloatArray:
+        """``P(X(t) = count)``; see :func:`count_probability`."""
+        return count_probability(self, count, t)
+
+    def conditional_expected_transactions(
+        self,
+        t: npt.ArrayLike,
+        x: npt.ArrayLike,
+        t_x: npt.ArrayLike,
+        T: npt.ArrayLike,  # noqa: N803
+    ) -> FloatArray:
+        """``E[Y(t) | x, t_x, T]``; see :func:`conditional_expected_transactions`."""
+        return conditional_expected_transactions(self, t, x, t_x, T)
+
+    def probability_alive(self, x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike) -> FloatArray:  # noqa: N803
+        """Chance of being alive at ``T``; see :func:`probability_alive`."""
+        return probability_alive(self, x, t_x, T)
 
 
 def rfm_from_transactions(
@@ -169,6 +208,243 @@ def bgnbd_log_likelihood(
     dropped = betaln(a + 1, np.where(repeat, b + x - 1, b)) - (r + x) * np.log(alpha + t_x)
     ll: FloatArray = common + np.where(repeat, np.logaddexp(survived, dropped), survived)
     return ll
+
+
+def bgnbd_gradient(
+    params: BGNBDParameters | tuple[float, float, float, float],
+    x: npt.ArrayLike,
+    t_x: npt.ArrayLike,
+    T: npt.ArrayLike,  # noqa: N803 - the model's standard notation
+) -> FloatArray:
+    """Gradient of each customer's log-likelihood with respect to ``(r, alpha, a, b)``.
+
+    Parameters
+    ----------
+    params
+        ``(r, alpha, a, b)`` or fitted parameters.
+    x, t_x, T
+        Per customer, as in :func:`bgnbd_log_likelihood` (time units).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(customers, 4)``: derivatives by ``r``, ``alpha``, ``a``, ``b``.
+    """
+    r, alpha, a, b = _unpack(params)
+    x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
+    repeat = x > 0
+    b_dropped = np.where(repeat, b + x - 1, b)
+    survived = betaln(a, b + x) - (r + x) * np.log(alpha + T)
+    dropped = betaln(a + 1, b_dropped) - (r + x) * np.log(alpha + t_x)
+    both = np.where(repeat, np.logaddexp(survived, dropped), survived)
+    w_survived = np.exp(survived - both)
+    w_dropped = np.where(repeat, np.exp(dropped - both), 0.0)
+    psi_all = digamma(a + b + x)
+    d_r = (
+        digamma(r + x)
+        - digamma(r)
+        + np.log(alpha)
+        - w_survived * np.log(alpha + T)
+        - w_dropped * np.log(alpha + t_x)
+    )
+    d_alpha = r / alpha - (r + x) * (w_survived / (alpha + T) + w_dropped / (alpha + t_x))
+    d_a = (
+        digamma(a + b)
+        - digamma(a)
+        + w_survived * (digamma(a) - psi_all)
+        + w_dropped * (digamma(a + 1) - psi_all)
+    )
+    d_b = (
+        digamma(a + b)
+        - digamma(b)
+        + w_survived * (digamma(b + x) - psi_all)
+        + w_dropped * (digamma(b_dropped) - psi_all)
+    )
+    return np.stack([d_r, d_alpha, d_a, d_b], axis=-1)
+
+
+@dataclass(frozen=True)
+class PooledHistories:
+    """Customer histories pooled for fast likelihood evaluation.
+
+    Customers with the same ``(x, t_x, T)`` are one row with a weight, and the special functions
+    that depend on ``x`` only are evaluated once per distinct ``x``.
+
+    Attributes
+    ----------
+    x, t_x, T : numpy.ndarray
+        The distinct rows (time units).
+    weight : numpy.ndarray
+        Customers per row.
+    x_values : numpy.ndarray
+        The distinct values of ``x``.
+    x_index : numpy.ndarray
+        Index of each row's ``x`` in ``x_values``.
+    """
+
+    x: FloatArray
+    t_x: FloatArray
+    T: FloatArray
+    weight: FloatArray
+    x_values: FloatArray
+    x_index: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike) -> PooledHistories:  # noqa: N803
+        """Pool per-customer arrays (time units)."""
+        rows, weight, _ = pool_rows(x, t_x, T)
+        x_values, x_index = np.unique(rows[0], return_inverse=True)
+        return cls(rows[0], rows[1], rows[2], weight, x_values, x_index.reshape(-1))
+
+    def log_likelihood_and_gradient(self, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Each row's BG/NBD log-likelihood and its gradient by ``(r, alpha, a, b)``.
+
+        The same figures as :func:`bgnbd_log_likelihood` and :func:`bgnbd_gradient`.
+        """
+        r, alpha, a, b = (float(v) for v in theta)
+        xs, at = self.x_values, self.x_index
+        repeat_x = xs > 0
+        b_dropped = np.where(repeat_x, b + xs - 1, b)
+        log_beta = betaln(a, b)
+        # Functions of x alone, then gathered per row.
+        head = (gammaln(r + xs) - gammaln(r) + r * np.log(alpha) - log_beta)[at]
+        beta_survived = betaln(a, b + xs)[at]
+        beta_dropped = betaln(a + 1, b_dropped)[at]
+        psi_all = digamma(a + b + xs)
+        d_r_x = (digamma(r + xs) - digamma(r) + np.log(alpha))[at]
+        d_a_survived = (digamma(a) - psi_all)[at]
+        d_a_dropped = (digamma(a + 1) - psi_all)[at]
+        d_b_survived = (digamma(b + xs) - psi_all)[at]
+        d_b_dropped = (digamma(b_dropped) - psi_all)[at]
+        x, repeat = self.x, repeat_x[at]
+        log_age = np.log(alpha + self.T)
+        log_recency = np.log(alpha + self.t_x)
+        survived = beta_survived - (r + x) * log_age
+        dropped = beta_dropped - (r + x) * log_recency
+        both = np.where(repeat, np.logaddexp(survived, dropped), survived)
+        w_survived = np.exp(survived - both)
+        w_dropped = np.where(repeat, 1 - w_survived, 0.0)
+        base_ab = digamma(a + b)
+        gradient = np.stack(
+            [
+                d_r_x - w_survived * log_age - w_dropped * log_recency,
+                r / alpha - (r + x) * (w_survived / (alpha + self.T) + w_dropped / (alpha + self.t_x)),
+                base_ab - digamma(a) + w_survived * d_a_survived + w_dropped * d_a_dropped,
+                base_ab - digamma(b) + w_survived * d_b_survived + w_dropped * d_b_dropped,
+            ],
+            axis=-1,
+        )
+        return head + both, gradient
+
+
+def fit_bgnbd_model(
+    x: npt.ArrayLike,
+    t_x: npt.ArrayLike,
+    T: npt.ArrayLike,  # noqa: N803 - the model's standard notation
+    time_unit_days: float = 7.0,
+    min_repeat_customers: int = MIN_REPEAT_CUSTOMERS,
+) -> FitResult[BGNBDParameters]:
+    """Fit the BG/NBD model with standard errors (observed information; see :mod:`.fitting`).
+
+    Parameters
+    ----------
+    x, t_x, T
+        Per customer: repeat purchases, time of the last repeat purchase and time observed
+        since the first purchase (time units).
+    time_unit_days
+        Length of the time unit (days), recorded in the model.
+    min_repeat_customers
+        The fewest customers with a repeat purchase accepted (people).
+
+    Returns
+    -------
+    FitResult
+        Estimates of ``r``, ``alpha`` (time units), ``a``, ``b`` with standard errors.
+
+    Raises
+    ------
+    IdentificationError
+        With fewer than ``min_repeat_customers`` repeat customers.
+    """
+    check_repeat_customers(x, min_repeat_customers, "BG/NBD")
+    pooled = PooledHistories.of(x, t_x, T)
+    weight = pooled.weight
+
+    def combined(phi: FloatArray) -> tuple[float, FloatArray]:
+        theta = np.exp(phi)
+        ll, per_row = pooled.log_likelihood_and_gradient(theta)
+        return float(weighted_sum(weight, ll)), weighted_sum(weight, per_row) * theta
+
+    def total(phi: FloatArray) -> float:
+        return combined(phi)[0]
+
+    theta, covariance, ll, surface = fit_positive_parameters(
+        total, np.zeros(4), float(weight.sum()), combined=combined
+    )
+    customers = int(weight.sum())
+    r, alpha, a, b = (float(v) for v in theta)
+    model = BGNBDParameters(r, alpha, a, b, time_unit_days, ll, customers)
+    names = ("r", "alpha", "a", "b")
+    return FitResult(model, names, theta, covariance, ("log",) * 4, ll, customers, surface=surface)
+
+
+def expected_transactions(params: BGNBDParameters, t: npt.ArrayLike) -> FloatArray:
+    """Expected repeat purchases of a customer in the ``t`` time units after the first purchase.
+
+    ``E[X(t)] = (a+b-1)/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b; a+b-1; t/(alpha+t))]``
+    (Fader, Hardie and Lee 2005, eq. 9): the conditional expectation of a customer with no
+    history (``x = t_x = T = 0``).
+
+    Parameters
+    ----------
+    params
+        Fitted parameters.
+    t
+        Time since the first purchase (time units, >= 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        Expected repeat purchases (count).
+    """
+    t = np.asarray(t, dtype=np.float64)
+    zero = np.zeros_like(t)
+    return conditional_expected_transactions(params, t, zero, zero, zero)
+
+
+def count_probability(params: BGNBDParameters, count: npt.ArrayLike, t: npt.ArrayLike) -> FloatArray:
+    """Chance of exactly ``count`` repeat purchases in the ``t`` time units after the first.
+
+    ``P(X(t) = x) = B(a, b+x)/B(a, b) NB(x; r, alpha, t) + [x>0] B(a+1, b+x-1)/B(a, b)
+    P(NB(r, alpha, t) >= x)`` (Fader, Hardie and Lee 2005, eq. 8), where ``NB`` is the negative
+    binomial count of a gamma(r, alpha) Poisson process over ``t``; its tail is the regularized
+    incomplete beta ``I_(t/(alpha+t))(x, r)``.
+
+    Parameters
+    ----------
+    params
+        Fitted parameters.
+    count
+        Number of repeat purchases (whole, >= 0); broadcasts against ``t``.
+    t
+        Time since the first purchase (time units, >= 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        Probabilities (0-1).
+    """
+    r, alpha, a, b = _unpack(params)
+    x = np.asarray(count, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    share = t / (alpha + t)
+    log_nb = gammaln(r + x) - gammaln(r) - gammaln(x + 1) + r * np.log1p(-share) + xlogy(x, share)
+    alive = np.exp(betaln(a, b + x) - betaln(a, b) + log_nb)
+    repeat = x > 0
+    safe_x = np.where(repeat, x, 1.0)
+    dropped = np.exp(betaln(a + 1, np.where(repeat, b + x - 1, b)) - betaln(a, b)) * betainc(safe_x, r, share)
+    result: FloatArray = alive + np.where(repeat, dropped, 0.0)
+    return result
 
 
 def fit_bgnbd(
@@ -271,8 +547,18 @@ def conditional_expected_transactions(
         a = 1 + 1e-9
     c = a + b + x - 1
     z = t / (alpha + T + t)
-    term = (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, c, z)
+    with np.errstate(invalid="ignore", over="ignore"):
+        term = (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, c, z)
     expected_if_alive = c / (a - 1) * (1 - term)
+    failed = ~np.isfinite(expected_if_alive)
+    if failed.any():
+        # With a, b in the hundreds the hypergeometric series overflows; the dropout chance is
+        # then all but fixed at p = a/(a+b), and with lambda | alive ~ gamma(r+x, alpha+T),
+        # E[Y(t)] = E[(1 - exp(-lambda p t)) / p] = (1 - ((alpha+T)/(alpha+T+p t))^(r+x)) / p,
+        # the limit as a + b grows (error of order 1/(a+b)).
+        p = a / (a + b)
+        limit = -np.expm1(-(r + x) * np.log1p(p * t / (alpha + T))) / p
+        expected_if_alive = np.where(failed, limit, expected_if_alive)
     result: FloatArray = expected_if_alive * np.exp(
         -np.logaddexp(0.0, _log_odds_dead(r, alpha, a, b, x, t_x, T))
     )

@@ -657,6 +657,12 @@ def check_plausibility(
     ranges = load_ranges() if ranges is None else ranges
     variants = plausibility_variants(scenario, ranges)
     replication = replicate(
-        scenario, seeds, variants, workers=workers, progress=progress, measure=run_measures
+        scenario,
+        seeds,
+        variants,
+        workers=workers,
+        progress=progress,
+        measure=run_measures,
+        label="plausibility",
     )
     return measure_plausibility(replication, ranges)

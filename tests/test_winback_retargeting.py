@@ -147,7 +147,7 @@ def retargeting_runs() -> dict[str, list[SimulationResult]]:
 
 @pytest.mark.slow
 def test_retargeting_recovers_carts(retargeting_runs):
-    """One channel recovers a typical share; only coordinated channels approach DOMAIN.md's 68%."""
+    """One channel recovers a typical share; only coordinated channels approach docs/domain.md's 68%."""
     typical = load_ranges()
     public = next(r for r in typical if r.kpi == "cart_recovery_rate")
     for off, one, two, best, most in zip(*retargeting_runs.values(), strict=True):

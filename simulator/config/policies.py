@@ -146,7 +146,7 @@ def _default_tiers() -> list[Tier]:
 
 
 class Loyalty(_Strict):
-    """Points and tiers (DOMAIN.md: regular -> silver -> gold -> diamond)."""
+    """Points and tiers (docs/domain.md: regular -> silver -> gold -> diamond)."""
 
     enrollment_rate: float = Field(
         default=0.6, ge=0, le=1, description="Share of new customers who join at their first order (0-1)."
@@ -318,7 +318,7 @@ class Promotions(_Strict):
 
 
 class Retention(_Strict):
-    """Personalized recommendations and member offers after a purchase (DOMAIN.md: day 7 and day 30)."""
+    """Personalized recommendations and member offers after a purchase (docs/domain.md: day 7 and day 30)."""
 
     channel: str = Field(description="Channel that sends the messages (usually the CRM channel).")
     touch_days: list[int] = Field(
@@ -357,7 +357,7 @@ class Retention(_Strict):
 
 
 _RECENCY_BOUNDS = {"short": (1, 29), "medium": (30, 90), "long": (91, 3650)}
-"""Days since the last purchase covered by each recency segment (DOMAIN.md: <30, 30-90, >90)."""
+"""Days since the last purchase covered by each recency segment (docs/domain.md: <30, 30-90, >90)."""
 
 
 class WinbackOffer(_Strict):
@@ -417,7 +417,7 @@ def _default_reason_response() -> dict[ChurnReason, float]:
 
 
 class Winback(_Strict):
-    """Win-back of lapsed customers, by recency, value and churn reason (DOMAIN.md)."""
+    """Win-back of lapsed customers, by recency, value and churn reason (docs/domain.md)."""
 
     offers: list[WinbackOffer] = Field(min_length=1, description="Offers per segment.")
     high_value_spend: float = Field(
@@ -479,7 +479,7 @@ class Retargeting(_Strict):
     3% recovered without retargeting - the typical figure of public abandoned-cart programmes
     (docs/benchmarks.md: 2-30%); one channel at ``frequency_cap: 4`` and ``decay_days: 7`` about
     32%; two coordinated channels about 44%, and with ``frequency_cap: 2`` and ``decay_days: 7``
-    about 61% (DOMAIN.md's best-practice ceiling: 68%); the same two channels acting independently
+    about 61% (docs/domain.md's best-practice ceiling: 68%); the same two channels acting independently
     (``coordination_lift: 1``) about 24%. A day-0 ad returns a shopper with 15%, so it wins an
     order with about 4% (checkout friction applies), the order rate of public cart-recovery
     e-mails (1.7-6.3%).
@@ -618,7 +618,7 @@ class Referral(_Strict):
 
 
 class CheckoutSimplification(_Strict):
-    """A simpler checkout (DOMAIN.md: +25% conversion), at a cost."""
+    """A simpler checkout (docs/domain.md: +25% conversion), at a cost."""
 
     conversion_lift: float = Field(
         default=0.25, ge=0, le=5, description="Relative rise in checkout completion (0.25 = +25%)."

@@ -1,7 +1,7 @@
 """Checkout simplification: carts pass checkout friction more often, at a running cost.
 
 A cart checks out with chance ``min(1, (1 - checkout_friction) x (1 + conversion_lift))``
-(times the shipping pass; DOMAIN.md: +25% conversion). The running cost is booked every day as
+(times the shipping pass; docs/domain.md: +25% conversion). The running cost is booked every day as
 the program cost ``checkout`` and the one-off cost on day 0; an A/B arm pays its share.
 """
 

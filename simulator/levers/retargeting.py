@@ -1,4 +1,4 @@
-"""Retargeting of cart abandoners and browsers on paid channels (DOMAIN.md: up to 68% of carts).
+"""Retargeting of cart abandoners and browsers on paid channels (docs/domain.md: up to 68% of carts).
 
 Every day, each retargeting channel shows ``frequency_cap`` ads to each shopper of its audience
 who is being followed:
@@ -15,7 +15,7 @@ the shopper the way the channel's own ads do: ``k`` ads today count as ``k x exp
 recent exposures)`` (the channel's ``fatigue`` and ``fatigue_memory_days``, shared with its
 regular ads). The channels' chances combine as hazards; a shopper shown ads by two or more of the
 program's channels on one day is followed with one identity across them (coordinated messages),
-which multiplies the day's hazard by ``coordination_lift`` (DOMAIN.md: a single customer identity
+which multiplies the day's hazard by ``coordination_lift`` (docs/domain.md: a single customer identity
 across channels lifts conversion severalfold). The channel credited with a return is drawn in
 proportion to its hazard.
 

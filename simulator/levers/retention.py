@@ -1,6 +1,6 @@
 """Retention (CRM): personalized recommendations and member offers after a purchase.
 
-On each of ``touch_days`` after a purchase (day 7 and day 30 by default, DOMAIN.md's golden
+On each of ``touch_days`` after a purchase (day 7 and day 30 by default, docs/domain.md's golden
 windows), every subscribed customer gets a message through the retention channel. For
 ``effect_days`` afterwards the customer's repurchase rate is multiplied by
 ``1 + repurchase_lift x exp(-fatigue x recent messages)`` and orders carry the member offer.
@@ -8,7 +8,7 @@ Each message costs ``cost_per_message`` (booked as the channel's spend) and make
 unsubscribe with ``unsubscribe_rate``; unsubscribed shoppers are no longer reachable by CRM.
 
 With the defaults (lift 2.5 for 7 days at day 7 and day 30, 5% member offer), the share of
-orders followed by another within 60 days rises by about 40% (DOMAIN.md's figure): for small
+orders followed by another within 60 days rises by about 40% (docs/domain.md's figure): for small
 rates the chance of buying in 60 days is about ``rate x (60 + 2 x 7 x lift x fatigue factor)``,
 plus the member offer's price effect. The test suite measures it on paired seeds.
 """

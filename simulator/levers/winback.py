@@ -1,4 +1,4 @@
-"""Win-back of lapsed customers, by recency, past value and churn reason (DOMAIN.md).
+"""Win-back of lapsed customers, by recency, past value and churn reason (docs/domain.md).
 
 Each offer of ``policies.winback`` goes out on the day a customer's recency (days since the
 last purchase) reaches the offer's ``recency_days`` (20, 60 and 120 days by default for the

@@ -14,6 +14,7 @@ allocate FILE   budget split across channels (response curves, LP, closed-loop c
 optimize FILE   loyalty and promotion policies (Optuna) with the budget split (LP), checked by simulation
 report DIR      report.html, report.md, summary.png and report.xlsx from a results folder
 abtest FILE --variant PATCH  A/B test of a policy patch: shoppers split at random in one world
+calibrate FILE --orders LOG  a customer-base twin calibrated on an order log, checked on a hold-out
 
 Exit status: 0 success, 2 bad input, 1 internal error. This module only parses arguments and
 calls the public API.
@@ -97,6 +98,33 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if not 0 <= value < 2**63:
         raise argparse.ArgumentTypeError(f"must be between 0 and 2**63 - 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _iso_date(text: str) -> str:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+    return text
+
+
+def _segments(text: str) -> int:
+    value = _positive_int(text)
+    if value > 4:
+        raise argparse.ArgumentTypeError(f"must be 1 to 4, got {value}")
     return value
 
 
@@ -195,7 +223,57 @@ def build_parser() -> argparse.ArgumentParser:
     _add_replication_commands(commands)
     _add_allocate_command(commands)
     _add_optimize_command(commands)
+    _add_calibrate_command(commands)
     return parser
+
+
+def _add_order_log_options(command: argparse.ArgumentParser, required: bool) -> None:
+    """``--orders``, ``--columns`` and ``--date-format``: an order log and how to read it."""
+    command.add_argument(
+        "--orders",
+        type=Path,
+        required=required,
+        help="order log, .csv or .parquet, one row per order: customer_id, date, revenue (README)",
+    )
+    command.add_argument(
+        "--columns", help="the file's names of the columns, e.g. customer_id=cust,date=ts,revenue=amount"
+    )
+    command.add_argument(
+        "--date-format", help="strftime format of the dates (default ISO 8601), e.g. %%d/%%m/%%Y"
+    )
+
+
+def _add_calibrate_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    cal = commands.add_parser(
+        "calibrate", help="a customer-base twin calibrated on an order log, checked on a hold-out period"
+    )
+    cal.add_argument("scenario", help="base scenario YAML file (channels, economics, levers)")
+    _add_order_log_options(cal, required=True)
+    period = cal.add_mutually_exclusive_group()
+    period.add_argument(
+        "--holdout-days", type=_non_negative_int, help="hold out the log's last N days to check the forecast"
+    )
+    period.add_argument(
+        "--calibration-end", type=_iso_date, help="last day of the calibration period (YYYY-MM-DD)"
+    )
+    cal.add_argument(
+        "--seeds", type=_positive_int, default=10, help="twin runs of the hold-out period (default 10)"
+    )
+    cal.add_argument(
+        "--max-segments", type=_segments, default=4, help="most latent-class segments tried, 1-4 (default 4)"
+    )
+    cal.add_argument(
+        "--agents",
+        type=_positive_int,
+        help="most agents for existing customers, a sample above it (default 100,000)",
+    )
+    cal.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="folder for scenario.yaml, customers.parquet, calibration.json and the diagnostics (CSV)",
+    )
+    _add_output_options(cal, None, report=True, progress="do not show progress lines")
 
 
 def _add_optimize_command(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -492,6 +570,34 @@ def _clv(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from simulator import load_scenario
+    from simulator.calibrate import CALIBRATION_FILES, calibrate
+    from simulator.calibrate.twin import MAX_AGENTS
+    from simulator.data import load_orders
+    from simulator.engine.results import check_output_folder
+
+    base = load_scenario(args.scenario)
+    check_output_folder(args.out, args.overwrite, CALIBRATION_FILES)
+    log = load_orders(args.orders, columns=args.columns, date_format=args.date_format)
+    show = not args.no_progress and sys.stderr.isatty()
+    calibration = calibrate(
+        base,
+        log,
+        holdout_days=args.holdout_days,
+        calibration_end=args.calibration_end,
+        seeds=args.seeds,
+        max_segments=args.max_segments,
+        max_agents=args.agents or MAX_AGENTS,
+        progress=(lambda message: print(message, file=sys.stderr)) if show else None,
+    )
+    print(calibration.to_text())
+    written = calibration.save(args.out, overwrite=args.overwrite)
+    written += _report_if_asked(args)
+    print(f"\nwrote {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
 def _replication_setup(args: argparse.Namespace) -> tuple[object, list[int], bool]:
     from simulator import load_scenario
 
@@ -695,18 +801,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     from reports import ReportError
     from simulator import OutputExistsError, ScenarioError, ScenarioWarning
+    from simulator.customerbase import IdentificationError
+    from simulator.data import OrderLogError
 
     args = build_parser().parse_args(argv)
     handlers = {"simulate": _simulate, "validate": _validate, "schema": _schema, "attribution": _attribution}
     handlers["clv"] = _clv
     handlers |= {"replicate": _replicate, "incrementality": _incrementality, "allocate": _allocate}
     handlers |= {"abtest": _abtest, "report": _report, "optimize": _optimize}
+    handlers["calibrate"] = _calibrate
     with warnings.catch_warnings():
         warnings.simplefilter("always", ScenarioWarning)
         warnings.showwarning = lambda message, *rest: print(f"warning: {message}", file=sys.stderr)
         try:
             return handlers[args.command](args)
-        except (ScenarioError, OutputExistsError, ReportError, _UsageError) as exc:
+        except (
+            ScenarioError,
+            OutputExistsError,
+            ReportError,
+            _UsageError,
+            OrderLogError,
+            IdentificationError,
+        ) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         except KeyboardInterrupt:

@@ -181,7 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("scenario", help="scenario YAML file")
     _add_run_options(sim, seed="seed of the run (default: the scenario's)")
     _add_output_options(
-        sim, "folder for summary.json, daily.csv, channels_daily.csv, customers.csv", report=True
+        sim, "folder for summary.json, daily.csv, channels_daily.csv, customers.csv, orders.csv", report=True
+    )
+    sim.add_argument(
+        "--orders-format",
+        choices=["csv", "parquet"],
+        default="csv",
+        help="file type of the order log written to --out (default csv: orders.csv)",
     )
 
     val = commands.add_parser("validate", help="check a scenario file")
@@ -266,6 +272,13 @@ def _add_calibrate_command(commands: argparse._SubParsersAction[_Parser]) -> Non
         "--agents",
         type=_positive_int,
         help="most agents for existing customers, a sample above it (default 100,000)",
+    )
+    cal.add_argument(
+        "--log-scale",
+        type=_positive_float,
+        default=1.0,
+        help="people each customer of the log stands for: 1 for a real log (default), the population.scale "
+        "of the simulation that wrote orders.csv",
     )
     cal.add_argument(
         "--out",
@@ -476,7 +489,7 @@ def _simulate(args: argparse.Namespace) -> int:
     result = simulate(scenario, progress=progress)
     print_summary(result)
     if args.out is not None:
-        written = result.save(args.out, overwrite=args.overwrite)
+        written = result.save(args.out, overwrite=args.overwrite, orders_format=args.orders_format)
         written += _report_if_asked(args)
         print(f"\nwrote {', '.join(str(p) for p in written)}")
     return EXIT_OK
@@ -589,6 +602,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         max_segments=args.max_segments,
         max_agents=args.agents or MAX_AGENTS,
+        weight=args.log_scale,
         progress=(lambda message: print(message, file=sys.stderr)) if show else None,
     )
     print(calibration.to_text())

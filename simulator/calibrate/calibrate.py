@@ -136,6 +136,7 @@ class Calibration:
                     "calibration_customers": len(split.customers),
                     "repeat_customers": split.repeat_customers,
                     "holdout_new_customers": len(split.late_customers),
+                    "people_per_customer": base.weight,
                     "purchase_occasions": "customer-days (orders of a customer on one day are one occasion)",
                 },
                 **self.fit.summary(),
@@ -244,6 +245,7 @@ def calibrate(
     max_segments: int = 4,
     max_agents: int = MAX_AGENTS,
     draw_parameters: bool = True,
+    weight: float = 1.0,
     progress: Callable[[str], None] | None = None,
 ) -> Calibration:
     """Calibrate a customer-base twin on an order log and check it on the hold-out period.
@@ -264,6 +266,10 @@ def calibrate(
         Most agents for existing customers (a sample above it).
     draw_parameters
         Draw the fitted parameters from their sampling distribution for each hold-out run.
+    weight
+        People each customer of the log stands for: 1 for a complete log, the simulation's
+        ``population.scale`` for the order log of a simulation (counts and money are then of
+        the simulated market).
     progress
         Called with a line of text at each step.
 
@@ -288,10 +294,11 @@ def calibrate(
     folder = tempfile.TemporaryDirectory(prefix="twin-")
     path = Path(folder.name) / CUSTOMERS_FILE
     write_customer_histories(histories, path)
-    data = twin_scenario_data(base, fit, log, CUSTOMERS_FILE, max_agents=max_agents)
+    data = twin_scenario_data(base, fit, log, CUSTOMERS_FILE, max_agents=max_agents, weight=weight)
     twin = parse_scenario(data, str(Path(folder.name) / "scenario.yaml"))
-    say(f"measuring the engine factors in pilot runs ({PILOT_DAYS} days)")
-    factors = measure_factors(twin, seed=base.seed + 10_000)
+    pilot_days = split.holdout_days if split.holdout_days > 0 else min(PILOT_DAYS, twin.horizon_days)
+    say(f"measuring the engine factors in pilot runs ({pilot_days} days)")
+    factors = measure_factors(twin, seed=base.seed + 10_000, days=pilot_days)
     twin = with_factors(twin, factors.rate_factor, factors.spend_factor)
     data["customer_base"] |= {"rate_factor": factors.rate_factor, "spend_factor": factors.spend_factor}
     holdout: dict[str, Any] | None = None
@@ -307,10 +314,10 @@ def calibrate(
 def _holdout_block(
     fit: CustomerBaseFit, runs: pd.DataFrame, seeds: list[int], drawn: bool, twin: Scenario
 ) -> dict[str, Any]:
-    actual = actual_holdout(fit)
-    closed = closed_form_holdout(fit)
     base = twin.customer_base
     assert base is not None
+    actual = actual_holdout(fit, base.weight)
+    closed = closed_form_holdout(fit, base.weight)
     closed["new_customers"] = base.acquisition.new_customers_per_day * fit.split.holdout_days
     block: dict[str, Any] = {
         "days": fit.split.holdout_days,

@@ -9,7 +9,10 @@ calibrated rates: from a pilot run with the drawn traits, the purchases of the e
 customers ``O`` against what those traits give in the bare BG/NBD story in days, ``A(m) =
 sum_i alive_i q_i (1 - (1 - q_i p_i)^H) / (q_i p_i)``, ``q_i = 1 - exp(-m lambda_i)``, the
 multiplier ``m`` solving ``A(m) = O`` is what the operation does to a calibrated rate, and
-``rate_factor`` divides by it (a second pilot at the new factor refines it). ``spend_factor`` is
+``rate_factor`` divides by it (pilots at the new factor refine it). The pilot runs over the
+period the twin forecasts (the hold-out period; without one the twin's horizon, at most a
+year): levers whose effect builds up (CRM messages after each order, win-back offers to
+customers who lapse) make the multiplier depend on the period. ``spend_factor`` is
 the ratio of the calibrated spend of the pilot's orders to their net revenue (returns,
 discounts and shipping included). Both are properties of the engine under the base operation;
 they use no hold-out data. Changing spend or levers in the twin then changes buying relative
@@ -60,8 +63,12 @@ __all__ = [
     "simulate_holdout",
 ]
 
-PILOT_DAYS = 182
-"""Length of a pilot run measuring the engine factors (days)."""
+PILOT_DAYS = 365
+"""Longest pilot run without a hold-out period (days); with one, the pilot runs over its length."""
+PILOT_TOLERANCE = 0.005
+"""A pilot round buying within this share of the bare story's expectation ends the measurement."""
+PILOT_ROUNDS = 4
+"""Most pilot rounds."""
 PILOT_ORDERS = 20_000
 """Repeat orders of the existing customers a pilot round gathers (agent orders), seeds permitting."""
 PILOT_SEEDS = 8
@@ -161,12 +168,13 @@ def run_twin(scenario: Scenario, seed: int, days: int | None = None) -> tuple[Tw
     return outcome, model
 
 
-def measure_factors(scenario: Scenario, seed: int, rounds: int = 2) -> Factors:
+def measure_factors(scenario: Scenario, seed: int, days: int, max_rounds: int = PILOT_ROUNDS) -> Factors:
     """Measure ``rate_factor`` and ``spend_factor`` in pilot runs (see the module docstring).
 
-    Each round runs the twin for :data:`PILOT_DAYS` days on seeds ``seed, seed + 1, ...`` until
-    the existing customers have bought :data:`PILOT_ORDERS` times (at most
-    :data:`PILOT_SEEDS` seeds), pooling the runs.
+    Each round runs the twin for ``days`` days on seeds ``seed, seed + 1, ...`` until the
+    existing customers have bought :data:`PILOT_ORDERS` times (at most :data:`PILOT_SEEDS`
+    seeds), pooling the runs; rounds go on until the pilot buys within
+    :data:`PILOT_TOLERANCE` of the bare story's expectation (at most ``max_rounds``).
 
     Parameters
     ----------
@@ -174,28 +182,30 @@ def measure_factors(scenario: Scenario, seed: int, rounds: int = 2) -> Factors:
         The twin (its factors are the starting point, usually 1).
     seed
         First seed of the pilot runs.
-    rounds
-        Pilot rounds; each refines the factors.
+    days
+        Length of a pilot run (days): the period the twin will forecast.
+    max_rounds
+        Most pilot rounds.
     """
     base = scenario.customer_base
     assert base is not None
     rate_factor, spend_factor = base.rate_factor, base.spend_factor
     figures: list[dict[str, float]] = []
     current = scenario
-    for _ in range(rounds):
-        figure, multiplier, spend_ratio = _pilot(current, seed)
+    for _ in range(max_rounds):
+        figure, multiplier, spend_ratio = _pilot(current, seed, days)
         figures.append(figure)
-        if multiplier is None:
+        if multiplier is None or abs(multiplier - 1.0) < PILOT_TOLERANCE:
             break
         # The pilot tried rate_factor x the calibrated rates and bought multiplier x them.
         rate_factor = min(max(rate_factor / multiplier, 1e-3), 100.0)
         if spend_ratio is not None:
             spend_factor = min(max(spend_factor * spend_ratio, 1e-3), 100.0)
         current = with_factors(scenario, rate_factor, spend_factor)
-    return Factors(rate_factor, spend_factor, PILOT_DAYS, figures)
+    return Factors(rate_factor, spend_factor, days, figures)
 
 
-def _pilot(scenario: Scenario, seed: int) -> tuple[dict[str, float], float | None, float | None]:
+def _pilot(scenario: Scenario, seed: int, days: int) -> tuple[dict[str, float], float | None, float | None]:
     """One pilot round: its figures, the multiplier of the calibrated rates and the spend ratio.
 
     The multiplier is ``None`` when no existing customer bought (or the bare story cannot reach
@@ -203,7 +213,6 @@ def _pilot(scenario: Scenario, seed: int) -> tuple[dict[str, float], float | Non
     """
     base = scenario.customer_base
     assert base is not None
-    days = PILOT_DAYS
     observed = target = revenue = 0.0
     runs: list[tuple[FloatArray, FloatArray, FloatArray]] = []
     for offset in range(PILOT_SEEDS):
@@ -355,8 +364,10 @@ def forecast_interval(values: npt.ArrayLike, level: float = 0.95) -> dict[str, f
     return {"mean": mean, "sd": sd, "low": mean - spread, "high": mean + spread, "seeds": float(n)}
 
 
-def closed_form_holdout(fit: CustomerBaseFit) -> dict[str, float]:
+def closed_form_holdout(fit: CustomerBaseFit, weight: float = 1.0) -> dict[str, float]:
     """The chosen model's closed-form forecast of the hold-out: repeat orders and revenue.
+
+    ``weight``: people each customer of the log stands for (the results are in people).
 
     Returns
     -------
@@ -369,16 +380,19 @@ def closed_form_holdout(fit: CustomerBaseFit) -> dict[str, float]:
     expected = fit.model.conditional_expected_transactions(length, x, t_x, age)
     money = fit.split.customers["monetary_value"].to_numpy(np.float64)
     revenue = expected_revenue(fit.spend_model, expected, x, np.nan_to_num(money, nan=0.0))
-    return {"repeat_orders": float(expected.sum()), "revenue": float(revenue.sum())}
+    return {"repeat_orders": float(expected.sum()) * weight, "revenue": float(revenue.sum()) * weight}
 
 
-def actual_holdout(fit: CustomerBaseFit) -> dict[str, float]:
-    """What happened in the hold-out: the calibration customers' repeat orders and revenue, new customers."""
+def actual_holdout(fit: CustomerBaseFit, weight: float = 1.0) -> dict[str, float]:
+    """What happened in the hold-out: the calibration customers' repeat orders and revenue, new customers.
+
+    ``weight``: people each customer of the log stands for (the results are in people).
+    """
     split = fit.split
     return {
-        "repeat_orders": float(split.customers["holdout_frequency"].sum()),
-        "revenue": float(split.customers["holdout_revenue"].sum()),
-        "new_customers": float(len(split.late_customers)),
+        "repeat_orders": float(split.customers["holdout_frequency"].sum()) * weight,
+        "revenue": float(split.customers["holdout_revenue"].sum()) * weight,
+        "new_customers": float(len(split.late_customers)) * weight,
     }
 
 

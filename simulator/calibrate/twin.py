@@ -220,6 +220,7 @@ def twin_scenario_data(
     file: str,
     max_agents: int = MAX_AGENTS,
     name: str | None = None,
+    weight: float = 1.0,
 ) -> dict[str, Any]:
     """The data of the twin scenario (validate it with :func:`simulator.parse_scenario`).
 
@@ -238,6 +239,9 @@ def twin_scenario_data(
         Most agents for the existing customers (a sample above it).
     name
         The twin's name (default: the base's with "twin").
+    weight
+        People each customer of the log stands for (1 for a complete log; the simulation's
+        ``population.scale`` for a simulated one).
     """
     split = fit.split
     start = (split.calibration_end + pd.Timedelta(days=1)).date()
@@ -254,7 +258,7 @@ def twin_scenario_data(
     population = base.population
     data["population"] = {
         "agents": agents,
-        "scale": customers / agents,
+        "scale": customers * weight / agents,
         "initial_aware_share": population.initial_aware_share,
         "initial_customer_share": 0.0,
         "awareness_memory_days": population.awareness_memory_days,
@@ -266,13 +270,14 @@ def twin_scenario_data(
         data["lifecycle"] = {"lapsed_after_days": lapsed, "churned_after_days": churned}
     data["customer_base"] = {
         "file": file,
+        "weight": weight,
         "spend": dict(zip(("p", "q", "gamma"), _spend_tuple(fit), strict=True)),
         "rate_factor": 1.0,
         "spend_factor": 1.0,
-        "media_share": min(1.0, customers / (population.agents * population.scale)),
+        "media_share": min(1.0, customers * weight / (population.agents * population.scale)),
         "acquisition": {
             "mode": AcquisitionMode.observed.value,
-            "new_customers_per_day": observed_acquisition_rate(split),
+            "new_customers_per_day": observed_acquisition_rate(split) * weight,
         },
     }
     return data

@@ -20,8 +20,9 @@ market of strangers (``run.py calibrate`` writes one; see :mod:`simulator.calibr
 - ``acquisition`` says where new customers come from.
 
 ``population.agents`` is the number of agents standing for existing customers (all of them, or
-a sample when fewer agents than customers, each standing for ``population.scale`` customers) and
-``population.scale`` must be the number of customers per agent. New customers are agents on top
+a sample when fewer agents than customers) and ``population.scale`` must be the number of
+people per agent: customers in the file x ``weight`` / agents (``weight`` is 1 for a complete
+order log). New customers are agents on top
 of these (:func:`pool_agents`). The engine draws each customer's latent traits from their
 posterior given the history, anew for every seed (:mod:`simulator.engine.twin`).
 """
@@ -122,6 +123,14 @@ class CustomerBase(_Strict):
         description=(
             "Per-customer history file (.parquet or .csv) with the columns customer_id, first_day, "
             "last_day, frequency, revenue, monetary_value; relative to the scenario file."
+        ),
+    )
+    weight: float = Field(
+        default=1.0,
+        gt=0,
+        description=(
+            "People each customer of the history file stands for: 1 for a complete order log, the "
+            "simulation's population.scale for the order log of a simulation (a sample of its market)."
         ),
     )
     spend: Spend | None = Field(

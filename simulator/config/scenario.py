@@ -704,7 +704,8 @@ def check_customer_base(scenario: Scenario, source: str | None = None) -> None:
     """Check a scenario's customer base against its history file (nothing to do without one).
 
     ``population.agents`` may not exceed the customers in the file, and ``population.scale``
-    must be customers per agent (so that counts and money are of the real customer base).
+    must be people per agent, customers x ``customer_base.weight`` / agents (so that counts and
+    money are of the real customer base).
 
     Raises
     ------
@@ -727,11 +728,13 @@ def check_customer_base(scenario: Scenario, source: str | None = None) -> None:
             f"{agents:,} agents but the customer base holds {histories.size:,} customers; "
             f"use at most {histories.size:,} (one agent per customer)",
         )
-    if abs(agents * scale - histories.size) > 1e-6 * histories.size:
+    people = histories.size * scenario.customer_base.weight
+    if abs(agents * scale - people) > 1e-6 * people:
         raise ScenarioError(
             where,
             "population.scale",
-            f"must be customers per agent, {histories.size:,} / {agents:,} = {histories.size / agents:.10g} "
+            f"must be people per agent, {histories.size:,} customers x weight "
+            f"{scenario.customer_base.weight:g} / {agents:,} agents = {people / agents:.10g} "
             f"(got {scale:g}); --agents keeps it right",
         )
 

@@ -7,6 +7,7 @@ validate FILE   check a scenario file
 schema          print the JSON Schema of scenario files
 schema          print the JSON Schema of scenario files
 clv FILE        customer lifetime value per channel, persona and cohort; retention matrix
+clv --orders LOG  the same for the real customers of an order log (closed form and by simulation)
 attribution FILE  attribution models' credit per channel against the true incremental contribution
 replicate FILE  run a scenario and its variants on the same seeds; means, intervals, paired differences
 incrementality FILE  true incremental outcome, ROAS, ROI and marginal ROI of each channel
@@ -212,7 +213,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_output_options(attribution, "folder for attribution.csv", progress="do not show progress lines")
     clv = commands.add_parser("clv", help="customer lifetime value per channel, persona and cohort")
-    clv.add_argument("scenario", help="scenario YAML file")
+    clv.add_argument(
+        "scenario",
+        nargs="?",
+        help="scenario YAML file (with --orders: the base scenario of the twin, optional)",
+    )
+    _add_order_log_options(clv, required=False)
+    clv.add_argument(
+        "--seeds",
+        type=_positive_int,
+        default=5,
+        help="with --orders: twin runs of the value horizon (default 5)",
+    )
+    clv.add_argument(
+        "--max-segments",
+        type=_segments,
+        default=4,
+        help="with --orders: most latent-class segments (default 4)",
+    )
     _add_run_options(clv, seed="seed of the run (default: the scenario's)")
     clv.add_argument(
         "--discount-rate", type=_discount_rate, default=0.1, help="annual discount rate (default 0.1 = 10%%)"
@@ -561,12 +579,48 @@ class _UsageError(Exception):
     """A combination of options that cannot work (exit status 2)."""
 
 
+def _clv_of_orders(args: argparse.Namespace) -> int:
+    from simulator import load_scenario
+    from simulator.calibrate.clv import order_log_clv
+    from simulator.data import load_orders
+    from simulator.engine.results import check_output_folder
+    from simulator.measure.clv import CLV_FILES
+
+    if args.days is not None:
+        raise _UsageError(
+            "clv: --days is for a scenario's horizon; with --orders the horizon is --value-horizon"
+        )
+    base = load_scenario(args.scenario).with_overrides(seed=args.seed) if args.scenario else None
+    if args.out is not None:
+        check_output_folder(args.out, args.overwrite, CLV_FILES)
+    log = load_orders(args.orders, columns=args.columns, date_format=args.date_format)
+    report = order_log_clv(
+        log,
+        base,
+        discount_rate=args.discount_rate,
+        horizon_days=args.value_horizon,
+        seeds=args.seeds,
+        max_segments=args.max_segments,
+        max_agents=args.agents,
+    )
+    currency = base.economics.currency if base is not None else ""
+    print(report.to_text(currency))
+    if args.out is not None:
+        written = report.save(args.out, overwrite=args.overwrite)
+        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
 def _clv(args: argparse.Namespace) -> int:
     from simulator import load_scenario
     from simulator.engine.results import check_output_folder
     from simulator.engine.simulate import check_memory
     from simulator.measure.clv import CLV_FILES, customer_lifetime_value, simulate_for_clv
 
+    if args.orders is not None:
+        return _clv_of_orders(args)
+    if args.scenario is None:
+        raise _UsageError("clv: give a scenario file, or --orders FILE for the customers of an order log")
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     check_memory(scenario, str(args.scenario))
     if args.out is not None:

@@ -246,6 +246,7 @@ def calibrate(
     max_agents: int = MAX_AGENTS,
     draw_parameters: bool = True,
     weight: float = 1.0,
+    forecast_days: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Calibration:
     """Calibrate a customer-base twin on an order log and check it on the hold-out period.
@@ -270,6 +271,9 @@ def calibrate(
         People each customer of the log stands for: 1 for a complete log, the simulation's
         ``population.scale`` for the order log of a simulation (counts and money are then of
         the simulated market).
+    forecast_days
+        Without a hold-out, the period the twin is for, over which the engine factors are
+        measured (default: its horizon, at most a year).
     progress
         Called with a line of text at each step.
 
@@ -296,7 +300,7 @@ def calibrate(
     write_customer_histories(histories, path)
     data = twin_scenario_data(base, fit, log, CUSTOMERS_FILE, max_agents=max_agents, weight=weight)
     twin = parse_scenario(data, str(Path(folder.name) / "scenario.yaml"))
-    pilot_days = split.holdout_days if split.holdout_days > 0 else min(PILOT_DAYS, twin.horizon_days)
+    pilot_days = split.holdout_days or forecast_days or min(PILOT_DAYS, twin.horizon_days)
     say(f"measuring the engine factors in pilot runs ({pilot_days} days)")
     factors = measure_factors(twin, seed=base.seed + 10_000, days=pilot_days)
     twin = with_factors(twin, factors.rate_factor, factors.spend_factor)

@@ -92,8 +92,7 @@ class TwinOutcome:
     per_customer : pandas.DataFrame
         Per existing agent: ``row`` (of the history file), ``orders`` (occasions), ``revenue``,
         ``margin`` (contribution before marketing), ``discounted_margin`` (each order's margin
-        discounted to day 0 at the scenario's ``economics.value_discount_rate``) and ``alive``
-        (drawn at the start).
+        discounted to the day before day 0, see :func:`run_twin`) and ``alive`` (drawn at the start).
     """
 
     repeat_orders: float
@@ -112,8 +111,13 @@ class Factors:
     rounds: list[dict[str, float]]
 
 
-def run_twin(scenario: Scenario, seed: int, days: int | None = None) -> tuple[TwinOutcome, CommerceModel]:
+def run_twin(
+    scenario: Scenario, seed: int, days: int | None = None, daily_discount: float | None = None
+) -> tuple[TwinOutcome, CommerceModel]:
     """Run a twin for ``days`` (default its horizon) and count what its customers did.
+
+    ``daily_discount`` discounts each order's margin by ``daily_discount^(day + 1)`` in
+    ``per_customer.discounted_margin`` (default: the scenario's ``economics.value_discount_rate``).
 
     Returns
     -------
@@ -140,12 +144,12 @@ def run_twin(scenario: Scenario, seed: int, days: int | None = None) -> tuple[Tw
     existing = twin.existing
     mine = existing[shopper]
     n = pop.size
-    delta = model.value_discount
+    delta = model.value_discount if daily_discount is None else daily_discount
     occasions = np.unique(shopper[mine] * (model.horizon_days + 1) + day[mine]) // (model.horizon_days + 1)
     orders = np.bincount(occasions, minlength=n)
     spent = np.bincount(shopper[mine], weights=revenue[mine], minlength=n)
     earned = np.bincount(shopper[mine], weights=margin[mine], minlength=n)
-    discounted = np.bincount(shopper[mine], weights=margin[mine] * delta ** day[mine], minlength=n)
+    discounted = np.bincount(shopper[mine], weights=margin[mine] * delta ** (day[mine] + 1.0), minlength=n)
     ids = np.flatnonzero(existing)
     per_customer = pd.DataFrame(
         {

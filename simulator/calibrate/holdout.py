@@ -35,6 +35,7 @@ the customers known at the calibration end; **revenue**, their revenue in the ho
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +45,7 @@ from scipy.optimize import brentq
 from scipy.special import softmax
 from scipy.stats import t as student_t
 
-from ..config.scenario import Scenario, parse_scenario
+from ..config.scenario import Scenario, ScenarioWarning, parse_scenario
 from ..customerbase import expected_revenue
 from ..engine.lifetime import expected_discounted_purchases
 from ..engine.model import CommerceModel
@@ -125,7 +126,9 @@ def run_twin(
         The outcome (real-market units) and the finished model.
     """
     if days is not None and days != scenario.horizon_days:
-        scenario = scenario.with_overrides(days=days)
+        with warnings.catch_warnings():  # the runs are meant to be shorter: no warning of a cut calendar
+            warnings.simplefilter("ignore", ScenarioWarning)
+            scenario = scenario.with_overrides(days=days)
     model = CommerceModel(scenario, seed=seed)
     pop = model.population
     twin = pop.twin

@@ -10,7 +10,7 @@ clv FILE        customer lifetime value per channel, persona and cohort; retenti
 clv --orders LOG  the same for the real customers of an order log (closed form and by simulation)
 attribution FILE  attribution models' credit per channel against the true incremental contribution
 replicate FILE  run a scenario and its variants on the same seeds; means, intervals, paired differences
-incrementality FILE  true incremental outcome, ROAS, ROI and marginal ROI of each channel
+incrementality FILE  true incremental outcome, ROAS, ROI and marginal ROI (break-even 0) of each channel
 allocate FILE   budget split across channels (response curves, LP, closed-loop check by simulation)
 optimize FILE   loyalty and promotion policies (Optuna) with the budget split (LP), checked by simulation
 report DIR      report.html, report.md, summary.png and report.xlsx from a results folder
@@ -27,12 +27,16 @@ import argparse
 import json
 import math
 import shutil
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+MAX_VALUE_HORIZON_DAYS = 3650
+"""Longest ``clv --value-horizon`` (days): ten years, like the longest simulated horizon."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,6 +63,15 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not value > 0 or not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _value_horizon(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_VALUE_HORIZON_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_VALUE_HORIZON_DAYS} days (ten years), got {value}"
+        )
     return value
 
 
@@ -196,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.add_argument("--out", type=Path, help="write the schema to this file instead of printing it")
+    schema.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists")
 
     attribution = commands.add_parser(
         "attribution", help="attribution models' credit per channel against the true incremental contribution"
@@ -204,14 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
     seeds = attribution.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=_seed, help="first of 3 seeds (default: the scenario's seed)")
     seeds.add_argument("--seeds", type=_seed, nargs="+", help="the seeds of the paired runs")
-    _add_run_options(attribution)
+    _add_run_options(attribution, workers=True)
     attribution.add_argument(
         "--half-life", type=_positive_float, default=7.0, help="time-decay half-life (days)"
     )
     attribution.add_argument(
         "--paths", action="store_true", help="also write paths.csv and touches.csv (first seed)"
     )
-    _add_output_options(attribution, "folder for attribution.csv", progress="do not show progress lines")
+    _add_output_options(attribution, "folder for attribution.csv")
     clv = commands.add_parser("clv", help="customer lifetime value per channel, persona and cohort")
     clv.add_argument(
         "scenario",
@@ -237,9 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     clv.add_argument(
         "--value-horizon",
-        type=_positive_int,
+        type=_value_horizon,
         default=365,
-        help="days of expected remaining value (default 365)",
+        help=f"days of expected remaining value (default 365, at most {MAX_VALUE_HORIZON_DAYS})",
     )
     _add_output_options(
         clv, "folder for clv_customers.csv, clv_cohorts.csv, retention_matrix.csv, repurchase_curve.csv"
@@ -325,6 +339,7 @@ def _add_optimize_command(commands: argparse._SubParsersAction[_Parser]) -> None
         "(default: search.objective)",
     )
     opt.add_argument("--seeds", type=_positive_int, help="paired seeds per trial (default: search.seeds)")
+    _add_guard_rail_option(opt, "search.guard_rails")
     opt.add_argument(
         "--storage", help="Optuna storage URL (default: sqlite:///OUT/study.db; in memory without --out)"
     )
@@ -333,6 +348,20 @@ def _add_optimize_command(commands: argparse._SubParsersAction[_Parser]) -> None
     _add_run_options(opt, seed="seed of the sampler and runs (default: the scenario's)", workers=True)
     opt.add_argument("--solver", choices=["auto", "cbc", "highs"], default="auto", help="LP solver")
     _add_output_options(opt, "folder for recommendation.json, trials.csv, pareto.csv", report=True)
+
+
+def _add_guard_rail_option(command: argparse.ArgumentParser, setting: str) -> None:
+    """``--guard-rail METRIC`` (repeatable): a metric that must not get significantly worse."""
+    from optimizer.objectives import COMPARED_METRICS
+
+    command.add_argument(
+        "--guard-rail",
+        action="append",
+        choices=COMPARED_METRICS,
+        metavar="METRIC",
+        help="a metric that must not get significantly worse for the plan to be recommended "
+        f"(repeatable; default: {setting}): {', '.join(COMPARED_METRICS)}",
+    )
 
 
 def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -354,6 +383,7 @@ def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None
         "--constraints", type=Path, help="YAML file of allocation settings, used instead of the scenario's"
     )
     alloc.add_argument("--rounds", type=int, help="closed-loop refit rounds after the first (0-5)")
+    _add_guard_rail_option(alloc, "allocation.guard_rails")
     _add_run_options(alloc, seed="first seed of the runs (default: the scenario's)", workers=True)
     alloc.add_argument("--solver", choices=["auto", "cbc", "highs"], default="auto", help="LP solver")
     _add_output_options(alloc, "folder for allocation.csv, allocation.json, response_curves.csv", report=True)
@@ -479,14 +509,19 @@ def print_summary(result: object) -> None:
             lever = lever_of_kpi(name)
             title = "Lever: " + (lever.title if lever is not None else name.split("_")[0])
             groups.setdefault(title, []).append(name)
+    from simulator.common.measures import break_even_text
+
     for title, names in groups.items():
         print(f"\n{title}")
         for name in names:
-            print(f"  {name.replace('_', ' '):34s} {_format_value(kpis[name]):>16s}")
+            note = break_even_text(name)
+            label = name.replace("_", " ") + (f" ({note})" if note else "")
+            print(f"  {label:34s} {_format_value(kpis[name]):>16s}")
     table = result.channel_totals()[
-        ["spend", "reach", "visits", "orders", "new_customers", "revenue", "contribution", "roas"]
+        ["spend", "reach", "visits", "orders", "new_customers", "revenue", "contribution", "last_touch_roas"]
     ]
-    print("\nChannels over the horizon")
+    print("\nChannels over the horizon (orders credited to the channel of their last touch; last_touch_roas")
+    print("is an attribution figure, not what the spend adds: see run.py incrementality)")
     print(table.to_string(float_format=lambda v: _format_value(float(v))))
     for name, lever_table in result.tables.items():
         print(f"\n{name.replace('_', ' ').capitalize()}")
@@ -495,21 +530,18 @@ def print_summary(result: object) -> None:
 
 def _simulate(args: argparse.Namespace) -> int:
     from simulator import load_scenario, simulate
-    from simulator.engine.results import check_output_folder
+    from simulator.engine.results import RESULT_FILES
     from simulator.engine.simulate import check_memory
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     check_memory(scenario, str(args.scenario))
-    _check_report_flag(args)
-    if args.out is not None:
-        check_output_folder(args.out, args.overwrite)
+    _check_out(args, RESULT_FILES)
     progress = not args.no_progress and sys.stderr.isatty()
     result = simulate(scenario, progress=progress)
     print_summary(result)
-    if args.out is not None:
-        written = result.save(args.out, overwrite=args.overwrite, orders_format=args.orders_format)
-        written += _report_if_asked(args)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(
+        args, lambda: result.save(args.out, overwrite=args.overwrite, orders_format=args.orders_format)
+    )
     return EXIT_OK
 
 
@@ -534,19 +566,19 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _schema(args: argparse.Namespace) -> int:
     from simulator import Scenario
+    from simulator.common.output import write_file_atomically
 
     text = json.dumps(Scenario.model_json_schema(), indent=2)
     if args.out is None:
         print(text)
     else:
-        args.out.write_text(text + "\n", encoding="utf-8")
+        write_file_atomically(args.out, (text + "\n").encode("utf-8"), overwrite=args.overwrite)
         print(f"wrote {args.out}")
     return EXIT_OK
 
 
 def _attribution(args: argparse.Namespace) -> int:
     from simulator import load_scenario
-    from simulator.engine.results import check_output_folder
     from simulator.engine.simulate import check_memory
     from simulator.measure.attribution import BASES, attribution_files, evaluate_attribution
 
@@ -554,24 +586,21 @@ def _attribution(args: argparse.Namespace) -> int:
     check_memory(scenario, str(args.scenario))
     if args.paths and args.out is None:
         raise _UsageError("--paths needs --out DIR")
-    if args.out is not None:
-        check_output_folder(args.out, args.overwrite, attribution_files(args.paths))
+    _check_out(args, attribution_files(args.paths))
     first = scenario.seed if args.seed is None else args.seed
     seeds = args.seeds if args.seeds is not None else [first, first + 1, first + 2]
-    show = not args.no_progress and sys.stderr.isatty()
     report = evaluate_attribution(
         scenario,
         seeds,
         half_life_days=args.half_life,
-        progress=(lambda message: print(message, file=sys.stderr)) if show else None,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        workers=args.workers,
     )
     print(f"{scenario.name}: {scenario.horizon_days} days, {scenario.population.agents:,} agents")
     for basis in BASES:
         print()
         print(report.to_text(basis))
-    if args.out is not None:
-        written = report.save(args.out, overwrite=args.overwrite, paths=args.paths)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(args, lambda: report.save(args.out, overwrite=args.overwrite, paths=args.paths))
     return EXIT_OK
 
 
@@ -583,7 +612,6 @@ def _clv_of_orders(args: argparse.Namespace) -> int:
     from simulator import load_scenario
     from simulator.calibrate.clv import order_log_clv
     from simulator.data import load_orders
-    from simulator.engine.results import check_output_folder
     from simulator.measure.clv import CLV_FILES
 
     if args.days is not None:
@@ -591,8 +619,7 @@ def _clv_of_orders(args: argparse.Namespace) -> int:
             "clv: --days is for a scenario's horizon; with --orders the horizon is --value-horizon"
         )
     base = load_scenario(args.scenario).with_overrides(seed=args.seed) if args.scenario else None
-    if args.out is not None:
-        check_output_folder(args.out, args.overwrite, CLV_FILES)
+    _check_out(args, CLV_FILES)
     log = load_orders(args.orders, columns=args.columns, date_format=args.date_format)
     report = order_log_clv(
         log,
@@ -605,15 +632,12 @@ def _clv_of_orders(args: argparse.Namespace) -> int:
     )
     currency = base.economics.currency if base is not None else ""
     print(report.to_text(currency))
-    if args.out is not None:
-        written = report.save(args.out, overwrite=args.overwrite)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(args, lambda: report.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
 
 
 def _clv(args: argparse.Namespace) -> int:
     from simulator import load_scenario
-    from simulator.engine.results import check_output_folder
     from simulator.engine.simulate import check_memory
     from simulator.measure.clv import CLV_FILES, customer_lifetime_value, simulate_for_clv
 
@@ -623,17 +647,14 @@ def _clv(args: argparse.Namespace) -> int:
         raise _UsageError("clv: give a scenario file, or --orders FILE for the customers of an order log")
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     check_memory(scenario, str(args.scenario))
-    if args.out is not None:
-        check_output_folder(args.out, args.overwrite, CLV_FILES)
+    _check_out(args, CLV_FILES)
     progress = not args.no_progress and sys.stderr.isatty()
     result, traits = simulate_for_clv(scenario, progress=progress)
     report = customer_lifetime_value(
         result, traits, discount_rate=args.discount_rate, horizon_days=args.value_horizon
     )
     print(report.to_text(scenario.economics.currency))
-    if args.out is not None:
-        written = report.save(args.out, overwrite=args.overwrite)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(args, lambda: report.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
 
 
@@ -642,10 +663,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     from simulator.calibrate import CALIBRATION_FILES, calibrate
     from simulator.calibrate.twin import MAX_AGENTS
     from simulator.data import load_orders
-    from simulator.engine.results import check_output_folder
 
     base = load_scenario(args.scenario)
-    check_output_folder(args.out, args.overwrite, CALIBRATION_FILES)
+    _check_out(args, CALIBRATION_FILES)
     log = load_orders(args.orders, columns=args.columns, date_format=args.date_format)
     show = not args.no_progress and sys.stderr.isatty()
     calibration = calibrate(
@@ -660,9 +680,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         progress=(lambda message: print(message, file=sys.stderr)) if show else None,
     )
     print(calibration.to_text())
-    written = calibration.save(args.out, overwrite=args.overwrite)
-    written += _report_if_asked(args)
-    print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(args, lambda: calibration.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
 
 
@@ -676,7 +694,6 @@ def _replication_setup(args: argparse.Namespace) -> tuple[object, list[int], boo
 
 def _replicate(args: argparse.Namespace) -> int:
     from simulator import Scenario
-    from simulator.engine.results import check_output_folder
     from simulator.measure.replicate import REPLICATION_FILES, apply_patch, check_seeds, load_patch, replicate
 
     scenario, seeds, progress = _replication_setup(args)
@@ -689,19 +706,15 @@ def _replicate(args: argparse.Namespace) -> int:
                 f"{path}: two variants are named '{path.stem}'; variant files need distinct names"
             )
         variants[path.stem] = apply_patch(scenario, load_patch(path), str(path))
-    if args.out is not None:
-        check_output_folder(args.out, args.overwrite, REPLICATION_FILES)
+    _check_out(args, REPLICATION_FILES)
     result = replicate(scenario, seeds, variants, workers=args.workers, progress=progress)
     print(result.to_text())
-    if args.out is not None:
-        written = result.save(args.out, overwrite=args.overwrite)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(args, lambda: result.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
 
 
 def _incrementality(args: argparse.Namespace) -> int:
     from simulator import Scenario
-    from simulator.engine.results import check_output_folder
     from simulator.measure.incrementality import (
         INCREMENTALITY_FILES,
         channel_variants,
@@ -715,23 +728,21 @@ def _incrementality(args: argparse.Namespace) -> int:
     assert isinstance(scenario, Scenario)
     check_seeds(seeds)
     variants = channel_variants(scenario, args.channels, args.step)
-    if args.out is not None:
-        check_output_folder(args.out, args.overwrite, INCREMENTALITY_FILES)
-    runs = replicate(scenario, seeds, variants, workers=args.workers, progress=progress)
+    _check_out(args, INCREMENTALITY_FILES)
+    runs = replicate(
+        scenario, seeds, variants, workers=args.workers, progress=progress, label="incrementality"
+    )
     table = measure_incrementality(runs, args.channels, args.step)
     print(incrementality_text(table, scenario.economics.currency))
-    if args.out is not None:
-        written = save_incrementality(table, args.out, overwrite=args.overwrite)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(args, lambda: save_incrementality(table, args.out, overwrite=args.overwrite))
     return EXIT_OK
 
 
 def _allocate(args: argparse.Namespace) -> int:
     from optimizer.allocate import ALLOCATION_FILES, allocate_budget, check_constraints
     from optimizer.settings import allocation_settings
-    from simulator import load_scenario
+    from simulator import ScenarioWarning, load_scenario
     from simulator.config.scenario import read_yaml_file
-    from simulator.engine.results import check_output_folder
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     data, source = None, None
@@ -744,43 +755,45 @@ def _allocate(args: argparse.Namespace) -> int:
         "budget": args.budget,
         "objective": args.objective,
         "periods": args.periods,
+        "guard_rails": args.guard_rail,
     }
     settings = allocation_settings(scenario, data, source, **overrides)
-    check_constraints(scenario, settings, args.solver)
+    with warnings.catch_warnings():  # errors now, before any output; allocate_budget warns once
+        warnings.simplefilter("ignore", ScenarioWarning)
+        check_constraints(scenario, settings, args.solver)
     if args.rounds is not None:
         loop = settings.closed_loop.model_dump() | {"rounds": args.rounds}
         settings = allocation_settings(
             scenario, settings.model_dump(mode="json") | {"closed_loop": loop}, source or str(args.scenario)
         )
-    _check_report_flag(args)
-    if args.out is not None:
-        check_output_folder(args.out, args.overwrite, ALLOCATION_FILES)
+    _check_out(args, ALLOCATION_FILES)
     progress = not args.no_progress and sys.stderr.isatty()
     result = allocate_budget(scenario, settings, workers=args.workers, solver=args.solver, progress=progress)
     print(result.to_text())
-    if args.out is not None:
-        written = result.save(args.out, overwrite=args.overwrite)
-        written += _report_if_asked(args)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(args, lambda: result.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    from optimizer.search import OPTIMIZATION_FILES, STUDY_FILE, mask_password, optimize, search_settings
+    from optimizer.search import OPTIMIZATION_FILES, STUDY_FILE, optimize, search_settings
     from simulator import ScenarioError, load_scenario
-    from simulator.engine.results import check_output_folder
+    from simulator.common.secrets import mask_secrets, mask_url
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
-    overrides: dict[str, object] = {"trials": args.trials, "seeds": args.seeds, "objective": args.objective}
+    overrides: dict[str, object] = {
+        "trials": args.trials,
+        "seeds": args.seeds,
+        "objective": args.objective,
+        "guard_rails": args.guard_rail,
+    }
     settings = search_settings(scenario, None, **overrides)
     if args.no_budget:
         settings = settings.model_copy(update={"budget": settings.budget.model_copy(update={"split": False})})
-    _check_report_flag(args)
     if args.workers > 1 and args.storage is None and args.out is None:
         raise _UsageError("optimize: --workers above 1 needs --storage or --out (processes share a study)")
+    _check_out(args, OPTIMIZATION_FILES)
     storage, created = args.storage, False
     if args.out is not None:
-        check_output_folder(args.out, args.overwrite, OPTIMIZATION_FILES)
         if storage is None:
             created = not args.out.exists()
             args.out.mkdir(parents=True, exist_ok=True)
@@ -801,32 +814,47 @@ def _optimize(args: argparse.Namespace) -> int:
             shutil.rmtree(args.out, ignore_errors=True)
         raise
     except KeyboardInterrupt:
-        kept = (
-            f"finished trials are kept in {mask_password(storage)}" if storage else "the study was in memory"
-        )
+        kept = f"finished trials are kept in {mask_url(storage)}" if storage else "the study was in memory"
         print(f"interrupted; {kept}; rerun the same command to resume", file=sys.stderr)
         return 130
     if args.out is not None and args.storage is None:
         result.storage = f"sqlite:///{STUDY_FILE}"  # relative to the folder, as the report reads it
-    print(result.to_text())
-    if args.out is not None:
-        written = result.save(args.out, overwrite=args.overwrite)
-        written += _report_if_asked(args)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    elif storage is not None:
+        result.storage = mask_url(storage)  # recommendation.json and the printout never hold a secret
+    print(mask_secrets(result.to_text(), [storage]))
+    _write_outputs(args, lambda: result.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
 
 
-def _check_report_flag(args: argparse.Namespace) -> None:
-    if args.report and args.out is None:
+def _check_out(args: argparse.Namespace, files: Sequence[str]) -> None:
+    """Refuse a bad ``--out`` (or ``--report`` without it) before the command's long work."""
+    report = getattr(args, "report", False)
+    if report and args.out is None:
         raise _UsageError(f"{args.command}: --report needs --out (the report is written next to the results)")
+    if args.out is not None:
+        from reports.report import REPORT_FILES
+        from simulator.common.output import check_output_folder
+
+        check_output_folder(args.out, args.overwrite, (*files, *(REPORT_FILES if report else ())))
 
 
-def _report_if_asked(args: argparse.Namespace) -> list[Path]:
-    if not args.report:
-        return []
-    from reports import build_report
+def _write_outputs(args: argparse.Namespace, save: Callable[[], object]) -> None:
+    """Write a command's results, and its report when asked, in one output transaction.
 
-    return build_report(args.out, overwrite=args.overwrite)
+    Nothing appears in ``--out`` until the results and the report are all complete; an error
+    or Ctrl-C before that leaves the folder as it was (docs/hardening.md).
+    """
+    if args.out is None:
+        return
+    from simulator.common.output import OutputTransaction
+
+    with OutputTransaction(args.out, overwrite=args.overwrite) as transaction:
+        save()
+        if getattr(args, "report", False):
+            from reports import build_report
+
+            build_report(args.out, overwrite=args.overwrite)
+    print(f"\nwrote {', '.join(str(p) for p in transaction.written)}")
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -839,15 +867,13 @@ def _report(args: argparse.Namespace) -> int:
 
 def _abtest(args: argparse.Namespace) -> int:
     from simulator import load_scenario
-    from simulator.engine.results import check_output_folder
     from simulator.measure.abtest import ABTEST_FILES, ab_test
     from simulator.measure.replicate import load_patch
 
     scenario = load_scenario(args.scenario).with_overrides(days=args.days, agents=args.agents)
     patch = load_patch(args.variant)
     seeds = args.seeds if args.seeds is not None else [scenario.seed if args.seed is None else args.seed]
-    if args.out is not None:
-        check_output_folder(args.out, args.overwrite, ABTEST_FILES)
+    _check_out(args, ABTEST_FILES)
     result = ab_test(
         scenario,
         patch,
@@ -859,16 +885,37 @@ def _abtest(args: argparse.Namespace) -> int:
         progress=not args.no_progress and sys.stderr.isatty(),
     )
     print(result.to_text())
-    if args.out is not None:
-        written = result.save(args.out, overwrite=args.overwrite)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(args, lambda: result.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so output transactions clean up as for Ctrl-C."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise _Terminated()
+
+
+def _interrupted(args: argparse.Namespace, what: str) -> str:
+    """An honest line about what an interrupted command left behind."""
+    from simulator.common.output import committed_folders
+
+    done = committed_folders()
+    if done:
+        return f"{what} after the results were written completely to {', '.join(map(str, done))}"
+    out = getattr(args, "out", None)
+    if out is not None:
+        return f"{what}; nothing was written to {out} (it is as it was before the command)"
+    return f"{what}; nothing was written"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     from reports import ReportError
-    from simulator import OutputExistsError, ScenarioError, ScenarioWarning
+    from simulator import ScenarioError, ScenarioWarning
+    from simulator.common.output import OutputError
+    from simulator.common.secrets import mask_secrets
     from simulator.customerbase import IdentificationError
     from simulator.data import OrderLogError
 
@@ -878,27 +925,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers |= {"replicate": _replicate, "incrementality": _incrementality, "allocate": _allocate}
     handlers |= {"abtest": _abtest, "report": _report, "optimize": _optimize}
     handlers["calibrate"] = _calibrate
+    urls = [getattr(args, "storage", None)]
+
+    def say(line: str) -> None:
+        print(mask_secrets(" ".join(line.split("\n")), urls), file=sys.stderr)
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     with warnings.catch_warnings():
         warnings.simplefilter("always", ScenarioWarning)
-        warnings.showwarning = lambda message, *rest: print(f"warning: {message}", file=sys.stderr)
+        warnings.showwarning = lambda message, *rest: say(f"warning: {message}")
         try:
             return handlers[args.command](args)
         except (
             ScenarioError,
-            OutputExistsError,
+            OutputError,
             ReportError,
             _UsageError,
             OrderLogError,
             IdentificationError,
         ) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            say(f"error: {exc}")
             return EXIT_BAD_INPUT
         except KeyboardInterrupt:
-            print("interrupted; nothing was written", file=sys.stderr)
+            say(_interrupted(args, "interrupted"))
             return 130
+        except _Terminated:
+            say(_interrupted(args, "terminated (SIGTERM)"))
+            return 143
         except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line, not a traceback
-            print(f"internal error: {type(exc).__name__}: {exc} (please report it)", file=sys.stderr)
+            say(f"internal error: {type(exc).__name__}: {exc} (please report it)")
             return EXIT_INTERNAL
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ chosen model, the twin and the hold-out check), ``parameters.csv``, ``tracking_w
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from simulator.calibrate.figures import (
     tracking_figure,
 )
 
-from .report import ReportError, _Figure, _Section, _Table
+from .report import ReportError, _Figure, _read_csv, _read_json, _Section, _Table
 
 __all__ = ["CALIBRATION_FIGURES", "calibration_headline", "calibration_section", "calibration_sheets"]
 
@@ -32,13 +31,8 @@ CALIBRATION_FIGURES = (
 )
 
 
-def _read(path: Path) -> pd.DataFrame | None:
-    if not path.exists():
-        return None
-    try:
-        return pd.read_csv(path)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ReportError(path, f"cannot be read as CSV ({exc})") from exc
+def _read(folder: Path, name: str) -> pd.DataFrame | None:
+    return _read_csv(folder, name)
 
 
 def _number(value: Any) -> str:
@@ -54,14 +48,10 @@ def _percent(value: Any) -> str:
 
 def calibration_headline(folder: Path) -> str:
     """One sentence on the hold-out check ("" without ``calibration.json``)."""
-    path = folder / "calibration.json"
-    if not path.exists():
+    report = _read_json(folder, "calibration.json")
+    if report is None:
         return ""
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReportError(path, f"cannot be read as JSON ({exc})") from exc
-    holdout = report.get("holdout") if isinstance(report, dict) else None
+    holdout = report.get("holdout")
     if not isinstance(holdout, dict) or not isinstance(holdout.get("repeat_orders"), dict):
         return "The twin's forecast is unvalidated: no hold-out period."
     block = holdout["repeat_orders"]
@@ -79,15 +69,11 @@ def calibration_headline(folder: Path) -> str:
 
 def calibration_section(folder: Path) -> _Section | None:
     """The calibration section of a folder, or ``None`` without ``calibration.json``."""
-    path = folder / "calibration.json"
-    if not path.exists():
+    report = _read_json(folder, "calibration.json")
+    if report is None:
         return None
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReportError(path, f"cannot be read as JSON ({exc})") from exc
-    if not isinstance(report, dict) or not isinstance(report.get("orders"), dict):
-        raise ReportError(path, "orders: must be an object (the order log's figures)")
+    if not isinstance(report.get("orders"), dict):
+        raise ReportError(folder / "calibration.json", "orders: must be an object (the order log's figures)")
     section = _Section("Calibration")
     orders = report["orders"]
     dates = f"from {orders.get('first_date')} to {orders.get('last_date')}"
@@ -144,7 +130,7 @@ def calibration_section(folder: Path) -> _Section | None:
                 rows,
             )
         )
-        runs = _read(folder / "holdout_seeds.csv")
+        runs = _read(folder, "holdout_seeds.csv")
         section.figures.append(
             _Figure(
                 "calibration_holdout",
@@ -159,7 +145,7 @@ def calibration_section(folder: Path) -> _Section | None:
         section.paragraphs.append(
             str(report.get("note") or "No hold-out period: the forecast is unvalidated.")
         )
-    parameters = _read(folder / "parameters.csv")
+    parameters = _read(folder, "parameters.csv")
     if parameters is not None and {"model", "parameter", "estimate", "se", "lower", "upper"} <= set(
         parameters
     ):
@@ -178,7 +164,7 @@ def calibration_section(folder: Path) -> _Section | None:
                 ],
             )
         )
-    weekly = _read(folder / "tracking_weekly.csv")
+    weekly = _read(folder, "tracking_weekly.csv")
     if weekly is not None:
         section.figures.append(
             _Figure(
@@ -189,7 +175,7 @@ def calibration_section(folder: Path) -> _Section | None:
                 lambda f: tracking_figure(weekly, ax=f.add_subplot()),
             )
         )
-    histogram = _read(folder / "frequency_histogram.csv")
+    histogram = _read(folder, "frequency_histogram.csv")
     if histogram is not None:
         section.figures.append(
             _Figure(
@@ -199,7 +185,7 @@ def calibration_section(folder: Path) -> _Section | None:
                 lambda f: frequency_figure(histogram, ax=f.add_subplot()),
             )
         )
-    conditional = _read(folder / "conditional_expectations.csv")
+    conditional = _read(folder, "conditional_expectations.csv")
     if conditional is not None:
         section.figures.append(
             _Figure(
@@ -215,15 +201,11 @@ def calibration_section(folder: Path) -> _Section | None:
 
 def calibration_sheets(folder: Path) -> dict[str, pd.DataFrame]:
     """Sheets of ``report.xlsx`` for a calibration: ``holdout`` (when checked) and ``parameters``."""
-    path = folder / "calibration.json"
-    if not path.exists():
+    report = _read_json(folder, "calibration.json")
+    if report is None:
         return {}
     sheets: dict[str, pd.DataFrame] = {}
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReportError(path, f"cannot be read as JSON ({exc})") from exc
-    holdout = report.get("holdout") if isinstance(report, dict) else None
+    holdout = report.get("holdout")
     if isinstance(holdout, dict):
         rows = []
         for name in ("repeat_orders", "revenue", "new_customers"):
@@ -241,7 +223,7 @@ def calibration_sheets(folder: Path) -> dict[str, pd.DataFrame]:
                     }
                 )
         sheets["holdout"] = pd.DataFrame(rows)
-    parameters = _read(folder / "parameters.csv")
+    parameters = _read(folder, "parameters.csv")
     if parameters is not None:
         sheets["parameters"] = parameters
     return sheets

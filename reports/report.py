@@ -29,13 +29,21 @@ file                        written by           used for
 
 Keys of ``allocation.json`` (``recommendation.json`` has the same ones, and more):
 
+- ``verdict`` (expected): ``{"decision", "reason", "next_step"}``, the decision one of
+  ``recommend``, ``keep current plan``, ``not confirmed: run larger``
+  (:func:`optimizer.recommendation.decide`). It opens the report's title, headline and
+  ``summary.png``; the plan is worded as an instruction only for ``recommend``. A file without
+  it is reported as not confirmed.
 - ``channels`` (required): a list, one object per channel, with ``channel`` (name),
-  ``current_spend`` and ``recommended_spend`` (currency over the plan's horizon), and
-  optionally ``current_outcome`` and ``recommended_outcome`` (the channel's incremental outcome
-  on its response curve at that spend, currency) and ``marginal_roi`` (extra outcome per extra
-  unit of spend at the recommended spend); the response-curve figure needs these three and
-  ``response_curves.csv``. Any other keys (bounds, shadow prices...) are shown
-  in the allocation table as they are.
+  ``current_spend`` and ``recommended_spend`` (currency over the plan's horizon; the plan
+  found, recommended only with a ``recommend`` verdict), and optionally ``current_outcome``
+  and ``recommended_outcome`` (the channel's incremental outcome on its response curve at that
+  spend), the marginal measure named by ``marginal_measure`` (default ``marginal_roi``:
+  incremental profit of the next unit of spend, break-even 0; see
+  :mod:`simulator.common.measures`), ``measured_max_spend`` and ``within_measured_range``
+  (a channel outside is flagged in the report); the response-curve figure needs the outcomes,
+  the marginal measure and ``response_curves.csv``. Any other keys are shown in the allocation
+  table as they are, with units in the headers.
 - ``expected`` (optional): ``{metric: {"current": S, "recommended": S, "change": S}}`` with
   ``S = {"mean": ..., "low": ..., "high": ...}`` - the metric's mean and 95% interval over the
   seeds for each plan, and for ``change`` the paired difference recommended - current with its
@@ -49,7 +57,9 @@ Keys of ``allocation.json`` (``recommendation.json`` has the same ones, and more
 
 More keys of ``recommendation.json``:
 
-- ``policy`` (optional): ``{parameter: value}``, the chosen policy's parameters.
+- ``policy`` (optional): ``{parameter: value}``, the chosen policy's parameters;
+  ``policy_table`` (optional): the same for reading, a list of ``{"setting", "current",
+  "value"}`` (lever names in words, discounts as percentages), shown instead when present.
 - ``chosen_trial`` (optional): the Optuna trial number of the chosen policy (marked on the
   Pareto front).
 - ``study_name`` and ``storage`` (optional): where the Optuna study is stored, for its
@@ -65,8 +75,16 @@ Files written: ``report.html`` (self-contained: figures embedded as PNG data URI
 external resources, all text escaped), ``report.md`` with its figures as ``report_<name>.png``
 files next to it, ``summary.png`` (one page: the headline and the three most important
 figures) and ``report.xlsx`` (sheets ``KPIs``, ``channels``, ``allocation``, ``expected``,
-``policy`` as available). All are staged in a temporary folder and moved in place together
-(:func:`simulator.engine.results.write_files`).
+``policy`` as available). All are written in one output transaction
+(:mod:`simulator.common.output`): staged, then moved in place together and listed in the
+folder's ``manifest.json``; built by ``--report``, the report joins the command's own
+transaction, so results and report appear together or not at all.
+
+Reading checks the folder first: a folder whose ``manifest.json`` says it is incomplete, or
+whose listed files are missing, truncated or changed, is refused (a folder without a manifest,
+assembled by hand, is read as it is). Result tables need the columns the report uses
+(:data:`CSV_COLUMNS`). The report only reads: the Optuna study is opened read-only and never
+created. Text from the files is drawn literally (no matplotlib mathtext). See docs/hardening.md.
 """
 
 from __future__ import annotations
@@ -84,16 +102,29 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import matplotlib
 import pandas as pd
 import yaml
 from matplotlib.figure import Figure, FigureBase
 
-from optimizer.figures import OUTCOME_LABELS, PARETO_DEFAULT
-from optimizer.recommendation import expected_frame, recommendation_sentence
+from optimizer.figures import OUTCOME_LABELS, PARETO_DEFAULT, curve_label
+from optimizer.objectives import OBJECTIVES
+from optimizer.recommendation import (
+    Verdict,
+    expected_frame,
+    headline,
+    plan_header,
+    recommendation_sentence,
+    verdict_from_dict,
+)
 from simulator.common.display import HEADLINE_KPIS, format_range
 from simulator.common.display import format_kpi as _format
 from simulator.common.figures import METRIC_SHORT
-from simulator.engine.results import CHANNEL_TABLE_COLUMNS, check_output_folder, write_files
+from simulator.common.files import InputFileError, read_regular_file
+from simulator.common.measures import MEASURES, break_even_text, measure_header
+from simulator.common.output import check_output_folder, in_transaction, locate, verify_folder, write_files
+from simulator.common.secrets import mask_secrets, mask_url
+from simulator.engine.results import CHANNEL_TABLE_COLUMNS
 
 from . import figures
 
@@ -101,6 +132,36 @@ __all__ = ["ReportError", "build_report", "recommendation_sentence"]
 
 DPI = 110
 REPORT_FILES = ("report.html", "report.md", "summary.png", "report.xlsx")
+MAX_INPUT_BYTES = 64 << 20
+"""Largest JSON or YAML result file read (bytes)."""
+CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "daily.csv": (("day",), ()),
+    "channels_daily.csv": (("new_aware", "visits", "carts", "orders", "repeat_orders"), ("channel",)),
+    "levers_daily.csv": (("day",), ()),
+    "campaigns.csv": (("start_day", "end_day"), ("campaign",)),
+    "attribution.csv": (("share",), ("basis", "channel", "source")),
+    "response_curves.csv": (("spend", "outcome"), ("channel",)),
+    "response_measurements.csv": (("spend", "outcome", "low", "high"), ("channel",)),
+    "trials.csv": (("number",), ()),
+    "pareto.csv": (("number",), ()),
+}
+"""Columns the report needs in each result table: (numeric ones, text ones)."""
+ALL_NUMERIC = ("daily.csv", "channels_daily.csv", "levers_daily.csv")
+"""Tables whose every column but the text ones holds numbers."""
+FIGURE_SOURCES = {
+    "spend_comparison": "the plan (allocation.json or recommendation.json)",
+    "outcome_comparison": "the plan's expected outcomes",
+    "response_curves": "response_curves.csv or response_measurements.csv",
+    "pareto_front": "trials.csv or pareto.csv",
+    "optimization_history": "the Optuna study",
+    "param_importances": "the Optuna study",
+    "revenue_and_spend": "daily.csv or campaigns.csv",
+    "funnel": "channels_daily.csv",
+    "loyalty_tiers": "levers_daily.csv",
+    "retention": "retention_matrix.csv",
+    "attribution": "attribution.csv",
+}
+"""The result files each figure is drawn from, for the message when one cannot be drawn."""
 SUMMARY_PRIORITY = (
     "spend_comparison",
     "outcome_comparison",
@@ -178,47 +239,73 @@ class _Inputs:
 
 
 # Reading -------------------------------------------------------------------------------------
-def _read_json(path: Path) -> dict[str, Any] | None:
-    if not path.exists():
+def _read_json(folder: Path, name: str) -> dict[str, Any] | None:
+    path = locate(folder, name)
+    if path is None:
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReportError(path, f"cannot be read as JSON ({exc})") from exc
+        data = json.loads(read_regular_file(path, MAX_INPUT_BYTES).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ReportError(folder / name, f"cannot be read as JSON ({type(exc).__name__}: {exc})") from exc
     if not isinstance(data, dict):
-        raise ReportError(path, "must hold a JSON object")
+        raise ReportError(folder / name, "must hold a JSON object")
     return data
 
 
-def _read_csv(path: Path) -> pd.DataFrame | None:
-    if not path.exists():
+def _read_csv(folder: Path, name: str) -> pd.DataFrame | None:
+    path = locate(folder, name)
+    if path is None:
         return None
     try:
-        return pd.read_csv(path)
+        if not path.is_file():
+            raise InputFileError("is not a regular file")
+        frame = pd.read_csv(path)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ReportError(path, f"cannot be read as CSV ({exc})") from exc
+        raise ReportError(folder / name, f"cannot be read as CSV ({exc})") from exc
+    _check_columns(folder / name, frame)
+    return frame
+
+
+def _check_columns(path: Path, frame: pd.DataFrame) -> None:
+    """Refuse a result table without the columns the report uses, or with text where numbers go."""
+    numeric, text = CSV_COLUMNS.get(path.name, ((), ()))
+    if frame.empty:
+        return  # e.g. campaigns.csv when every campaign fell outside a shortened horizon
+    missing = [c for c in (*numeric, *text) if c not in frame.columns]
+    if missing:
+        raise ReportError(
+            path,
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+            f"expected {', '.join((*numeric, *text))} (as the toolkit writes it)",
+        )
+    if path.name in ALL_NUMERIC:
+        numeric = tuple(c for c in frame.columns if c not in text)
+    for column in numeric:
+        if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
+            raise ReportError(path, f"column {column} must hold numbers")
 
 
 def _read_inputs(folder: Path) -> _Inputs:
-    if not folder.is_dir():
+    if not folder.is_dir() and not in_transaction(folder):
         raise ReportError(folder, "no such folder; give the --out folder of simulate, allocate or optimize")
+    verify_folder(folder)
     inputs = _Inputs(
         folder=folder,
-        summary=_read_json(folder / "summary.json"),
-        daily=_read_csv(folder / "daily.csv"),
-        channels_daily=_read_csv(folder / "channels_daily.csv"),
-        levers=_read_csv(folder / "levers_daily.csv"),
-        campaigns=_read_csv(folder / "campaigns.csv"),
-        retention=_read_csv(folder / "retention_matrix.csv"),
-        attribution=_read_csv(folder / "attribution.csv"),
-        allocation=_read_json(folder / "allocation.json"),
-        curves=_read_csv(folder / "response_curves.csv"),
-        measurements=_read_csv(folder / "response_measurements.csv"),
-        recommendation=_read_json(folder / "recommendation.json"),
-        trials=_read_csv(folder / "trials.csv"),
-        pareto=_read_csv(folder / "pareto.csv"),
+        summary=_read_json(folder, "summary.json"),
+        daily=_read_csv(folder, "daily.csv"),
+        channels_daily=_read_csv(folder, "channels_daily.csv"),
+        levers=_read_csv(folder, "levers_daily.csv"),
+        campaigns=_read_csv(folder, "campaigns.csv"),
+        retention=_read_csv(folder, "retention_matrix.csv"),
+        attribution=_read_csv(folder, "attribution.csv"),
+        allocation=_read_json(folder, "allocation.json"),
+        curves=_read_csv(folder, "response_curves.csv"),
+        measurements=_read_csv(folder, "response_measurements.csv"),
+        recommendation=_read_json(folder, "recommendation.json"),
+        trials=_read_csv(folder, "trials.csv"),
+        pareto=_read_csv(folder, "pareto.csv"),
     )
-    calibrated = (folder / "calibration.json").exists()
+    calibrated = locate(folder, "calibration.json") is not None
     if (
         inputs.summary is None
         and inputs.allocation is None
@@ -230,15 +317,15 @@ def _read_inputs(folder: Path) -> _Inputs:
             "no results to report: expected summary.json (simulate --out), allocation.json (allocate), "
             "recommendation.json (optimize) or calibration.json (calibrate)",
         )
-    scenario_path = folder / "scenario.yaml"
-    if scenario_path.exists():
+    scenario_path = locate(folder, "scenario.yaml")
+    if scenario_path is not None:
         try:
-            inputs.scenario_text = scenario_path.read_text(encoding="utf-8")
+            inputs.scenario_text = read_regular_file(scenario_path, MAX_INPUT_BYTES).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ReportError(scenario_path, f"cannot be read ({exc})") from exc
+            raise ReportError(folder / "scenario.yaml", f"cannot be read ({exc})") from exc
         try:
             parsed = yaml.safe_load(inputs.scenario_text)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             parsed = None
         inputs.scenario = parsed if isinstance(parsed, dict) else {}
     for name, plan in (
@@ -306,21 +393,28 @@ def _currency(inputs: _Inputs, plan: Mapping[str, Any] | None) -> str:
     return ""
 
 
-def _plan_section(inputs: _Inputs, plan: dict[str, Any], source: str, currency: str) -> _Section:
+def _plan_cell(column: str, value: Any) -> str:
+    if column == "within_measured_range" and isinstance(value, bool):
+        return "yes" if value else "OUTSIDE"
+    return _format(column, value)
+
+
+def _plan_section(
+    inputs: _Inputs, plan: dict[str, Any], source: str, currency: str, verdict: Verdict
+) -> _Section:
     channels = pd.DataFrame(plan["channels"])
     expected: dict[str, Any] = plan.get("expected", {})
     objective = str(plan.get("objective", "profit"))
-    section = _Section("Recommendation")
+    section = _Section("Recommendation" if verdict.confirmed else "Plan tried (not recommended)")
     changes = len(plan.get("policy") or {})
-    section.paragraphs.append(
-        recommendation_sentence(plan["channels"], expected, objective, currency, policy_changes=changes)
-    )
+    section.paragraphs.append(headline(verdict, plan["channels"], expected, objective, currency, changes))
     facts = [
         f"{label}: {_format(key, plan[key])}"
         for key, label in (
             ("objective", "objective"),
             ("budget", "budget" + (f" ({currency})" if currency else "")),
             ("horizon_days", "horizon (days)"),
+            ("agents", "agents"),
         )
         if key in plan
     ]
@@ -329,32 +423,49 @@ def _plan_section(inputs: _Inputs, plan: dict[str, Any], source: str, currency: 
         facts.append(f"seeds: {', '.join(map(str, seeds))}")
     elif isinstance(seeds, int) and not isinstance(seeds, bool):
         facts.append(f"outcomes simulated on {seeds} paired seeds")
+    guard_rails = plan.get("guard_rails")
+    if isinstance(guard_rails, list) and guard_rails:
+        facts.append(f"guard-rails (must not get significantly worse): {', '.join(map(str, guard_rails))}")
     if facts:
         section.paragraphs.append(f"From {source}; " + "; ".join(facts) + ".")
+    if "within_measured_range" in channels.columns:
+        outside = channels[channels["within_measured_range"] == False]  # noqa: E712 - a column of bools
+        if len(outside):
+            section.paragraphs.append(
+                "OUTSIDE THE MEASURED RANGE: "
+                + ", ".join(
+                    f"{row['channel']} ({_format('spend', row['recommended_spend'])} against at most "
+                    f"{_format('spend', row.get('measured_max_spend', float('nan')))} measured)"
+                    for row in outside.to_dict("records")
+                )
+                + ". The constraints force this spend; the response curves say nothing about it."
+            )
     columns = list(channels.columns)
     section.tables.append(
         _Table(
-            [_header(c) for c in columns],
-            [[_format(c, row[c]) for c in columns] for row in channels.to_dict("records")],
+            [plan_header(c, currency, objective, verdict.plan_name) for c in columns],
+            [[_plan_cell(c, row[c]) for c in columns] for row in channels.to_dict("records")],
         )
     )
     section.figures.append(
         _Figure(
             "spend_comparison",
             "Spend per channel",
-            f"Current and recommended spend per channel ({source}).",
-            lambda f: figures.spend_comparison(channels, currency=currency, ax=f.add_subplot()),
+            f"Current and {verdict.plan_name} spend per channel ({source}).",
+            lambda f: figures.spend_comparison(
+                channels, currency=currency, plan_label=verdict.plan_name, ax=f.add_subplot()
+            ),
         )
     )
     if expected:
-        table = expected_frame(expected)
-        plans = [p for p in ("current", "recommended", "change") if p in set(table["plan"])]
+        table = expected_frame(expected).replace({"plan": {"recommended": verdict.plan_name}})
+        plans = [p for p in ("current", verdict.plan_name, "change") if p in set(table["plan"])]
         section.tables.append(
             _Table(
                 ["metric", *(f"{p} (95% interval)" for p in plans)],
                 [
                     [
-                        _header(str(metric)),
+                        measure_header(str(metric)),
                         *(
                             _interval_text(str(metric), rows[rows["plan"] == p], signed=p == "change")
                             for p in plans
@@ -367,13 +478,14 @@ def _plan_section(inputs: _Inputs, plan: dict[str, Any], source: str, currency: 
         plotted = table[table["plan"] != "change"]
         # A quarter page holds three panels: the objectives a strategist weighs first.
         present = set(plotted["metric"])
-        headline = plotted[plotted["metric"].isin([m for m in SUMMARY_METRICS if m in present][:3])]
-        compact = headline if not headline.empty else plotted[plotted["metric"].isin(plotted["metric"][:3])]
+        first = plotted[plotted["metric"].isin([m for m in SUMMARY_METRICS if m in present][:3])]
+        compact = first if not first.empty else plotted[plotted["metric"].isin(plotted["metric"][:3])]
         section.figures.append(
             _Figure(
                 "outcome_comparison",
                 "Expected outcomes",
-                "Mean and 95% interval over the seeds, current and recommended plan.",
+                "Mean and 95% interval over the fresh paired seeds of the check, current plan and "
+                + ("recommended plan." if verdict.confirmed else "the plan tried (not recommended)."),
                 lambda f: figures.outcome_comparison(plotted, currency=currency, fig=f),
                 summary_draw=lambda f: figures.outcome_comparison(compact, currency=currency, fig=f),
                 size=(
@@ -382,17 +494,33 @@ def _plan_section(inputs: _Inputs, plan: dict[str, Any], source: str, currency: 
                 ),
             )
         )
-    needed = {"current_outcome", "recommended_outcome", "marginal_roi"}
+    marginal = str(plan.get("marginal_measure", "marginal_roi"))
+    needed = {"current_outcome", "recommended_outcome", marginal}
     if inputs.curves is not None and needed <= set(channels.columns):
         curves, measured = inputs.curves, inputs.measurements
         rows = math.ceil(len(channels) / 3)
+        entry = OBJECTIVES.get(objective)
+        label = curve_label(objective)
+        people = entry is not None and entry.unit == "people"
         section.figures.append(
             _Figure(
                 "response_curves",
                 "Response curves",
-                "Fitted response per channel with the current (circle) and recommended (star) spend; "
-                "the marginal ROI is written at the recommended point.",
-                lambda f: figures.response_curves(curves, channels, measured, currency=currency, fig=f),
+                "Response per channel (the fitted curve, or the concave fit through the simulated points "
+                "where the Hill curve did not fit), drawn over the measured range, with the current "
+                f"(circle) and {verdict.plan_name} (star) spend; the "
+                f"{measure_header(marginal)} is written at the star.",
+                lambda f: figures.response_curves(
+                    curves,
+                    channels,
+                    measured,
+                    outcome_label=label,
+                    marginal=marginal,
+                    currency="" if people else currency,
+                    x_currency=currency,
+                    plan_label=verdict.plan_name,
+                    fig=f,
+                ),
                 size=(4.2 * min(3, len(channels)), 3.4 * rows),
             )
         )
@@ -402,7 +530,12 @@ def _plan_section(inputs: _Inputs, plan: dict[str, Any], source: str, currency: 
 def _policy_section(inputs: _Inputs, recommendation: dict[str, Any]) -> _Section | None:
     section = _Section("Policy")
     policy = recommendation.get("policy")
-    if isinstance(policy, dict) and policy:
+    rows = recommendation.get("policy_table")
+    if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
+        keys = [k for k in ("setting", "current", "value") if all(k in r for r in rows)]
+        headers = {"setting": "setting", "current": "current", "value": "chosen"}
+        section.tables.append(_Table([headers[k] for k in keys], [[str(r[k]) for k in keys] for r in rows]))
+    elif isinstance(policy, dict) and policy:
         section.tables.append(
             _Table(["parameter", "value"], [[str(k), _format(str(k), v)] for k, v in policy.items()])
         )
@@ -443,6 +576,12 @@ def _policy_section(inputs: _Inputs, recommendation: dict[str, Any]) -> _Section
                 ),
             )
         )
+        finished = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+        if len(finished) < 2:
+            section.paragraphs.append(
+                f"Parameter importances need at least two finished trials; this study has {len(finished)}."
+            )
+            return section
         section.figures.append(
             _Figure(
                 "param_importances",
@@ -472,20 +611,40 @@ def _paste(drawn: Figure, target: FigureBase) -> None:
 
 
 def _load_study(folder: Path, recommendation: Mapping[str, Any], section: _Section) -> Any:
+    """The Optuna study named in ``recommendation.json``, opened without writing anything.
+
+    A ``sqlite:///`` URL with a relative path is taken relative to the output folder; the file
+    must exist (it is opened read-only, never created). Other storages are opened without
+    creating tables. Any failure only leaves out the two study figures, said in the report with
+    the storage's password masked.
+    """
     name, storage = recommendation.get("study_name"), recommendation.get("storage")
     if not isinstance(name, str) or not isinstance(storage, str):
         return None
+    shown = mask_url(storage)
     prefix = "sqlite:///"
-    if storage.startswith(prefix) and not Path(storage.removeprefix(prefix)).is_absolute():
-        storage = prefix + str(folder / storage.removeprefix(prefix))
+    url = storage
+    if storage.startswith(prefix):
+        path = Path(storage.removeprefix(prefix).partition("?")[0])
+        if not path.is_absolute():
+            path = folder / path
+        if not path.is_file():
+            section.paragraphs.append(
+                f"The Optuna study {name!r} is stored in {shown}, which is not there; "
+                "its figures are left out."
+            )
+            return None
+        url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        return optuna.load_study(study_name=name, storage=storage)
+        storage_object = optuna.storages.RDBStorage(url, skip_table_creation=True)
+        return optuna.load_study(study_name=name, storage=storage_object)
     except Exception as exc:  # noqa: BLE001 - any storage failure only drops two figures, said in the report
+        reason = mask_secrets(" ".join(f"{type(exc).__name__}: {exc}".split())[:300], [storage])
         section.paragraphs.append(
-            f"The Optuna study {name!r} could not be opened ({exc}); its figures are left out."
+            f"The Optuna study {name!r} in {shown} could not be opened ({reason}); its figures are left out."
         )
         return None
 
@@ -502,14 +661,26 @@ def _results_section(inputs: _Inputs, currency: str) -> _Section | None:
             + "."
         )
         section.tables.append(
-            _Table(["KPI", "value"], [[k, _format(k, kpis[k])] for k in HEADLINE_KPIS if k in kpis])
+            _Table(
+                ["KPI", "value"],
+                [
+                    [measure_header(k) if k in MEASURES else k, _format(k, kpis[k])]
+                    for k in HEADLINE_KPIS
+                    if k in kpis
+                ],
+            )
         )
     channel_table = _channel_table(inputs.channels_daily)
     if channel_table is not None:
         columns = list(channel_table.columns)
+        section.paragraphs.append(
+            "Channels over the horizon: orders, revenue and new customers are credited to the channel the "
+            "order was placed through (its last touch), so last-touch ROAS and CAC are attribution figures, "
+            "not what the channel's spend adds; the incrementality command measures that (ROI, break-even 0)."
+        )
         section.tables.append(
             _Table(
-                ["channel", *(_header(c) for c in columns)],
+                ["channel", *(_channel_header(c, currency) for c in columns)],
                 [
                     [str(name), *(_format(c, row[c]) for c in columns)]
                     for name, row in channel_table.iterrows()
@@ -579,12 +750,33 @@ def _channel_table(channels_daily: pd.DataFrame | None) -> pd.DataFrame | None:
     columns = [c for c in CHANNEL_TABLE_COLUMNS if c in channels_daily.columns]
     order = list(pd.unique(channels_daily["channel"].astype(str)))
     totals = channels_daily.groupby(channels_daily["channel"].astype(str))[columns].sum().reindex(order)
+    # Orders are booked in the channel they were placed through (their last touch): these are
+    # attribution figures, not what the channel's spend adds (incrementality measures that).
     if {"revenue", "spend"} <= set(columns):
-        totals["roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
+        totals["last_touch_roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
     if {"spend", "new_customers"} <= set(columns):
-        totals["cac"] = totals["spend"] / totals["new_customers"].where(totals["new_customers"] > 0)
+        totals["last_touch_cac"] = totals["spend"] / totals["new_customers"].where(
+            totals["new_customers"] > 0
+        )
     totals.index.name = "channel"
     return totals
+
+
+def _kpi_label(name: str) -> str:
+    """A KPI's name, with the break-even of a measure of return: ``roi (break-even 0)``."""
+    note = break_even_text(name)
+    return f"{name} ({note})" if note else name
+
+
+def _channel_header(column: str, currency: str) -> str:
+    money = f" ({currency})" if currency else ""
+    if column in MEASURES:
+        return measure_header(column)
+    if column == "last_touch_cac":
+        return f"last-touch CAC{money} per new customer"
+    if column in ("spend", "revenue", "contribution"):
+        return f"{column}{money}"
+    return _header(column) + (" (people)" if column in ("new_aware", "new_customers") else "")
 
 
 def _scenario_section(inputs: _Inputs) -> _Section | None:
@@ -613,11 +805,18 @@ def _scenario_section(inputs: _Inputs) -> _Section | None:
 
 
 # Rendering -----------------------------------------------------------------------------------
-def _render_png(figure: _Figure) -> bytes:
+def _render_png(figure: _Figure, folder: Path) -> bytes:
     canvas = Figure(figsize=figure.size, layout="constrained")
-    figure.draw(canvas)
     buffer = io.BytesIO()
-    canvas.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    try:
+        figure.draw(canvas)
+        canvas.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        # A folder assembled by hand can hold tables the figure cannot use; say which, in one line.
+        source = FIGURE_SOURCES.get(figure.key, "the result files")
+        raise ReportError(
+            folder, f"the figure '{figure.title}' cannot be drawn from {source} ({type(exc).__name__}: {exc})"
+        ) from exc
     return buffer.getvalue()
 
 
@@ -753,8 +952,10 @@ def _xlsx_writer(
                 pd.DataFrame(plan["channels"]).to_excel(book, sheet_name="allocation", index=False)
                 if plan.get("expected"):
                     expected_frame(plan["expected"]).to_excel(book, sheet_name="expected", index=False)
-                policy = plan.get("policy")
-                if isinstance(policy, dict) and policy:
+                policy, rows = plan.get("policy"), plan.get("policy_table")
+                if isinstance(rows, list) and rows:
+                    pd.DataFrame(rows).to_excel(book, sheet_name="policy", index=False)
+                elif isinstance(policy, dict) and policy:
                     pd.DataFrame(
                         {"parameter": list(policy), "value": [str(v) for v in policy.values()]}
                     ).to_excel(book, sheet_name="policy", index=False)
@@ -802,10 +1003,11 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     )
     currency = _currency(inputs, plan)
     sections: list[_Section] = []
-    headline = ""
-    if plan is not None:
-        plan_section = _plan_section(inputs, plan, source, currency)
-        headline = plan_section.paragraphs.pop(0)  # shown once, at the top
+    top = ""
+    verdict = verdict_from_dict(plan.get("verdict")) if plan is not None else None
+    if plan is not None and verdict is not None:
+        plan_section = _plan_section(inputs, plan, source, currency, verdict)
+        top = plan_section.paragraphs.pop(0)  # shown once, at the top
         sections.append(plan_section)
     if inputs.recommendation is not None:
         policy = _policy_section(inputs, inputs.recommendation)
@@ -813,8 +1015,7 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
             sections.append(policy)
     from .calibration import calibration_headline, calibration_section, calibration_sheets
 
-    headline = headline or calibration_headline(folder)
-
+    top = top or calibration_headline(folder)
     for section in (
         calibration_section(folder),
         _results_section(inputs, currency),
@@ -830,25 +1031,30 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     )
     kind = "Budget-allocation" if plan is not None else "Simulation" if inputs.summary else "Calibration"
     title = f"{kind} report: {name}"
+    if verdict is not None:
+        title = f"{verdict.title()} - {title}"  # the verdict is the first line of every output
     every_figure = [f for s in sections for f in s.figures]
-    for figure in every_figure:
-        figure.png = _render_png(figure)
+    # Names come from result files: a '$' must print as a '$', never start mathtext (which can fail).
+    with matplotlib.rc_context({"text.parse_math": False}):
+        for figure in every_figure:
+            figure.png = _render_png(figure, folder)
     by_key = {f.key: f for f in every_figure}
     chosen = [by_key[key] for key in SUMMARY_PRIORITY if key in by_key][:3]
     kpis = (inputs.summary or {}).get("kpis", {})
-    summary_kpis = [(k, _format(k, kpis[k])) for k in HEADLINE_KPIS if k in kpis][:10]
+    summary_kpis = [(_kpi_label(k), _format(k, kpis[k])) for k in HEADLINE_KPIS if k in kpis][:10]
     if not summary_kpis and plan is not None:
         # A plan without a simulation next to it: the simulated KPIs of both plans.
         summary_kpis = [
             (
-                str(metric),
+                _kpi_label(str(metric)),
                 f"{_format(str(metric), plans['current']['mean'])} -> "
                 f"{_format(str(metric), plans['recommended']['mean'])}",
             )
             for metric, plans in plan.get("expected", {}).items()
             if {"current", "recommended"} <= set(plans)
         ][:10]
-    summary_png = _summary_png(title, headline, summary_kpis, chosen)
+    with matplotlib.rc_context({"text.parse_math": False}):
+        summary_png = _summary_png(title, top, summary_kpis, chosen)
 
     def text_writer(text: str) -> Callable[[Path], object]:
         return lambda path: path.write_text(text, encoding="utf-8")
@@ -857,11 +1063,16 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
         return lambda path: path.write_bytes(data)
 
     writers: dict[str, Callable[[Path], object]] = {
-        "report.html": text_writer(_html(title, headline, sections)),
-        "report.md": text_writer(_markdown(title, headline, sections)),
+        "report.html": text_writer(_html(title, top, sections)),
+        "report.md": text_writer(_markdown(title, top, sections)),
         "summary.png": bytes_writer(summary_png),
         "report.xlsx": _xlsx_writer(inputs, plan, calibration_sheets(folder)),
     }
     for figure in every_figure:
         writers[f"report_{figure.key}.png"] = bytes_writer(figure.png)
-    return write_files(folder, writers, overwrite)
+    return write_files(folder, writers, overwrite, replaces=is_report_file)
+
+
+def is_report_file(name: str) -> bool:
+    """Whether a file of an output folder is part of the report (replaced by ``report --overwrite``)."""
+    return name in REPORT_FILES or (name.startswith("report_") and name.endswith(".png"))

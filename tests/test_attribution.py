@@ -251,6 +251,18 @@ def test_without_spend_and_truth_of_a_channel_that_spends_nothing() -> None:
     assert np.isfinite(truth.loc["search", "conversions_se"])
 
 
+def test_the_report_is_the_same_with_any_number_of_workers() -> None:
+    scenario = small(agents=3000, days=40)
+    one = evaluate_attribution(scenario, [1, 2], workers=1)
+    two = evaluate_attribution(scenario, [1, 2], workers=2)
+    pd.testing.assert_frame_equal(one.tidy(), two.tidy(), check_exact=True)
+    alone = simulate(scenario, seed=1, record_paths=True).paths
+    assert alone is not None
+    for report in (one, two):  # the first seed's paths, as a run of its own records them
+        assert report.paths.paths.equals(alone.paths) and report.paths.touches.equals(alone.touches)
+    pd.testing.assert_frame_equal(true_incremental(scenario, [1, 2], workers=2), one.truth, check_exact=True)
+
+
 # The done-when check --------------------------------------------------------------------------
 
 
@@ -289,7 +301,19 @@ def test_last_touch_over_credits_closing_channels_and_under_credits_awareness(
 def test_cli_prints_the_table_and_writes_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "attr"
     scenario = str(ROOT / "scenarios" / "omnichannel_retailer.yaml")
-    argv = ["attribution", scenario, "--agents", "3000", "--days", "30", "--seeds", "1", "2"]
+    argv = [
+        "attribution",
+        scenario,
+        "--agents",
+        "3000",
+        "--days",
+        "30",
+        "--seeds",
+        "1",
+        "2",
+        "--workers",
+        "2",
+    ]
     assert exit_status([*argv, "--out", str(out), "--paths", "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "last_touch" in printed and "mean_abs_error" in printed and "truth_share" in printed

@@ -9,26 +9,25 @@ objectives or search space (its fingerprint).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import multiprocessing
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import optuna
 
+from simulator.common.secrets import mask_secrets, mask_url
 from simulator.config.scenario import Scenario, ScenarioError
 from simulator.config.search import SearchSettings
+from simulator.measure.executor import check_workers, get_executor, progress_bar
 
 from .trials import FINISHED, finished, prunes, trial_objective
 
-__all__ = ["HEARTBEAT_SECONDS", "default_study_name", "mask_password", "run_search"]
+__all__ = ["HEARTBEAT_SECONDS", "default_study_name", "run_search"]
 
 HEARTBEAT_SECONDS, GRACE_SECONDS = 10, 30
 """A trial whose process stops sending heartbeats for the grace period is failed and retried."""
@@ -40,21 +39,11 @@ _MEMORY: dict[str, optuna.storages.BaseStorage] = {}
 # --------------------------------------------------------------------------- storage
 
 
-def mask_password(url: str) -> str:
-    """A storage URL with its password replaced by ``***`` (``postgresql://user:***@host/db``)."""
-    return re.sub(r"(?<=://)([^:/@]*):([^@/]*)@", r"\1:***@", url)
-
-
-def _password(url: str) -> str | None:
-    match = re.search(r"://[^:/@]*:([^@/]*)@", url)
-    return match.group(1) if match and match.group(1) else None
-
-
 def _storage(url: str | None) -> optuna.storages.BaseStorage:
     """The study storage; errors become one line with the password masked."""
     if url is None:
         return optuna.storages.InMemoryStorage()
-    shown = mask_password(url)
+    shown = mask_url(url)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -70,10 +59,7 @@ def _storage(url: str | None) -> optuna.storages.BaseStorage:
                 failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=2),
             )
     except Exception as exc:  # noqa: BLE001 - any driver, network or URL failure is bad input
-        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
-        secret = _password(url)
-        if secret:
-            reason = reason.replace(secret, "***")
+        reason = mask_secrets(" ".join(f"{type(exc).__name__}: {exc}".split()), [url])
         if len(reason) > 200:
             reason = reason[:197] + "..."
         raise ScenarioError("storage", "", f"{shown} cannot be opened ({reason})") from None
@@ -116,7 +102,7 @@ def _open_study(
     if storage is None:
         _MEMORY[study_name] = backend
     directions = ["maximize"] * len(settings.objective)
-    shown = mask_password(storage) if storage is not None else "memory"
+    shown = mask_url(storage) if storage is not None else "memory"
     try:
         study = optuna.create_study(
             study_name=study_name, storage=backend, directions=directions, load_if_exists=True
@@ -168,6 +154,7 @@ def _sampler(settings: SearchSettings, seed: int) -> optuna.samplers.BaseSampler
     multi-objective mode gives a wider front: 4 policies against NSGA-II's 2 on the bundled
     omnichannel scenario (5,000 agents, 180 days, 30 trials, same seeds for both).
     """
+    seed %= 2**32  # Optuna's samplers (numpy RandomState) take seeds below 2**32; scenario seeds go to 2**63
     if settings.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if settings.sampler == "nsga2":
@@ -220,36 +207,17 @@ def _best_text(study: optuna.Study, settings: SearchSettings) -> str:
     return f"{max(t.values[0] for t in trials):,.4g}"
 
 
-@contextlib.contextmanager
-def _bar(total: int, show: bool, done: int) -> Iterator[Any]:
-    from tqdm.auto import tqdm
+def _in_processes(job: _Job, workers: int, show: Callable[[], None]) -> None:
+    """Run the trials in ``workers`` processes sharing the study's storage (one task each).
 
-    with tqdm(total=total, initial=done, desc="trials", unit="trial", leave=False, disable=not show) as bar:
-        yield bar
-
-
-def _in_processes(job: _Job, workers: int, study: optuna.Study, show: Callable[[optuna.Study], None]) -> None:
-    """Run the trials in ``workers`` processes sharing the study's storage."""
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    seeds = [job.sampler_seed + 1000 * k for k in range(workers)]
-    start = context.Process  # type: ignore[attr-defined]
-    processes = [start(target=_worker, args=(replace(job, sampler_seed=s),)) for s in seeds]
-    for process in processes:
-        process.start()
-    try:
-        while any(p.is_alive() for p in processes):
-            time.sleep(1.0)
-            show(study)
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-            process.join()
-    show(study)
-    failed = [p.exitcode for p in processes if p.exitcode not in (0, None)]
-    if failed and len(finished(study)) < job.settings.trials:
-        raise RuntimeError(f"{len(failed)} worker process(es) stopped with exit code {failed[0]}")
+    Each process runs ``study.optimize`` with its own sampler seed until the study holds
+    ``settings.trials`` finished trials; ``show`` refreshes the progress every second. Stopped
+    (Ctrl-C, the main process killed), a worker's trial stops at its next simulated day and is
+    marked failed.
+    """
+    jobs = [replace(job, sampler_seed=job.sampler_seed + 1000 * k) for k in range(workers)]
+    executor = get_executor(workers, source="optimize")
+    executor.map(_worker, jobs, label="trials", unit="process", tick=show, graceful=True)
 
 
 def run_search(
@@ -267,13 +235,14 @@ def run_search(
     resumed study does not repeat the policies it started with. Returns the study and the wall
     time of the trials (seconds).
     """
+    workers = check_workers(workers, "optimize")
     study = _open_study(scenario, settings, seeds, storage, study_name)
     done = len(finished(study))
     job = _Job(scenario, settings, tuple(seeds), storage, study_name, scenario.seed + done)
     study = optuna.load_study(study_name=study_name, storage=_backend(job))
     started = time.perf_counter()
     total = settings.trials
-    with _bar(total, progress, min(len(finished(study)), total)) as bar:
+    with progress_bar(total, "trials", "trial", progress, min(len(finished(study)), total)) as bar:
 
         def show(current: optuna.Study) -> None:
             bar.n = min(len(finished(current)), total)
@@ -283,5 +252,6 @@ def run_search(
         if workers == 1 or storage is None:
             _run_trials(job, show)
         else:
-            _in_processes(job, workers, study, show)
+            _in_processes(job, workers, lambda: show(study))
+            show(study)
     return study, time.perf_counter() - started

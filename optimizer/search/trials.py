@@ -25,6 +25,7 @@ from simulator.config.scenario import Scenario, ScenarioError
 from simulator.config.search import SearchSettings
 from simulator.engine.model import CommerceModel
 from simulator.engine.results import collect_results
+from simulator.measure.executor import check_stop
 from simulator.measure.replicate import confidence_interval
 
 from ..objectives import OBJECTIVES, get_objective, metric_values
@@ -76,6 +77,7 @@ def score_policy(
             stop = min(models[0].day + interval_days, horizon)
             for model in models:
                 while model.day < stop:
+                    check_stop()  # a worker process told to stop fails the trial here
                     model.step()
             if report is not None and running is not None and stop < horizon:
                 values = [running(model) for model in models]

@@ -34,10 +34,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ..common.output import write_files
 from ..config.customer_base import write_customer_histories
 from ..config.scenario import Scenario, parse_scenario
 from ..data import OrderLog, split_periods
-from ..engine.results import write_files
 from .holdout import (
     PILOT_DAYS,
     Factors,

@@ -9,10 +9,7 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..common.output import OutputExistsError, check_output_folder, write_files
 from ..config.scenario import Scenario
 from ..levers.referral import SOCIAL_SOURCES
 from .channels import LEDGER_FIELDS
@@ -71,10 +69,6 @@ ORDER_LOG_FORMATS = ("csv", "parquet")
 """File types of the order log ``simulate --out`` writes (``orders.csv`` or ``orders.parquet``)."""
 
 
-class OutputExistsError(FileExistsError):
-    """The output folder already holds results that would be overwritten."""
-
-
 @dataclass
 class SimulationResult:
     """What one simulation produced.
@@ -122,18 +116,24 @@ class SimulationResult:
     orders: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def channel_totals(self) -> pd.DataFrame:
-        """Totals per channel over the horizon, with ROAS and contribution per channel."""
+        """Totals per channel over the horizon, with ``last_touch_roas`` and contribution per channel.
+
+        Orders (their revenue, contribution and new customers) are booked in the channel they
+        were placed through, their last touch: ``last_touch_roas`` (revenue / spend) is an
+        attribution figure, not what the channel's spend adds (see
+        :mod:`simulator.measure.incrementality` and :mod:`simulator.common.measures`).
+        """
         totals = self.channels.groupby(level="channel", sort=False).sum()
-        totals["roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
+        totals["last_touch_roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
         return totals
 
     def save(self, out_dir: str | Path, overwrite: bool = False, orders_format: str = "csv") -> list[Path]:
         """Write ``summary.json``, ``daily.csv``, ``channels_daily.csv``, ``customers.csv`` and the order log.
 
         The order log, ``orders.csv`` (or ``orders.parquet`` with ``orders_format="parquet"``),
-        has the columns ``run.py calibrate`` reads (:func:`order_log_table`). Files are written to
-        a temporary folder next to ``out_dir`` and moved in place only when all are complete, so
-        a failure never leaves half the results.
+        has the columns ``run.py calibrate`` reads (:func:`order_log_table`). Written in one
+        output transaction (:mod:`simulator.common.output`): staged on the folder's own file
+        system and sealed by ``manifest.json``, so a failure or a kill never leaves half the results.
 
         Raises
         ------
@@ -152,7 +152,6 @@ class SimulationResult:
         for table_name, table in self.tables.items():
             writers[f"{table_name}.csv"] = table.to_csv
         writers[f"orders.{orders_format}"] = lambda path: write_order_log(self, path)
-        check_output_folder(Path(out_dir), overwrite)
         return write_files(out_dir, writers, overwrite)
 
     def kpi_table(self) -> pd.DataFrame:
@@ -160,15 +159,19 @@ class SimulationResult:
         return pd.DataFrame({"value": pd.Series(self.summary)}).rename_axis("kpi")
 
     def channel_table(self) -> pd.DataFrame:
-        """Per-channel totals as the report shows them: spend, funnel counts, revenue, ROAS, CAC.
+        """Per-channel totals as the report shows them: spend, funnel, revenue, last-touch ROAS and CAC.
 
         Columns ``spend``, ``new_aware``, ``visits``, ``carts``, ``orders``, ``new_customers``,
         ``revenue``, ``contribution`` (currency and people of the real market over the
-        horizon), ``roas`` (revenue / spend) and ``cac`` (spend / new customers).
+        horizon; orders credited to the channel they were placed through, their last touch),
+        ``last_touch_roas`` (revenue / spend) and ``last_touch_cac`` (spend / new customers):
+        attribution figures, not what the channel's spend adds.
         """
         totals = self.channels.groupby(level="channel", sort=False)[list(CHANNEL_TABLE_COLUMNS)].sum()
-        totals["roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
-        totals["cac"] = totals["spend"] / totals["new_customers"].where(totals["new_customers"] > 0)
+        totals["last_touch_roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
+        totals["last_touch_cac"] = totals["spend"] / totals["new_customers"].where(
+            totals["new_customers"] > 0
+        )
         return totals
 
     def _repr_html_(self) -> str:
@@ -183,7 +186,9 @@ class SimulationResult:
         )
         headline = kpi_table_html(self.summary, HEADLINE_KPIS, "Key figures")
         channels = html_table(
-            self.channel_table(), caption="Per channel over the horizon", readable_headers=True
+            self.channel_table(),
+            caption="Per channel over the horizon (orders credited to their last touch)",
+            readable_headers=True,
         )
         others = [name for name in self.summary if name not in HEADLINE_KPIS]
         details = (
@@ -286,61 +291,6 @@ def write_scenario(scenario: Scenario, path: Path) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
-def write_files(
-    out_dir: str | Path, writers: Mapping[str, Callable[[Path], object]], overwrite: bool = False
-) -> list[Path]:
-    """Write files into a folder all at once: staged in a temporary folder, then moved in place.
-
-    Parameters
-    ----------
-    out_dir
-        The output folder (created if needed).
-    writers
-        File name -> function writing that file at the path it is given.
-    overwrite
-        Replace files of these names already in ``out_dir``.
-
-    Raises
-    ------
-    OutputExistsError
-        When ``out_dir`` already holds one of the files and ``overwrite`` is false; nothing is
-        written then, nor when a writer fails.
-    """
-    out = Path(out_dir)
-    check_output_folder(out, overwrite, tuple(writers))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        for name, write in writers.items():
-            write(staging / name)
-        out.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name in writers:
-            os.replace(staging / name, out / name)
-            written.append(out / name)
-        return written
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def check_output_folder(out: Path, overwrite: bool, files: tuple[str, ...] = RESULT_FILES) -> None:
-    """Refuse an output folder that is a file, or that holds result files, unless overwriting.
-
-    Raises
-    ------
-    OutputExistsError
-        With a one-line message naming the folder and the file in the way.
-    """
-    if out.exists() and not out.is_dir():
-        raise OutputExistsError(f"{out}: exists and is not a folder; choose another --out")
-    if not overwrite:
-        for name in files:
-            if (out / name).exists():
-                raise OutputExistsError(
-                    f"{out}: already holds {name}; choose another --out folder or pass --overwrite"
-                )
-
-
 def _jsonable(values: dict[str, float]) -> dict[str, float | None]:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
 
@@ -395,6 +345,7 @@ def summarize(
         "marketing_spend": spend,
         "program_costs": program_costs,
         "profit": profit,
+        # The measures of simulator.common.measures: roi break-even 0, roas revenue per unit of spend.
         "roi": _ratio(profit, spend),
         "roas": _ratio(revenue, spend),
         "cac": _ratio(spend, new_customers),

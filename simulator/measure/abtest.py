@@ -32,10 +32,9 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +48,8 @@ from ..engine.population import Funnel
 from ..engine.results import SimulationResult, collect_results, write_files
 from ..engine.simulate import check_memory
 from ..levers.arms import ARM_NAMES, ArmedLevers, assign_arms
-from .replicate import Patch, apply_patch, check_seeds, check_workers
+from .executor import check_workers, get_executor
+from .replicate import Patch, apply_patch, check_seeds
 
 __all__ = [
     "ABTEST_FILES",
@@ -229,7 +229,7 @@ def _arm_moments(shoppers: pd.DataFrame) -> pd.DataFrame:
     return moments
 
 
-def _run_seed(control: Scenario, treatment: Scenario, seed: int, share: float) -> pd.DataFrame:
+def _run_seed(control: Scenario, treatment: Scenario, share: float, seed: int) -> pd.DataFrame:
     return _arm_moments(simulate_ab(control, treatment, seed, share).shoppers)
 
 
@@ -571,7 +571,7 @@ def ab_test(
     ------
     ScenarioError
         One line for a patch that cannot be A/B tested or breaks the schema, an empty or
-        repeated seed list, ``workers`` below 1, or a design value out of range.
+        repeated seed list, ``workers`` out of range, or a design value out of range.
     """
     treatment = treatment_scenario(scenario, patch, source)
     seed_list = check_seeds([scenario.seed] if seeds is None else seeds, "abtest")
@@ -588,22 +588,11 @@ def ab_test(
             )
     check_memory(treatment, source)
 
-    from tqdm.auto import tqdm
-
-    moments: dict[int, pd.DataFrame] = {}
-    with tqdm(total=len(seed_list), desc="A/B worlds", unit="seed", leave=False, disable=not progress) as bar:
-        if workers == 1 or len(seed_list) == 1:
-            for seed in seed_list:
-                moments[seed] = _run_seed(scenario, treatment, seed, share)
-                bar.update()
-        else:
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            with ProcessPoolExecutor(max_workers=min(workers, len(seed_list)), mp_context=context) as pool:
-                futures = [pool.submit(_run_seed, scenario, treatment, seed, share) for seed in seed_list]
-                for seed, future in zip(seed_list, futures, strict=True):
-                    moments[seed] = future.result()
-                    bar.update()
+    run = partial(_run_seed, scenario, treatment, share)
+    results = get_executor(workers, source="abtest").map(
+        run, seed_list, label="A/B worlds", unit="seed", progress=progress
+    )
+    moments = dict(zip(seed_list, results, strict=True))
 
     arms = pd.concat(moments, names=["seed"])
     table = pd.concat(

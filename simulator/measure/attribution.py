@@ -50,6 +50,7 @@ from ..config.scenario import Scenario
 from ..engine.results import SimulationResult, write_files
 from ..engine.simulate import simulate
 from ..engine.touchpaths import TouchPaths
+from .executor import get_executor
 
 __all__ = [
     "BASES",
@@ -325,11 +326,79 @@ def _outcomes(result: SimulationResult) -> tuple[float, float]:
     )
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One run with touch paths (a task of the executor): the scenario, its seed, what to keep."""
+
+    scenario: Scenario
+    seed: int
+    models: tuple[float, tuple[float, float, float]] | None = None
+    """Half-life and position weights: attribute the paths (base runs); ``None`` for removals."""
+    keep_paths: bool = False
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What a run hands back (small, picklable): its outcomes, models' credit, maybe its paths."""
+
+    outcome: tuple[float, float]
+    credit: dict[str, pd.DataFrame] | None
+    paths: TouchPaths | None
+
+
+def _run(task: _Run) -> _Outcome:
+    result = simulate(task.scenario, seed=task.seed, record_paths=True)
+    assert result.paths is not None
+    credit = None
+    if task.models is not None:
+        half_life, weights = task.models
+        credit = {basis: attribute(result.paths, basis, half_life, weights) for basis in BASES}
+    return _Outcome(_outcomes(result), credit, result.paths if task.keep_paths else None)
+
+
+def _horizon_spend(scenario: Scenario) -> dict[str, float]:
+    """Media spend of each channel over the horizon (currency), budget plan included."""
+    spend = {}
+    for config in scenario.channels:
+        plan = np.full(scenario.horizon_days, config.daily_spend)
+        for period in config.budget_plan:
+            plan[period.start_day : min(period.end_day, scenario.horizon_days - 1) + 1] = period.daily_spend
+        spend[config.name] = float(plan.sum())
+    return spend
+
+
+def _removal_runs(scenario: Scenario, seeds: Sequence[int]) -> list[_Run]:
+    """Each spending channel's scenario without its spend, on every seed (channel by channel)."""
+    spending = [name for name, spend in _horizon_spend(scenario).items() if spend > 0]
+    return [_Run(without_spend(scenario, name), seed) for name in spending for seed in seeds]
+
+
+def _truth(scenario: Scenario, base: FloatArray, removals: Sequence[_Outcome]) -> pd.DataFrame:
+    """The truth table from the base outcomes (seed x 2) and the removal runs' outcomes."""
+    n = len(base)
+    rows = []
+    for name, spend in _horizon_spend(scenario).items():
+        if spend <= 0:
+            rows.append((name, 0.0, 0.0, 0.0, 0.0, spend))
+            continue
+        outcome = [run.outcome for run in removals[:n]]
+        removals = removals[n:]
+        delta = base - np.array(outcome)
+        se = delta.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.full(2, np.nan)
+        rows.append((name, *delta.mean(axis=0), *se, spend))
+    frame = pd.DataFrame(
+        [(name, conv, rev, conv_se, rev_se, spend) for name, conv, rev, conv_se, rev_se, spend in rows],
+        columns=["channel", "conversions", "revenue", "conversions_se", "revenue_se", "spend"],
+    )
+    return frame.set_index("channel")
+
+
 def true_incremental(
     scenario: Scenario,
     seeds: Sequence[int],
     base_results: Sequence[SimulationResult] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: bool = False,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """True incremental new customers and first-order revenue of each channel's spend.
 
@@ -342,7 +411,10 @@ def true_incremental(
     base_results
         Base runs already made on ``seeds`` with ``record_paths=True`` (re-run when ``None``).
     progress
-        Called with a short message before each run.
+        Show a progress bar over the runs (phase ``attribution``).
+    workers
+        Worker processes for the runs (see :func:`~simulator.measure.executor.check_workers`);
+        the result does not depend on it.
 
     Returns
     -------
@@ -354,33 +426,17 @@ def true_incremental(
     seeds = list(seeds)
     if not seeds:
         raise ValueError("at least one seed is needed")
-    if base_results is None:
-        base_results = [simulate(scenario, seed=s, record_paths=True) for s in seeds]
-    base = np.array([_outcomes(r) for r in base_results])
-    rows = []
-    for config in scenario.channels:
-        days = scenario.horizon_days
-        plan = np.full(days, config.daily_spend)
-        for period in config.budget_plan:
-            plan[period.start_day : min(period.end_day, days - 1) + 1] = period.daily_spend
-        spend = float(plan.sum())
-        if spend <= 0:
-            rows.append((config.name, 0.0, 0.0, 0.0, 0.0, spend))
-            continue
-        removed = without_spend(scenario, config.name)
-        outcome = []
-        for seed in seeds:
-            if progress is not None:
-                progress(f"truth: {config.name} without spend, seed {seed}")
-            outcome.append(_outcomes(simulate(removed, seed=seed, record_paths=True)))
-        delta = base - np.array(outcome)
-        se = delta.std(axis=0, ddof=1) / math.sqrt(len(seeds)) if len(seeds) > 1 else np.full(2, np.nan)
-        rows.append((config.name, *delta.mean(axis=0), *se, spend))
-    frame = pd.DataFrame(
-        [(name, conv, rev, conv_se, rev_se, spend) for name, conv, rev, conv_se, rev_se, spend in rows],
-        columns=["channel", "conversions", "revenue", "conversions_se", "revenue_se", "spend"],
+    tasks = [] if base_results is not None else [_Run(scenario, seed) for seed in seeds]
+    tasks += _removal_runs(scenario, seeds)
+    runs = get_executor(workers, source="attribution").map(
+        _run, tasks, label="attribution", progress=progress
     )
-    return frame.set_index("channel")
+    if base_results is None:
+        base = np.array([run.outcome for run in runs[: len(seeds)]])
+        runs = runs[len(seeds) :]
+    else:
+        base = np.array([_outcomes(result) for result in base_results])
+    return _truth(scenario, base, runs)
 
 
 @dataclass
@@ -417,11 +473,13 @@ class AttributionReport:
         truth = self.truth[basis]
         total = float(truth.sum())
         credit = self.credit[basis]
+        # No incremental value at all (a tiny or spend-free run): shares are undefined, not an error.
         table = pd.DataFrame(
             {
                 "truth_share": truth / total if total != 0 else np.nan,
                 "truth_share_se": self.truth[f"{basis}_se"] / abs(total) if total != 0 else np.nan,
-            }
+            },
+            index=truth.index,
         )
         for model in self.models:
             column = credit[model]
@@ -497,6 +555,11 @@ class AttributionReport:
             "error of share (model - truth)",
             errors.to_string(float_format=lambda v: f"{v:+.3f}"),
         ]
+        if float(self.truth[basis].sum()) == 0:
+            lines.append(
+                f"Note: no channel's spend changed the {unit} on these seeds (truth 0 for all), so "
+                "true shares and the models' errors are undefined (NaN); use more agents, days or seeds."
+            )
         return "\n".join(lines)
 
     def save(self, out_dir: str | Path, overwrite: bool = False, paths: bool = False) -> list[Path]:
@@ -530,7 +593,8 @@ def evaluate_attribution(
     seeds: Sequence[int],
     half_life_days: float = 7.0,
     position_weights: tuple[float, float, float] = (0.4, 0.2, 0.4),
-    progress: Callable[[str], None] | None = None,
+    progress: bool = False,
+    workers: int = 1,
 ) -> AttributionReport:
     """Run the scenario on each seed with touch paths, attribute, and measure the truth.
 
@@ -545,7 +609,10 @@ def evaluate_attribution(
     position_weights
         First / middle / last shares of the position-based model.
     progress
-        Called with a short message before each run.
+        Show a progress bar over the runs (phase ``attribution``: count and time left).
+    workers
+        Worker processes for the runs (see :func:`~simulator.measure.executor.check_workers`);
+        the report does not depend on it.
 
     Returns
     -------
@@ -555,18 +622,17 @@ def evaluate_attribution(
     seeds = list(seeds)
     if not seeds:
         raise ValueError("at least one seed is needed")
-    base = []
-    for seed in seeds:
-        if progress is not None:
-            progress(f"base run with touch paths, seed {seed}")
-        base.append(simulate(scenario, seed=seed, record_paths=True))
+    models = (half_life_days, position_weights)
+    tasks = [_Run(scenario, seed, models, keep_paths=k == 0) for k, seed in enumerate(seeds)]
+    tasks += _removal_runs(scenario, seeds)
+    runs = get_executor(workers, source="attribution").map(
+        _run, tasks, label="attribution", progress=progress
+    )
+    base, removals = runs[: len(seeds)], runs[len(seeds) :]
     credit = {}
     for basis in BASES:
-        frames = []
-        for result in base:
-            assert result.paths is not None
-            frames.append(attribute(result.paths, basis, half_life_days, position_weights))
+        frames = [run.credit[basis] for run in base if run.credit is not None]
         credit[basis] = sum(frames[1:], frames[0]) / len(frames)
-    truth = true_incremental(scenario, seeds, base_results=base, progress=progress)
+    truth = _truth(scenario, np.array([run.outcome for run in base]), removals)
     assert base[0].paths is not None
     return AttributionReport(scenario=scenario, seeds=seeds, truth=truth, credit=credit, paths=base[0].paths)

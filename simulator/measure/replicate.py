@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import copy
 import math
-import multiprocessing
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from scipy import stats
 from ..config.scenario import Scenario, ScenarioError, parse_scenario, read_yaml_file
 from ..engine.results import write_files
 from ..engine.simulate import check_memory, simulate
+from .executor import check_workers, get_executor
 
 __all__ = [
     "BASELINE",
@@ -129,12 +129,21 @@ def apply_patch(scenario: Scenario, patch: Patch, source: str = "<variant>") -> 
     ------
     ScenarioError
         One line naming ``source`` and the field: an unknown channel name (``channels.NAME``)
-        or any rule of the scenario schema that the patched scenario breaks.
+        or any rule of the scenario schema that the patched scenario breaks; a top-level field
+        given as null (``channels: null`` would otherwise be ignored).
     """
     if not isinstance(patch, Mapping):
         raise ScenarioError(source, "", "a variant must be a mapping of scenario fields to change")
     data = scenario.model_dump(mode="python")
     patch = dict(patch)
+    for key, value in patch.items():
+        if value is None:
+            raise ScenarioError(
+                source,
+                key,
+                "is empty (null); a variant changes a field by giving its new value - "
+                "leave the field out to keep the scenario's",
+            )
     channel_patch = patch.pop("channels", None)
     if isinstance(channel_patch, Mapping):
         by_name = {channel["name"]: channel for channel in data["channels"]}
@@ -190,8 +199,9 @@ CYCLE_TOTALS = ("revenue", "profit", "spend", "orders", "new_customers")
 RunTotals = tuple[dict[str, float], dict[str, list[float]], list[list[float]]]
 
 
-def _run_one(scenario: Scenario, seed: int, cycle_days: int | None = None) -> RunTotals:
+def _run_one(cycle_days: int | None, task: tuple[Scenario, int]) -> RunTotals:
     """One (variant, seed) run, returning only small picklable totals."""
+    scenario, seed = task
     result = simulate(scenario, seed=seed)
     totals = result.channel_totals()
     channels = {name: [float(v) for v in totals.loc[name, list(CHANNEL_TOTALS)]] for name in totals.index}
@@ -369,19 +379,6 @@ def check_seeds(seeds: Sequence[int], source: str = "replicate") -> list[int]:
     return [int(s) for s in seeds]
 
 
-def check_workers(workers: int, source: str = "replicate") -> int:
-    """Validate a number of worker processes: a whole number of at least 1.
-
-    Raises
-    ------
-    ScenarioError
-        One line naming ``source``, ``workers`` and what is allowed.
-    """
-    if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1:
-        raise _argument_error("workers", f"must be a whole number of at least 1, got {workers!r}", source)
-    return int(workers)
-
-
 def replicate(
     scenario: Scenario,
     seeds: Sequence[int],
@@ -390,6 +387,7 @@ def replicate(
     metrics: Sequence[str] | None = None,
     progress: bool = False,
     cycle_days: int | None = None,
+    label: str = "replications",
 ) -> ReplicationResult:
     """Run a scenario and its variants on the same seeds (common random numbers).
 
@@ -402,7 +400,8 @@ def replicate(
     variants
         Other variants by name: a patch (see :func:`apply_patch`) or a ready scenario.
     workers
-        Worker processes (at least 1; 1 runs in this process). The result does not depend on it.
+        Worker processes (1 runs in this process; at most the CPUs, see
+        :func:`~simulator.measure.executor.check_workers`). The result does not depend on it.
     metrics
         Summary KPIs to keep in :attr:`ReplicationResult.runs`; default all.
     progress
@@ -410,6 +409,8 @@ def replicate(
     cycle_days
         When given (days, at least 1), also keep daily totals summed per cycle of that many
         days in :attr:`ReplicationResult.cycles`, e.g. 91 for quarters.
+    label
+        Name of the phase on the progress bar (``incrementality``, ``final check``...).
 
     Returns
     -------
@@ -419,7 +420,7 @@ def replicate(
     Raises
     ------
     ScenarioError
-        One line for an empty or repeated seed list, ``workers`` below 1, a variant named
+        One line for an empty or repeated seed list, ``workers`` out of range, a variant named
         ``'base'``, a patch with an unknown channel or that breaks the schema, or a run too
         large for the memory.
     """
@@ -438,27 +439,14 @@ def replicate(
         raise _argument_error("cycle_days", f"must be a whole number of days >= 1, got {cycle_days!r}")
 
     tasks = [(name, seed) for name in built for seed in seed_list]
-    outcomes: dict[tuple[str, int], RunTotals] = {}
-    from tqdm.auto import tqdm
-
-    with tqdm(total=len(tasks), desc="replications", unit="run", leave=False, disable=not progress) as bar:
-        if workers == 1 or len(tasks) == 1:
-            for name, seed in tasks:
-                outcomes[(name, seed)] = _run_one(built[name], seed, cycle_days)
-                bar.update()
-        else:
-            # A run depends only on its scenario and seed, so it is the same in any process.
-            # Fork where the platform has it: no re-import of the caller's script (which
-            # spawn needs, and which fails in scripts without a __main__ guard).
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
-                futures = {
-                    pool.submit(_run_one, built[name], seed, cycle_days): (name, seed) for name, seed in tasks
-                }
-                for future in as_completed(futures):
-                    outcomes[futures[future]] = future.result()
-                    bar.update()
+    # A run depends only on its scenario and seed, so it is the same in any process.
+    totals = get_executor(workers, source="replicate").map(
+        partial(_run_one, cycle_days),
+        [(built[name], seed) for name, seed in tasks],
+        label=label,
+        progress=progress,
+    )
+    outcomes = dict(zip(tasks, totals, strict=True))
 
     # Rows in (variant, seed) order as given, whatever order the workers finished in.
     index = pd.MultiIndex.from_tuples(tasks, names=["variant", "seed"])

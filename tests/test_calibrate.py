@@ -19,6 +19,7 @@ from run import main
 from simulator import load_scenario
 from simulator.calibrate import CALIBRATION_FILES, calibrate
 from simulator.calibrate.clv import order_log_clv
+from simulator.common.output import MANIFEST
 from simulator.data import load_orders, split_periods
 from simulator.measure.clv import CLV_FILES
 
@@ -165,7 +166,7 @@ def calibrated(tmp_path_factory):
 
 
 def test_calibrate_writes_the_twin_the_fits_and_the_diagnostics(calibrated):
-    assert sorted(p.name for p in calibrated.iterdir()) == sorted(CALIBRATION_FILES)
+    assert sorted(p.name for p in calibrated.iterdir()) == sorted([*CALIBRATION_FILES, MANIFEST])
     report = json.loads((calibrated / "calibration.json").read_text())
     assert report["validated"] is True and report["note"] == ""
     assert set(report["models"]) == {"bgnbd", "pareto_nbd", "latent_class", "gamma_gamma"}
@@ -318,8 +319,8 @@ def sample_clv():
 
 def test_clv_of_an_order_log_has_the_shape_of_the_simulated_case(sample_clv, tmp_path):
     report = sample_clv
-    written = report.save(tmp_path / "clv")
-    assert sorted(p.name for p in written) == sorted(CLV_FILES)
+    report.save(tmp_path / "clv")
+    assert sorted(p.name for p in (tmp_path / "clv").iterdir()) == sorted([*CLV_FILES, MANIFEST])
     customers = report.customers
     log = load_orders(ROOT / SAMPLE)
     assert len(customers) == log.customers
@@ -372,6 +373,6 @@ def test_clv_cli_with_orders_writes_the_clv_files(tmp_path):
         ]
     )
     assert code == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(CLV_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*CLV_FILES, MANIFEST])
     table = pd.read_csv(out / "clv_customers.csv")
     assert {"customer_id", "clv_twin", "clv_bgnbd", "p_alive_bgnbd"} <= set(table.columns)

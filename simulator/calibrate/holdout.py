@@ -31,6 +31,24 @@ gamma-gamma expected spend for revenue).
 Counted quantities: **repeat orders**, the purchase occasions (customer-days) in the hold-out of
 the customers known at the calibration end; **revenue**, their revenue in the hold-out;
 **new customers**, customers whose first purchase is in the hold-out.
+
+**Measured** (``calibrate`` on ``tests/fixtures/small_valid.yaml``, 20 seeds, at most 2
+segments; the generator's logs of ``tests/test_customerbase_recovery.py`` at its seed 15, 20,000
+customers, the second year held out; the CDNOW sample, 39 weeks held out). Repeat orders in the
+hold-out, the twin's mean (sd over seeds) against the closed form of the same fitted model:
+
+==========  =======  ================  ===========  ==========  =================
+log         actual   twin (sd)         closed form  twin error  closed-form error
+==========  =======  ================  ===========  ==========  =================
+BG/NBD      15,478   15,623 (351)      15,560       +0.9%       +0.5%
+Pareto/NBD  16,019   16,212 (205)      16,183       +1.2%       +1.0%
+mixture     65,847   65,685 (1,271)    66,607       -0.2%       +1.2%
+CDNOW       1,882    1,639 (141)       1,653        -12.9%      -12.2%
+==========  =======  ================  ===========  ==========  =================
+
+Revenue: +3.9% and +2.7%, +1.7% and +1.7%, -1.4% and -0.0%, -16.0% and -15.6%. The twin and the
+closed form differ by less than twice the twin's Monte Carlo error in every case (the check of
+``tests/test_calibrate_holdout.py``, with 10 seeds); both under-forecast CDNOW's second period.
 """
 
 from __future__ import annotations

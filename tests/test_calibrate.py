@@ -5,6 +5,8 @@ The slow hold-out and round-trip checks are in tests/test_calibrate_holdout.py.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -142,26 +144,32 @@ def test_a_broken_history_file_makes_the_twin_invalid(tmp_path):
 
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory):
-    """The shipped sample log, its last 182 days held out, on the small omnichannel base."""
+    """The shipped sample log, its last 182 days held out, on the small omnichannel base.
+
+    What the command prints is kept next to the output folder, in ``printed.txt``.
+    """
     out = tmp_path_factory.mktemp("calibrated") / "out"
-    code = main(
-        [
-            "calibrate",
-            str(ROOT / BASE),
-            "--orders",
-            str(ROOT / SAMPLE),
-            "--holdout-days",
-            "182",
-            "--seeds",
-            "4",
-            "--max-segments",
-            "2",
-            "--out",
-            str(out),
-            "--no-progress",
-        ]
-    )
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(
+            [
+                "calibrate",
+                str(ROOT / BASE),
+                "--orders",
+                str(ROOT / SAMPLE),
+                "--holdout-days",
+                "182",
+                "--seeds",
+                "4",
+                "--max-segments",
+                "2",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
     assert code == 0
+    (out.parent / "printed.txt").write_text(printed.getvalue(), encoding="utf-8")
     return out
 
 
@@ -177,6 +185,11 @@ def test_calibrate_writes_the_twin_the_fits_and_the_diagnostics(calibrated):
     assert [t["segments"] for t in tried] == [1, 2]
     chosen = min(tried, key=lambda t: t["bic"])["segments"]
     assert report["segments"]["chosen"] == chosen
+    printed = (calibrated.parent / "printed.txt").read_text(encoding="utf-8")
+    choice = "; ".join(
+        f"{t['segments']}: {t['bic']:,.0f}{' (chosen)' if t['segments'] == chosen else ''}" for t in tried
+    )
+    assert f"segments by BIC (lowest chosen): {choice}\n" in printed
     scenario = load_scenario(calibrated / "scenario.yaml")
     assert len(scenario.persona_names) == chosen
     customers = pd.read_parquet(calibrated / "customers.parquet")

@@ -27,6 +27,18 @@ Each point estimate must also lie within 4 standard errors of the truth (a 0.2% 
 of this test moved to seed 16 after seed 15 missed three intervals narrowly, which is picking
 the seed by its outcome; it is undone here. :func:`test_interval_coverage_over_seeds` measures
 the coverage of the fast models' intervals over 20 logs instead of judging one.
+
+**Measured** (seed 15): 24 of the 27 profile intervals hold the truth - BG/NBD set 6 of 7
+(``r`` 0.2355 against 0.243, 1.99 SE low), Pareto/NBD set 7 of 7, mixture 11 of 13 (the frequent
+segment's ``r`` 3.50 against 4.0 and ``alpha`` 18.2 against 20, 3.05 and 2.49 SE low, along the
+ridge where their ratio, the mean rate 0.192 against 0.200 a week, is kept); the largest distance
+is 3.05 SE. The occasional segment's dropout ``a``, ``b`` (truth 2, 2) runs off to about 1,600
+and 1,300, a dropout chance of 0.55 the same for everyone: at 0.03 purchases a week (about 1.5
+in the calibration year while alive) the data cannot tell beta(2, 2) from a point, and the
+profile interval ``[0, 3.3e6]`` says so.
+Over seeds 100-119 the Wald intervals held the truth 19 or 20 times of 20 for every parameter.
+Segments: BIC chooses 2 of 1-3, and the fitted model assigns 91.8% of customers to their true
+segment, as the true parameters do (91.9%); weights 0.580 / 0.420 against 0.6 / 0.4.
 """
 
 from __future__ import annotations

@@ -178,6 +178,7 @@ class Calibration:
             f"{split.holdout_days} days, {len(split.late_customers):,} new customers in it",
             "",
             self.fit.chosen.summary(),
+            _segment_choice(self.fit.segments),
             "",
             self.fit.spend.summary(),
             "",
@@ -345,6 +346,15 @@ def _holdout_block(
             "actual_inside_interval": bool(predicted["low"] <= value <= predicted["high"]),
         }
     return block
+
+
+def _segment_choice(segments: pd.DataFrame) -> str:
+    """One line: the BIC of each latent-class segment count tried, the chosen one marked."""
+    tried = [
+        f"{k}: {bic:,.0f}{' (chosen)' if chosen else ''}"
+        for k, bic, chosen in zip(segments.index, segments["bic"], segments["chosen"], strict=True)
+    ]
+    return "segments by BIC (lowest chosen): " + "; ".join(tried)
 
 
 def _percent(value: float | None) -> str:

@@ -24,6 +24,7 @@ file                        written by           used for
                                                  (``roi``...), ``pareto`` (bool; or from
                                                  ``pareto.csv``)
 ``pareto.csv``              ``optimize``         the Pareto-optimal trials (``number`` column)
+``calibration.json`` ...    ``calibrate``        the calibration section (:mod:`reports.calibration`)
 ==========================  ===================  ==============================================
 
 Keys of ``allocation.json`` (``recommendation.json`` has the same ones, and more):
@@ -171,6 +172,9 @@ SUMMARY_PRIORITY = (
     "retention",
     "attribution",
     "loyalty_tiers",
+    "calibration_holdout",
+    "calibration_tracking",
+    "calibration_histogram",
 )
 """Figures for the one-page summary, most important first (the first three present are used)."""
 
@@ -301,11 +305,17 @@ def _read_inputs(folder: Path) -> _Inputs:
         trials=_read_csv(folder, "trials.csv"),
         pareto=_read_csv(folder, "pareto.csv"),
     )
-    if inputs.summary is None and inputs.allocation is None and inputs.recommendation is None:
+    calibrated = locate(folder, "calibration.json") is not None
+    if (
+        inputs.summary is None
+        and inputs.allocation is None
+        and inputs.recommendation is None
+        and not calibrated
+    ):
         raise ReportError(
             folder,
-            "no results to report: expected summary.json (simulate --out), allocation.json (allocate) "
-            "or recommendation.json (optimize)",
+            "no results to report: expected summary.json (simulate --out), allocation.json (allocate), "
+            "recommendation.json (optimize) or calibration.json (calibrate)",
         )
     scenario_path = locate(folder, "scenario.yaml")
     if scenario_path is not None:
@@ -919,9 +929,13 @@ def _markdown(title: str, headline: str, sections: list[_Section]) -> str:
     return "\n".join(lines)
 
 
-def _xlsx_writer(inputs: _Inputs, plan: dict[str, Any] | None) -> Callable[[Path], None]:
+def _xlsx_writer(
+    inputs: _Inputs, plan: dict[str, Any] | None, extra: Mapping[str, pd.DataFrame] | None = None
+) -> Callable[[Path], None]:
     def write(path: Path) -> None:
         with pd.ExcelWriter(path, engine="openpyxl") as book:
+            for sheet, table in (extra or {}).items():
+                table.to_excel(book, sheet_name=sheet, index=False)
             if inputs.summary is not None:
                 kpis = inputs.summary.get("kpis", {})
                 frame = pd.DataFrame(
@@ -999,7 +1013,14 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
         policy = _policy_section(inputs, inputs.recommendation)
         if policy is not None:
             sections.append(policy)
-    for section in (_results_section(inputs, currency), _scenario_section(inputs)):
+    from .calibration import calibration_headline, calibration_section, calibration_sheets
+
+    top = top or calibration_headline(folder)
+    for section in (
+        calibration_section(folder),
+        _results_section(inputs, currency),
+        _scenario_section(inputs),
+    ):
         if section is not None:
             sections.append(section)
     name = (
@@ -1008,7 +1029,8 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
         or inputs.scenario.get("name")
         or folder.name
     )
-    title = f"{'Budget-allocation' if plan is not None else 'Simulation'} report: {name}"
+    kind = "Budget-allocation" if plan is not None else "Simulation" if inputs.summary else "Calibration"
+    title = f"{kind} report: {name}"
     if verdict is not None:
         title = f"{verdict.title()} - {title}"  # the verdict is the first line of every output
     every_figure = [f for s in sections for f in s.figures]
@@ -1044,7 +1066,7 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
         "report.html": text_writer(_html(title, top, sections)),
         "report.md": text_writer(_markdown(title, top, sections)),
         "summary.png": bytes_writer(summary_png),
-        "report.xlsx": _xlsx_writer(inputs, plan),
+        "report.xlsx": _xlsx_writer(inputs, plan, calibration_sheets(folder)),
     }
     for figure in every_figure:
         writers[f"report_{figure.key}.png"] = bytes_writer(figure.png)

@@ -31,7 +31,16 @@ if TYPE_CHECKING:
 
     from .model import CommerceModel
 
-__all__ = ["OutputExistsError", "SimulationResult", "check_output_folder", "collect_results", "write_files"]
+__all__ = [
+    "ORDER_LOG_FORMATS",
+    "OutputExistsError",
+    "SimulationResult",
+    "check_output_folder",
+    "collect_results",
+    "order_log_table",
+    "write_files",
+    "write_order_log",
+]
 
 CHANNEL_TABLE_COLUMNS = (
     "spend",
@@ -53,7 +62,11 @@ RESULT_FILES = (
     "customers.csv",
     "levers_daily.csv",
     "scenario.yaml",
+    "orders.csv",
+    "orders.parquet",
 )
+ORDER_LOG_FORMATS = ("csv", "parquet")
+"""File types of the order log ``simulate --out`` writes (``orders.csv`` or ``orders.parquet``)."""
 
 
 @dataclass
@@ -114,12 +127,13 @@ class SimulationResult:
         totals["last_touch_roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
         return totals
 
-    def save(self, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
-        """Write ``summary.json``, ``daily.csv``, ``channels_daily.csv`` and ``customers.csv``.
+    def save(self, out_dir: str | Path, overwrite: bool = False, orders_format: str = "csv") -> list[Path]:
+        """Write ``summary.json``, ``daily.csv``, ``channels_daily.csv``, ``customers.csv`` and the order log.
 
-        Written in one output transaction (:mod:`simulator.common.output`): staged on the
-        folder's own file system and sealed by ``manifest.json``, so a failure or a kill never
-        leaves half the results.
+        The order log, ``orders.csv`` (or ``orders.parquet`` with ``orders_format="parquet"``),
+        has the columns ``run.py calibrate`` reads (:func:`order_log_table`). Written in one
+        output transaction (:mod:`simulator.common.output`): staged on the folder's own file
+        system and sealed by ``manifest.json``, so a failure or a kill never leaves half the results.
 
         Raises
         ------
@@ -137,6 +151,7 @@ class SimulationResult:
         }
         for table_name, table in self.tables.items():
             writers[f"{table_name}.csv"] = table.to_csv
+        writers[f"orders.{orders_format}"] = lambda path: write_order_log(self, path)
         return write_files(out_dir, writers, overwrite)
 
     def kpi_table(self) -> pd.DataFrame:
@@ -228,6 +243,44 @@ class SimulationResult:
         from . import figures
 
         return figures.loyalty_tiers(self.levers)
+
+
+def order_log_table(result: SimulationResult) -> pd.DataFrame:
+    """The simulated orders as an order log that ``run.py calibrate`` reads.
+
+    One row per agent order (with ``population.scale`` above 1, a sample of the market's orders:
+    calibrate it with ``--log-scale`` = the scale): ``order_id``; ``customer_id`` (the shopper id,
+    or for a customer-base twin the customer's own id, and ``new-<shopper id>`` for its new
+    customers); ``date`` (ISO date, ``start_date`` + day); ``revenue`` (net of discounts, 0 when
+    returned, currency); ``channel``; ``margin`` (contribution before marketing, currency).
+    """
+    orders = result.orders
+    shopper = orders["shopper_id"].to_numpy(np.int64)
+    if "customer_id" in result.customers.columns:
+        ids = result.customers["customer_id"].to_numpy(dtype=object)[shopper]
+    else:
+        ids = shopper
+    start = np.datetime64(result.scenario.start_date, "D")
+    dates = (start + orders["day"].to_numpy(np.int64).astype("timedelta64[D]")).astype(str)
+    return pd.DataFrame(
+        {
+            "order_id": orders.index.to_numpy(),
+            "customer_id": ids,
+            "date": dates,
+            "revenue": orders["revenue"].to_numpy(),
+            "channel": orders["channel"].astype(str).to_numpy(),
+            "margin": orders["margin"].to_numpy(),
+        }
+    )
+
+
+def write_order_log(result: SimulationResult, path: Path) -> None:
+    """Write :func:`order_log_table` as CSV or Parquet, by the file's suffix."""
+    table = order_log_table(result)
+    if path.suffix.lower() == ".parquet":
+        table.assign(customer_id=table["customer_id"].astype(str)).to_parquet(path, index=False)
+    else:
+        table.to_csv(path, index=False)
 
 
 def write_scenario(scenario: Scenario, path: Path) -> None:
@@ -373,6 +426,11 @@ def collect_results(model: CommerceModel) -> SimulationResult:
         },
         index=pd.RangeIndex(pop.size, name="shopper_id"),
     )
+    if pop.twin is not None:  # a customer-base twin: whom each agent stands for
+        ids = pop.twin.histories.ids[pop.twin.row.clip(0)].astype(object)
+        new = pop.twin.row < 0
+        ids[new] = [f"new-{shopper}" for shopper in np.flatnonzero(new)]
+        customers.insert(0, "customer_id", ids)
     summary = _with_lifetime_value(model, summarize(daily, customers, pop.funnel, scale))
     summary.update(_repurchase_windows(model, daily))
     levers = model.levers.results(model, daily["orders"])

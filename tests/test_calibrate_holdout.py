@@ -13,7 +13,8 @@ actual| + 2 sd / sqrt(10)``.
 people, a year, seed 7) writes its order log; ``calibrate`` on its first nine months (to
 2025-09-30, 92 days held out, ``--log-scale 20``) must forecast the last three months' repeat
 orders of the customers known at the calibration end within the twin's own 95% interval.
-Measured: actual 216,440; twin 211,768 [206,319, 217,217] (-2.2%); closed form 209,885 (-3.0%).
+Measured on the re-grounded world (docs/benchmarks.md): actual 23,940; twin 23,112 [20,655,
+25,569] (-3.5%); closed form 24,214 (+1.1%).
 """
 
 from __future__ import annotations

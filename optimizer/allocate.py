@@ -24,9 +24,10 @@ answer confirmed?":
    towards a gain) runs against the current plan on another set of fresh seeds, and
    :func:`optimizer.recommendation.decide` gives the verdict: ``recommend``, ``keep current
    plan`` or ``not confirmed: run larger``, first in every output.
-5. **Portfolio rules** (DOMAIN.md): admit a new channel when its test ROI reaches 15% of the
-   average ROI of the existing channels, expand one whose ROI beats the average by 30%, exit
-   one whose ROI stays below 50% of the target for 3 consecutive test cycles. Where a rule and
+5. **Portfolio rules** (docs/domain.md, "Money and decisions"): admit a new channel when its
+   test ROI reaches 15% of the average ROI of the existing channels, expand one whose ROI beats
+   the average by 30%, exit one whose ROI stays below 50% of the target for 3 consecutive test
+   cycles. Where a rule and
    the plan disagree the table says so in words (the rules look at the return on all of a
    channel's spend, the plan at the next unit).
 
@@ -90,7 +91,7 @@ CURVE_SEED_OFFSET, LOOP_SEED_OFFSET, CONFIRM_SEED_OFFSET = 0, 10_000, 20_000
 (plus the scenario's seed), so the three sets never overlap."""
 
 ADMIT_SHARE, EXPAND_SHARE, EXIT_SHARE, EXIT_CYCLES = 0.15, 1.30, 0.50, 3
-"""Portfolio rules of DOMAIN.md."""
+"""Portfolio rules of docs/domain.md ("Money and decisions")."""
 
 TEST_BUDGET_SHARE = 0.10
 """A channel without current spend is tested at this share of the average channel's spend."""
@@ -882,7 +883,7 @@ def portfolio_rules(
     target_roi: float | None = None,
     cycle_days: int = 91,
 ) -> pd.DataFrame:
-    """Apply the portfolio rules of DOMAIN.md to the measured ROI of each channel.
+    """Apply the portfolio rules of docs/domain.md to the measured ROI of each channel.
 
     ROI of a channel is its incremental profit per unit of spend at the measured plan (profit
     with the channel at level 1 minus profit with it at 0, paired seeds, over its spend;

@@ -306,7 +306,7 @@ class Dropout(_Strict):
 
 
 class Persona(_Strict):
-    """A shopper type: channel affinity and purchase behaviour (DOMAIN.md: searchers, impulse buyers...)."""
+    """A shopper type: channel affinity and purchase behaviour (docs/domain.md: searchers, impulse...)."""
 
     share: float = Field(
         gt=0, le=1, description="Share of the population with this persona (0-1]; shares sum to 1."

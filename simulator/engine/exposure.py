@@ -54,29 +54,15 @@ def decay_ad_stock(model: CommerceModel) -> None:
 
 
 def deliver_impressions(model: CommerceModel, channel: ChannelAgent) -> None:
-    """Land ``channel.today_impressions`` on shoppers and update ad stock, fatigue and awareness."""
-    impressions = channel.today_impressions
-    if impressions <= 0:
-        return
-    pop = model.population
-    table = pop.personas
+    """Land ``channel.today_impressions`` on shoppers and update ad stock, fatigue and awareness.
+
+    In a batch of worlds (:mod:`simulator.engine.batch`) each world places its own channel's
+    impressions; what they do to the shoppers is worked out for every world at once.
+    """
     c = channel.index
     config = channel.config
-    if config.reaches_unknown:
-        eligible = pop.audience[c]
-        eligible_per_persona = model.audience_per_persona[c]
-    else:
-        eligible = pop.audience[c] & pop.known
-        eligible_per_persona = table.count(eligible)
-    if eligible_per_persona.sum() == 0:
-        return
-    # Impressions split over personas by (eligible shoppers x affinity weight).
-    weight = eligible_per_persona * table.channel_weight[:, c]
-    if weight.sum() == 0:
-        return
-    expected = impressions * weight / weight.sum()
-    stream = ("impressions", c)
-    shoppers, hits = _place(model, expected, eligible, eligible_per_persona, stream, config.reaches_unknown)
+    placed = [_impressions(world, world.channel_agents[c]) for world, _ in model.each_world()]
+    shoppers, hits = _joined(model, placed)
     if shoppers.size == 0:
         return
     if model.touches is not None:
@@ -84,6 +70,7 @@ def deliver_impressions(model: CommerceModel, channel: ChannelAgent) -> None:
     capped = np.minimum(hits, config.frequency_cap).astype(np.float32)
 
     day = model.day
+    pop = model.population
     # Row views: indexing one channel's row with an index array is the fast 1-D path.
     fatigue, fatigue_day, ad_stock = pop.fatigue[c], pop.fatigue_day[c], pop.ad_stock[c]
     since = (day - fatigue_day[shoppers]).astype(np.float32)
@@ -101,8 +88,43 @@ def deliver_impressions(model: CommerceModel, channel: ChannelAgent) -> None:
         became = candidates[model.crn.uniform("awareness", day, candidates, c) < chance]
         _make_aware(model, became, c)
 
-    ledger = channel.ledger
-    ledger["reach"][day] += shoppers.size
+    model.add_to_ledger("reach", shoppers, np.full(shoppers.size, c))
+
+
+def _impressions(model: CommerceModel, channel: ChannelAgent) -> tuple[IntArray, IntArray]:
+    """Where one world's channel lands its impressions today: shoppers hit (sorted) and times each."""
+    impressions = channel.today_impressions
+    none = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if impressions <= 0:
+        return none
+    pop = model.population
+    table = pop.personas
+    c = channel.index
+    config = channel.config
+    if config.reaches_unknown:
+        eligible = pop.audience[c]
+        eligible_per_persona = model.audience_per_persona[c]
+    else:
+        eligible = pop.audience[c] & pop.known
+        eligible_per_persona = table.count(eligible)
+    if eligible_per_persona.sum() == 0:
+        return none
+    # Impressions split over personas by (eligible shoppers x affinity weight).
+    weight = eligible_per_persona * table.channel_weight[:, c]
+    if weight.sum() == 0:
+        return none
+    expected = impressions * weight / weight.sum()
+    stream = ("impressions", c)
+    return _place(model, expected, eligible, eligible_per_persona, stream, config.reaches_unknown)
+
+
+def _joined(model: CommerceModel, placed: list[tuple[IntArray, IntArray]]) -> tuple[IntArray, IntArray]:
+    """Each world's placed shoppers (ids in the world) and counts as one pair of arrays in batch ids."""
+    if len(placed) == 1:
+        return placed[0]
+    offsets = [offset for _, offset in model.each_world()]
+    shoppers = np.concatenate([ids + offset for (ids, _), offset in zip(placed, offsets, strict=True)])
+    return shoppers, np.concatenate([hits for _, hits in placed])
 
 
 def _place(
@@ -200,24 +222,30 @@ def _make_aware(model: CommerceModel, shoppers: IntArray, channel_index: int) ->
     pop.funnel[shoppers] |= np.uint8(Funnel.AWARE)
     first_time = pop.aware_channel[shoppers] < 0
     pop.aware_channel[shoppers[first_time]] = channel_index
-    model.channel_agents[channel_index].ledger["new_aware"][model.day] += shoppers.size
+    model.add_to_ledger("new_aware", shoppers, np.full(shoppers.size, channel_index))
 
 
 def organic_discovery(model: CommerceModel) -> None:
     """Unaware shoppers discover the brand through channels' organic presence (no spend)."""
     pop = model.population
-    table = pop.personas
     for channel in model.channel_agents:
         rate = channel.config.organic_discovery
         if rate <= 0 or not channel.config.reaches_unknown:
             continue
         c = channel.index
-        sizes = (table.stop - table.start).astype(np.float64)
-        expected = rate * sizes * table.channel_weight[:, c]
-        eligible_per_persona = model.audience_per_persona[c]
-        expected = expected * eligible_per_persona / sizes
-        shoppers, _ = _place(model, expected, pop.audience[c], eligible_per_persona, ("discovery", c))
+        placed = [_discovered(world, c, rate) for world, _ in model.each_world()]
+        shoppers, _ = _joined(model, placed)
         if shoppers.size == 0:
             continue
         shoppers = shoppers[pop.state[shoppers] == State.UNAWARE]
         _make_aware(model, shoppers, c)
+
+
+def _discovered(model: CommerceModel, c: int, rate: float) -> tuple[IntArray, IntArray]:
+    """Shoppers of one world whom channel ``c``'s organic presence reaches today (sorted)."""
+    table = model.population.personas
+    sizes = (table.stop - table.start).astype(np.float64)
+    expected = rate * sizes * table.channel_weight[:, c]
+    eligible_per_persona = model.audience_per_persona[c]
+    expected = expected * eligible_per_persona / sizes
+    return _place(model, expected, model.population.audience[c], eligible_per_persona, ("discovery", c))

@@ -13,6 +13,7 @@ from simulator.engine.batch import BatchModel, batch_size, batchable, simulate_b
 from simulator.engine.model import CommerceModel
 from simulator.engine.population import estimate_memory_bytes
 from simulator.engine.results import SimulationResult
+from simulator.measure.replicate import replicate
 
 FRAMES = ("daily", "channels", "customers", "orders", "levers")
 
@@ -96,3 +97,18 @@ def test_batch_size_follows_the_memory_budget():
     assert batch_size(scenario, budget_bytes=one) == 1  # never below one world
     assert batch_size(scenario, budget_bytes=9 * one) == 8  # one world's worth kept for joining
     assert batch_size(scenario, budget_bytes=9 * one - 1) == 7
+
+
+def test_replications_are_the_same_in_batches_or_alone():
+    """replicate() steps its runs in batches by default; the tables equal those of runs one by one."""
+    base = small(agents=1000, days=90)
+    variants = {"more_search": {"channels": {"search": {"daily_spend": 7200.0}}}}
+    alone = replicate(base, seeds=[1, 2, 3], variants=variants, cycle_days=30, batch=1)
+    for batch in (None, 2):
+        together = replicate(base, seeds=[1, 2, 3], variants=variants, cycle_days=30, batch=batch)
+        pd.testing.assert_frame_equal(alone.runs, together.runs, check_exact=True)
+        pd.testing.assert_frame_equal(alone.channels, together.channels, check_exact=True)
+        assert alone.cycles is not None and together.cycles is not None
+        pd.testing.assert_frame_equal(alone.cycles, together.cycles, check_exact=True)
+    with pytest.raises(ScenarioError, match="batch: must be a whole number of runs >= 1"):
+        replicate(base, seeds=[1], batch=0)

@@ -126,14 +126,23 @@ class _BatchRandomNumbers(CommonRandomNumbers):
     def __init__(self, batch: BatchModel) -> None:
         super().__init__(0)
         self._batch = batch
+        self._world_keys: dict[tuple[str, int], npt.NDArray[np.uint64]] = {}
+        """Today's keys of every world by (mechanism, index)."""
+        self._world_keys_day: int | None = None
 
     def uniform(
         self, mechanism: str, day: int, shoppers: npt.NDArray[np.integer[Any]], index: int = 0
     ) -> npt.NDArray[np.float64]:
         """One uniform number in [0, 1) per shopper, keyed by the shopper's world (see the base class)."""
         batch = self._batch
+        if day != self._world_keys_day:
+            self._world_keys.clear()
+            self._world_keys_day = day
+        keys = self._world_keys.get((mechanism, index))
+        if keys is None:
+            keys = np.array([w.crn.uniform_key(mechanism, day, index) for w in batch.worlds], dtype=np.uint64)
+            self._world_keys[(mechanism, index)] = keys
         world = batch.world_of(shoppers)
-        keys = np.array([w.crn.uniform_key(mechanism, day, index) for w in batch.worlds], dtype=np.uint64)
         return keyed_uniform(shoppers - batch.offsets[world], keys[world])
 
     def bit_generator(self, mechanism: str, day: int, index: int = 0) -> np.random.PCG64:

@@ -478,8 +478,8 @@ def replicate(
         partial(_run_batch, cycle_days),
         runs_of,
         label=label,
-        unit="batch" if len(runs_of) < len(tasks) else "run",
         progress=progress,
+        weights=[len(runs) for runs in runs_of],
     )
     outcomes = dict(zip(tasks, [t for group in totals for t in group], strict=True))
 

@@ -23,13 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench_simulator import DEFAULT_SCENARIO, FLAT_BAND, THREAD_VARIABLES, _load, _machine, _pin_to_one_core
+from bench_simulator import DEFAULT_SCENARIO, FLAT_BAND, _load, _machine, _pin_to_one_core
+from bench_simulator import _launch as launch_worker
 
 # (agents, days, worlds): the same worlds stepped alone and as one batch.
 FULL_PLAN: dict[str, Any] = {
@@ -98,20 +97,8 @@ def worker_main(spec_json: str) -> None:
 
 
 def _launch(spec: dict[str, Any]) -> dict[str, Any]:
-    print(f"  running {spec} ...", file=sys.stderr, flush=True)
-    env = dict(os.environ)
-    env.update(dict.fromkeys(THREAD_VARIABLES, "1"))
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        raise SystemExit(f"error: the worker {spec} failed (exit status {done.returncode})")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    label = f"{spec['kind']} {spec['mode']} {spec['agents']:,} agents x {spec['days']} days"
+    return launch_worker(spec, __file__, label)
 
 
 def _load_average() -> str:

@@ -65,7 +65,7 @@ def _step_worlds(spec: dict[str, Any]) -> dict[str, Any]:
 
     _, scenario = _load(spec)
     worlds = spec["worlds"]
-    fits = batch_size(scenario)
+    fits = batch_size(scenario, shoppers=None)
     if fits < worlds:
         raise SystemExit(f"only {fits} worlds of {spec['agents']:,} agents fit the memory budget")
     times: dict[str, list[tuple[float, float]]] = {"single": [], "batched": []}
@@ -151,7 +151,7 @@ def _load_average() -> str:
 def driver_main(args: argparse.Namespace) -> None:
     plan = QUICK_PLAN if args.quick else FULL_PLAN
     scenario = str(Path(args.scenario).resolve())
-    print("Many worlds in one step: worlds stepped one by one vs as one batch (every lever on)")
+    print("Many worlds in one step: worlds stepped one by one vs as one batch")
     print(f"machine: {_machine()}")
     print(f"load average at start: {_load_average()}")
     print(f"scenario: {scenario}\n")

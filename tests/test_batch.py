@@ -9,7 +9,7 @@ import pytest
 from scenario_factory import BUNDLED, small
 
 from simulator import Scenario, ScenarioError, simulate
-from simulator.engine.batch import BatchModel, batch_size, batchable, simulate_batch
+from simulator.engine.batch import BATCH_SHOPPERS, BatchModel, batch_size, batchable, simulate_batch
 from simulator.engine.model import CommerceModel
 from simulator.engine.population import estimate_memory_bytes
 from simulator.engine.results import SimulationResult
@@ -97,6 +97,9 @@ def test_batch_size_follows_the_memory_budget():
     assert batch_size(scenario, budget_bytes=one) == 1  # never below one world
     assert batch_size(scenario, budget_bytes=9 * one) == 8  # one world's worth kept for joining
     assert batch_size(scenario, budget_bytes=9 * one - 1) == 7
+    # Beyond BATCH_SHOPPERS shoppers in all, more worlds stop paying (measured: benchmarks/README.md).
+    assert batch_size(scenario, budget_bytes=100 * one) == BATCH_SHOPPERS // 20_000
+    assert batch_size(scenario, budget_bytes=100 * one, shoppers=None) == 99
 
 
 def test_replications_are_the_same_in_batches_or_alone():

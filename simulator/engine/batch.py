@@ -53,7 +53,7 @@ from .results import SimulationResult, collect_results
 from .simulate import MEMORY_HEADROOM, available_memory_bytes
 from .streams import CommonRandomNumbers, keyed_uniform
 
-__all__ = ["BatchModel", "batch_size", "batchable", "simulate_batch"]
+__all__ = ["BATCH_SHOPPERS", "BatchModel", "batch_size", "batchable", "simulate_batch"]
 
 Positions = IntArray | slice
 
@@ -97,8 +97,19 @@ def _check_batch_memory(scenarios: Sequence[Scenario]) -> None:
         )
 
 
-def batch_size(scenario: Scenario, budget_bytes: int | None = None) -> int:
-    """How many worlds of ``scenario`` fit in one batch within a memory budget (at least 1).
+BATCH_SHOPPERS = 160_000
+"""Shoppers of all worlds of a batch beyond which more worlds stop paying (agents).
+
+A batch saves the fixed cost of a day per world but adds a little to every shopper's cost
+(larger arrays, each draw looks up its world), so it pays for small worlds only. Measured with
+``benchmarks/bench_batch.py`` (benchmarks/README.md): 16 worlds of 10k agents step 1.3-1.6 times
+faster as one batch, 4 worlds of 100k 0.96-1.10 times, 2 worlds of 1M 0.9 times."""
+
+
+def batch_size(
+    scenario: Scenario, budget_bytes: int | None = None, shoppers: int | None = BATCH_SHOPPERS
+) -> int:
+    """How many worlds of ``scenario`` to step in one batch (at least 1).
 
     Parameters
     ----------
@@ -106,6 +117,9 @@ def batch_size(scenario: Scenario, budget_bytes: int | None = None) -> int:
         The scenario of the worlds.
     budget_bytes
         Memory the batch may use (bytes); default 80% of the memory available now.
+    shoppers
+        At most this many shoppers in all (default :data:`BATCH_SHOPPERS`, where batches stop
+        paying); ``None``: as many worlds as the memory allows.
 
     Notes
     -----
@@ -114,10 +128,12 @@ def batch_size(scenario: Scenario, budget_bytes: int | None = None) -> int:
     joins them, counted as one more world.
     """
     budget = int(MEMORY_HEADROOM * available_memory_bytes()) if budget_bytes is None else budget_bytes
-    one = estimate_memory_bytes(
-        scenario.simulated_agents, len(scenario.channels), scenario.horizon_days, scenario.policies
-    )
-    return max(1, budget // max(one, 1) - 1)
+    agents = scenario.simulated_agents
+    one = estimate_memory_bytes(agents, len(scenario.channels), scenario.horizon_days, scenario.policies)
+    fits = budget // max(one, 1) - 1
+    if shoppers is not None:
+        fits = min(fits, shoppers // max(agents, 1))
+    return max(1, fits)
 
 
 class _BatchRandomNumbers(CommonRandomNumbers):

@@ -437,8 +437,9 @@ def replicate(
         Name of the phase on the progress bar (``incrementality``, ``final check``...).
     batch
         Runs stepped together as one batch of worlds (:mod:`simulator.engine.batch`); default
-        as many as fit in each worker's share of 80% of the available memory, spread evenly
-        over the workers; 1 runs each alone. The result does not depend on it (a world in a
+        as many as pay (up to :data:`~simulator.engine.batch.BATCH_SHOPPERS` shoppers in all) and
+        fit in each worker's share of 80% of the available memory, spread evenly over the
+        workers; 1 runs each alone. The result does not depend on it (a world in a
         batch is bit-identical to the world alone). Variants that differ in more than channel
         spend and policies run alone.
 

@@ -7,15 +7,17 @@ paid once per batch:
 
 - **Batched** (one numpy call for every world): the shopper arrays of all worlds live end to end
   in one set of arrays (world ``w``'s shoppers are ids ``offset[w]`` to ``offset[w + 1] - 1``);
-  adstock decay, what impressions do to shoppers (fatigue, ad stock, awareness), organic
+  adstock decay, keeping the eligible shoppers among impression and discovery candidates and
+  counting their hits, what impressions do to shoppers (fatigue, ad stock, awareness), organic
   discovery's effect, forgetting and visits, consideration, cart and checkout, the money of every
   order, repeat purchases and dropout, lifecycle states, and the channel ledgers (one array of
   days x (worlds x channels)).
-- **Per world** (a loop over the worlds): buying media (each world's own spend plan), placing
-  impressions and organic discoveries on shoppers (each world's keyed count generators), the
-  strategy levers (each world keeps its own :class:`~simulator.levers.composite.Levers`; the
-  batch asks each world's levers about that world's shoppers), the state counts, the order log,
-  the lifetime-value bookkeeping and the results.
+- **Per world** (a loop over the worlds): buying media (each world's own spend plan), drawing
+  how many impressions and discoveries land on each persona and on which candidates (each
+  world's keyed count generators), the strategy levers (each world keeps its own
+  :class:`~simulator.levers.composite.Levers`; the batch asks each world's levers about that
+  world's shoppers), the state counts, the order log, the lifetime-value bookkeeping and the
+  results.
 
 Each world is an ordinary :class:`~simulator.engine.model.CommerceModel` built as it would be
 alone (so its population, social graph and levers start identical), whose shopper arrays and

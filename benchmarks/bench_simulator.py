@@ -293,13 +293,15 @@ def worker_main(spec_json: str) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def _launch(spec: dict[str, Any]) -> dict[str, Any]:
-    label = f"{spec['kind']} {spec['agents']:,} agents x {spec['days']} days x {spec['runs']} run(s)"
+def _launch(spec: dict[str, Any], script: str = __file__, label: str | None = None) -> dict[str, Any]:
+    """Run ``script --worker SPEC`` in a fresh one-thread process; its last output line as JSON."""
+    if label is None:
+        label = f"{spec['kind']} {spec['agents']:,} agents x {spec['days']} days x {spec['runs']} run(s)"
     print(f"  running {label} ...", file=sys.stderr, flush=True)
     env = dict(os.environ)
     env.update(dict.fromkeys(THREAD_VARIABLES, "1"))
     done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
+        [sys.executable, str(Path(script).resolve()), "--worker", json.dumps(spec)],
         env=env,
         capture_output=True,
         text=True,

@@ -8,6 +8,7 @@ The public API: load a scenario, simulate it, read tidy pandas results.
 """
 
 from .config.scenario import Scenario, ScenarioError, ScenarioWarning, load_scenario, parse_scenario
+from .engine.batch import BatchModel, simulate_batch
 from .engine.channels import ChannelAgent
 from .engine.model import CommerceModel
 from .engine.population import Funnel, ShopperPopulation, State
@@ -22,6 +23,7 @@ from .measure.replicate import ReplicationResult, replicate
 __all__ = [
     "ABTestResult",
     "AttributionReport",
+    "BatchModel",
     "ChannelAgent",
     "CommerceModel",
     "Funnel",
@@ -42,5 +44,6 @@ __all__ = [
     "parse_scenario",
     "replicate",
     "simulate",
+    "simulate_batch",
     "simulate_for_clv",
 ]

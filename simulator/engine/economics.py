@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -117,18 +117,17 @@ def book_orders(
     fulfilment = econ.fulfilment_cost_per_order + np.where(kept, 0.0, econ.return_cost_per_order)
     contribution = revenue - discounts - cogs - fees - fulfilment
 
-    # Each order has at most one next order: count, by the day of the earlier order, whether the
-    # next one came within each follow-up window (7, 30, 60 days).
     previous = pop.last_purchase_day[shoppers]
-    followed = repeat & (previous >= 0)
-    gap = day - previous[followed]
-    for column, window in enumerate(FOLLOW_UP_WINDOWS):
-        np.add.at(model.repeat_followups, (previous[followed], column), gap <= window)
     recovered = (day - pop.abandoned_cart_day[shoppers]) <= model.recovery_window_days
     pop.abandoned_cart_day[shoppers[recovered]] = NO_DAY
 
     if model.touches is not None:
         model.touches.on_orders(shoppers, channels, first, revenue - discounts, day)
+    for world, at, ids in model.by_world(shoppers):
+        _count_orders(world, ids, previous[at], persona[at], contribution[at], first[at])
+        if world.order_log is not None:
+            revenue_net = (revenue - discounts)[at]
+            world.order_log.record(day, ids, channels[at], revenue_net, contribution[at], first[at])
     pop.first_purchase_day[shoppers[first]] = day
     pop.acquisition_channel[shoppers[first]] = channels[first]
     pop.last_purchase_day[shoppers] = day
@@ -139,33 +138,49 @@ def book_orders(
     pop.orders[shoppers] += 1
     pop.revenue[shoppers] += revenue - discounts
     pop.contribution[shoppers] += contribution
+
+    totals: dict[str, npt.NDArray[np.float64] | npt.NDArray[np.bool_] | None] = {
+        "orders": None,
+        "new_customers": first,
+        "repeat_orders": repeat,
+        "recovered_carts": recovered,
+        "returns": ~kept,
+        "order_value": paid,
+        "revenue": revenue,
+        "discounts": discounts,
+        "cogs": cogs,
+        "fees": fees,
+        "fulfilment": fulfilment,
+    }
+    for field, values in totals.items():
+        model.add_to_ledger(field, shoppers, channels, values)
+    levers.on_orders(model, OrderBatch(shoppers, channels, first, kept, paid, basket, discount_rate))
+
+
+def _count_orders(
+    model: CommerceModel,
+    shoppers: npt.NDArray[np.int64],
+    previous: npt.NDArray[Any],
+    persona: npt.NDArray[np.int8],
+    contribution: npt.NDArray[np.float64],
+    first: npt.NDArray[np.bool_],
+) -> None:
+    """One world's follow-up windows, margins by persona and acquired value of today's orders.
+
+    ``previous``: each shopper's last purchase day before today's order.
+    """
+    day = model.day
+    repeat = ~first
+    # Each order has at most one next order: count, by the day of the earlier order, whether the
+    # next one came within each follow-up window (7, 30, 60 days).
+    followed = repeat & (previous >= 0)
+    gap = day - previous[followed]
+    for column, window in enumerate(FOLLOW_UP_WINDOWS):
+        np.add.at(model.repeat_followups[:, column], previous[followed], gap <= window)
     model.repeat_margins.record(persona, contribution, repeat)
-    acquired = pop.first_purchase_day[shoppers]
+    # The acquisition day after today's booking: today for a first order.
+    acquired = np.where(first, day, model.population.first_purchase_day[shoppers])
     new = acquired >= 0
     if new.any():
         age = (day - acquired[new]).astype(np.float64)
         model.acquired_value += float((contribution[new] * model.value_discount**age).sum())
-    if model.order_log is not None:
-        model.order_log.record(day, shoppers, channels, revenue - discounts, contribution, first)
-
-    n_channels = len(model.channel_agents)
-
-    def per_channel(values: npt.NDArray[np.float64] | npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
-        return np.bincount(channels, weights=values, minlength=n_channels).astype(np.float64)
-
-    totals = {
-        "orders": np.bincount(channels, minlength=n_channels).astype(np.float64),
-        "new_customers": per_channel(first),
-        "repeat_orders": per_channel(repeat),
-        "recovered_carts": per_channel(recovered),
-        "returns": per_channel(~kept),
-        "order_value": per_channel(paid),
-        "revenue": per_channel(revenue),
-        "discounts": per_channel(discounts),
-        "cogs": per_channel(cogs),
-        "fees": per_channel(fees),
-        "fulfilment": per_channel(fulfilment),
-    }
-    for field, values in totals.items():
-        model.ledger[field][day] += values
-    levers.on_orders(model, OrderBatch(shoppers, channels, first, kept, paid, basket, discount_rate))

@@ -26,7 +26,7 @@ depend on how many impressions were bought, so more impressions only add hits.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -54,29 +54,21 @@ def decay_ad_stock(model: CommerceModel) -> None:
 
 
 def deliver_impressions(model: CommerceModel, channel: ChannelAgent) -> None:
-    """Land ``channel.today_impressions`` on shoppers and update ad stock, fatigue and awareness."""
-    impressions = channel.today_impressions
-    if impressions <= 0:
-        return
-    pop = model.population
-    table = pop.personas
+    """Land ``channel.today_impressions`` on shoppers and update ad stock, fatigue and awareness.
+
+    In a batch of worlds (:mod:`simulator.engine.batch`) each world draws where its own channel's
+    impressions land; the rest is worked out for every world at once.
+    """
     c = channel.index
     config = channel.config
-    if config.reaches_unknown:
-        eligible = pop.audience[c]
-        eligible_per_persona = model.audience_per_persona[c]
-    else:
-        eligible = pop.audience[c] & pop.known
-        eligible_per_persona = table.count(eligible)
-    if eligible_per_persona.sum() == 0:
-        return
-    # Impressions split over personas by (eligible shoppers x affinity weight).
-    weight = eligible_per_persona * table.channel_weight[:, c]
-    if weight.sum() == 0:
-        return
-    expected = impressions * weight / weight.sum()
-    stream = ("impressions", c)
-    shoppers, hits = _place(model, expected, eligible, eligible_per_persona, stream, config.reaches_unknown)
+    pop = model.population
+    eligible = pop.audience[c] if config.reaches_unknown else pop.audience[c] & pop.known
+    plans = []
+    for world, offset in model.each_world():
+        expected = _expected_impressions(world, world.channel_agents[c], eligible[offset:])
+        if expected is not None:
+            plans.append((world, offset, *expected))
+    shoppers, hits = _place(model, plans, eligible, ("impressions", c), config.reaches_unknown)
     if shoppers.size == 0:
         return
     if model.touches is not None:
@@ -101,22 +93,100 @@ def deliver_impressions(model: CommerceModel, channel: ChannelAgent) -> None:
         became = candidates[model.crn.uniform("awareness", day, candidates, c) < chance]
         _make_aware(model, became, c)
 
-    ledger = channel.ledger
-    ledger["reach"][day] += shoppers.size
+    model.add_to_ledger("reach", shoppers, np.full(shoppers.size, c))
+
+
+def _expected_impressions(
+    model: CommerceModel, channel: ChannelAgent, eligible: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """One world's impressions expected per persona today and its eligible shoppers per persona.
+
+    ``eligible`` starts at the world's first shopper. ``None`` when nothing lands.
+    """
+    impressions = channel.today_impressions
+    if impressions <= 0:
+        return None
+    table = model.population.personas
+    c = channel.index
+    if channel.config.reaches_unknown:
+        eligible_per_persona = model.audience_per_persona[c]
+    else:
+        eligible_per_persona = table.count(eligible)
+    if eligible_per_persona.sum() == 0:
+        return None
+    # Impressions split over personas by (eligible shoppers x affinity weight).
+    weight = eligible_per_persona * table.channel_weight[:, c]
+    if weight.sum() == 0:
+        return None
+    return impressions * weight / weight.sum(), eligible_per_persona
+
+
+WorldPlan = tuple["CommerceModel", int, npt.NDArray[np.float64], npt.NDArray[np.float64]]
+"""One world of a placement: the world, the offset of its shoppers, expected impressions per
+persona, eligible shoppers per persona."""
 
 
 def _place(
+    model: CommerceModel,
+    plans: list[WorldPlan],
+    eligible: npt.NDArray[np.bool_],
+    stream: tuple[str, int],
+    thin: bool = True,
+) -> tuple[IntArray, IntArray]:
+    """Land Poisson impressions on the eligible shoppers of each persona of each world.
+
+    Returns the shoppers hit (sorted, unique) and how many impressions each received.
+    ``thin=False`` draws per eligible shopper for every persona (channels to known shoppers).
+    Each world draws its own candidates; keeping the eligible ones and counting hits is done for
+    all worlds at once (``eligible``: the model's flags, every world's).
+    """
+    shoppers: list[IntArray] = []
+    hits: list[IntArray] = []
+    candidates: list[npt.NDArray[np.integer[Any]]] = []
+    thinned_any = False
+    wide = model.population.size >= 2**31
+    for world, offset, expected, eligible_per_persona in plans:
+        own = eligible[offset : offset + world.population.size]
+        thinned, drawn, members, counts = _candidates(
+            world, expected, own, eligible_per_persona, stream, thin
+        )
+        thinned_any |= thinned
+        if offset:
+            step = np.int64(offset) if wide else np.int32(offset)  # int32 ids sort several times faster
+            drawn = [(d.astype(np.int64) if wide else d) + step for d in drawn]
+            members = [m + offset for m in members]
+        candidates.extend(drawn)
+        shoppers.extend(members)
+        hits.extend(counts)
+    if candidates:
+        ids = np.concatenate(candidates) if len(candidates) > 1 else candidates[0]
+        ids = ids[eligible[ids]]
+        ids.sort()
+        hit, hit_count = _runs(ids)
+        shoppers.insert(0, hit.astype(np.int64))
+        hits.insert(0, hit_count)
+    if not shoppers:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if len(shoppers) == 1:
+        return shoppers[0], hits[0]
+    everyone, times = np.concatenate(shoppers), np.concatenate(hits)
+    if thinned_any:  # thinned and per-shopper personas may interleave: back to id order
+        order = np.argsort(everyone, kind="stable")
+        everyone, times = everyone[order], times[order]
+    return everyone, times
+
+
+def _candidates(
     model: CommerceModel,
     expected: npt.NDArray[np.float64],
     eligible: npt.NDArray[np.bool_],
     eligible_per_persona: npt.NDArray[np.float64],
     stream: tuple[str, int],
-    thin: bool = True,
-) -> tuple[IntArray, IntArray]:
-    """Land Poisson impressions on the eligible shoppers of each persona (``expected`` per persona).
+    thin: bool,
+) -> tuple[bool, list[npt.NDArray[np.integer[Any]]], list[IntArray], list[IntArray]]:
+    """One world's draws: whether it thins, thinning candidates, and per-shopper hits (ids in the world).
 
-    Returns the shoppers hit (sorted, unique) and how many impressions each received.
-    ``thin=False`` draws per eligible shopper for every persona (channels to known shoppers).
+    Returns (thinned, candidates of thinned personas, shoppers hit and their counts of the others).
     """
     table = model.population.personas
     crn, day = model.crn, model.day
@@ -125,6 +195,7 @@ def _place(
     share = np.divide(eligible_per_persona, sizes, out=np.zeros(sizes.size), where=sizes > 0)
     wanted = (expected > 0) & (eligible_per_persona > 0)
     thinned = wanted & (share >= THINNING_MIN_SHARE) & thin
+    candidates: list[npt.NDArray[np.integer[Any]]] = []
     shoppers: list[IntArray] = []
     hits: list[IntArray] = []
     if thinned.any():
@@ -135,20 +206,12 @@ def _place(
         origin = bits.state
         draw = np.random.Generator(bits)
         counts = draw.poisson(np.where(thinned, expected / np.where(thinned, share, 1.0), 0.0))
-        candidates = []
         for p in np.flatnonzero(counts):
             bits.state = origin
             bits.advance((int(p) + 1) << 64)
             # Python ints: numpy scalars as bounds would take the slow broadcasting path.
             offsets = draw.integers(0, int(sizes[p]), int(counts[p]), dtype=np.int32)
             candidates.append(offsets + np.int32(table.start[p]))  # int32: sorts several times faster
-        if candidates:
-            ids = np.concatenate(candidates) if len(candidates) > 1 else candidates[0]
-            ids = ids[eligible[ids]]
-            ids.sort()
-            hit, hit_count = _runs(ids)
-            shoppers.append(hit.astype(np.int64))
-            hits.append(hit_count)
     for p in np.flatnonzero(wanted & ~thinned):
         # Each eligible shopper inverts the Poisson distribution at its own uniform.
         lo, hi = int(table.start[p]), int(table.stop[p])
@@ -157,18 +220,10 @@ def _place(
         took = count > 0
         shoppers.append(members[took])
         hits.append(count[took])
-    if not shoppers:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    if len(shoppers) == 1:
-        return shoppers[0], hits[0]
-    everyone, times = np.concatenate(shoppers), np.concatenate(hits)
-    if thinned.any():  # thinned and per-shopper personas may interleave: back to id order
-        order = np.argsort(everyone, kind="stable")
-        everyone, times = everyone[order], times[order]
-    return everyone, times
+    return bool(thinned.any()), candidates, shoppers, hits
 
 
-def _runs(ids: npt.NDArray[np.int32]) -> tuple[npt.NDArray[np.int32], IntArray]:
+def _runs(ids: npt.NDArray[np.integer[Any]]) -> tuple[npt.NDArray[np.integer[Any]], IntArray]:
     """Distinct values of a sorted array and how many times each occurs (a lean np.unique)."""
     if ids.size == 0:
         return ids, np.empty(0, dtype=np.int64)
@@ -200,23 +255,25 @@ def _make_aware(model: CommerceModel, shoppers: IntArray, channel_index: int) ->
     pop.funnel[shoppers] |= np.uint8(Funnel.AWARE)
     first_time = pop.aware_channel[shoppers] < 0
     pop.aware_channel[shoppers[first_time]] = channel_index
-    model.channel_agents[channel_index].ledger["new_aware"][model.day] += shoppers.size
+    model.add_to_ledger("new_aware", shoppers, np.full(shoppers.size, channel_index))
 
 
 def organic_discovery(model: CommerceModel) -> None:
     """Unaware shoppers discover the brand through channels' organic presence (no spend)."""
     pop = model.population
-    table = pop.personas
     for channel in model.channel_agents:
         rate = channel.config.organic_discovery
         if rate <= 0 or not channel.config.reaches_unknown:
             continue
         c = channel.index
-        sizes = (table.stop - table.start).astype(np.float64)
-        expected = rate * sizes * table.channel_weight[:, c]
-        eligible_per_persona = model.audience_per_persona[c]
-        expected = expected * eligible_per_persona / sizes
-        shoppers, _ = _place(model, expected, pop.audience[c], eligible_per_persona, ("discovery", c))
+        plans = []
+        for world, offset in model.each_world():
+            table = world.population.personas
+            sizes = (table.stop - table.start).astype(np.float64)
+            expected = rate * sizes * table.channel_weight[:, c]
+            eligible_per_persona = world.audience_per_persona[c]
+            plans.append((world, offset, expected * eligible_per_persona / sizes, eligible_per_persona))
+        shoppers, _ = _place(model, plans, pop.audience[c], ("discovery", c))
         if shoppers.size == 0:
             continue
         shoppers = shoppers[pop.state[shoppers] == State.UNAWARE]

@@ -94,7 +94,7 @@ def start_consideration(model: CommerceModel, shoppers: IntArray, via: npt.NDArr
     pop.compare_mask[shoppers] = (bits | (1 << via)).astype(np.uint8)
     opted = crn.uniform("opt_in", day, shoppers) < model.scenario.population.opt_in_rate
     pop.known[shoppers[opted]] = True
-    model.ledger["visits"][day] += np.bincount(via, minlength=n_channels)
+    model.add_to_ledger("visits", shoppers, via)
     if model.touches is not None:
         model.touches.record(shoppers, via, day, TouchKind.VISIT)
     model.schedule_decisions(shoppers, pop.decision_day[shoppers])
@@ -133,11 +133,8 @@ def checkout(
     abandoned = shoppers[~bought]
     pop.abandoned_cart_day[abandoned] = day
     pop.abandoned_cart_channel[abandoned] = channels[~bought]
-    n_channels = len(model.channel_agents)
-    carts = np.bincount(channels, minlength=n_channels)
-    lost = np.bincount(channels[~bought], minlength=n_channels)
-    model.ledger["carts"][day] += carts
-    model.ledger["abandoned_carts"][day] += lost
+    model.add_to_ledger("carts", shoppers, channels)
+    model.add_to_ledger("abandoned_carts", abandoned, channels[~bought])
     book_orders(model, shoppers[bought], channels[bought])
     return bought
 

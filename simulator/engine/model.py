@@ -19,7 +19,7 @@ A day runs these mechanisms in this order:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import mesa
 import numpy as np
@@ -121,11 +121,53 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         self.levers: LeverEffects
         self.levers = Levers(self) if levers is None else levers(self)
         self._decisions: defaultdict[int, list[npt.NDArray[np.int64]]] = defaultdict(list)
+        self.decisions_to: tuple[CommerceModel, int] | None = None
+        """Set in a batch of worlds (:mod:`simulator.engine.batch`): the batch that schedules this
+        world's decisions and the offset of its shoppers there, so a day's decisions keep their order."""
 
     def schedule_decisions(self, shoppers: npt.NDArray[np.int64], days: npt.NDArray[np.int32]) -> None:
         """Remember which shoppers decide on which day, so a day touches only its own."""
+        if self.decisions_to is not None:
+            batch, offset = self.decisions_to
+            batch.schedule_decisions(shoppers + offset, days)
+            return
         for day in np.unique(days):
             self._decisions[int(day)].append(shoppers[days == day])
+
+    @property
+    def ledger_width(self) -> int:
+        """Columns of the ledger's arrays: the channels (of every world in a batch)."""
+        return len(self.channel_agents)
+
+    def ledger_columns(
+        self, shoppers: npt.NDArray[np.int64], channels: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        """Ledger column of each shopper's channel (in a batch, the column of the shopper's world)."""
+        return channels
+
+    def add_to_ledger(
+        self,
+        field: str,
+        shoppers: npt.NDArray[np.int64],
+        channels: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64] | npt.NDArray[np.bool_] | None = None,
+    ) -> None:
+        """Add each shopper's value (default 1) to today's ledger ``field`` at its channel."""
+        columns = self.ledger_columns(shoppers, channels)
+        self.ledger[field][self.day] += np.bincount(columns, weights=values, minlength=self.ledger_width)
+
+    def each_world(self) -> Iterator[tuple[CommerceModel, int]]:
+        """Each world stepped by this model and the offset of its shoppers' ids: here, one."""
+        yield self, 0
+
+    def by_world(
+        self, shoppers: npt.NDArray[np.int64]
+    ) -> Iterator[tuple[CommerceModel, npt.NDArray[np.int64] | slice, npt.NDArray[np.int64]]]:
+        """Split shoppers by world: each world, the positions of its shoppers, their ids in the world.
+
+        A world's shoppers keep their order. A single model is its one world.
+        """
+        yield self, slice(None), shoppers
 
     def lifecycle_state(self, last_purchase_day: npt.NDArray[np.int32]) -> npt.NDArray[np.int8]:
         """Observable state of customers from the day of their last purchase."""
@@ -139,8 +181,7 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
 
     def step(self) -> None:
         """Simulate one day."""
-        for channel in self.channel_agents:
-            channel.step()
+        self.buy_media()
         decay_ad_stock(self)
         for channel in self.channel_agents:
             deliver_impressions(self, channel)
@@ -157,7 +198,15 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         repeat_purchases(self)
         self.levers.daily(self)
         update_lifecycle_states(self)
+        self.end_day()
 
+    def buy_media(self) -> None:
+        """The channels buy today's media (the first mechanism of a day)."""
+        for channel in self.channel_agents:
+            channel.step()
+
+    def end_day(self) -> None:
+        """Record the day's state counts and move to the next day."""
         self.state_counts[self.day] = self.population.state_counts()
         self.day += 1
         if self.day >= self.horizon_days:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CommonRandomNumbers"]
+__all__ = ["CommonRandomNumbers", "keyed_uniform"]
 
 _MASK = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -48,6 +48,21 @@ def _mix(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return values
 
 
+def keyed_uniform(
+    shoppers: npt.NDArray[np.integer[Any]], key: np.uint64 | npt.NDArray[np.uint64]
+) -> npt.NDArray[np.float64]:
+    """Uniforms in [0, 1) of shoppers under a key (one key, or one per shopper: a batch of worlds)."""
+    # In place on one fresh array; array arithmetic wraps around modulo 2**64 without warning.
+    values = np.array(shoppers, dtype=np.uint64)
+    values *= _GOLDEN_U64
+    values += key
+    _mix(values)
+    values >>= _SHIFT_53
+    unit = values.astype(np.float64)
+    unit *= _TO_UNIT
+    return unit
+
+
 @functools.lru_cache(maxsize=256)
 def _name_key(mechanism: str) -> int:
     return _mix_int(zlib.crc32(mechanism.encode("utf-8")))
@@ -72,7 +87,8 @@ class CommonRandomNumbers:
         name = _name_key(mechanism)
         return _mix_int(self._seed_key ^ _mix_int(name ^ _mix_int(int(index) ^ _mix_int(int(day) + 1))))
 
-    def _uniform_key(self, mechanism: str, day: int, index: int) -> np.uint64:
+    def uniform_key(self, mechanism: str, day: int, index: int) -> np.uint64:
+        """The key of ``mechanism``'s uniforms on ``day`` (``index``: channel), before the shopper's id."""
         if day != self._keys_day:
             self._day_keys.clear()
             self._keys_day = day
@@ -85,15 +101,7 @@ class CommonRandomNumbers:
         self, mechanism: str, day: int, shoppers: npt.NDArray[np.integer[Any]], index: int = 0
     ) -> npt.NDArray[np.float64]:
         """One uniform number in [0, 1) per shopper for ``mechanism`` on ``day`` (``index``: channel)."""
-        # In place on one fresh array; array arithmetic wraps around modulo 2**64 without warning.
-        values = np.array(shoppers, dtype=np.uint64)
-        values *= _GOLDEN_U64
-        values += self._uniform_key(mechanism, day, index)
-        _mix(values)
-        values >>= _SHIFT_53
-        unit = values.astype(np.float64)
-        unit *= _TO_UNIT
-        return unit
+        return keyed_uniform(shoppers, self.uniform_key(mechanism, day, index))
 
     def normal(
         self, mechanism: str, day: int, shoppers: npt.NDArray[np.integer[Any]], index: int = 0

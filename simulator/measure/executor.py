@@ -160,6 +160,7 @@ class Executor(ABC):
         tick: Callable[[], None] | None = None,
         every: float = 1.0,
         graceful: bool = False,
+        weights: Sequence[int] | None = None,
     ) -> list[R]:
         """``[fn(task) for task in tasks]``, run by the backend's workers.
 
@@ -184,6 +185,9 @@ class Executor(ABC):
         graceful
             When stopped, let each running task reach its next :func:`check_stop` (where it
             raises ``KeyboardInterrupt``, which the task may record) instead of ending it at once.
+        weights
+            How many ``unit`` each task counts for on the progress bar (a batch of runs counts
+            its runs); default one each.
 
         Returns
         -------
@@ -197,13 +201,14 @@ class Executor(ABC):
             were cancelled and the workers stopped.
         """
         items = list(tasks)
+        counts = [1] * len(items) if weights is None else list(weights)
         results: dict[int, R] = {}
-        with progress_bar(len(items), label, unit, progress) as bar:
+        with progress_bar(sum(counts), label, unit, progress) as bar:
             stream = self._completed(fn, items, MapOptions(tick, every, graceful))
             try:
                 for index, result in stream:
                     results[index] = result
-                    bar.update()
+                    bar.update(counts[index])
             finally:
                 stream.close()  # a stream left early (Ctrl-C, an error) stops its workers
         return [results[index] for index in range(len(items))]

@@ -17,6 +17,7 @@ identical whatever the number of workers.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,8 +30,9 @@ import pandas as pd
 from scipy import stats
 
 from ..config.scenario import Scenario, ScenarioError, parse_scenario, read_yaml_file
+from ..engine.batch import batch_size, batchable, simulate_batch
 from ..engine.results import SimulationResult, write_files
-from ..engine.simulate import check_memory, simulate
+from ..engine.simulate import MEMORY_HEADROOM, available_memory_bytes, check_memory, simulate
 from .executor import check_workers, get_executor
 
 __all__ = [
@@ -203,10 +205,33 @@ Measure = Callable[[SimulationResult], Mapping[str, float]]
 processes can receive it)."""
 
 
-def _run_one(cycle_days: int | None, measure: Measure | None, task: tuple[Scenario, int]) -> RunTotals:
-    """One (variant, seed) run, returning only small picklable totals."""
-    scenario, seed = task
-    result = simulate(scenario, seed=seed)
+def _run_batch(
+    cycle_days: int | None, measure: Measure | None, tasks: list[tuple[Scenario, int]]
+) -> list[RunTotals]:
+    """(variant, seed) runs stepped as one batch of worlds (or alone), returning small picklable totals."""
+    if len(tasks) == 1:
+        scenario, seed = tasks[0]
+        return [_totals(simulate(scenario, seed=seed), cycle_days, measure)]
+    return [_totals(result, cycle_days, measure) for result in simulate_batch(tasks)]
+
+
+def _batches(scenarios: list[Scenario], runs: int, workers: int, batch: int | None) -> list[tuple[int, int]]:
+    """Consecutive runs (start, stop) stepped as one batch each: at most ``batch``, spread over workers."""
+    if not batchable(scenarios):
+        size = 1
+    elif batch is not None:
+        size = batch
+    else:
+        budget = int(MEMORY_HEADROOM * available_memory_bytes() / workers)
+        size = min(batch_size(scenario, budget) for scenario in scenarios)
+        size = min(size, math.ceil(runs / workers))
+    count = math.ceil(runs / size)
+    bounds = [round(k * runs / count) for k in range(count + 1)]
+    return list(itertools.pairwise(bounds))
+
+
+def _totals(result: SimulationResult, cycle_days: int | None, measure: Measure | None) -> RunTotals:
+    """A run's summary (with the extra ``measure`` figures), per-channel totals and per-cycle totals."""
     summary = dict(result.summary)
     if measure is not None:
         summary |= {name: float(value) for name, value in measure(result).items()}
@@ -396,6 +421,7 @@ def replicate(
     cycle_days: int | None = None,
     measure: Measure | None = None,
     label: str = "replications",
+    batch: int | None = None,
 ) -> ReplicationResult:
     """Run a scenario and its variants on the same seeds (common random numbers).
 
@@ -424,6 +450,13 @@ def replicate(
         runs do not keep).
     label
         Name of the phase on the progress bar (``incrementality``, ``final check``...).
+    batch
+        Runs stepped together as one batch of worlds (:mod:`simulator.engine.batch`); default
+        as many as pay (up to :data:`~simulator.engine.batch.BATCH_SHOPPERS` shoppers in all) and
+        fit in each worker's share of 80% of the available memory, spread evenly over the
+        workers; 1 runs each alone. The result does not depend on it (a world in a
+        batch is bit-identical to the world alone). Variants that differ in more than channel
+        spend and policies run alone.
 
     Returns
     -------
@@ -451,15 +484,20 @@ def replicate(
     if cycle_days is not None and (not isinstance(cycle_days, int) or cycle_days < 1):
         raise _argument_error("cycle_days", f"must be a whole number of days >= 1, got {cycle_days!r}")
 
+    if batch is not None and (not isinstance(batch, int) or batch < 1):
+        raise _argument_error("batch", f"must be a whole number of runs >= 1, got {batch!r}")
     tasks = [(name, seed) for name in built for seed in seed_list]
-    # A run depends only on its scenario and seed, so it is the same in any process.
+    groups = _batches(list(built.values()), len(tasks), workers, batch)
+    runs_of = [[(built[name], seed) for name, seed in tasks[lo:hi]] for lo, hi in groups]
+    # A run depends only on its scenario and seed, so it is the same in any process and any batch.
     totals = get_executor(workers, source="replicate").map(
-        partial(_run_one, cycle_days, measure),
-        [(built[name], seed) for name, seed in tasks],
+        partial(_run_batch, cycle_days, measure),
+        runs_of,
         label=label,
         progress=progress,
+        weights=[len(runs) for runs in runs_of],
     )
-    outcomes = dict(zip(tasks, totals, strict=True))
+    outcomes = dict(zip(tasks, [t for group in totals for t in group], strict=True))
 
     # Rows in (variant, seed) order as given, whatever order the workers finished in.
     index = pd.MultiIndex.from_tuples(tasks, names=["variant", "seed"])

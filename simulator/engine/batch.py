@@ -1,0 +1,419 @@
+"""Many worlds in one step: a batch of independent simulations stepped by one vectorized model.
+
+A simulation pays a fixed cost every day - Python and numpy call overhead per mechanism, channel
+and persona, about 4 ms - whatever its number of shoppers. :class:`BatchModel` steps several
+worlds (seeds, spend levels, lever settings of one scenario) together, so most of that cost is
+paid once per batch:
+
+- **Batched** (one numpy call for every world): the shopper arrays of all worlds live end to end
+  in one set of arrays (world ``w``'s shoppers are ids ``offset[w]`` to ``offset[w + 1] - 1``);
+  adstock decay, keeping the eligible shoppers among impression and discovery candidates and
+  counting their hits, what impressions do to shoppers (fatigue, ad stock, awareness), organic
+  discovery's effect, forgetting and visits, consideration, cart and checkout, the money of every
+  order, repeat purchases and dropout, lifecycle states, and the channel ledgers (one array of
+  days x (worlds x channels)).
+- **Per world** (a loop over the worlds): buying media (each world's own spend plan), drawing
+  how many impressions and discoveries land on each persona and on which candidates (each
+  world's keyed count generators), the strategy levers (each world keeps its own
+  :class:`~simulator.levers.composite.Levers`; the batch asks each world's levers about that
+  world's shoppers), the state counts, the order log, the lifetime-value bookkeeping and the
+  results.
+
+Each world is an ordinary :class:`~simulator.engine.model.CommerceModel` built as it would be
+alone (so its population, social graph and levers start identical), whose shopper arrays and
+ledgers are then views into the batch's. Draws are common random numbers keyed by (seed,
+mechanism, channel, day, shopper) (:mod:`simulator.engine.streams`): a shopper of world ``w``
+draws with ``w``'s seed key and its id within ``w``. Every batched operation is element-wise, a
+stable filter, or a sum over each (world, channel) in the world's own order, so a world stepped
+in a batch gives bit-identical results to the same world simulated alone
+(``tests/test_batch.py`` checks it on every bundled scenario with its levers on).
+
+Worlds can share a batch when their scenarios differ only in the seed, the channels' spend
+(``daily_spend``, ``budget_plan``) and the ``policies``; a scenario with a customer base (a twin,
+whose population differs by seed) runs alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+import mesa
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ..config.scenario import Scenario, ScenarioError
+from ..levers.base import BoolArray, Float32Array, FloatArray, IntArray, LeverOutput, OrderBatch
+from .channels import LEDGER_FIELDS
+from .lifetime import CustomerBase, LastingEffect
+from .model import CommerceModel
+from .population import ShopperPopulation, estimate_memory_bytes
+from .results import SimulationResult, collect_results
+from .simulate import MEMORY_HEADROOM, available_memory_bytes
+from .streams import CommonRandomNumbers, keyed_uniform
+
+__all__ = ["BATCH_SHOPPERS", "BatchModel", "batch_size", "batchable", "simulate_batch"]
+
+Positions = IntArray | slice
+
+
+def _engine_fields(scenario: Scenario) -> dict[str, Any]:
+    """The scenario without what may differ between the worlds of one batch."""
+    data = scenario.model_dump(
+        mode="json", include={"horizon_days", "population", "economics", "lifecycle", "channels"}
+    )
+    for channel in data["channels"]:
+        channel.pop("daily_spend", None)
+        channel.pop("budget_plan", None)
+    return data
+
+
+def batchable(scenarios: Sequence[Scenario]) -> bool:
+    """Whether these scenarios' worlds can share a batch.
+
+    They must differ only in seed, channel spend (``daily_spend``, ``budget_plan``) and
+    ``policies``, and have no customer base.
+    """
+    if any(s.customer_base is not None for s in scenarios):
+        return False
+    first = _engine_fields(scenarios[0])
+    return all(_engine_fields(s) == first for s in scenarios[1:])
+
+
+def _check_batch_memory(scenarios: Sequence[Scenario]) -> None:
+    """Refuse a batch whose estimated peak memory exceeds 80% of the memory available now."""
+    need = sum(
+        estimate_memory_bytes(s.simulated_agents, len(s.channels), s.horizon_days, s.policies)
+        for s in scenarios
+    )
+    have = available_memory_bytes()
+    if need > MEMORY_HEADROOM * have:
+        raise ScenarioError(
+            "<batch>",
+            "population.agents",
+            f"{len(scenarios)} worlds need about {need / 2**30:,.1f} GiB but {have / 2**30:,.1f} GiB is "
+            "available; run fewer worlds per batch (batch_size) or fewer agents",
+        )
+
+
+BATCH_SHOPPERS = 160_000
+"""Shoppers of all worlds of a batch beyond which more worlds stop paying (agents).
+
+A batch saves the fixed cost of a day per world but adds a little to every shopper's cost
+(larger arrays, each draw looks up its world), so it pays for small worlds only. Measured with
+``benchmarks/bench_batch.py`` (benchmarks/README.md): 16 worlds of 10k agents step 1.3-1.6 times
+faster as one batch, 4 worlds of 100k 0.96-1.10 times, 2 worlds of 1M 0.9 times."""
+
+
+def batch_size(
+    scenario: Scenario, budget_bytes: int | None = None, shoppers: int | None = BATCH_SHOPPERS
+) -> int:
+    """How many worlds of ``scenario`` to step in one batch (at least 1).
+
+    Parameters
+    ----------
+    scenario
+        The scenario of the worlds.
+    budget_bytes
+        Memory the batch may use (bytes); default 80% of the memory available now.
+    shoppers
+        At most this many shoppers in all (default :data:`BATCH_SHOPPERS`, where batches stop
+        paying); ``None``: as many worlds as the memory allows.
+
+    Notes
+    -----
+    Each world costs :func:`~simulator.engine.population.estimate_memory_bytes` (the estimate
+    ``simulate`` checks); the batch also holds a copy of one world's shopper arrays while it
+    joins them, counted as one more world.
+    """
+    budget = int(MEMORY_HEADROOM * available_memory_bytes()) if budget_bytes is None else budget_bytes
+    agents = scenario.simulated_agents
+    one = estimate_memory_bytes(agents, len(scenario.channels), scenario.horizon_days, scenario.policies)
+    fits = budget // max(one, 1) - 1
+    if shoppers is not None:
+        fits = min(fits, shoppers // max(agents, 1))
+    return max(1, fits)
+
+
+class _BatchRandomNumbers(CommonRandomNumbers):
+    """Each shopper's uniforms from its own world's seed key and its id within the world."""
+
+    def __init__(self, batch: BatchModel) -> None:
+        super().__init__(0)
+        self._batch = batch
+        self._world_keys: dict[tuple[str, int], npt.NDArray[np.uint64]] = {}
+        """Today's keys of every world by (mechanism, index)."""
+        self._world_keys_day: int | None = None
+
+    def uniform(
+        self, mechanism: str, day: int, shoppers: npt.NDArray[np.integer[Any]], index: int = 0
+    ) -> npt.NDArray[np.float64]:
+        """One uniform number in [0, 1) per shopper, keyed by the shopper's world (see the base class)."""
+        batch = self._batch
+        if day != self._world_keys_day:
+            self._world_keys.clear()
+            self._world_keys_day = day
+        keys = self._world_keys.get((mechanism, index))
+        if keys is None:
+            keys = np.array([w.crn.uniform_key(mechanism, day, index) for w in batch.worlds], dtype=np.uint64)
+            self._world_keys[(mechanism, index)] = keys
+        world = batch.world_of(shoppers)
+        return keyed_uniform(shoppers - batch.offsets[world], keys[world])
+
+    def bit_generator(self, mechanism: str, day: int, index: int = 0) -> np.random.PCG64:
+        """Not defined for a batch: counts are drawn by each world (``world.crn``)."""
+        raise TypeError("a batch of worlds draws counts in each world (world.crn), not in the batch")
+
+
+class _WorldLevers:
+    """The batch's ``levers``: asks each world's own levers about that world's shoppers."""
+
+    def __init__(self, batch: BatchModel) -> None:
+        self._batch = batch
+
+    def _each(
+        self,
+        shoppers: IntArray,
+        answer: Callable[[CommerceModel, IntArray, Positions], npt.NDArray[Any]],
+    ) -> npt.NDArray[Any]:
+        parts = [(at, answer(world, ids, at)) for world, at, ids in self._batch.by_world(shoppers)]
+        if len(parts) == 1 and isinstance(parts[0][0], slice) and parts[0][1].size == shoppers.size:
+            return parts[0][1]
+        dtype = np.result_type(*(value for _, value in parts)) if parts else np.float64
+        out = np.empty(shoppers.size, dtype=dtype)
+        for at, value in parts:
+            out[at] = value
+        return out
+
+    def discount(
+        self, model: CommerceModel, shoppers: IntArray, channels: IntArray | None, first: BoolArray
+    ) -> FloatArray:
+        """Each world's discounts (see :class:`~simulator.levers.base.LeverEffects`)."""
+        return self._each(
+            shoppers,
+            lambda w, ids, at: w.levers.discount(
+                w, ids, None if channels is None else channels[at], first[at]
+            ),
+        )
+
+    def conversion_factor(self, model: CommerceModel, shoppers: IntArray, first: BoolArray) -> FloatArray:
+        """Each world's conversion factors."""
+        return self._each(shoppers, lambda w, ids, at: w.levers.conversion_factor(w, ids, first[at]))
+
+    def checkout_pass(self, model: CommerceModel, shoppers: IntArray, channels: IntArray) -> FloatArray:
+        """Each world's checkout pass."""
+        return self._each(shoppers, lambda w, ids, at: w.levers.checkout_pass(w, ids, channels[at]))
+
+    def shipping_fee(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
+        """Each world's shipping fees."""
+        return self._each(shoppers, lambda w, ids, at: w.levers.shipping_fee(w, ids))
+
+    def redeem_points(self, model: CommerceModel, shoppers: IntArray, value: FloatArray) -> FloatArray:
+        """Each world's points redeemed."""
+        return self._each(shoppers, lambda w, ids, at: w.levers.redeem_points(w, ids, value[at]))
+
+    def repurchase_factor(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
+        """Each world's repurchase factors."""
+        return self._each(shoppers, lambda w, ids, at: w.levers.repurchase_factor(w, ids))
+
+    def refractory_days(self, model: CommerceModel, shoppers: IntArray) -> FloatArray:
+        """Each world's refractory days."""
+        return self._each(shoppers, lambda w, ids, at: w.levers.refractory_days(w, ids))
+
+    def dropout_factor(self, model: CommerceModel, shoppers: IntArray) -> Float32Array:
+        """Each world's dropout factors."""
+        return self._each(shoppers, lambda w, ids, at: w.levers.dropout_factor(w, ids))
+
+    def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
+        """Each world's levers see their world's orders."""
+        for world, at, ids in self._batch.by_world(batch.shoppers):
+            part = batch if isinstance(at, slice) and at == slice(None) else batch.take(at)  # type: ignore[arg-type]
+            world.levers.on_orders(world, replace(part, shoppers=ids))
+
+    def word_of_mouth(self, model: CommerceModel) -> None:
+        """Each world's word of mouth."""
+        for world in self._batch.worlds:
+            world.levers.word_of_mouth(world)
+
+    def daily(self, model: CommerceModel) -> None:
+        """Each world's levers' daily work."""
+        for world in self._batch.worlds:
+            world.levers.daily(world)
+
+    def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
+        """Asked of each world (``world.levers``), never of the batch."""
+        raise TypeError("ask a world's levers (world.levers), not the batch's")
+
+    def lasting_days(self, model: CommerceModel) -> int:
+        """Asked of each world, never of the batch."""
+        raise TypeError("ask a world's levers (world.levers), not the batch's")
+
+    def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverOutput:
+        """Collected per world (:func:`~simulator.engine.results.collect_results`), never for the batch."""
+        raise TypeError("collect each world's results, not the batch's")
+
+
+class BatchModel(CommerceModel):
+    """Several independent worlds of one scenario stepped together, one day at a time.
+
+    Parameters
+    ----------
+    worlds
+        Models built but not yet stepped, whose scenarios :func:`batchable` accepts. They keep
+        working as models: after :meth:`run`, :func:`~simulator.engine.results.collect_results`
+        of each gives that world's results.
+
+    Attributes
+    ----------
+    worlds : list of CommerceModel
+        The worlds, in order.
+    offsets : numpy.ndarray
+        First shopper id of each world in the batch's arrays, then the total (worlds + 1).
+    """
+
+    def __init__(self, worlds: Sequence[CommerceModel]) -> None:
+        if not worlds:
+            raise ValueError("a batch needs at least one world")
+        if any(w.day for w in worlds):
+            raise ValueError("a batch joins worlds before their first day")
+        if not batchable([w.scenario for w in worlds]):
+            raise ScenarioError(
+                "<batch>",
+                "channels",
+                "worlds of one batch may differ only in seed, channel spend and policies; no customer base",
+            )
+        first = worlds[0]
+        mesa.Model.__init__(self, rng=first.seed)
+        self.worlds = list(worlds)
+        self.seed = first.seed
+        self.scenario = first.scenario
+        self.horizon_days = first.horizon_days
+        self.scale = first.scale
+        self.day = 0
+        sizes = np.array([w.population.size for w in worlds], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)])
+        self.population = self._join_populations()
+        n_channels = len(first.channel_agents)
+        self._ledger_width = len(worlds) * n_channels
+        self.ledger = {f: np.zeros((self.horizon_days, self._ledger_width)) for f in LEDGER_FIELDS}
+        for w, world in enumerate(worlds):
+            for field in LEDGER_FIELDS:
+                columns = self.ledger[field][:, w * n_channels : (w + 1) * n_channels]
+                columns[...] = world.ledger[field]
+                world.ledger[field] = columns
+            for channel in world.channel_agents:
+                channel.ledger = {f: world.ledger[f][:, channel.index] for f in LEDGER_FIELDS}
+            world.decisions_to = (self, int(self.offsets[w]))
+        self.channel_agents = first.channel_agents
+        """The channels' settings (world 0's agents; each world buys its own media)."""
+        self.channel_friction = first.channel_friction
+        self.channel_commission = first.channel_commission
+        self.channel_fee_per_order = first.channel_fee_per_order
+        self.shipping_pass = first.shipping_pass
+        self.recovery_window_days = first.recovery_window_days
+        self.crn = _BatchRandomNumbers(self)
+        self.levers = _WorldLevers(self)
+        self.touches = None
+        self.order_log = None
+        self._decisions = defaultdict(list)
+        self.decisions_to = None
+
+    def _join_populations(self) -> ShopperPopulation:
+        """One set of arrays, world after world; each world's arrays become views into them."""
+        pops = [w.population for w in self.worlds]
+        joined = ShopperPopulation.__new__(ShopperPopulation)
+        for name, value in vars(pops[0]).items():
+            if isinstance(value, np.ndarray) and value.shape[-1:] == (pops[0].size,):
+                whole = np.concatenate([getattr(p, name) for p in pops], axis=-1)
+                setattr(joined, name, whole)
+                for p, lo, hi in zip(pops, self.offsets[:-1], self.offsets[1:], strict=True):
+                    setattr(p, name, whole[..., lo:hi])
+            else:
+                setattr(joined, name, value)
+        joined.size = int(self.offsets[-1])
+        return joined
+
+    @property
+    def ledger_width(self) -> int:
+        """Columns of the ledger's arrays: channels of world 0, then of world 1, ..."""
+        return self._ledger_width
+
+    def world_of(self, shoppers: npt.NDArray[np.integer[Any]]) -> IntArray:
+        """World index of each shopper id."""
+        return np.searchsorted(self.offsets[1:], shoppers, side="right").astype(np.int64)
+
+    def ledger_columns(self, shoppers: IntArray, channels: IntArray) -> IntArray:
+        """Ledger column of each shopper's channel in the shopper's world."""
+        return self.world_of(shoppers) * len(self.channel_agents) + channels
+
+    def each_world(self) -> Iterator[tuple[CommerceModel, int]]:
+        """Each world and the offset of its shoppers' ids in the batch."""
+        for world, offset in zip(self.worlds, self.offsets[:-1], strict=False):
+            yield world, int(offset)
+
+    def by_world(self, shoppers: IntArray) -> Iterator[tuple[CommerceModel, Positions, IntArray]]:
+        """Split shoppers by world (worlds with none are skipped); each world's keep their order."""
+        world = self.world_of(shoppers)
+        counts = np.bincount(world, minlength=len(self.worlds))
+        ordered = bool(np.all(world[1:] >= world[:-1]))
+        order = None if ordered else np.argsort(world, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        for w in np.flatnonzero(counts):
+            lo, hi = int(bounds[w]), int(bounds[w + 1])
+            at: Positions = slice(lo, hi) if order is None else order[lo:hi]
+            yield self.worlds[w], at, shoppers[at] - self.offsets[w]
+
+    def buy_media(self) -> None:
+        """Each world's channels buy that world's media."""
+        for world in self.worlds:
+            world.day = self.day
+            world.buy_media()
+
+    def end_day(self) -> None:
+        """Record each world's state counts and move every world to the next day."""
+        for world in self.worlds:
+            world.end_day()
+        self.day += 1
+        self.running = self.day < self.horizon_days
+
+    def release(self) -> None:
+        """Let the batch and its worlds be garbage-collected (see :meth:`CommerceModel.release`)."""
+        for world in self.worlds:
+            world.release()
+        super().release()
+
+
+def simulate_batch(
+    runs: Sequence[tuple[Scenario, int]], progress: bool = False, order_log: bool = True
+) -> list[SimulationResult]:
+    """Simulate several worlds of one scenario as one batch; the same results as one by one.
+
+    Parameters
+    ----------
+    runs
+        (scenario, seed) of each world; the scenarios may differ only in channel spend and
+        policies (:func:`batchable`).
+    progress
+        Show a progress bar over days.
+    order_log
+        Keep every order (``SimulationResult.orders``); ``False`` saves memory.
+
+    Returns
+    -------
+    list of SimulationResult
+        One per run, in order, identical to ``simulate(scenario, seed=seed)`` of each.
+    """
+    _check_batch_memory([scenario for scenario, _ in runs])
+    worlds = [CommerceModel(scenario, seed=seed) for scenario, seed in runs]
+    if not order_log:
+        for world in worlds:
+            world.order_log = None
+    batch = BatchModel(worlds)
+    try:
+        batch.run(progress=progress)
+        return [collect_results(world) for world in worlds]
+    finally:
+        batch.release()

@@ -1,0 +1,117 @@
+"""Many worlds in one step: a world stepped in a batch gives bit-identical results to the same world alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from scenario_factory import BUNDLED, small
+
+from simulator import Scenario, ScenarioError, simulate
+from simulator.engine.batch import BATCH_SHOPPERS, BatchModel, batch_size, batchable, simulate_batch
+from simulator.engine.model import CommerceModel
+from simulator.engine.population import estimate_memory_bytes
+from simulator.engine.results import SimulationResult
+from simulator.measure.replicate import replicate
+
+FRAMES = ("daily", "channels", "customers", "orders", "levers")
+
+
+def _more_spend(scenario: Scenario, factor: float) -> Scenario:
+    """The first channel's daily spend (outside its budget periods) times ``factor``."""
+    first = scenario.channels[0]
+    channels = [first.model_copy(update={"daily_spend": first.daily_spend * factor}), *scenario.channels[1:]]
+    return scenario.model_copy(update={"channels": channels})
+
+
+def _levers_on(scenario: Scenario) -> list[str]:
+    return [name for name, value in scenario.policies if value is not None]
+
+
+def _one_lever_off(scenario: Scenario) -> Scenario:
+    """The scenario with its first lever that is on turned off."""
+    off = {_levers_on(scenario)[0]: None}
+    return scenario.model_copy(update={"policies": scenario.policies.model_copy(update=off)})
+
+
+def _assert_identical(alone: SimulationResult, batched: SimulationResult, folder: Path) -> None:
+    for name in FRAMES:
+        pd.testing.assert_frame_equal(getattr(alone, name), getattr(batched, name), check_exact=True)
+    assert alone.tables.keys() == batched.tables.keys()
+    for key, table in alone.tables.items():
+        pd.testing.assert_frame_equal(table, batched.tables[key], check_exact=True)
+    # The files a user gets, byte for byte (daily.csv, channels_daily.csv, summary.json, ...).
+    alone.save(folder / "alone")
+    batched.save(folder / "batched")
+    written = sorted(p.name for p in (folder / "alone").iterdir() if p.suffix in (".csv", ".json"))
+    assert {"daily.csv", "channels_daily.csv", "summary.json"} <= set(written)
+    for name in written:
+        if name == "manifest.json":  # names the run's time
+            continue
+        assert (folder / "alone" / name).read_bytes() == (folder / "batched" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
+def test_worlds_in_a_batch_are_bit_identical_to_worlds_alone(path, tmp_path):
+    """Three seeds, a spend variant and a lever variant of a bundled scenario, levers on, a full year."""
+    base = small(path.stem, agents=600, days=365)
+    assert len(_levers_on(base)) >= 4
+    runs = [(base, 11), (base, 12), (base, 13), (_more_spend(base, 1.5), 11), (_one_lever_off(base), 12)]
+    batched = simulate_batch(runs)
+    for k, ((scenario, seed), together) in enumerate(zip(runs, batched, strict=True)):
+        alone = simulate(scenario, seed=seed)
+        assert alone.summary["orders"] > 0
+        _assert_identical(alone, together, tmp_path / str(k))
+    # The worlds really differ: seeds, spend and levers each change the outcome.
+    profits = [r.summary["profit"] for r in batched]
+    assert len(set(profits)) == len(profits)
+    assert batched[3].summary["marketing_spend"] > batched[0].summary["marketing_spend"]
+
+
+def test_a_batch_of_one_is_the_world_alone(tmp_path):
+    scenario = small(agents=1500, days=60)
+    _assert_identical(simulate(scenario, seed=5), simulate_batch([(scenario, 5)])[0], tmp_path)
+
+
+def test_worlds_that_differ_beyond_spend_and_levers_are_refused():
+    base = small(agents=500, days=20)
+    other = small(agents=600, days=20)
+    assert batchable([base, _more_spend(base, 2.0), _one_lever_off(base)])
+    assert not batchable([base, other])
+    with pytest.raises(ScenarioError, match="differ only in seed, channel spend and policies"):
+        BatchModel([CommerceModel(base, seed=1), CommerceModel(other, seed=1)])
+
+
+def test_a_started_world_cannot_join_a_batch():
+    base = small(agents=500, days=20)
+    started = CommerceModel(base, seed=1)
+    started.step()
+    with pytest.raises(ValueError, match="before their first day"):
+        BatchModel([started, CommerceModel(base, seed=2)])
+
+
+def test_batch_size_follows_the_memory_budget():
+    scenario = small(agents=20_000, days=60)
+    one = estimate_memory_bytes(scenario.simulated_agents, len(scenario.channels), 60, scenario.policies)
+    assert batch_size(scenario, budget_bytes=one) == 1  # never below one world
+    assert batch_size(scenario, budget_bytes=9 * one) == 8  # one world's worth kept for joining
+    assert batch_size(scenario, budget_bytes=9 * one - 1) == 7
+    # Beyond BATCH_SHOPPERS shoppers in all, more worlds stop paying (measured: benchmarks/README.md).
+    assert batch_size(scenario, budget_bytes=100 * one) == BATCH_SHOPPERS // 20_000
+    assert batch_size(scenario, budget_bytes=100 * one, shoppers=None) == 99
+
+
+def test_replications_are_the_same_in_batches_or_alone():
+    """replicate() steps its runs in batches by default; the tables equal those of runs one by one."""
+    base = small(agents=1000, days=90)
+    variants = {"more_search": {"channels": {"search": {"daily_spend": 7200.0}}}}
+    alone = replicate(base, seeds=[1, 2, 3], variants=variants, cycle_days=30, batch=1)
+    for batch in (None, 2):
+        together = replicate(base, seeds=[1, 2, 3], variants=variants, cycle_days=30, batch=batch)
+        pd.testing.assert_frame_equal(alone.runs, together.runs, check_exact=True)
+        pd.testing.assert_frame_equal(alone.channels, together.channels, check_exact=True)
+        assert alone.cycles is not None and together.cycles is not None
+        pd.testing.assert_frame_equal(alone.cycles, together.cycles, check_exact=True)
+    with pytest.raises(ScenarioError, match="batch: must be a whole number of runs >= 1"):
+        replicate(base, seeds=[1], batch=0)

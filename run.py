@@ -29,6 +29,11 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simulator.config.scenario import Scenario
+    from simulator.config.search import SearchSettings
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -127,6 +132,12 @@ def _add_run_options(
     )
     if workers:
         command.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
+        command.add_argument(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="run the simulations on the Dask cluster at tcp://HOST:PORT (default: "
+            "$COMMERCE_SIM_SCHEDULER, else local); optimize: --workers trial processes run there",
+        )
 
 
 def _add_output_options(
@@ -613,6 +624,7 @@ def _optimize(args: argparse.Namespace) -> int:
             created = not args.out.exists()
             args.out.mkdir(parents=True, exist_ok=True)
             storage = f"sqlite:///{args.out / STUDY_FILE}"
+    storage, location = _study_location(args, storage, scenario, settings)
     progress = not args.no_progress and sys.stderr.isatty()
     try:
         result = optimize(
@@ -637,11 +649,28 @@ def _optimize(args: argparse.Namespace) -> int:
     if args.out is not None and args.storage is None:
         result.storage = f"sqlite:///{STUDY_FILE}"  # relative to the folder, as the report reads it
     print(result.to_text())
+    print(location)
     if args.out is not None:
         written = result.save(args.out, overwrite=args.overwrite)
         written += _report_if_asked(args)
         print(f"\nwrote {', '.join(str(p) for p in written)}")
     return EXIT_OK
+
+
+def _study_location(
+    args: argparse.Namespace, storage: str | None, scenario: Scenario, settings: SearchSettings
+) -> tuple[str | None, str]:
+    """The storage URL made absolute (the same file for every worker) and where the study is.
+
+    Where the study is, and the ``optuna-dashboard`` command that watches it, is said on
+    standard error now (to watch the trials while they run) and returned for the printout.
+    """
+    from optimizer.search import absolute_storage, default_study_name, study_location
+
+    storage = absolute_storage(storage) if storage is not None else None
+    location = study_location(storage, args.study_name or default_study_name(scenario, settings))
+    print(location, file=sys.stderr)
+    return storage, location
 
 
 def _check_report_flag(args: argparse.Namespace) -> None:
@@ -693,6 +722,24 @@ def _abtest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _on_scheduler(args: argparse.Namespace, handler: Callable[[argparse.Namespace], int]) -> int:
+    """Run the command with its executors on ``--scheduler`` (else the environment's, else local).
+
+    A cluster is said on standard error first (workers, dashboard), or refused in one line
+    when it does not answer, before any simulation.
+    """
+    from simulator.measure.executor import get_executor, use_scheduler
+
+    scheduler = getattr(args, "scheduler", None)
+    if not hasattr(args, "workers"):
+        return handler(args)
+    with use_scheduler(scheduler):
+        where = get_executor(1, source=args.command).describe()
+        if where is not None:
+            print(where, file=sys.stderr)
+        return handler(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     from reports import ReportError
@@ -707,7 +754,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("always", ScenarioWarning)
         warnings.showwarning = lambda message, *rest: print(f"warning: {message}", file=sys.stderr)
         try:
-            return handlers[args.command](args)
+            return _on_scheduler(args, handlers[args.command])
         except (ScenarioError, OutputExistsError, ReportError, _UsageError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT

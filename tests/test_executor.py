@@ -181,10 +181,10 @@ def test_a_backend_plugs_in_through_the_registry_without_touching_callers(
 
 
 def test_an_address_no_backend_serves_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ScenarioError, match=r"^replicate: scheduler: no executor backend serves 'tcp://h:1'"):
-        get_executor(1, "tcp://h:1", source="replicate")
-    monkeypatch.setenv(SCHEDULER_ENV, "tcp://h:1")
-    with pytest.raises(ScenarioError, match=rf"^replicate: {SCHEDULER_ENV}: .*backends: local"):
+    with pytest.raises(ScenarioError, match=r"^replicate: scheduler: no executor backend serves 'ftp://h:1'"):
+        get_executor(1, "ftp://h:1", source="replicate")
+    monkeypatch.setenv(SCHEDULER_ENV, "ftp://h:1")
+    with pytest.raises(ScenarioError, match=rf"^replicate: {SCHEDULER_ENV}: .*backends: local, tcp$"):
         check_workers(1)
 
 

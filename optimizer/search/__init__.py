@@ -50,13 +50,14 @@ from .check import confirm, noise_notes, spend_note
 from .result import OPTIMIZATION_FILES, OptimizationResult, channel_table, trial_number
 from .selection import select, variants
 from .space import apply_policy, default_parameters, search_settings
-from .study import default_study_name, mask_password, run_search
+from .study import absolute_storage, default_study_name, mask_password, run_search, study_location
 from .trials import candidate_trials, noise_groups, score_policy, trial_params, trials_table
 
 __all__ = [
     "OPTIMIZATION_FILES",
     "STUDY_FILE",
     "OptimizationResult",
+    "absolute_storage",
     "apply_policy",
     "default_parameters",
     "default_study_name",
@@ -65,6 +66,7 @@ __all__ = [
     "optimize",
     "score_policy",
     "search_settings",
+    "study_location",
 ]
 
 STUDY_FILE = "study.db"

@@ -1,10 +1,25 @@
 """The Optuna study: its storage, creating or resuming it, and running trials until enough finish.
 
-Studies last: the storage (an SQLite file or any database URL) holds every finished trial; the
-same search resumes the study until ``trials`` trials have finished; several processes, or
-machines pointed at one database server, share a study (Optuna's pattern: one
-``study.optimize`` per process). A study is refused when it was run with another market, seeds,
-objectives or search space (its fingerprint).
+Studies last: the storage holds every finished trial; the same search resumes the study until
+``trials`` trials have finished; several processes, or machines pointed at one database server
+or one shared file system, share a study (Optuna's pattern: one ``study.optimize`` per
+process). A study is refused when it was run with another market, seeds, objectives or search
+space (its fingerprint).
+
+Storages (README "Running on a cluster"):
+
+- ``sqlite:///PATH`` - one file, for the processes of one machine (the default, in ``--out``);
+- ``postgresql://USER:PASSWORD@HOST:PORT/DB`` (or any SQLAlchemy URL Optuna's ``RDBStorage``
+  takes) - a database server shared by machines; needs a driver (``psycopg2-binary``, in the
+  ``cluster`` extra). A process that dies leaves its trial running; after
+  :data:`GRACE_SECONDS` without its heartbeat another process marks it failed and runs its
+  parameters again (at most twice);
+- ``journal:PATH`` (``journal:///ABSOLUTE/PATH``) - Optuna's journal file, an append-only log
+  that processes on machines sharing a file system (NFS) append to under a file lock. It has no
+  heartbeat: the trial of a process that died stays ``RUNNING`` (it never counts as finished).
+
+Every URL shown (printout, errors, ``recommendation.json``) has its password masked by
+:func:`mask_password`.
 """
 
 from __future__ import annotations
@@ -19,6 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import optuna
+from optuna.storages.journal import JournalFileBackend
 
 from simulator.config.scenario import Scenario, ScenarioError
 from simulator.config.search import SearchSettings
@@ -26,10 +42,23 @@ from simulator.measure.executor import check_workers, get_executor, progress_bar
 
 from .trials import FINISHED, finished, prunes, trial_objective
 
-__all__ = ["HEARTBEAT_SECONDS", "default_study_name", "mask_password", "run_search"]
+__all__ = [
+    "HEARTBEAT_SECONDS",
+    "JOURNAL",
+    "absolute_storage",
+    "default_study_name",
+    "mask_password",
+    "run_search",
+    "study_location",
+]
 
 HEARTBEAT_SECONDS, GRACE_SECONDS = 10, 30
 """A trial whose process stops sending heartbeats for the grace period is failed and retried."""
+
+JOURNAL = "journal:"
+"""Prefix of an Optuna journal file storage: ``journal:PATH`` or ``journal:///ABSOLUTE/PATH``."""
+
+_SQLITE = "sqlite:///"
 
 _MEMORY: dict[str, optuna.storages.BaseStorage] = {}
 """In-memory storages by study name (no ``storage`` given: nothing lasts beyond the process)."""
@@ -39,13 +68,64 @@ _MEMORY: dict[str, optuna.storages.BaseStorage] = {}
 
 
 def mask_password(url: str) -> str:
-    """A storage URL with its password replaced by ``***`` (``postgresql://user:***@host/db``)."""
-    return re.sub(r"(?<=://)([^:/@]*):([^@/]*)@", r"\1:***@", url)
+    """A storage URL with its password replaced by ``***`` (``postgresql://user:***@host/db``).
+
+    The password is everything between the user's ``:`` and the last ``@``, so one holding
+    ``/``, ``:`` or ``@`` is masked whole.
+    """
+    secret = _password(url)
+    return url.replace(f":{secret}@", ":***@", 1) if secret else url
 
 
 def _password(url: str) -> str | None:
-    match = re.search(r"://[^:/@]*:([^@/]*)@", url)
-    return match.group(1) if match and match.group(1) else None
+    match = re.match(r"[A-Za-z][A-Za-z0-9+.\-]*://([^:/@]*):(.*)@", url, re.DOTALL)
+    return match.group(2) if match and match.group(2) else None
+
+
+def _journal_path(url: str) -> Path:
+    """The file of a ``journal:`` storage URL (``journal:///abs/log`` or ``journal:rel/log``)."""
+    rest = url.removeprefix(JOURNAL)
+    return Path(rest.removeprefix("//") if rest.startswith("///") else rest)
+
+
+def absolute_storage(url: str) -> str:
+    """The storage URL with a relative SQLite or journal file made absolute.
+
+    Worker processes (on a cluster, in another working directory) and the printed dashboard
+    command then name the same file. Other URLs are returned unchanged.
+
+    >>> absolute_storage("journal:///shared/study.log")
+    'journal:///shared/study.log'
+    """
+    if url.startswith(JOURNAL):
+        return f"{JOURNAL}//{_journal_path(url).resolve()}"
+    if url.startswith(_SQLITE) and url != f"{_SQLITE}:memory:":
+        return f"{_SQLITE}{Path(url.removeprefix(_SQLITE)).resolve()}"
+    return url
+
+
+def study_location(url: str | None, study_name: str) -> str:
+    """Where the study is and the command that watches it live (password masked).
+
+    Parameters
+    ----------
+    url
+        The storage URL (``None``: in memory, nothing to watch).
+    study_name
+        The study's name.
+
+    Returns
+    -------
+    str
+        ``study 'NAME' in URL`` and, on a second line, the ``optuna-dashboard`` command (the
+        ``dashboard`` extra); a masked password has to be typed in its place.
+    """
+    if url is None:
+        return f"study '{study_name}' in memory (give --out or --storage to keep and watch it)"
+    shown = mask_password(absolute_storage(url))
+    target = str(_journal_path(shown)) if shown.startswith(JOURNAL) else shown
+    hint = " (put the password in place of ***)" if _password(url) else ""
+    return f"study '{study_name}' in {shown}\nwatch it: optuna-dashboard '{target}'{hint}"
 
 
 def _storage(url: str | None) -> optuna.storages.BaseStorage:
@@ -56,10 +136,13 @@ def _storage(url: str | None) -> optuna.storages.BaseStorage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if url.startswith("sqlite:///"):
-                folder = Path(url.removeprefix("sqlite:///")).parent
-                if not folder.is_dir():
-                    raise FileNotFoundError(f"folder {folder} does not exist")
+            if url.startswith((_SQLITE, JOURNAL)):
+                file = _journal_path(url) if url.startswith(JOURNAL) else Path(url.removeprefix(_SQLITE))
+                if not file.parent.is_dir():
+                    raise FileNotFoundError(f"folder {file.parent} does not exist")
+            if url.startswith(JOURNAL):
+                backend = JournalFileBackend(str(_journal_path(url)))
+                return optuna.storages.JournalStorage(backend)
             return optuna.storages.RDBStorage(
                 url,
                 engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,

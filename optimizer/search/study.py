@@ -11,9 +11,9 @@ Storages (README "Running on a cluster"):
 - ``sqlite:///PATH`` - one file, for the processes of one machine (the default, in ``--out``);
 - ``postgresql://USER:PASSWORD@HOST:PORT/DB`` (or any SQLAlchemy URL Optuna's ``RDBStorage``
   takes) - a database server shared by machines; needs a driver (``psycopg2-binary``, in the
-  ``cluster`` extra). A process that dies leaves its trial running; after
-  :data:`GRACE_SECONDS` without its heartbeat another process marks it failed and runs its
-  parameters again (at most twice);
+  ``cluster`` extra). A process that dies leaves its trial running; after three heartbeat
+  intervals without its heartbeat (:data:`HEARTBEAT_SECONDS`, or :data:`HEARTBEAT_ENV`) another
+  process marks it failed and runs its parameters again (at most twice);
 - ``journal:PATH`` (``journal:///ABSOLUTE/PATH``) - Optuna's journal file, an append-only log
   that processes on machines sharing a file system (NFS) append to under a file lock. It has no
   heartbeat: the trial of a process that died stays ``RUNNING`` (it never counts as finished).
@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import unquote
 
 import optuna
 from optuna.storages.journal import JournalFileBackend
@@ -43,17 +45,29 @@ from simulator.measure.executor import check_workers, get_executor, progress_bar
 from .trials import FINISHED, finished, prunes, trial_objective
 
 __all__ = [
+    "HEARTBEAT_ENV",
     "HEARTBEAT_SECONDS",
     "JOURNAL",
     "absolute_storage",
     "default_study_name",
+    "heartbeat_seconds",
     "mask_password",
     "run_search",
     "study_location",
 ]
 
-HEARTBEAT_SECONDS, GRACE_SECONDS = 10, 30
-"""A trial whose process stops sending heartbeats for the grace period is failed and retried."""
+HEARTBEAT_SECONDS = 10
+"""Seconds between a running trial's heartbeats in a database storage (default)."""
+
+HEARTBEAT_ENV = "COMMERCE_SIM_HEARTBEAT_SECONDS"
+"""Environment variable setting the heartbeat interval in seconds (a whole number, 1 to 3600).
+
+A trial without a heartbeat for three intervals (30 s by default) belongs to a process that
+died: it is failed and its parameters are run again. A shorter interval notices a dead process
+sooner; an interval shorter than a busy machine can keep would fail trials still running.
+"""
+
+_MAX_HEARTBEAT = 3600
 
 JOURNAL = "journal:"
 """Prefix of an Optuna journal file storage: ``journal:PATH`` or ``journal:///ABSOLUTE/PATH``."""
@@ -128,11 +142,16 @@ def study_location(url: str | None, study_name: str) -> str:
     return f"study '{study_name}' in {shown}\nwatch it: optuna-dashboard '{target}'{hint}"
 
 
-def _storage(url: str | None) -> optuna.storages.BaseStorage:
-    """The study storage; errors become one line with the password masked."""
+def _storage(url: str | None, heartbeat: int | None = None) -> optuna.storages.BaseStorage:
+    """The study storage; errors become one line with the password masked.
+
+    ``heartbeat`` (seconds; default :func:`heartbeat_seconds`) is the main process's, so trial
+    processes elsewhere (a cluster's workers) keep the same interval.
+    """
     if url is None:
         return optuna.storages.InMemoryStorage()
     shown = mask_password(url)
+    heartbeat = heartbeat or heartbeat_seconds()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -146,22 +165,41 @@ def _storage(url: str | None) -> optuna.storages.BaseStorage:
             return optuna.storages.RDBStorage(
                 url,
                 engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,
-                heartbeat_interval=HEARTBEAT_SECONDS,
-                grace_period=GRACE_SECONDS,
+                heartbeat_interval=heartbeat,
+                grace_period=3 * heartbeat,
                 failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=2),
             )
     except Exception as exc:  # noqa: BLE001 - any driver, network or URL failure is bad input
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())
         secret = _password(url)
-        if secret:
-            reason = reason.replace(secret, "***")
+        for text in sorted({secret, unquote(secret)} if secret else set(), key=len, reverse=True):
+            reason = reason.replace(text, "***")  # a driver may echo the password, raw or decoded
         if len(reason) > 200:
             reason = reason[:197] + "..."
+        if isinstance(exc, ImportError):  # the database driver
+            reason += '; install the drivers of the cluster extra: pip install -e ".[cluster]"'
         raise ScenarioError("storage", "", f"{shown} cannot be opened ({reason})") from None
 
 
+def heartbeat_seconds() -> int:
+    """The heartbeat interval: :data:`HEARTBEAT_ENV` if set, else :data:`HEARTBEAT_SECONDS`.
+
+    Raises
+    ------
+    ScenarioError
+        One line when the variable is not a whole number from 1 to 3600.
+    """
+    text = os.environ.get(HEARTBEAT_ENV, "").strip()
+    if not text:
+        return HEARTBEAT_SECONDS
+    if not text.isdigit() or not 1 <= int(text) <= _MAX_HEARTBEAT:
+        message = f"must be a whole number of seconds from 1 to {_MAX_HEARTBEAT}, got {text!r}"
+        raise ScenarioError(HEARTBEAT_ENV, "", message)
+    return int(text)
+
+
 def _backend(job: _Job) -> optuna.storages.BaseStorage:
-    return _storage(job.storage) if job.storage is not None else _MEMORY[job.study_name]
+    return _storage(job.storage, job.heartbeat) if job.storage is not None else _MEMORY[job.study_name]
 
 
 def default_study_name(scenario: Scenario, settings: SearchSettings) -> str:
@@ -239,6 +277,7 @@ class _Job:
     storage: str | None
     study_name: str
     sampler_seed: int
+    heartbeat: int
 
 
 def _sampler(settings: SearchSettings, seed: int) -> optuna.samplers.BaseSampler:
@@ -332,7 +371,8 @@ def run_search(
     workers = check_workers(workers, "optimize")
     study = _open_study(scenario, settings, seeds, storage, study_name)
     done = len(finished(study))
-    job = _Job(scenario, settings, tuple(seeds), storage, study_name, scenario.seed + done)
+    sampler_seed = scenario.seed + done
+    job = _Job(scenario, settings, tuple(seeds), storage, study_name, sampler_seed, heartbeat_seconds())
     study = optuna.load_study(study_name=study_name, storage=_backend(job))
     started = time.perf_counter()
     total = settings.trials

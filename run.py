@@ -25,7 +25,9 @@ import argparse
 import json
 import math
 import shutil
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from simulator.config.search import SearchSettings
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+MAX_VALUE_HORIZON_DAYS = 3650
+"""Longest ``clv --value-horizon`` (days): ten years, like the longest simulated horizon."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,6 +66,15 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not value > 0 or not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _value_horizon(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_VALUE_HORIZON_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_VALUE_HORIZON_DAYS} days (ten years), got {value}"
+        )
     return value
 
 
@@ -172,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.add_argument("--out", type=Path, help="write the schema to this file instead of printing it")
+    schema.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists")
 
     attribution = commands.add_parser(
         "attribution", help="attribution models' credit per channel against the true incremental contribution"
@@ -196,9 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     clv.add_argument(
         "--value-horizon",
-        type=_positive_int,
+        type=_value_horizon,
         default=365,
-        help="days of expected remaining value (default 365)",
+        help=f"days of expected remaining value (default 365, at most {MAX_VALUE_HORIZON_DAYS})",
     )
     _add_output_options(
         clv, "folder for clv_customers.csv, clv_cohorts.csv, retention_matrix.csv, repurchase_curve.csv"
@@ -397,21 +411,16 @@ def print_summary(result: object) -> None:
 
 def _simulate(args: argparse.Namespace) -> int:
     from simulator import load_scenario, simulate
-    from simulator.engine.results import check_output_folder
+    from simulator.engine.results import RESULT_FILES
     from simulator.engine.simulate import check_memory
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     check_memory(scenario, str(args.scenario))
-    _check_report_flag(args)
-    if args.out is not None:
-        check_output_folder(args.out, args.overwrite)
+    _check_out(args, RESULT_FILES)
     progress = not args.no_progress and sys.stderr.isatty()
     result = simulate(scenario, progress=progress)
     print_summary(result)
-    if args.out is not None:
-        written = result.save(args.out, overwrite=args.overwrite)
-        written += _report_if_asked(args)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(args, lambda: result.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
 
 
@@ -436,19 +445,19 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _schema(args: argparse.Namespace) -> int:
     from simulator import Scenario
+    from simulator.common.output import write_file_atomically
 
     text = json.dumps(Scenario.model_json_schema(), indent=2)
     if args.out is None:
         print(text)
     else:
-        args.out.write_text(text + "\n", encoding="utf-8")
+        write_file_atomically(args.out, (text + "\n").encode("utf-8"), overwrite=args.overwrite)
         print(f"wrote {args.out}")
     return EXIT_OK
 
 
 def _attribution(args: argparse.Namespace) -> int:
     from simulator import load_scenario
-    from simulator.engine.results import check_output_folder
     from simulator.engine.simulate import check_memory
     from simulator.measure.attribution import BASES, attribution_files, evaluate_attribution
 
@@ -456,8 +465,7 @@ def _attribution(args: argparse.Namespace) -> int:
     check_memory(scenario, str(args.scenario))
     if args.paths and args.out is None:
         raise _UsageError("--paths needs --out DIR")
-    if args.out is not None:
-        check_output_folder(args.out, args.overwrite, attribution_files(args.paths))
+    _check_out(args, attribution_files(args.paths))
     first = scenario.seed if args.seed is None else args.seed
     seeds = args.seeds if args.seeds is not None else [first, first + 1, first + 2]
     report = evaluate_attribution(
@@ -471,9 +479,7 @@ def _attribution(args: argparse.Namespace) -> int:
     for basis in BASES:
         print()
         print(report.to_text(basis))
-    if args.out is not None:
-        written = report.save(args.out, overwrite=args.overwrite, paths=args.paths)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(args, lambda: report.save(args.out, overwrite=args.overwrite, paths=args.paths))
     return EXIT_OK
 
 
@@ -483,23 +489,19 @@ class _UsageError(Exception):
 
 def _clv(args: argparse.Namespace) -> int:
     from simulator import load_scenario
-    from simulator.engine.results import check_output_folder
     from simulator.engine.simulate import check_memory
     from simulator.measure.clv import CLV_FILES, customer_lifetime_value, simulate_for_clv
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     check_memory(scenario, str(args.scenario))
-    if args.out is not None:
-        check_output_folder(args.out, args.overwrite, CLV_FILES)
+    _check_out(args, CLV_FILES)
     progress = not args.no_progress and sys.stderr.isatty()
     result, traits = simulate_for_clv(scenario, progress=progress)
     report = customer_lifetime_value(
         result, traits, discount_rate=args.discount_rate, horizon_days=args.value_horizon
     )
     print(report.to_text(scenario.economics.currency))
-    if args.out is not None:
-        written = report.save(args.out, overwrite=args.overwrite)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(args, lambda: report.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
 
 
@@ -513,7 +515,6 @@ def _replication_setup(args: argparse.Namespace) -> tuple[object, list[int], boo
 
 def _replicate(args: argparse.Namespace) -> int:
     from simulator import Scenario
-    from simulator.engine.results import check_output_folder
     from simulator.measure.replicate import REPLICATION_FILES, apply_patch, check_seeds, load_patch, replicate
 
     scenario, seeds, progress = _replication_setup(args)
@@ -526,19 +527,15 @@ def _replicate(args: argparse.Namespace) -> int:
                 f"{path}: two variants are named '{path.stem}'; variant files need distinct names"
             )
         variants[path.stem] = apply_patch(scenario, load_patch(path), str(path))
-    if args.out is not None:
-        check_output_folder(args.out, args.overwrite, REPLICATION_FILES)
+    _check_out(args, REPLICATION_FILES)
     result = replicate(scenario, seeds, variants, workers=args.workers, progress=progress)
     print(result.to_text())
-    if args.out is not None:
-        written = result.save(args.out, overwrite=args.overwrite)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(args, lambda: result.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
 
 
 def _incrementality(args: argparse.Namespace) -> int:
     from simulator import Scenario
-    from simulator.engine.results import check_output_folder
     from simulator.measure.incrementality import (
         INCREMENTALITY_FILES,
         channel_variants,
@@ -552,16 +549,13 @@ def _incrementality(args: argparse.Namespace) -> int:
     assert isinstance(scenario, Scenario)
     check_seeds(seeds)
     variants = channel_variants(scenario, args.channels, args.step)
-    if args.out is not None:
-        check_output_folder(args.out, args.overwrite, INCREMENTALITY_FILES)
+    _check_out(args, INCREMENTALITY_FILES)
     runs = replicate(
         scenario, seeds, variants, workers=args.workers, progress=progress, label="incrementality"
     )
     table = measure_incrementality(runs, args.channels, args.step)
     print(incrementality_text(table, scenario.economics.currency))
-    if args.out is not None:
-        written = save_incrementality(table, args.out, overwrite=args.overwrite)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(args, lambda: save_incrementality(table, args.out, overwrite=args.overwrite))
     return EXIT_OK
 
 
@@ -570,7 +564,6 @@ def _allocate(args: argparse.Namespace) -> int:
     from optimizer.settings import allocation_settings
     from simulator import load_scenario
     from simulator.config.scenario import read_yaml_file
-    from simulator.engine.results import check_output_folder
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     data, source = None, None
@@ -591,42 +584,36 @@ def _allocate(args: argparse.Namespace) -> int:
         settings = allocation_settings(
             scenario, settings.model_dump(mode="json") | {"closed_loop": loop}, source or str(args.scenario)
         )
-    _check_report_flag(args)
-    if args.out is not None:
-        check_output_folder(args.out, args.overwrite, ALLOCATION_FILES)
+    _check_out(args, ALLOCATION_FILES)
     progress = not args.no_progress and sys.stderr.isatty()
     result = allocate_budget(scenario, settings, workers=args.workers, solver=args.solver, progress=progress)
     print(result.to_text())
-    if args.out is not None:
-        written = result.save(args.out, overwrite=args.overwrite)
-        written += _report_if_asked(args)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(args, lambda: result.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    from optimizer.search import OPTIMIZATION_FILES, STUDY_FILE, mask_password, optimize, search_settings
+    from optimizer.search import OPTIMIZATION_FILES, STUDY_FILE, optimize, search_settings
     from simulator import ScenarioError, load_scenario
-    from simulator.engine.results import check_output_folder
+    from simulator.common.secrets import mask_secrets, mask_url
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     overrides: dict[str, object] = {"trials": args.trials, "seeds": args.seeds, "objective": args.objective}
     settings = search_settings(scenario, None, **overrides)
     if args.no_budget:
         settings = settings.model_copy(update={"budget": settings.budget.model_copy(update={"split": False})})
-    _check_report_flag(args)
     if args.workers > 1 and args.storage is None and args.out is None:
         raise _UsageError("optimize: --workers above 1 needs --storage or --out (processes share a study)")
+    _check_out(args, OPTIMIZATION_FILES)
     storage, created = args.storage, False
     if args.out is not None:
-        check_output_folder(args.out, args.overwrite, OPTIMIZATION_FILES)
         if storage is None:
             created = not args.out.exists()
             args.out.mkdir(parents=True, exist_ok=True)
             storage = f"sqlite:///{args.out / STUDY_FILE}"
-    storage, location = _study_location(args, storage, scenario, settings)
     progress = not args.no_progress and sys.stderr.isatty()
     try:
+        storage, location = _study_location(args, storage, scenario, settings)
         result = optimize(
             scenario,
             settings,
@@ -641,19 +628,16 @@ def _optimize(args: argparse.Namespace) -> int:
             shutil.rmtree(args.out, ignore_errors=True)
         raise
     except KeyboardInterrupt:
-        kept = (
-            f"finished trials are kept in {mask_password(storage)}" if storage else "the study was in memory"
-        )
+        kept = f"finished trials are kept in {mask_url(storage)}" if storage else "the study was in memory"
         print(f"interrupted; {kept}; rerun the same command to resume", file=sys.stderr)
         return 130
     if args.out is not None and args.storage is None:
         result.storage = f"sqlite:///{STUDY_FILE}"  # relative to the folder, as the report reads it
-    print(result.to_text())
+    elif storage is not None:
+        result.storage = mask_url(storage)  # recommendation.json and the printout never hold a secret
+    print(mask_secrets(result.to_text(), [storage]))
     print(location)
-    if args.out is not None:
-        written = result.save(args.out, overwrite=args.overwrite)
-        written += _report_if_asked(args)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(args, lambda: result.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
 
 
@@ -662,28 +646,48 @@ def _study_location(
 ) -> tuple[str | None, str]:
     """The storage URL made absolute (the same file for every worker) and where the study is.
 
-    Where the study is, and the ``optuna-dashboard`` command that watches it, is said on
-    standard error now (to watch the trials while they run) and returned for the printout.
+    Once the storage opens, where the study is and the ``optuna-dashboard`` command that watches
+    it are said on standard error (to watch the trials while they run) and returned for the
+    printout; a storage that does not open is the command's one-line error.
     """
-    from optimizer.search import absolute_storage, default_study_name, study_location
+    from optimizer.search import absolute_storage, check_storage, default_study_name, study_location
 
     storage = absolute_storage(storage) if storage is not None else None
+    check_storage(storage)
     location = study_location(storage, args.study_name or default_study_name(scenario, settings))
     print(location, file=sys.stderr)
     return storage, location
 
 
-def _check_report_flag(args: argparse.Namespace) -> None:
-    if args.report and args.out is None:
+def _check_out(args: argparse.Namespace, files: Sequence[str]) -> None:
+    """Refuse a bad ``--out`` (or ``--report`` without it) before the command's long work."""
+    report = getattr(args, "report", False)
+    if report and args.out is None:
         raise _UsageError(f"{args.command}: --report needs --out (the report is written next to the results)")
+    if args.out is not None:
+        from reports.report import REPORT_FILES
+        from simulator.common.output import check_output_folder
+
+        check_output_folder(args.out, args.overwrite, (*files, *(REPORT_FILES if report else ())))
 
 
-def _report_if_asked(args: argparse.Namespace) -> list[Path]:
-    if not args.report:
-        return []
-    from reports import build_report
+def _write_outputs(args: argparse.Namespace, save: Callable[[], object]) -> None:
+    """Write a command's results, and its report when asked, in one output transaction.
 
-    return build_report(args.out, overwrite=args.overwrite)
+    Nothing appears in ``--out`` until the results and the report are all complete; an error
+    or Ctrl-C before that leaves the folder as it was (docs/hardening.md).
+    """
+    if args.out is None:
+        return
+    from simulator.common.output import OutputTransaction
+
+    with OutputTransaction(args.out, overwrite=args.overwrite) as transaction:
+        save()
+        if getattr(args, "report", False):
+            from reports import build_report
+
+            build_report(args.out, overwrite=args.overwrite)
+    print(f"\nwrote {', '.join(str(p) for p in transaction.written)}")
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -696,15 +700,13 @@ def _report(args: argparse.Namespace) -> int:
 
 def _abtest(args: argparse.Namespace) -> int:
     from simulator import load_scenario
-    from simulator.engine.results import check_output_folder
     from simulator.measure.abtest import ABTEST_FILES, ab_test
     from simulator.measure.replicate import load_patch
 
     scenario = load_scenario(args.scenario).with_overrides(days=args.days, agents=args.agents)
     patch = load_patch(args.variant)
     seeds = args.seeds if args.seeds is not None else [scenario.seed if args.seed is None else args.seed]
-    if args.out is not None:
-        check_output_folder(args.out, args.overwrite, ABTEST_FILES)
+    _check_out(args, ABTEST_FILES)
     result = ab_test(
         scenario,
         patch,
@@ -716,9 +718,7 @@ def _abtest(args: argparse.Namespace) -> int:
         progress=not args.no_progress and sys.stderr.isatty(),
     )
     print(result.to_text())
-    if args.out is not None:
-        written = result.save(args.out, overwrite=args.overwrite)
-        print(f"\nwrote {', '.join(str(p) for p in written)}")
+    _write_outputs(args, lambda: result.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
 
 
@@ -740,30 +740,66 @@ def _on_scheduler(args: argparse.Namespace, handler: Callable[[argparse.Namespac
         return handler(args)
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so output transactions clean up as for Ctrl-C."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise _Terminated()
+
+
+def _interrupted(args: argparse.Namespace, what: str) -> str:
+    """An honest line about what an interrupted command left behind."""
+    from simulator.common.output import committed_folders
+
+    done = committed_folders()
+    if done:
+        return f"{what} after the results were written completely to {', '.join(map(str, done))}"
+    out = getattr(args, "out", None)
+    if out is not None:
+        return f"{what}; nothing was written to {out} (it is as it was before the command)"
+    return f"{what}; nothing was written"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     from reports import ReportError
-    from simulator import OutputExistsError, ScenarioError, ScenarioWarning
+    from simulator import ScenarioError, ScenarioWarning
+    from simulator.common.output import OutputError
+    from simulator.common.secrets import mask_secrets
 
     args = build_parser().parse_args(argv)
     handlers = {"simulate": _simulate, "validate": _validate, "schema": _schema, "attribution": _attribution}
     handlers["clv"] = _clv
     handlers |= {"replicate": _replicate, "incrementality": _incrementality, "allocate": _allocate}
     handlers |= {"abtest": _abtest, "report": _report, "optimize": _optimize}
+    urls = [getattr(args, "storage", None)]
+
+    def say(line: str) -> None:
+        print(mask_secrets(" ".join(line.split("\n")), urls), file=sys.stderr)
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     with warnings.catch_warnings():
         warnings.simplefilter("always", ScenarioWarning)
-        warnings.showwarning = lambda message, *rest: print(f"warning: {message}", file=sys.stderr)
+        warnings.showwarning = lambda message, *rest: say(f"warning: {message}")
         try:
             return _on_scheduler(args, handlers[args.command])
-        except (ScenarioError, OutputExistsError, ReportError, _UsageError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        except (ScenarioError, OutputError, ReportError, _UsageError) as exc:
+            say(f"error: {exc}")
             return EXIT_BAD_INPUT
         except KeyboardInterrupt:
-            print("interrupted; nothing was written", file=sys.stderr)
+            say(_interrupted(args, "interrupted"))
             return 130
+        except _Terminated:
+            say(_interrupted(args, "terminated (SIGTERM)"))
+            return 143
         except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line, not a traceback
-            print(f"internal error: {type(exc).__name__}: {exc} (please report it)", file=sys.stderr)
+            say(f"internal error: {type(exc).__name__}: {exc} (please report it)")
             return EXIT_INTERNAL
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -64,8 +64,16 @@ Files written: ``report.html`` (self-contained: figures embedded as PNG data URI
 external resources, all text escaped), ``report.md`` with its figures as ``report_<name>.png``
 files next to it, ``summary.png`` (one page: the headline and the three most important
 figures) and ``report.xlsx`` (sheets ``KPIs``, ``channels``, ``allocation``, ``expected``,
-``policy`` as available). All are staged in a temporary folder and moved in place together
-(:func:`simulator.engine.results.write_files`).
+``policy`` as available). All are written in one output transaction
+(:mod:`simulator.common.output`): staged, then moved in place together and listed in the
+folder's ``manifest.json``; built by ``--report``, the report joins the command's own
+transaction, so results and report appear together or not at all.
+
+Reading checks the folder first: a folder whose ``manifest.json`` says it is incomplete, or
+whose listed files are missing, truncated or changed, is refused (a folder without a manifest,
+assembled by hand, is read as it is). Result tables need the columns the report uses
+(:data:`CSV_COLUMNS`). The report only reads: the Optuna study is opened read-only and never
+created. Text from the files is drawn literally (no matplotlib mathtext). See docs/hardening.md.
 """
 
 from __future__ import annotations
@@ -83,6 +91,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import matplotlib
 import pandas as pd
 import yaml
 from matplotlib.figure import Figure, FigureBase
@@ -92,7 +101,10 @@ from optimizer.recommendation import expected_frame, recommendation_sentence
 from simulator.common.display import HEADLINE_KPIS, format_range
 from simulator.common.display import format_kpi as _format
 from simulator.common.figures import METRIC_SHORT
-from simulator.engine.results import CHANNEL_TABLE_COLUMNS, check_output_folder, write_files
+from simulator.common.files import InputFileError, read_regular_file
+from simulator.common.output import check_output_folder, in_transaction, locate, verify_folder, write_files
+from simulator.common.secrets import mask_secrets, mask_url
+from simulator.engine.results import CHANNEL_TABLE_COLUMNS
 
 from . import figures
 
@@ -100,6 +112,36 @@ __all__ = ["ReportError", "build_report", "recommendation_sentence"]
 
 DPI = 110
 REPORT_FILES = ("report.html", "report.md", "summary.png", "report.xlsx")
+MAX_INPUT_BYTES = 64 << 20
+"""Largest JSON or YAML result file read (bytes)."""
+CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "daily.csv": (("day",), ()),
+    "channels_daily.csv": (("new_aware", "visits", "carts", "orders", "repeat_orders"), ("channel",)),
+    "levers_daily.csv": (("day",), ()),
+    "campaigns.csv": (("start_day", "end_day"), ("campaign",)),
+    "attribution.csv": (("share",), ("basis", "channel", "source")),
+    "response_curves.csv": (("spend", "outcome"), ("channel",)),
+    "response_measurements.csv": (("spend", "outcome", "low", "high"), ("channel",)),
+    "trials.csv": (("number",), ()),
+    "pareto.csv": (("number",), ()),
+}
+"""Columns the report needs in each result table: (numeric ones, text ones)."""
+ALL_NUMERIC = ("daily.csv", "channels_daily.csv", "levers_daily.csv")
+"""Tables whose every column but the text ones holds numbers."""
+FIGURE_SOURCES = {
+    "spend_comparison": "the plan (allocation.json or recommendation.json)",
+    "outcome_comparison": "the plan's expected outcomes",
+    "response_curves": "response_curves.csv or response_measurements.csv",
+    "pareto_front": "trials.csv or pareto.csv",
+    "optimization_history": "the Optuna study",
+    "param_importances": "the Optuna study",
+    "revenue_and_spend": "daily.csv or campaigns.csv",
+    "funnel": "channels_daily.csv",
+    "loyalty_tiers": "levers_daily.csv",
+    "retention": "retention_matrix.csv",
+    "attribution": "attribution.csv",
+}
+"""The result files each figure is drawn from, for the message when one cannot be drawn."""
 SUMMARY_PRIORITY = (
     "spend_comparison",
     "outcome_comparison",
@@ -174,45 +216,71 @@ class _Inputs:
 
 
 # Reading -------------------------------------------------------------------------------------
-def _read_json(path: Path) -> dict[str, Any] | None:
-    if not path.exists():
+def _read_json(folder: Path, name: str) -> dict[str, Any] | None:
+    path = locate(folder, name)
+    if path is None:
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReportError(path, f"cannot be read as JSON ({exc})") from exc
+        data = json.loads(read_regular_file(path, MAX_INPUT_BYTES).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ReportError(folder / name, f"cannot be read as JSON ({type(exc).__name__}: {exc})") from exc
     if not isinstance(data, dict):
-        raise ReportError(path, "must hold a JSON object")
+        raise ReportError(folder / name, "must hold a JSON object")
     return data
 
 
-def _read_csv(path: Path) -> pd.DataFrame | None:
-    if not path.exists():
+def _read_csv(folder: Path, name: str) -> pd.DataFrame | None:
+    path = locate(folder, name)
+    if path is None:
         return None
     try:
-        return pd.read_csv(path)
+        if not path.is_file():
+            raise InputFileError("is not a regular file")
+        frame = pd.read_csv(path)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ReportError(path, f"cannot be read as CSV ({exc})") from exc
+        raise ReportError(folder / name, f"cannot be read as CSV ({exc})") from exc
+    _check_columns(folder / name, frame)
+    return frame
+
+
+def _check_columns(path: Path, frame: pd.DataFrame) -> None:
+    """Refuse a result table without the columns the report uses, or with text where numbers go."""
+    numeric, text = CSV_COLUMNS.get(path.name, ((), ()))
+    if frame.empty:
+        return  # e.g. campaigns.csv when every campaign fell outside a shortened horizon
+    missing = [c for c in (*numeric, *text) if c not in frame.columns]
+    if missing:
+        raise ReportError(
+            path,
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+            f"expected {', '.join((*numeric, *text))} (as the toolkit writes it)",
+        )
+    if path.name in ALL_NUMERIC:
+        numeric = tuple(c for c in frame.columns if c not in text)
+    for column in numeric:
+        if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
+            raise ReportError(path, f"column {column} must hold numbers")
 
 
 def _read_inputs(folder: Path) -> _Inputs:
-    if not folder.is_dir():
+    if not folder.is_dir() and not in_transaction(folder):
         raise ReportError(folder, "no such folder; give the --out folder of simulate, allocate or optimize")
+    verify_folder(folder)
     inputs = _Inputs(
         folder=folder,
-        summary=_read_json(folder / "summary.json"),
-        daily=_read_csv(folder / "daily.csv"),
-        channels_daily=_read_csv(folder / "channels_daily.csv"),
-        levers=_read_csv(folder / "levers_daily.csv"),
-        campaigns=_read_csv(folder / "campaigns.csv"),
-        retention=_read_csv(folder / "retention_matrix.csv"),
-        attribution=_read_csv(folder / "attribution.csv"),
-        allocation=_read_json(folder / "allocation.json"),
-        curves=_read_csv(folder / "response_curves.csv"),
-        measurements=_read_csv(folder / "response_measurements.csv"),
-        recommendation=_read_json(folder / "recommendation.json"),
-        trials=_read_csv(folder / "trials.csv"),
-        pareto=_read_csv(folder / "pareto.csv"),
+        summary=_read_json(folder, "summary.json"),
+        daily=_read_csv(folder, "daily.csv"),
+        channels_daily=_read_csv(folder, "channels_daily.csv"),
+        levers=_read_csv(folder, "levers_daily.csv"),
+        campaigns=_read_csv(folder, "campaigns.csv"),
+        retention=_read_csv(folder, "retention_matrix.csv"),
+        attribution=_read_csv(folder, "attribution.csv"),
+        allocation=_read_json(folder, "allocation.json"),
+        curves=_read_csv(folder, "response_curves.csv"),
+        measurements=_read_csv(folder, "response_measurements.csv"),
+        recommendation=_read_json(folder, "recommendation.json"),
+        trials=_read_csv(folder, "trials.csv"),
+        pareto=_read_csv(folder, "pareto.csv"),
     )
     if inputs.summary is None and inputs.allocation is None and inputs.recommendation is None:
         raise ReportError(
@@ -220,15 +288,15 @@ def _read_inputs(folder: Path) -> _Inputs:
             "no results to report: expected summary.json (simulate --out), allocation.json (allocate) "
             "or recommendation.json (optimize)",
         )
-    scenario_path = folder / "scenario.yaml"
-    if scenario_path.exists():
+    scenario_path = locate(folder, "scenario.yaml")
+    if scenario_path is not None:
         try:
-            inputs.scenario_text = scenario_path.read_text(encoding="utf-8")
+            inputs.scenario_text = read_regular_file(scenario_path, MAX_INPUT_BYTES).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ReportError(scenario_path, f"cannot be read ({exc})") from exc
+            raise ReportError(folder / "scenario.yaml", f"cannot be read ({exc})") from exc
         try:
             parsed = yaml.safe_load(inputs.scenario_text)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             parsed = None
         inputs.scenario = parsed if isinstance(parsed, dict) else {}
     for name, plan in (
@@ -462,20 +530,40 @@ def _paste(drawn: Figure, target: FigureBase) -> None:
 
 
 def _load_study(folder: Path, recommendation: Mapping[str, Any], section: _Section) -> Any:
+    """The Optuna study named in ``recommendation.json``, opened without writing anything.
+
+    A ``sqlite:///`` URL with a relative path is taken relative to the output folder; the file
+    must exist (it is opened read-only, never created). Other storages are opened without
+    creating tables. Any failure only leaves out the two study figures, said in the report with
+    the storage's password masked.
+    """
     name, storage = recommendation.get("study_name"), recommendation.get("storage")
     if not isinstance(name, str) or not isinstance(storage, str):
         return None
+    shown = mask_url(storage)
     prefix = "sqlite:///"
-    if storage.startswith(prefix) and not Path(storage.removeprefix(prefix)).is_absolute():
-        storage = prefix + str(folder / storage.removeprefix(prefix))
+    url = storage
+    if storage.startswith(prefix):
+        path = Path(storage.removeprefix(prefix).partition("?")[0])
+        if not path.is_absolute():
+            path = folder / path
+        if not path.is_file():
+            section.paragraphs.append(
+                f"The Optuna study {name!r} is stored in {shown}, which is not there; "
+                "its figures are left out."
+            )
+            return None
+        url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        return optuna.load_study(study_name=name, storage=storage)
+        storage_object = optuna.storages.RDBStorage(url, skip_table_creation=True)
+        return optuna.load_study(study_name=name, storage=storage_object)
     except Exception as exc:  # noqa: BLE001 - any storage failure only drops two figures, said in the report
+        reason = mask_secrets(" ".join(f"{type(exc).__name__}: {exc}".split())[:300], [storage])
         section.paragraphs.append(
-            f"The Optuna study {name!r} could not be opened ({exc}); its figures are left out."
+            f"The Optuna study {name!r} in {shown} could not be opened ({reason}); its figures are left out."
         )
         return None
 
@@ -603,11 +691,18 @@ def _scenario_section(inputs: _Inputs) -> _Section | None:
 
 
 # Rendering -----------------------------------------------------------------------------------
-def _render_png(figure: _Figure) -> bytes:
+def _render_png(figure: _Figure, folder: Path) -> bytes:
     canvas = Figure(figsize=figure.size, layout="constrained")
-    figure.draw(canvas)
     buffer = io.BytesIO()
-    canvas.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    try:
+        figure.draw(canvas)
+        canvas.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        # A folder assembled by hand can hold tables the figure cannot use; say which, in one line.
+        source = FIGURE_SOURCES.get(figure.key, "the result files")
+        raise ReportError(
+            folder, f"the figure '{figure.title}' cannot be drawn from {source} ({type(exc).__name__}: {exc})"
+        ) from exc
     return buffer.getvalue()
 
 
@@ -808,8 +903,10 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     )
     title = f"{'Budget-allocation' if plan is not None else 'Simulation'} report: {name}"
     every_figure = [f for s in sections for f in s.figures]
-    for figure in every_figure:
-        figure.png = _render_png(figure)
+    # Names come from result files: a '$' must print as a '$', never start mathtext (which can fail).
+    with matplotlib.rc_context({"text.parse_math": False}):
+        for figure in every_figure:
+            figure.png = _render_png(figure, folder)
     by_key = {f.key: f for f in every_figure}
     chosen = [by_key[key] for key in SUMMARY_PRIORITY if key in by_key][:3]
     kpis = (inputs.summary or {}).get("kpis", {})
@@ -825,7 +922,8 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
             for metric, plans in plan.get("expected", {}).items()
             if {"current", "recommended"} <= set(plans)
         ][:10]
-    summary_png = _summary_png(title, headline, summary_kpis, chosen)
+    with matplotlib.rc_context({"text.parse_math": False}):
+        summary_png = _summary_png(title, headline, summary_kpis, chosen)
 
     def text_writer(text: str) -> Callable[[Path], object]:
         return lambda path: path.write_text(text, encoding="utf-8")
@@ -841,4 +939,9 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     }
     for figure in every_figure:
         writers[f"report_{figure.key}.png"] = bytes_writer(figure.png)
-    return write_files(folder, writers, overwrite)
+    return write_files(folder, writers, overwrite, replaces=is_report_file)
+
+
+def is_report_file(name: str) -> bool:
+    """Whether a file of an output folder is part of the report (replaced by ``report --overwrite``)."""
+    return name in REPORT_FILES or (name.startswith("report_") and name.endswith(".png"))

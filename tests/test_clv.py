@@ -246,7 +246,7 @@ def test_cli_writes_all_tables_or_nothing(tmp_path, capsys):
     )
     printed = capsys.readouterr().out
     assert "By acquisition channel" in printed and "By persona" in printed and "Retention" in printed
-    assert sorted(p.name for p in out.iterdir()) == sorted(CLV_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*CLV_FILES, "manifest.json"])
     cohorts = pd.read_csv(out / "clv_cohorts.csv")
     assert set(cohorts["dimension"]) == {"acquisition_month", "acquisition_channel", "persona"}
     # Files already there: refused, exit 2.

@@ -20,6 +20,7 @@ import yaml
 import reports.report
 from reports import ReportError, build_report, recommendation_sentence
 from simulator import OutputExistsError, simulate
+from simulator.common.output import seal_folder
 from tests.scenario_factory import ROOT, small
 
 REPORT_FILES = ("report.html", "report.md", "summary.png", "report.xlsx")
@@ -33,6 +34,7 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     scenario = yaml.safe_load((ROOT / "scenarios" / "omnichannel_retailer.yaml").read_text())
     scenario["description"] = "Test market <script>alert('x')</script> & friends"
     (folder / "scenario.yaml").write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
+    seal_folder(folder)  # edited by hand after writing: sealed again, or the report refuses it
     return folder
 
 

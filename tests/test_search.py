@@ -21,7 +21,6 @@ from optimizer.objectives import OBJECTIVES
 from optimizer.search import (
     apply_policy,
     default_parameters,
-    mask_password,
     optimize,
     score_policy,
     search_settings,
@@ -149,10 +148,13 @@ def test_bad_search_settings_are_one_line_errors(search: dict[str, object], fiel
 
 
 def test_storage_password_is_masked() -> None:
-    assert mask_password("postgresql://bob:pa55@db.example:5432/study") == (
-        "postgresql://bob:***@db.example:5432/study"
+    from simulator.common.secrets import mask_url
+
+    assert (
+        mask_url("postgresql://bob:pa55@db.example:5432/study")
+        == "postgresql://bob:***@db.example:5432/study"
     )
-    assert mask_password("sqlite:///out/study.db") == "sqlite:///out/study.db"
+    assert mask_url("sqlite:///out/study.db") == "sqlite:///out/study.db"
 
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

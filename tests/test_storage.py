@@ -20,7 +20,8 @@ import pytest
 from optuna.storages.journal import JournalFileBackend
 from pg_server import PASSWORD, postgres_server, server_binaries
 
-from optimizer.search.study import HEARTBEAT_ENV, absolute_storage, mask_password, study_location
+from optimizer.search.study import HEARTBEAT_ENV, absolute_storage, study_location
+from simulator.common.secrets import mask_url
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = str(ROOT / "scenarios" / "fashion_social_brand.yaml")
@@ -125,11 +126,11 @@ def test_two_optimize_processes_share_a_postgres_study_and_a_killed_one_loses_no
         after = {t.number: t for t in trials}
         for number, values in before.items():
             assert after[number].state == optuna.trial.TrialState.COMPLETE and after[number].values == values
-        shown = f"study 'shared' in {mask_password(url)}"
+        shown = f"study 'shared' in {mask_url(url)}"
         for log in ("a1", "a2", "b"):
             assert shown in (tmp_path / f"{log}.err").read_text()  # said at the start, to watch it live
         printed = (tmp_path / "b.out").read_text()
-        assert f"{shown}\nwatch it: optuna-dashboard '{mask_password(url)}'" in printed
+        assert f"{shown}\nwatch it: optuna-dashboard '{mask_url(url)}'" in printed
         assert all((tmp_path / name / "recommendation.json").exists() for name in ("a", "b"))
         everything = _outputs(tmp_path)
         secret = url.split(":", 2)[2].rsplit("@", 1)[0]
@@ -161,7 +162,7 @@ def test_storage_urls_are_shown_absolute_and_masked(tmp_path: Path, monkeypatch:
     )
     assert absolute_storage("journal:///abs/study.log") == "journal:///abs/study.log"
     url = "postgresql+psycopg://optuna:s3cr/t%40Pg:pw@db.example:5432/studies"
-    assert mask_password(url) == "postgresql+psycopg://optuna:***@db.example:5432/studies"
+    assert mask_url(url) == "postgresql+psycopg://optuna:***@db.example:5432/studies"
     assert absolute_storage(url) == url
     assert study_location(url, "s") == (
         "study 's' in postgresql+psycopg://optuna:***@db.example:5432/studies\n"

@@ -40,6 +40,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from simulator.common.secrets import mask_url
 from simulator.config.scenario import Scenario, ScenarioError
 from simulator.config.search import SearchSettings
 from simulator.engine.simulate import check_memory
@@ -50,7 +51,7 @@ from .check import confirm, noise_notes, spend_note
 from .result import OPTIMIZATION_FILES, OptimizationResult, channel_table, trial_number
 from .selection import select, variants
 from .space import apply_policy, default_parameters, search_settings
-from .study import absolute_storage, default_study_name, mask_password, run_search, study_location
+from .study import absolute_storage, check_storage, default_study_name, run_search, study_location
 from .trials import candidate_trials, noise_groups, score_policy, trial_params, trials_table
 
 __all__ = [
@@ -59,9 +60,9 @@ __all__ = [
     "OptimizationResult",
     "absolute_storage",
     "apply_policy",
+    "check_storage",
     "default_parameters",
     "default_study_name",
-    "mask_password",
     "noise_groups",
     "optimize",
     "score_policy",
@@ -255,7 +256,7 @@ def _result(
         scenario=scenario,
         settings=settings,
         study_name=name,
-        storage=mask_password(storage) if storage is not None else None,
+        storage=mask_url(storage) if storage is not None else None,
         trials=found.trials,
         pareto=found.trials[found.trials["pareto"]].copy(),
         candidates=table,

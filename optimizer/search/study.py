@@ -19,7 +19,7 @@ Storages (README "Running on a cluster"):
   heartbeat: the trial of a process that died stays ``RUNNING`` (it never counts as finished).
 
 Every URL shown (printout, errors, ``recommendation.json``) has its password masked by
-:func:`mask_password`.
+:func:`simulator.common.secrets.mask_url`.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import unquote
 
 import optuna
 from optuna.storages.journal import JournalFileBackend
 
+from simulator.common.secrets import mask_secrets, mask_url, url_secrets
 from simulator.config.scenario import Scenario, ScenarioError
 from simulator.config.search import SearchSettings
 from simulator.measure.executor import check_workers, get_executor, progress_bar
@@ -49,9 +49,9 @@ __all__ = [
     "HEARTBEAT_SECONDS",
     "JOURNAL",
     "absolute_storage",
+    "check_storage",
     "default_study_name",
     "heartbeat_seconds",
-    "mask_password",
     "run_search",
     "study_location",
 ]
@@ -81,21 +81,6 @@ _MEMORY: dict[str, optuna.storages.BaseStorage] = {}
 # --------------------------------------------------------------------------- storage
 
 
-def mask_password(url: str) -> str:
-    """A storage URL with its password replaced by ``***`` (``postgresql://user:***@host/db``).
-
-    The password is everything between the user's ``:`` and the last ``@``, so one holding
-    ``/``, ``:`` or ``@`` is masked whole.
-    """
-    secret = _password(url)
-    return url.replace(f":{secret}@", ":***@", 1) if secret else url
-
-
-def _password(url: str) -> str | None:
-    match = re.match(r"[A-Za-z][A-Za-z0-9+.\-]*://([^:/@]*):(.*)@", url, re.DOTALL)
-    return match.group(2) if match and match.group(2) else None
-
-
 def _journal_path(url: str) -> Path:
     """The file of a ``journal:`` storage URL (``journal:///abs/log`` or ``journal:rel/log``)."""
     rest = url.removeprefix(JOURNAL)
@@ -118,6 +103,18 @@ def absolute_storage(url: str) -> str:
     return url
 
 
+def check_storage(url: str | None) -> None:
+    """Open the storage once, so a bad URL is refused before anything is said about the study.
+
+    Raises
+    ------
+    ScenarioError
+        One line, password masked, when the storage cannot be opened.
+    """
+    if url is not None:
+        _storage(url)
+
+
 def study_location(url: str | None, study_name: str) -> str:
     """Where the study is and the command that watches it live (password masked).
 
@@ -136,9 +133,9 @@ def study_location(url: str | None, study_name: str) -> str:
     """
     if url is None:
         return f"study '{study_name}' in memory (give --out or --storage to keep and watch it)"
-    shown = mask_password(absolute_storage(url))
+    shown = mask_url(absolute_storage(url))
     target = str(_journal_path(shown)) if shown.startswith(JOURNAL) else shown
-    hint = " (put the password in place of ***)" if _password(url) else ""
+    hint = " (put the password in place of ***)" if url_secrets(url) else ""
     return f"study '{study_name}' in {shown}\nwatch it: optuna-dashboard '{target}'{hint}"
 
 
@@ -150,7 +147,7 @@ def _storage(url: str | None, heartbeat: int | None = None) -> optuna.storages.B
     """
     if url is None:
         return optuna.storages.InMemoryStorage()
-    shown = mask_password(url)
+    shown = mask_url(url)
     heartbeat = heartbeat or heartbeat_seconds()
     try:
         with warnings.catch_warnings():
@@ -170,10 +167,7 @@ def _storage(url: str | None, heartbeat: int | None = None) -> optuna.storages.B
                 failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=2),
             )
     except Exception as exc:  # noqa: BLE001 - any driver, network or URL failure is bad input
-        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
-        secret = _password(url)
-        for text in sorted({secret, unquote(secret)} if secret else set(), key=len, reverse=True):
-            reason = reason.replace(text, "***")  # a driver may echo the password, raw or decoded
+        reason = mask_secrets(" ".join(f"{type(exc).__name__}: {exc}".split()), [url])
         if len(reason) > 200:
             reason = reason[:197] + "..."
         if isinstance(exc, ImportError):  # the database driver
@@ -235,7 +229,7 @@ def _open_study(
     if storage is None:
         _MEMORY[study_name] = backend
     directions = ["maximize"] * len(settings.objective)
-    shown = mask_password(storage) if storage is not None else "memory"
+    shown = mask_url(storage) if storage is not None else "memory"
     try:
         study = optuna.create_study(
             study_name=study_name, storage=backend, directions=directions, load_if_exists=True

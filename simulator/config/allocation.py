@@ -37,7 +37,9 @@ from __future__ import annotations
 import typing
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from .policies import _Strict
 
 __all__ = [
     "ALLOCATION_OBJECTIVES",
@@ -82,10 +84,8 @@ def check_objective_name(name: object, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"'{name}' is retired: {RETIRED_OBJECTIVES[name]}; must be one of {choices}")
 
 
-class SettingsModel(BaseModel):
-    """Base of the allocation and search settings: unknown fields are errors, numbers are finite."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+class SettingsModel(_Strict):
+    """Base of the allocation and search settings: unknown fields are errors, numbers are finite and sane."""
 
 
 class Bound(SettingsModel):

@@ -6,7 +6,7 @@ points, messages, media, fixed costs) and a mechanism in the model (see ``simula
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -36,8 +36,39 @@ class FieldProblem(ValueError):
         super().__init__(message)
 
 
+MAX_MAGNITUDE = 1e15
+"""Largest size of any number in a settings file; a market's money and counts stay far below it."""
+
+
+def _check_magnitude(value: Any) -> Any:
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list | tuple)
+        else []
+    )
+    for key, number in [*items, ("", value)]:
+        if isinstance(number, float) and not abs(number) <= MAX_MAGNITUDE:
+            message = f"must be a number between -1e15 and 1e15, got {number:g}"
+            raise FieldProblem(str(key), message) if isinstance(value, dict) else ValueError(message)
+    return value
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown fields are errors, models are frozen, and every number is finite and sane.
+
+    ``.inf``, ``-.inf`` and ``.nan`` are refused in every float field (``allow_inf_nan``), and
+    floats (alone, in lists or as mapping values) beyond :data:`MAX_MAGNITUDE` in size too, so no
+    result can overflow to infinity (docs/hardening.md).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _sane_numbers(cls, value: Any) -> Any:
+        return _check_magnitude(value)
 
 
 Share = Field(ge=0, le=1)

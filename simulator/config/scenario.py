@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from ..common.files import InputFileError, read_regular_file
 from .allocation import AllocationSettings
 from .policies import FieldProblem as _FieldProblem
 from .policies import Policies, check_references
+from .policies import _Strict as _PolicyBase
 from .search import SearchSettings
 
 __all__ = [
@@ -45,6 +47,12 @@ __all__ = [
 ]
 
 MAX_CHANNELS = 8
+MAX_MARKET_PEOPLE = 1e10
+"""Most people a market may stand for (``agents x scale``; the world has about 8e9)."""
+MAX_AGENT_DAYS = 1e9
+"""Most simulated shopper-days (``agents x horizon_days``): about an hour of simulation."""
+MAX_IMPRESSIONS_PER_PERSON_DAY = 1000.0
+"""Most impressions a channel may buy per person of the market per day (the bundled scenarios buy < 1)."""
 SHARE_TOLERANCE = 1e-6
 
 
@@ -64,10 +72,12 @@ class ScenarioWarning(UserWarning):
     """A scenario that runs but is outside the intended range (for example 6 channels)."""
 
 
-class StrictModel(BaseModel):
-    """Base of every settings model: unknown fields are errors (a typo is never ignored), frozen."""
+class StrictModel(_PolicyBase):
+    """Base of every settings model: unknown fields are errors (a typo is never ignored), frozen.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Every float field must be a finite number: ``.inf``, ``-.inf`` and ``.nan`` are refused, and
+    so are floats larger than :data:`~simulator.config.policies.MAX_MAGNITUDE` in size.
+    """
 
 
 _Strict = StrictModel
@@ -385,6 +395,13 @@ class Population(_Strict):
                 "initial_aware_share + initial_customer_share must be at most 1, got "
                 f"{self.initial_aware_share + self.initial_customer_share:g}",
             )
+        market = self.agents * self.scale
+        if not market <= MAX_MARKET_PEOPLE:
+            raise _FieldProblem(
+                "scale",
+                f"agents x scale = {market:.3g} people; a market may hold at most {MAX_MARKET_PEOPLE:.0e} "
+                "(scale is the number of real people each agent stands for)",
+            )
         total = sum(p.share for p in self.personas.values())
         if abs(total - 1.0) > 1e-3:
             raise _FieldProblem("personas", f"persona shares must sum to 1, they sum to {total:g}")
@@ -552,7 +569,37 @@ class Scenario(_Strict):
                         f"periods must start on a day in 0-{self.horizon_days - 1}",
                     )
         check_references(self.policies, {c.name: c.reaches_unknown for c in self.channels}, self.horizon_days)
+        self._check_size()
         return self
+
+    def _check_size(self) -> None:
+        """Refuse runs that would take hours, or impressions that would exhaust memory per draw."""
+        agent_days = self.population.agents * self.horizon_days
+        if agent_days > MAX_AGENT_DAYS:
+            raise _FieldProblem(
+                "population.agents",
+                f"{self.population.agents:,} agents x {self.horizon_days} days = {agent_days:.3g} "
+                f"shopper-days; at most {MAX_AGENT_DAYS:.0e} are simulated in one run "
+                "(use fewer agents and a larger scale)",
+            )
+        people = self.population.agents * self.population.scale
+        for index, channel in enumerate(self.channels):
+            per_impression = (
+                channel.cost_per_mille / 1000.0
+                if channel.pricing is Pricing.cpm
+                else channel.cost_per_click * channel.click_through_rate
+            )
+            for spend in (channel.daily_spend, *(p.daily_spend for p in channel.budget_plan)):
+                pressure = 1.0 + spend / channel.saturation_spend if channel.saturation_spend else 1.0
+                per_person = spend / per_impression / pressure / people
+                if not per_person <= MAX_IMPRESSIONS_PER_PERSON_DAY:
+                    raise _FieldProblem(
+                        f"channels[{index}]({channel.name}).daily_spend",
+                        f"a daily spend of {spend:g} buys {per_person:.3g} impressions per person of the "
+                        f"market per day (at most {MAX_IMPRESSIONS_PER_PERSON_DAY:g}); check daily_spend, "
+                        "the price of an impression (cost_per_mille, or cost_per_click x "
+                        "click_through_rate) and population.scale",
+                    )
 
     @property
     def channel_names(self) -> list[str]:
@@ -794,8 +841,118 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     return scenario
 
 
+MAX_YAML_BYTES = 1 << 20
+"""Largest YAML input read (bytes); the bundled scenarios are under 10 KB."""
+MAX_YAML_DEPTH = 64
+"""Deepest nesting of mappings and lists accepted in a YAML input (levels)."""
+MAX_YAML_NODES = 100_000
+"""Most values a YAML input may hold once its aliases are expanded (a few hundred are usual)."""
+
+
+class _YamlRefused(Exception):
+    """A YAML input refused before it could exhaust time or memory; the message says why."""
+
+
+def _line(node: yaml.Node | yaml.Event | None) -> str:
+    mark = getattr(node, "start_mark", None)
+    return f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+class _GuardedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with limits: nesting depth, expanded size, no duplicate keys."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise _YamlRefused(
+                    f"nests deeper than {MAX_YAML_DEPTH} levels{_line(event)}; "
+                    "a scenario needs fewer than 10 (refused before it exhausts the stack)"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def get_single_node(self) -> yaml.Node | None:
+        node: yaml.Node | None = super().get_single_node()
+        if node is not None:
+            _check_expanded_size(node)
+        return node
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _value in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:
+                continue
+            if first is not key_node:
+                raise _YamlRefused(
+                    f"duplicate key '{key}'{_line(key_node)} (first{_line(first).replace(' at', '')}); "
+                    "each key may appear once in a mapping (the last one would silently win)"
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+_RECURSIVE = "an alias refers to a value that contains it{where}; a recursive value cannot be a setting"
+
+
+def _check_expanded_size(root: yaml.Node) -> None:
+    """Refuse a document whose aliases expand past :data:`MAX_YAML_NODES` values, or loop."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_nodes.discard(key)
+            children: list[yaml.Node] = (
+                [n for pair in node.value for n in pair]
+                if isinstance(node, yaml.MappingNode)
+                else list(node.value)
+            )
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[key] > MAX_YAML_NODES:
+                raise _YamlRefused(
+                    f"aliases expand to more than {MAX_YAML_NODES:,} values{_line(node)} (an alias bomb?); "
+                    "refused before it exhausts memory; write the values out or use fewer aliases"
+                )
+            continue
+        if key in sizes:
+            continue
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            sizes[key] = 1
+            continue
+        if key in open_nodes:
+            raise _YamlRefused(_RECURSIVE.format(where=_line(node)))
+        open_nodes.add(key)
+        stack.append((node, True))
+        kids = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
+        for child in kids:
+            if id(child) in open_nodes:
+                raise _YamlRefused(_RECURSIVE.format(where=_line(child)))
+            if id(child) not in sizes:
+                stack.append((child, False))
+
+
 def read_yaml_file(path: str | Path, kind: str, empty_message: str | None = None) -> Any:
     """Read a YAML file, turning every way it can fail into a one-line :class:`ScenarioError`.
+
+    The file must be a regular file of at most :data:`MAX_YAML_BYTES` (a FIFO or device is
+    refused instead of hanging); the YAML may nest at most :data:`MAX_YAML_DEPTH` levels,
+    expand to at most :data:`MAX_YAML_NODES` values through its aliases, and repeat no key in a
+    mapping (a repeated key is refused, not silently replaced by the last one).
 
     Parameters
     ----------
@@ -808,11 +965,11 @@ def read_yaml_file(path: str | Path, kind: str, empty_message: str | None = None
     """
     source = str(path)
     try:
-        raw = Path(path).read_bytes()
+        raw = read_regular_file(path, MAX_YAML_BYTES)
     except FileNotFoundError:
         raise ScenarioError(source, "", "file not found") from None
-    except IsADirectoryError:
-        raise ScenarioError(source, "", f"is a directory, not a {kind} file") from None
+    except InputFileError as exc:
+        raise ScenarioError(source, "", f"{exc}; expected a YAML {kind} file") from None
     except OSError as exc:
         raise ScenarioError(source, "", f"cannot be read ({exc.strerror or exc})") from None
     try:
@@ -822,7 +979,9 @@ def read_yaml_file(path: str | Path, kind: str, empty_message: str | None = None
     if empty_message is not None and not text.strip():
         raise ScenarioError(source, "", empty_message)
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_GuardedLoader)  # noqa: S506 - a SafeLoader with limits
+    except _YamlRefused as exc:
+        raise ScenarioError(source, "", str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

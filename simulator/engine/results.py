@@ -9,10 +9,7 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..common.output import OutputExistsError, check_output_folder, write_files
 from ..config.scenario import Scenario
 from ..levers.referral import SOCIAL_SOURCES
 from .channels import LEDGER_FIELDS
@@ -56,10 +54,6 @@ RESULT_FILES = (
     "levers_daily.csv",
     "scenario.yaml",
 )
-
-
-class OutputExistsError(FileExistsError):
-    """The output folder already holds results that would be overwritten."""
 
 
 @dataclass
@@ -117,8 +111,9 @@ class SimulationResult:
     def save(self, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
         """Write ``summary.json``, ``daily.csv``, ``channels_daily.csv`` and ``customers.csv``.
 
-        Files are written to a temporary folder next to ``out_dir`` and moved in place only
-        when all are complete, so a failure never leaves half the results.
+        Written in one output transaction (:mod:`simulator.common.output`): staged on the
+        folder's own file system and sealed by ``manifest.json``, so a failure or a kill never
+        leaves half the results.
 
         Raises
         ------
@@ -136,7 +131,6 @@ class SimulationResult:
         }
         for table_name, table in self.tables.items():
             writers[f"{table_name}.csv"] = table.to_csv
-        check_output_folder(Path(out_dir), overwrite)
         return write_files(out_dir, writers, overwrite)
 
     def kpi_table(self) -> pd.DataFrame:
@@ -230,61 +224,6 @@ def write_scenario(scenario: Scenario, path: Path) -> None:
 
     data = scenario.model_dump(mode="json", exclude_none=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-
-
-def write_files(
-    out_dir: str | Path, writers: Mapping[str, Callable[[Path], object]], overwrite: bool = False
-) -> list[Path]:
-    """Write files into a folder all at once: staged in a temporary folder, then moved in place.
-
-    Parameters
-    ----------
-    out_dir
-        The output folder (created if needed).
-    writers
-        File name -> function writing that file at the path it is given.
-    overwrite
-        Replace files of these names already in ``out_dir``.
-
-    Raises
-    ------
-    OutputExistsError
-        When ``out_dir`` already holds one of the files and ``overwrite`` is false; nothing is
-        written then, nor when a writer fails.
-    """
-    out = Path(out_dir)
-    check_output_folder(out, overwrite, tuple(writers))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        for name, write in writers.items():
-            write(staging / name)
-        out.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name in writers:
-            os.replace(staging / name, out / name)
-            written.append(out / name)
-        return written
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def check_output_folder(out: Path, overwrite: bool, files: tuple[str, ...] = RESULT_FILES) -> None:
-    """Refuse an output folder that is a file, or that holds result files, unless overwriting.
-
-    Raises
-    ------
-    OutputExistsError
-        With a one-line message naming the folder and the file in the way.
-    """
-    if out.exists() and not out.is_dir():
-        raise OutputExistsError(f"{out}: exists and is not a folder; choose another --out")
-    if not overwrite:
-        for name in files:
-            if (out / name).exists():
-                raise OutputExistsError(
-                    f"{out}: already holds {name}; choose another --out folder or pass --overwrite"
-                )
 
 
 def _jsonable(values: dict[str, float]) -> dict[str, float | None]:

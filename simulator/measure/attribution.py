@@ -473,11 +473,13 @@ class AttributionReport:
         truth = self.truth[basis]
         total = float(truth.sum())
         credit = self.credit[basis]
+        # No incremental value at all (a tiny or spend-free run): shares are undefined, not an error.
         table = pd.DataFrame(
             {
                 "truth_share": truth / total if total != 0 else np.nan,
                 "truth_share_se": self.truth[f"{basis}_se"] / abs(total) if total != 0 else np.nan,
-            }
+            },
+            index=truth.index,
         )
         for model in self.models:
             column = credit[model]
@@ -553,6 +555,11 @@ class AttributionReport:
             "error of share (model - truth)",
             errors.to_string(float_format=lambda v: f"{v:+.3f}"),
         ]
+        if float(self.truth[basis].sum()) == 0:
+            lines.append(
+                f"Note: no channel's spend changed the {unit} on these seeds (truth 0 for all), so "
+                "true shares and the models' errors are undefined (NaN); use more agents, days or seeds."
+            )
         return "\n".join(lines)
 
     def save(self, out_dir: str | Path, overwrite: bool = False, paths: bool = False) -> list[Path]:

@@ -129,12 +129,21 @@ def apply_patch(scenario: Scenario, patch: Patch, source: str = "<variant>") -> 
     ------
     ScenarioError
         One line naming ``source`` and the field: an unknown channel name (``channels.NAME``)
-        or any rule of the scenario schema that the patched scenario breaks.
+        or any rule of the scenario schema that the patched scenario breaks; a top-level field
+        given as null (``channels: null`` would otherwise be ignored).
     """
     if not isinstance(patch, Mapping):
         raise ScenarioError(source, "", "a variant must be a mapping of scenario fields to change")
     data = scenario.model_dump(mode="python")
     patch = dict(patch)
+    for key, value in patch.items():
+        if value is None:
+            raise ScenarioError(
+                source,
+                key,
+                "is empty (null); a variant changes a field by giving its new value - "
+                "leave the field out to keep the scenario's",
+            )
     channel_patch = patch.pop("channels", None)
     if isinstance(channel_patch, Mapping):
         by_name = {channel["name"]: channel for channel in data["channels"]}

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
+from .measures import MEASURES
+
 __all__ = ["HEADLINE_KPIS", "format_kpi", "format_range", "html_table", "kpi_table_html", "range_column"]
 
 HEADLINE_KPIS = (
@@ -32,7 +34,8 @@ HEADLINE_KPIS = (
 )
 """The KPIs shown first (in notebooks and reports), in this order."""
 
-RATIO_NAMES = ("roi", "roas", "marginal_roi")
+RATIO_NAMES = tuple(name for name in MEASURES if not name.endswith("_per_1000"))
+"""Measures of return (:data:`simulator.common.measures.MEASURES`) shown as ratios."""
 PERCENT_WORDS = ("rate", "conversion", "share", "_pct")
 
 
@@ -40,7 +43,8 @@ def format_kpi(name: str, value: object) -> str:
     """A value for display, by what its name says it is.
 
     Shares and rates (names with ``rate``, ``conversion``, ``share`` or ``_pct``) as percents,
-    ratios (``roi``, ``roas``, ``marginal_roi``, ``*_roi``) with two decimals, other numbers
+    ratios (the measures of return: ``roi``, ``roas``, ``marginal_roi``, ``last_touch_roas``...,
+    and ``*_roi``) with two decimals, other numbers
     (currency, people) with thousands separators; None and non-finite numbers as ``n/a``,
     anything else as text.
 
@@ -101,6 +105,7 @@ def html_table(
     by_row: bool = False,
     index_name: str | None = None,
     readable_headers: bool = False,
+    headers: Sequence[str] | None = None,
 ) -> str:
     """An HTML table of ``frame`` with every number formatted by :func:`format_kpi`.
 
@@ -118,9 +123,15 @@ def html_table(
     readable_headers
         Show column names with spaces for underscores (``current spend``); numbers are still
         formatted by the column's own name.
+    headers
+        Header text of each column (with units, say); numbers are still formatted by the
+        column's own name.
     """
     header = [index_name if index_name is not None else str(frame.index.name or "")]
-    header += [str(column).replace("_", " ") if readable_headers else str(column) for column in frame.columns]
+    if headers is not None:
+        header += [str(text) for text in headers]
+    else:
+        header += [str(c).replace("_", " ") if readable_headers else str(c) for c in frame.columns]
     rows = []
     for label, values in zip(frame.index, frame.itertuples(index=False), strict=True):
         cells = [

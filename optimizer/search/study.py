@@ -16,7 +16,12 @@ Storages (README "Running on a cluster"):
   process marks it failed and runs its parameters again (at most twice);
 - ``journal:PATH`` (``journal:///ABSOLUTE/PATH``) - Optuna's journal file, an append-only log
   that processes on machines sharing a file system (NFS) append to under a file lock. It has no
-  heartbeat: the trial of a process that died stays ``RUNNING`` (it never counts as finished).
+  heartbeat: the trial of a process of another machine that died stays ``RUNNING`` (it never
+  counts as finished).
+
+Resuming a study on a machine fails at once the running trials of that machine's processes that
+died, and runs their parameters again before any new trial (:mod:`~optimizer.search.owners`),
+whatever the storage.
 
 Every URL shown (printout, errors, ``recommendation.json``) has its password masked by
 :func:`simulator.common.secrets.mask_url`.
@@ -35,6 +40,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import optuna
+import sqlalchemy
 from optuna.storages.journal import JournalFileBackend
 
 from simulator.common.secrets import mask_secrets, mask_url, url_secrets
@@ -42,6 +48,7 @@ from simulator.config.scenario import Scenario, ScenarioError
 from simulator.config.search import SearchSettings
 from simulator.measure.executor import check_workers, get_executor, progress_bar
 
+from .owners import OwnerSampler, enqueue_again, retry_cut_off
 from .trials import FINISHED, finished, prunes, trial_objective
 
 __all__ = [
@@ -159,13 +166,18 @@ def _storage(url: str | None, heartbeat: int | None = None) -> optuna.storages.B
             if url.startswith(JOURNAL):
                 backend = JournalFileBackend(str(_journal_path(url)))
                 return optuna.storages.JournalStorage(backend)
-            return optuna.storages.RDBStorage(
+            sqlite = url.startswith("sqlite")
+            storage = optuna.storages.RDBStorage(
                 url,
-                engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None,
+                # pysqlite's own transactions would begin at the first write (see below)
+                engine_kwargs={"connect_args": {"timeout": 60, "isolation_level": None}} if sqlite else None,
                 heartbeat_interval=heartbeat,
                 grace_period=3 * heartbeat,
-                failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=2),
+                failed_trial_callback=enqueue_again,
             )
+            if sqlite:
+                sqlalchemy.event.listen(storage.engine, "begin", _begin_immediate)
+            return storage
     except Exception as exc:  # noqa: BLE001 - any driver, network or URL failure is bad input
         reason = mask_secrets(" ".join(f"{type(exc).__name__}: {exc}".split()), [url])
         if len(reason) > 200:
@@ -173,6 +185,19 @@ def _storage(url: str | None, heartbeat: int | None = None) -> optuna.storages.B
         if isinstance(exc, ImportError):  # the database driver
             reason += '; install the drivers of the cluster extra: pip install -e ".[cluster]"'
         raise ScenarioError("storage", "", f"{shown} cannot be opened ({reason})") from None
+
+
+def _begin_immediate(connection: sqlalchemy.engine.Connection) -> None:
+    """Begin every SQLite transaction of the study holding the file's write lock.
+
+    Optuna changes a trial's state by reading it and then writing it (a waiting trial becomes
+    running only if it is still waiting). pysqlite begins its transaction at the first write,
+    so two processes could both read "waiting" and both take the trial: two workers resuming a
+    study ran the same retried trial, and the second to finish failed with "Cannot tell a
+    COMPLETE trial". Begun immediately (SQLAlchemy's recipe for pysqlite), each read-and-write
+    is one transaction that the other processes wait for (up to the 60 s busy timeout).
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def heartbeat_seconds() -> int:
@@ -274,8 +299,20 @@ class _Job:
     heartbeat: int
 
 
+class _Random(OwnerSampler, optuna.samplers.RandomSampler):
+    """Random sampling; trials record their owner."""
+
+
+class _NSGAII(OwnerSampler, optuna.samplers.NSGAIISampler):
+    """NSGA-II; trials record their owner."""
+
+
+class _TPE(OwnerSampler, optuna.samplers.TPESampler):
+    """TPE; trials record their owner."""
+
+
 def _sampler(settings: SearchSettings, seed: int) -> optuna.samplers.BaseSampler:
-    """TPE by default, for one or two objectives.
+    """TPE by default, for one or two objectives; every trial records its owner process.
 
     With two objectives NSGA-II spends its first generation (20 trials) sampling at random and
     needs several generations to improve on it; with a budget of a few dozen trials, TPE's
@@ -284,12 +321,12 @@ def _sampler(settings: SearchSettings, seed: int) -> optuna.samplers.BaseSampler
     """
     seed %= 2**32  # Optuna's samplers (numpy RandomState) take seeds below 2**32; scenario seeds go to 2**63
     if settings.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
+        return _Random(seed=seed)
     if settings.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=20)
+        return _NSGAII(seed=seed, population_size=20)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True)
+        return _TPE(seed=seed, n_startup_trials=10, multivariate=True)
 
 
 def _pruner(settings: SearchSettings) -> optuna.pruners.BasePruner:
@@ -360,11 +397,15 @@ def run_search(
     """Open (or resume) the study and run trials until ``settings.trials`` have finished.
 
     The sampler is seeded with the scenario's seed plus the trials already finished, so a
-    resumed study does not repeat the policies it started with. Returns the study and the wall
-    time of the trials (seconds).
+    resumed study does not repeat the policies it started with. Trials left running by dead
+    processes of this machine are failed and their parameters run first
+    (:func:`~optimizer.search.owners.retry_cut_off`). Returns the study and the wall time of the
+    trials (seconds).
     """
     workers = check_workers(workers, "optimize")
     study = _open_study(scenario, settings, seeds, storage, study_name)
+    if storage is not None:
+        retry_cut_off(study)
     done = len(finished(study))
     sampler_seed = scenario.seed + done
     job = _Job(scenario, settings, tuple(seeds), storage, study_name, sampler_seed, heartbeat_seconds())

@@ -39,7 +39,10 @@ so the command prints its usual interrupted message and leaves no process behind
 processes ignore Ctrl-C (the main process decides) and end on the stop signal (SIGTERM), which
 on Linux they also receive when the main process dies, even by SIGKILL (``PR_SET_PDEATHSIG``).
 Tasks mapped with ``graceful=True`` (the Optuna trials) are instead interrupted at their next
-:func:`check_stop`, so a trial cut off is marked failed rather than left running.
+:func:`check_stop`, so a trial cut off is marked failed rather than left running. The main
+process likewise takes an interrupt only outside the caller's ``tick`` (which reads the study):
+an interrupt in the middle of an SQLite read would keep its read lock while the stopped
+workers wait to write their failed trials.
 
 On a Dask cluster a stop cancels the tasks not finished; Dask cannot end a running task, so a
 task already running finishes on its worker and its result is dropped, but a graceful task sees
@@ -211,7 +214,9 @@ class Executor(ABC):
             Show the progress bar.
         tick
             Called about every ``every`` seconds (and after each task) while workers run, for
-            progress that tasks report elsewhere (the trials of a shared Optuna study).
+            progress that tasks report elsewhere (the trials of a shared Optuna study). A
+            Ctrl-C or SIGTERM arriving while it runs takes effect when it returns, so it never
+            cuts a read of that shared state in half.
         every
             Seconds between calls of ``tick``.
         graceful
@@ -268,8 +273,7 @@ class LocalExecutor(Executor):
         if self.workers == 1 or len(tasks) <= 1:
             for index, task in enumerate(tasks):
                 yield index, fn(task)
-                if options.tick is not None:
-                    options.tick()
+                _tick(options)
             return
         wrapped = partial(_invoke, fn, options.graceful)
         yield from _in_pool(wrapped, tasks, min(self.workers, len(tasks)), options)
@@ -319,7 +323,7 @@ class DaskExecutor(Executor):
                     for future in sorted(ready, key=lambda f: index[f.key]):
                         yield index[future.key], future.result()
                     if options.tick is not None and (ready or time.monotonic() >= next_tick):
-                        options.tick()
+                        _tick(options)
                         next_tick = time.monotonic() + options.every
                     if not ready:
                         time.sleep(0.05)
@@ -405,6 +409,57 @@ def get_executor(workers: int = 1, scheduler: str | None = None, source: str = "
     """
     backend, address = _backend(scheduler, source)
     return backend(check_workers(workers, source, scheduler), address, source)
+
+
+# --------------------------------------------------------------------------- interrupts
+
+
+_HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Interrupts the main process holds while a tick runs (Ctrl-C, and ``kill``'s default)."""
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """In the main thread: a SIGINT or SIGTERM arriving in the block takes effect once it ends.
+
+    A tick reads shared state (the trials of an Optuna study); an interrupt raised in the middle
+    of that read would keep its database cursor alive in the traceback while the stop waits for
+    the graceful workers - and an SQLite cursor left open holds the file's read lock, so the
+    workers could not record their stopped trials as failed before being killed. Held, the
+    interrupt is raised right after the read, where nothing is open. A second one of the same
+    signal during the block takes effect at once (a tick stuck on a lock stays interruptible).
+    Python handlers only: a signal ignored or left to the system is not touched.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous: dict[int, Callable[[int, FrameType | None], Any]] = {}
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        if signum in held:
+            previous[signum](signum, frame)
+        held.append(signum)
+
+    for signum in _HELD_SIGNALS:
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            previous[signum] = handler
+            signal.signal(signum, hold)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(held):
+            signal.raise_signal(number)
+
+
+def _tick(options: MapOptions) -> None:
+    """Call the caller's progress function, with interrupts held until it returns."""
+    if options.tick is not None:
+        with _interrupts_held():
+            options.tick()
 
 
 # --------------------------------------------------------------------------- Dask
@@ -494,8 +549,7 @@ def _in_pool(
             done, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=futures.__getitem__):
                 yield futures[future], future.result()
-            if options.tick is not None:
-                options.tick()
+            _tick(options)
         complete = True
     finally:
         if complete:

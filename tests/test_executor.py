@@ -340,10 +340,24 @@ def _study(storage: str) -> list[Any]:
 
 
 def _owned_and_running(trials: list[Any], count: int) -> bool:
-    """``count`` trials run, each with its owner recorded (Optuna calls before_trial right after
-    creating a trial; a process killed before that is left to the heartbeat)."""
+    """``count`` trials simulate: each has its owner and every parameter of the search recorded.
+
+    Optuna calls before_trial (the owner) right after creating a trial; a process killed before
+    that is left to the heartbeat. A trial killed while its parameters are still being chosen
+    has only some of them, and its retry chooses the rest: the checks compare whole policies.
+    """
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
     running = [t for t in trials if t.state.name == "RUNNING" and "owner" in t.system_attrs]
-    return len(running) == count and any(t.state.name == "COMPLETE" for t in trials)
+    return (
+        bool(complete)
+        and len(running) == count
+        and all(len(t.params) == len(complete[0].params) for t in running)
+    )
+
+
+def _retries(trials: list[Any], trial: Any) -> list[Any]:
+    """The trials enqueued again with the parameters of ``trial`` (the last of their retry history)."""
+    return [t for t in trials if t.system_attrs.get("retry_history", [None])[-1] == trial.number]
 
 
 def _resume_checks(trials: list[Any], target: int, processes: int) -> list[Any]:
@@ -354,8 +368,11 @@ def _resume_checks(trials: list[Any], target: int, processes: int) -> list[Any]:
     assert "RUNNING" not in states and "WAITING" not in states, states
     failed = [t for t in trials if t.state.name == "FAIL"]
     for trial in failed:
-        retries = [t for t in trials if t.system_attrs.get("failed_trial") == trial.number]
-        assert len(retries) == 1 and retries[0].state.name in ("COMPLETE", "PRUNED"), (trial.number, states)
+        retries = _retries(trials, trial)
+        assert len(retries) == 1 and retries[0].state.name in ("COMPLETE", "PRUNED", "FAIL"), (
+            trial.number,
+            states,
+        )
         assert retries[0].params == trial.params
     return failed
 
@@ -383,7 +400,7 @@ def test_a_resume_right_after_sigkill_retries_the_cut_off_trial_first(tmp_path: 
     process.wait(30)
     before = _study(storage)
     cut = [t for t in before if t.state.name == "RUNNING"]
-    assert len(cut) == 1  # the trial the process ran in (the only process)
+    assert len(cut) == 1  # the trial the process ran (the only process)
     started = time.monotonic()
     resumed = subprocess.run(
         command, cwd=ROOT, env=os.environ | _NO_HEARTBEAT, capture_output=True, text=True
@@ -393,8 +410,7 @@ def test_a_resume_right_after_sigkill_retries_the_cut_off_trial_first(tmp_path: 
     trials = _study(storage)
     failed = _resume_checks(trials, target, processes=1)
     assert [t.number for t in failed] == [cut[0].number]
-    retry = next(t for t in trials if t.system_attrs.get("failed_trial") == cut[0].number)
-    assert retry.number == len(before)  # the first trial of the resume, before any new policy
+    assert [t.number for t in _retries(trials, cut[0])] == [len(before)]  # the resume's first trial
 
 
 @pytest.mark.slow
@@ -418,11 +434,12 @@ def test_ctrl_c_of_optimize_with_two_workers_fails_the_cut_off_trials_and_a_resu
     assert process.wait(STOP_SECONDS + 30) == 130, (tmp_path / "stderr.txt").read_text()
     interrupted = _study(storage)
     states = [t.state.name for t in interrupted]
-    assert "RUNNING" not in states, states  # the two cut-off trials were failed at once...
-    waiting = [t for t in interrupted if t.state.name == "WAITING"]
+    assert "RUNNING" not in states, states  # the cut-off trials were failed at once...
     failed = [t for t in interrupted if t.state.name == "FAIL"]
-    assert len(failed) == 2 and len(waiting) == 2, states  # ...and enqueued again
-    assert sorted(t.system_attrs["failed_trial"] for t in waiting) == sorted(t.number for t in failed)
+    # ...one per worker, or none for a worker stopped as its trial ended (it starts no other)
+    assert 1 <= len(failed) <= 2, states
+    for trial in failed:  # ...and enqueued again
+        assert [t.state.name for t in _retries(interrupted, trial)] == ["WAITING"], states
     resumed = subprocess.run(
         command, cwd=ROOT, env=os.environ | _NO_HEARTBEAT, capture_output=True, text=True
     )

@@ -46,7 +46,7 @@ from optuna.storages.journal import JournalFileBackend
 from simulator.common.secrets import mask_secrets, mask_url, url_secrets
 from simulator.config.scenario import Scenario, ScenarioError
 from simulator.config.search import SearchSettings
-from simulator.measure.executor import check_workers, get_executor, progress_bar
+from simulator.measure.executor import check_stop, check_workers, get_executor, progress_bar
 
 from .owners import OwnerSampler, enqueue_again, retry_cut_off
 from .trials import FINISHED, finished, prunes, trial_objective
@@ -355,6 +355,7 @@ def _run_trials(job: _Job, progress: Callable[[optuna.Study], None] | None = Non
     ]
     if progress is not None:
         callbacks.append(lambda s, _: progress(s))
+    callbacks.append(lambda _s, _t: check_stop())  # a worker told to stop starts no other trial
     objective = trial_objective(job.scenario, job.settings, job.seeds)
     study.optimize(objective, callbacks=callbacks, gc_after_trial=False)
 

@@ -330,13 +330,20 @@ def test_killing_optimize_leaves_no_worker_and_no_trial_running(how: signal.Sign
 
 
 def _study(storage: str) -> list[Any]:
-    """The trials of the one study in ``storage`` (none before it exists)."""
+    """The trials of the one study in ``storage`` (none before optimize has created it).
+
+    Read without creating Optuna's tables: creating them here would race with optimize's own
+    creation of the new file ("table ... already exists").
+    """
     import optuna
 
     if not Path(storage.removeprefix("sqlite:///")).exists():
         return []
-    backend = optuna.storages.RDBStorage(storage)
-    return [t for s in backend.get_all_studies() for t in backend.get_all_trials(s._study_id)]
+    try:
+        backend = optuna.storages.RDBStorage(storage, skip_table_creation=True)
+        return [t for s in backend.get_all_studies() for t in backend.get_all_trials(s._study_id)]
+    except Exception:  # noqa: BLE001 - the tables are not created yet
+        return []
 
 
 def _owned_and_running(trials: list[Any], count: int) -> bool:

@@ -34,6 +34,11 @@ import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simulator.config.scenario import Scenario
+    from simulator.config.search import SearchSettings
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 MAX_VALUE_HORIZON_DAYS = 3650
@@ -170,6 +175,12 @@ def _add_run_options(
     )
     if workers:
         command.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
+        command.add_argument(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="run the simulations on the Dask cluster at tcp://HOST:PORT (default: "
+            "$COMMERCE_SIM_SCHEDULER, else local); optimize: --workers trial processes run there",
+        )
 
 
 def _add_output_options(
@@ -817,6 +828,7 @@ def _optimize(args: argparse.Namespace) -> int:
             storage = f"sqlite:///{args.out / STUDY_FILE}"
     progress = not args.no_progress and sys.stderr.isatty()
     try:
+        storage, location = _study_location(args, storage, scenario, settings)
         result = optimize(
             scenario,
             settings,
@@ -839,8 +851,27 @@ def _optimize(args: argparse.Namespace) -> int:
     elif storage is not None:
         result.storage = mask_url(storage)  # recommendation.json and the printout never hold a secret
     print(mask_secrets(result.to_text(), [storage]))
+    print(location)
     _write_outputs(args, lambda: result.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
+
+
+def _study_location(
+    args: argparse.Namespace, storage: str | None, scenario: Scenario, settings: SearchSettings
+) -> tuple[str | None, str]:
+    """The storage URL made absolute (the same file for every worker) and where the study is.
+
+    Once the storage opens, where the study is and the ``optuna-dashboard`` command that watches
+    it are said on standard error (to watch the trials while they run) and returned for the
+    printout; a storage that does not open is the command's one-line error.
+    """
+    from optimizer.search import absolute_storage, check_storage, default_study_name, study_location
+
+    storage = absolute_storage(storage) if storage is not None else None
+    check_storage(storage)
+    location = study_location(storage, args.study_name or default_study_name(scenario, settings))
+    print(location, file=sys.stderr)
+    return storage, location
 
 
 def _check_out(args: argparse.Namespace, files: Sequence[str]) -> None:
@@ -921,6 +952,24 @@ def _check_plausibility(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _on_scheduler(args: argparse.Namespace, handler: Callable[[argparse.Namespace], int]) -> int:
+    """Run the command with its executors on ``--scheduler`` (else the environment's, else local).
+
+    A cluster is said on standard error first (workers, dashboard), or refused in one line
+    when it does not answer, before any simulation.
+    """
+    from simulator.measure.executor import get_executor, use_scheduler
+
+    scheduler = getattr(args, "scheduler", None)
+    if not hasattr(args, "workers"):
+        return handler(args)
+    with use_scheduler(scheduler):
+        where = get_executor(1, source=args.command).describe()
+        if where is not None:
+            print(where, file=sys.stderr)
+        return handler(args)
+
+
 class _Terminated(BaseException):
     """SIGTERM, raised in the main thread so output transactions clean up as for Ctrl-C."""
 
@@ -969,7 +1018,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("always", ScenarioWarning)
         warnings.showwarning = lambda message, *rest: say(f"warning: {message}")
         try:
-            return handlers[args.command](args)
+            return _on_scheduler(args, handlers[args.command])
         except (
             ScenarioError,
             OutputError,

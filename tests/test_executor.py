@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -27,6 +29,7 @@ from simulator.measure.executor import (
     LocalExecutor,
     MapOptions,
     available_cpus,
+    check_stop,
     check_workers,
     get_executor,
 )
@@ -181,10 +184,10 @@ def test_a_backend_plugs_in_through_the_registry_without_touching_callers(
 
 
 def test_an_address_no_backend_serves_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ScenarioError, match=r"^replicate: scheduler: no executor backend serves 'tcp://h:1'"):
-        get_executor(1, "tcp://h:1", source="replicate")
-    monkeypatch.setenv(SCHEDULER_ENV, "tcp://h:1")
-    with pytest.raises(ScenarioError, match=rf"^replicate: {SCHEDULER_ENV}: .*backends: local"):
+    with pytest.raises(ScenarioError, match=r"^replicate: scheduler: no executor backend serves 'ftp://h:1'"):
+        get_executor(1, "ftp://h:1", source="replicate")
+    monkeypatch.setenv(SCHEDULER_ENV, "ftp://h:1")
+    with pytest.raises(ScenarioError, match=rf"^replicate: {SCHEDULER_ENV}: .*backends: local, tcp$"):
         check_workers(1)
 
 
@@ -231,6 +234,62 @@ def test_ctrl_c_cancels_pending_tasks_and_ends_the_workers() -> None:
     assert _wait_until(lambda: not [p for p in seen if _running(p)], 5)
 
 
+def _record_stop(paths: tuple[str, str]) -> None:
+    """A graceful task that, told to stop, writes its stop to an SQLite file (as a trial its FAIL)."""
+    database, marker = paths
+    Path(marker).write_text("running")
+    try:
+        while True:
+            check_stop()
+            time.sleep(0.02)
+    except KeyboardInterrupt:
+        with contextlib.closing(sqlite3.connect(database, timeout=60)) as connection, connection:
+            connection.execute("INSERT INTO stops VALUES (?)", (marker,))
+        raise
+
+
+def test_an_interrupt_during_a_read_of_the_shared_file_lets_stopped_workers_write_it(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C landing while the progress reads the study must not lock the workers out of it.
+
+    An interrupt raised inside the read keeps the cursor (and SQLite's read lock) alive in its
+    traceback during the stop; the workers' writes then wait until they are killed - the
+    optimize trials left RUNNING after SIGINT or SIGTERM (issue 19 item 15).
+    """
+    database = str(tmp_path / "shared.db")
+    with contextlib.closing(sqlite3.connect(database)) as connection, connection:
+        connection.execute("CREATE TABLE stops (marker TEXT)")
+        connection.execute("CREATE TABLE rows (n INTEGER)")
+        connection.executemany("INSERT INTO rows VALUES (?)", [(n,) for n in range(100)])
+    markers = [str(tmp_path / f"task{k}") for k in range(2)]
+
+    def read_and_get_interrupted() -> None:
+        if not all(Path(marker).exists() for marker in markers):
+            return
+        with contextlib.closing(sqlite3.connect(database)) as reader:
+            cursor = reader.execute("SELECT n FROM rows")
+            cursor.fetchone()  # a read under way holds the file's read lock
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C arrives now
+            time.sleep(0.5)
+            cursor.close()
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        get_executor(2).map(
+            _record_stop,
+            [(database, marker) for marker in markers],
+            label="stops",
+            tick=read_and_get_interrupted,
+            every=0.1,
+            graceful=True,
+        )
+    assert time.monotonic() - started < STOP_SECONDS  # not the watchdog's kill
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        stops = sorted(row[0] for row in connection.execute("SELECT marker FROM stops"))
+    assert stops == markers  # both workers recorded their stop
+
+
 def _start(argv: Sequence[str], tmp: Path) -> tuple[subprocess.Popen[str], list[int]]:
     """Start ``run.py ARGV`` in its own session; wait until its worker processes run."""
     process = subprocess.Popen(
@@ -268,6 +327,133 @@ def test_killing_optimize_leaves_no_worker_and_no_trial_running(how: signal.Sign
         f"workers still running after {how.name} of the main process"
     )
     assert "RUNNING" not in _trial_states(storage)  # cut-off trials were marked failed
+
+
+def _study(storage: str) -> list[Any]:
+    """The trials of the one study in ``storage`` (none before optimize has created it).
+
+    Read without creating Optuna's tables: creating them here would race with optimize's own
+    creation of the new file ("table ... already exists").
+    """
+    import optuna
+
+    if not Path(storage.removeprefix("sqlite:///")).exists():
+        return []
+    try:
+        backend = optuna.storages.RDBStorage(storage, skip_table_creation=True)
+        return [t for s in backend.get_all_studies() for t in backend.get_all_trials(s._study_id)]
+    except Exception:  # noqa: BLE001 - the tables are not created yet
+        return []
+
+
+def _owned_and_running(trials: list[Any], count: int) -> bool:
+    """``count`` trials simulate: each has its owner and every parameter of the search recorded.
+
+    Optuna calls before_trial (the owner) right after creating a trial; a process killed before
+    that is left to the heartbeat. A trial killed while its parameters are still being chosen
+    has only some of them, and its retry chooses the rest: the checks compare whole policies.
+    """
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    running = [t for t in trials if t.state.name == "RUNNING" and "owner" in t.system_attrs]
+    return (
+        bool(complete)
+        and len(running) == count
+        and all(len(t.params) == len(complete[0].params) for t in running)
+    )
+
+
+def _retries(trials: list[Any], trial: Any) -> list[Any]:
+    """The trials enqueued again with the parameters of ``trial`` (the last of their retry history)."""
+    return [t for t in trials if t.system_attrs.get("retry_history", [None])[-1] == trial.number]
+
+
+def _resume_checks(trials: list[Any], target: int, processes: int) -> list[Any]:
+    """Reached, nothing running or waiting; each failed trial run again once with its parameters."""
+    states = [t.state.name for t in trials]
+    finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert target <= len(finished) <= target + processes - 1, states
+    assert "RUNNING" not in states and "WAITING" not in states, states
+    failed = [t for t in trials if t.state.name == "FAIL"]
+    for trial in failed:
+        retries = _retries(trials, trial)
+        assert len(retries) == 1 and retries[0].state.name in ("COMPLETE", "PRUNED", "FAIL"), (
+            trial.number,
+            states,
+        )
+        assert retries[0].params == trial.params
+    return failed
+
+
+def _optimize(out: Path, workers: int, trials: int) -> list[str]:
+    argv = ["optimize", "scenarios/fashion_social_brand.yaml", "--agents", "3000", "--days", "120"]
+    argv += ["--seeds", "1", "--no-budget", "--trials", str(trials), "--workers", str(workers)]
+    return [*argv, "--out", str(out), "--no-progress"]
+
+
+# Heartbeat of the resume tests: failing a dead process's trial after 30 minutes, so only the
+# resume's owner check can retry it in time.
+_NO_HEARTBEAT = {"COMMERCE_SIM_HEARTBEAT_SECONDS": "600", "PYTHONPATH": str(ROOT)}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="trial owners are identified on Linux")
+def test_a_resume_right_after_sigkill_retries_the_cut_off_trial_first(tmp_path: Path) -> None:
+    out, target = tmp_path / "study", 5
+    storage = f"sqlite:///{out / 'study.db'}"
+    command = [sys.executable, "run.py", *_optimize(out, 1, target)]
+    process = subprocess.Popen(command, cwd=ROOT, env=os.environ | _NO_HEARTBEAT, stdout=subprocess.DEVNULL)
+    assert _wait_until(lambda: _owned_and_running(_study(storage), 1), 300), "no trial ran"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(30)
+    before = _study(storage)
+    cut = [t for t in before if t.state.name == "RUNNING"]
+    assert len(cut) == 1  # the trial the process ran (the only process)
+    started = time.monotonic()
+    resumed = subprocess.run(
+        command, cwd=ROOT, env=os.environ | _NO_HEARTBEAT, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert time.monotonic() - started < 1800  # well within the heartbeat's grace period
+    trials = _study(storage)
+    failed = _resume_checks(trials, target, processes=1)
+    assert [t.number for t in failed] == [cut[0].number]
+    assert [t.number for t in _retries(trials, cut[0])] == [len(before)]  # the resume's first trial
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="trial owners are identified on Linux")
+def test_ctrl_c_of_optimize_with_two_workers_fails_the_cut_off_trials_and_a_resume_reruns_them(
+    tmp_path: Path,
+) -> None:
+    out, target = tmp_path / "study", 6
+    storage = f"sqlite:///{out / 'study.db'}"
+    command = [sys.executable, "run.py", *_optimize(out, 2, target)]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=os.environ | _NO_HEARTBEAT,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "stderr.txt").open("w"),
+        start_new_session=True,
+    )
+    assert _wait_until(lambda: _owned_and_running(_study(storage), 2), 300), "the two workers ran no trial"
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole group
+    assert process.wait(STOP_SECONDS + 30) == 130, (tmp_path / "stderr.txt").read_text()
+    interrupted = _study(storage)
+    states = [t.state.name for t in interrupted]
+    assert "RUNNING" not in states, states  # the cut-off trials were failed at once...
+    failed = [t for t in interrupted if t.state.name == "FAIL"]
+    # ...one per worker, or none for a worker stopped as its trial ended (it starts no other)
+    assert 1 <= len(failed) <= 2, states
+    for trial in failed:  # ...and enqueued again
+        assert [t.state.name for t in _retries(interrupted, trial)] == ["WAITING"], states
+    resumed = subprocess.run(
+        command, cwd=ROOT, env=os.environ | _NO_HEARTBEAT, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(t.number for t in _resume_checks(_study(storage), target, 2)) == sorted(
+        t.number for t in failed
+    )
 
 
 @pytest.mark.slow

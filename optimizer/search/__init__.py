@@ -53,20 +53,23 @@ from .check import confirm, noise_notes, search_verdict, spend_note
 from .result import OPTIMIZATION_FILES, OptimizationResult, channel_table, trial_number
 from .selection import select, variants
 from .space import apply_policy, default_parameters, search_settings
-from .study import default_study_name, run_search
+from .study import absolute_storage, check_storage, default_study_name, run_search, study_location
 from .trials import candidate_trials, noise_groups, score_policy, trial_params, trials_table
 
 __all__ = [
     "OPTIMIZATION_FILES",
     "STUDY_FILE",
     "OptimizationResult",
+    "absolute_storage",
     "apply_policy",
+    "check_storage",
     "default_parameters",
     "default_study_name",
     "noise_groups",
     "optimize",
     "score_policy",
     "search_settings",
+    "study_location",
 ]
 
 STUDY_FILE = "study.db"

@@ -29,6 +29,7 @@ from simulator.measure.executor import check_stop
 from simulator.measure.replicate import confidence_interval
 
 from ..objectives import OBJECTIVES, get_objective, metric_values
+from .owners import enqueue_again
 from .space import apply_policy
 
 __all__ = ["FINISHED", "noise_groups", "score_policy"]
@@ -121,12 +122,26 @@ def prunes(settings: SearchSettings) -> bool:
 def trial_objective(
     scenario: Scenario, settings: SearchSettings, seeds: Sequence[int]
 ) -> Callable[[optuna.Trial], float | tuple[float, float]]:
-    """The function Optuna calls per trial: sample a policy, simulate it, return the objectives."""
+    """The function Optuna calls per trial: sample a policy, simulate it, return the objectives.
+
+    A trial stopped (``KeyboardInterrupt``: Ctrl-C, or a worker told to stop at ``check_stop``)
+    enqueues its parameters again before Optuna marks it failed, so the study's next trial, in
+    this run or the resumed one, runs them (:func:`~optimizer.search.owners.enqueue_again`).
+    """
     metrics = list(settings.objective)
     prune = prunes(settings)
     interval = settings.pruning.interval_days
 
     def objective(trial: optuna.Trial) -> float | tuple[float, float]:
+        try:
+            return scored(trial)
+        except KeyboardInterrupt as stop:
+            try:
+                enqueue_again(trial.study, trial.study._storage.get_trial(trial._trial_id))
+            finally:
+                raise stop  # the stop wins over a failure to enqueue
+
+    def scored(trial: optuna.Trial) -> float | tuple[float, float]:
         values = _suggest(trial, settings)
         try:
             policy = apply_policy(scenario, values, f"trial {trial.number}")

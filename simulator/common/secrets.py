@@ -101,7 +101,8 @@ def url_secrets(url: str | None) -> list[str]:
     Returns
     -------
     list of str
-        Each secret once, longest first (so a secret containing another is replaced first).
+        Each secret once, longest first (so a secret containing another is replaced first),
+        with the pieces of a secret holding ``@`` (a driver may echo one of them as a host).
     """
     if not url:
         return []
@@ -114,6 +115,9 @@ def url_secrets(url: str | None) -> list[str]:
         if match["value"]:
             found.add(match["value"])
     found |= {unquote(secret) for secret in found}
+    # A driver that reads the first ``@`` as the end of the user part takes the rest of such a
+    # password for the host and echoes it ("failed to resolve host 'S3cr3t@host'").
+    found |= {piece for secret in found for piece in secret.split("@")}
     return sorted((s for s in found if s), key=len, reverse=True)
 
 

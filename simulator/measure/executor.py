@@ -19,6 +19,16 @@ example ``"tcp": DaskExecutor`` for ``tcp://HOST:PORT``). Callers never name a b
     One worker runs the tasks in this process; more run them in a pool of worker processes on
     this machine (fork where the platform has it - no re-import of the caller's script, which
     spawn needs - else spawn), at most :func:`available_cpus` of them (at least 2).
+``tcp://HOST:PORT``
+    A Dask ``distributed`` scheduler (the optional extra ``pip install -e ".[cluster]"``): every
+    task is submitted to the cluster, whose workers run them (``--workers`` does not limit them;
+    for ``optimize`` it is the number of trial processes). Dask's dashboard shows the tasks by
+    the name of their function. The workers must import the same version of the toolkit
+    (README "Running on a cluster"); the results are identical to a local run because each
+    task is a pure function of its scenario and seed.
+
+:func:`use_scheduler` sets the address for a block of code (``run.py --scheduler``), so the
+measures and searches that build their executors deep inside need no scheduler parameter.
 
 Progress and stopping
 ---------------------
@@ -29,7 +39,15 @@ so the command prints its usual interrupted message and leaves no process behind
 processes ignore Ctrl-C (the main process decides) and end on the stop signal (SIGTERM), which
 on Linux they also receive when the main process dies, even by SIGKILL (``PR_SET_PDEATHSIG``).
 Tasks mapped with ``graceful=True`` (the Optuna trials) are instead interrupted at their next
-:func:`check_stop`, so a trial cut off is marked failed rather than left running.
+:func:`check_stop`, so a trial cut off is marked failed rather than left running. The main
+process likewise takes an interrupt only outside the caller's ``tick`` (which reads the study):
+an interrupt in the middle of an SQLite read would keep its read lock while the stopped
+workers wait to write their failed trials.
+
+On a Dask cluster a stop cancels the tasks not finished; Dask cannot end a running task, so a
+task already running finishes on its worker and its result is dropped, but a graceful task sees
+its cancellation at its next :func:`check_stop` (also when the main process dies: the scheduler
+cancels the tasks of a client that disconnects).
 
 >>> from simulator.measure.executor import get_executor
 >>> get_executor(workers=1).map(abs, [-2, 3, -1], label="demo")
@@ -48,9 +66,11 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 from types import FrameType
@@ -60,8 +80,10 @@ from ..config.scenario import ScenarioError
 
 __all__ = [
     "BACKENDS",
+    "CONNECT_SECONDS",
     "SCHEDULER_ENV",
     "STOP_SECONDS",
+    "DaskExecutor",
     "Executor",
     "LocalExecutor",
     "MapOptions",
@@ -70,6 +92,7 @@ __all__ = [
     "check_workers",
     "get_executor",
     "progress_bar",
+    "use_scheduler",
 ]
 
 T = TypeVar("T")
@@ -80,6 +103,12 @@ SCHEDULER_ENV = "COMMERCE_SIM_SCHEDULER"
 
 STOP_SECONDS = 10
 """A worker process told to stop is killed if it has not ended after this many seconds."""
+
+CONNECT_SECONDS = 10
+"""Longest wait for a Dask scheduler to answer before the command stops with a one-line error."""
+
+_scheduler: ContextVar[str | None] = ContextVar("scheduler", default=None)
+"""The address set by :func:`use_scheduler` (``None``: none set)."""
 
 _PR_SET_PDEATHSIG = 1
 """``prctl`` option (linux/prctl.h): the signal a process receives when its parent dies."""
@@ -135,18 +164,25 @@ class Executor(ABC):
         Tasks run at once (worker processes for the local backend).
     address
         The scheduler address the backend was chosen by (``local`` for the local backend).
+    source
+        Name used in error messages (the command or function).
     """
 
     name: ClassVar[str]
     """The address scheme this backend serves (its key in :data:`BACKENDS`)."""
 
-    def __init__(self, workers: int, address: str) -> None:
+    def __init__(self, workers: int, address: str, source: str = "executor") -> None:
         self.workers = workers
         self.address = address
+        self.source = source
 
     @classmethod
     def max_workers(cls) -> int | None:
         """Most workers this backend accepts (``None``: no limit of its own)."""
+        return None
+
+    def describe(self) -> str | None:
+        """One line telling where the tasks run (``None`` for this machine's processes)."""
         return None
 
     def map(
@@ -179,7 +215,9 @@ class Executor(ABC):
             Show the progress bar.
         tick
             Called about every ``every`` seconds (and after each task) while workers run, for
-            progress that tasks report elsewhere (the trials of a shared Optuna study).
+            progress that tasks report elsewhere (the trials of a shared Optuna study). A
+            Ctrl-C or SIGTERM arriving while it runs takes effect when it returns, so it never
+            cuts a read of that shared state in half.
         every
             Seconds between calls of ``tick``.
         graceful
@@ -240,23 +278,94 @@ class LocalExecutor(Executor):
         if self.workers == 1 or len(tasks) <= 1:
             for index, task in enumerate(tasks):
                 yield index, fn(task)
-                if options.tick is not None:
-                    options.tick()
+                _tick(options)
             return
         wrapped = partial(_invoke, fn, options.graceful)
         yield from _in_pool(wrapped, tasks, min(self.workers, len(tasks)), options)
 
 
-BACKENDS: dict[str, type[Executor]] = {"local": LocalExecutor}
-"""Executor backends by scheduler address scheme (``local``; ``tcp`` would be Dask's)."""
+class DaskExecutor(Executor):
+    """Runs every task on the Dask ``distributed`` cluster whose scheduler is at ``address``.
+
+    Each :meth:`~Executor.map` connects a client (at most :data:`CONNECT_SECONDS` seconds),
+    submits the tasks under keys named after their function, yields results as they finish
+    and closes the client; a stop cancels the tasks not finished.
+    """
+
+    name = "tcp"
+
+    def describe(self) -> str:
+        """``Dask scheduler ADDRESS: N workers, M threads; dashboard URL`` (connects to it).
+
+        Raises
+        ------
+        ScenarioError
+            One line when Dask is not installed or the scheduler does not answer.
+        """
+        with _dask_client(self.address, self.source) as client:
+            info = client.scheduler_info(n_workers=-1)
+            workers = info["workers"]
+            threads = sum(int(worker.get("nthreads", 0)) for worker in workers.values())
+            dashboard = client.dashboard_link if "dashboard" in info["services"] else None
+        where = f"dashboard {dashboard}" if dashboard else "no dashboard (install bokeh on the scheduler)"
+        return f"Dask scheduler {self.address}: {len(workers)} worker(s), {threads} thread(s); {where}"
+
+    def _completed(
+        self, fn: Callable[[T], R], tasks: Sequence[T], options: MapOptions
+    ) -> Generator[tuple[int, R], None, None]:
+        from distributed import as_completed
+
+        with _dask_client(self.address, self.source) as client:
+            keys = [f"{_task_name(fn)}-{uuid.uuid4().hex[:8]}-{i}" for i in range(len(tasks))]
+            futures = client.map(partial(_dask_invoke, fn, options.graceful), tasks, key=keys, pure=False)
+            index = {future.key: i for i, future in enumerate(futures)}
+            stream = as_completed(futures, loop=client.loop)
+            complete = False
+            try:
+                next_tick = time.monotonic() + options.every
+                while not stream.is_empty():
+                    ready = stream.next_batch(block=options.tick is None)
+                    for future in sorted(ready, key=lambda f: index[f.key]):
+                        yield index[future.key], future.result()
+                    if options.tick is not None and (ready or time.monotonic() >= next_tick):
+                        _tick(options)
+                        next_tick = time.monotonic() + options.every
+                    if not ready:
+                        time.sleep(0.05)
+                complete = True
+            finally:
+                if not complete:
+                    client.cancel(futures)
+
+
+BACKENDS: dict[str, type[Executor]] = {"local": LocalExecutor, "tcp": DaskExecutor}
+"""Executor backends by scheduler address scheme: ``local``, ``tcp`` (a Dask scheduler)."""
+
+
+@contextlib.contextmanager
+def use_scheduler(address: str | None) -> Iterator[None]:
+    """Executors made in the block without a ``scheduler`` use ``address`` (``None``: unchanged).
+
+    Parameters
+    ----------
+    address
+        A scheduler address (``local``, ``tcp://HOST:PORT``); it wins over :data:`SCHEDULER_ENV`.
+    """
+    token = _scheduler.set(address) if address is not None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _scheduler.reset(token)
 
 
 def _backend(scheduler: str | None, source: str) -> tuple[type[Executor], str]:
-    address = scheduler if scheduler is not None else os.environ.get(SCHEDULER_ENV, "") or "local"
+    given = scheduler if scheduler is not None else _scheduler.get()
+    address = given if given is not None else os.environ.get(SCHEDULER_ENV, "") or "local"
     scheme = address.split("://", 1)[0] if "://" in address else address
     backend = BACKENDS.get(scheme)
     if backend is None:
-        where = "scheduler" if scheduler is not None else SCHEDULER_ENV
+        where = "scheduler" if given is not None else SCHEDULER_ENV
         known = ", ".join(BACKENDS)
         raise ScenarioError(source, where, f"no executor backend serves '{address}'; backends: {known}")
     return backend, address
@@ -292,8 +401,9 @@ def get_executor(workers: int = 1, scheduler: str | None = None, source: str = "
     workers
         Tasks run at once (checked by :func:`check_workers`).
     scheduler
-        Scheduler address; default the :data:`SCHEDULER_ENV` environment variable, else
-        ``local``. Its scheme picks the backend in :data:`BACKENDS`.
+        Scheduler address; default the one :func:`use_scheduler` set, else the
+        :data:`SCHEDULER_ENV` environment variable, else ``local``. Its scheme picks the
+        backend in :data:`BACKENDS`.
     source
         Name used in error messages (the command or function).
 
@@ -303,7 +413,118 @@ def get_executor(workers: int = 1, scheduler: str | None = None, source: str = "
         One line for a bad number of workers or an address no backend serves.
     """
     backend, address = _backend(scheduler, source)
-    return backend(check_workers(workers, source, scheduler), address)
+    return backend(check_workers(workers, source, scheduler), address, source)
+
+
+# --------------------------------------------------------------------------- interrupts
+
+
+_HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Interrupts the main process holds while a tick runs (Ctrl-C, and ``kill``'s default)."""
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """In the main thread: a SIGINT or SIGTERM arriving in the block takes effect once it ends.
+
+    A tick reads shared state (the trials of an Optuna study); an interrupt raised in the middle
+    of that read would keep its database cursor alive in the traceback while the stop waits for
+    the graceful workers - and an SQLite cursor left open holds the file's read lock, so the
+    workers could not record their stopped trials as failed before being killed. Held, the
+    interrupt is raised right after the read, where nothing is open. A second one of the same
+    signal during the block takes effect at once (a tick stuck on a lock stays interruptible).
+    Python handlers only: a signal ignored or left to the system is not touched.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous: dict[int, Callable[[int, FrameType | None], Any]] = {}
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        if signum in held:
+            previous[signum](signum, frame)
+        held.append(signum)
+
+    for signum in _HELD_SIGNALS:
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            previous[signum] = handler
+            signal.signal(signum, hold)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(held):
+            signal.raise_signal(number)
+
+
+def _tick(options: MapOptions) -> None:
+    """Call the caller's progress function, with interrupts held until it returns."""
+    if options.tick is not None:
+        with _interrupts_held():
+            options.tick()
+
+
+# --------------------------------------------------------------------------- Dask
+
+
+@contextlib.contextmanager
+def _dask_client(address: str, source: str) -> Iterator[Any]:
+    """A Dask client of the scheduler at ``address``, closed on leaving; one-line errors."""
+    try:
+        from distributed import Client
+    except ImportError:
+        message = f"'{address}' is a Dask scheduler; install Dask: pip install -e \".[cluster]\""
+        raise ScenarioError(source, "scheduler", message) from None
+    try:
+        client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = " ".join(str(exc).split())[:160]
+        message = f"no Dask scheduler answers at '{address}' within {CONNECT_SECONDS} s ({reason})"
+        raise ScenarioError(source, "scheduler", message) from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _task_name(fn: Callable[..., Any]) -> str:
+    """The name of a task's function for Dask's keys and dashboard (``one_run``)."""
+    while isinstance(fn, partial):
+        fn = fn.func
+    return getattr(fn, "__name__", "task").strip("_") or "task"
+
+
+_dask_task = threading.local()
+"""In a Dask worker thread: ``(worker, key)`` of the graceful task it runs (else unset)."""
+
+
+def _dask_invoke(fn: Callable[[T], R], graceful: bool, task: T) -> R:
+    """One task on a Dask worker; a graceful task notes its key so :func:`check_stop` sees a cancel."""
+    if not graceful:
+        return fn(task)
+    from distributed import get_worker
+
+    worker = get_worker()
+    _dask_task.current = (worker, worker.get_current_task())
+    try:
+        return fn(task)
+    except KeyboardInterrupt:  # cancelled: nobody waits for the result; the trial recorded its stop
+        raise RuntimeError("task cancelled by the main process") from None
+    finally:
+        _dask_task.current = None
+
+
+def _dask_cancelled() -> bool:
+    """In a graceful task on a Dask worker: whether the scheduler released (cancelled) it."""
+    current = getattr(_dask_task, "current", None)
+    if current is None:
+        return False
+    worker, key = current
+    state = worker.state.tasks.get(key)
+    return state is None or state.state in ("cancelled", "released")
 
 
 # --------------------------------------------------------------------------- worker processes
@@ -333,8 +554,7 @@ def _in_pool(
             done, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=futures.__getitem__):
                 yield futures[future], future.result()
-            if options.tick is not None:
-                options.tick()
+            _tick(options)
         complete = True
     finally:
         if complete:
@@ -373,9 +593,10 @@ def check_stop() -> None:
 
     Tasks that record their own interruption (an Optuna trial marks itself failed) run with
     ``map(..., graceful=True)`` and call this between steps of their work, so the interruption
-    never lands inside a database write. Outside a stopping worker process it does nothing.
+    never lands inside a database write. On a Dask worker it raises once the task was
+    cancelled. Elsewhere it does nothing.
     """
-    if _stop_requested:
+    if _stop_requested or _dask_cancelled():
         raise KeyboardInterrupt
 
 

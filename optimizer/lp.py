@@ -47,6 +47,7 @@ import pandas as pd
 import pulp
 
 from optimizer.pwl import FloatArray, PiecewiseLinear, Response
+from simulator.common.format import format_money, format_percent
 
 __all__ = [
     "Allocation",
@@ -1260,14 +1261,9 @@ def _target_unreachable(inputs: _Inputs) -> ConstraintError:
 
 
 def _money(amount: float) -> str:
-    """Money with thousands separators: ``10,000``, or ``1,234.50`` when not a whole amount."""
-    amount = float(amount)
-    if not math.isfinite(amount):
-        return "unlimited"
-    if abs(amount - round(amount)) < 1e-9 * max(1.0, abs(amount)):
-        return f"{amount:,.0f}"
-    return f"{amount:,.2f}"
+    """Money as :func:`~simulator.common.format.format_money` shows it; inf is ``unlimited``."""
+    return format_money(amount, exact=True) if math.isfinite(float(amount)) else "unlimited"
 
 
 def _percent(share: float) -> str:
-    return f"{100 * share:.4g}%"
+    return format_percent(share, decimals=None)

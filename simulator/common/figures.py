@@ -27,6 +27,8 @@ from matplotlib.container import BarContainer
 from matplotlib.figure import Figure, FigureBase
 from matplotlib.ticker import FuncFormatter
 
+from .format import short_amount as format_amount
+
 __all__ = [
     "COUNT_METRICS",
     "FUNNEL_STAGES",
@@ -87,30 +89,6 @@ def metric_axis(metric: str, currency: str) -> str:
 
 
 SINGLE_SIZE = (8.0, 4.5)
-
-
-def format_amount(value: float, currency: str = "") -> str:
-    """A money amount or count, short: ``1.2M``, ``120k``, ``950``, with the currency after it.
-
-    Parameters
-    ----------
-    value
-        The amount (currency or people).
-    currency
-        Currency code to append (e.g. ``"CNY"``), or empty.
-    """
-    if not math.isfinite(value):
-        return "n/a"
-    size = abs(value)
-    for threshold, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
-        if size >= threshold:
-            scaled = value / threshold
-            text = f"{scaled:,.1f}".removesuffix(".0") if abs(scaled) < 100 else f"{scaled:,.0f}"
-            text += suffix
-            break
-    else:
-        text = f"{value:,.0f}" if size >= 10 or size == 0 else f"{value:.2g}"
-    return f"{text} {currency}" if currency else text
 
 
 def money_axis(ax: Axes, axis: str = "y") -> None:

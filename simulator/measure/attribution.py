@@ -46,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..common.format import frame_text
 from ..config.scenario import Scenario
 from ..engine.results import SimulationResult, write_files
 from ..engine.simulate import simulate
@@ -548,12 +549,13 @@ class AttributionReport:
         )
         shown = table.copy()
         shown.insert(0, "truth", self.truth[basis])
+        truth_unit = "count" if basis == "conversions" else "money"
         lines = [
             f"Share of credit per channel - {unit}; truth = incremental {unit} when the channel's spend "
             f"is removed, {len(self.seeds)} seed(s) {', '.join(map(str, self.seeds))}",
-            shown.to_string(float_format=lambda v: f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3f}"),
-            "error of share (model - truth)",
-            errors.to_string(float_format=lambda v: f"{v:+.3f}"),
+            frame_text(shown, units=dict.fromkeys(shown.columns, "percent") | {"truth": truth_unit}),
+            "error of share (model - truth, percentage points)",
+            frame_text(errors, units=dict.fromkeys(errors.columns, "percent"), signed=True),
         ]
         if float(self.truth[basis].sum()) == 0:
             lines.append(

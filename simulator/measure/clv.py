@@ -47,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..common.format import format_percent, frame_text
 from ..config.scenario import Scenario
 from ..customerbase.bgnbd import (
     BGNBDParameters,
@@ -146,7 +147,7 @@ class CLVReport:
             Currency code shown with money columns (text).
         """
         unit = f" ({currency})" if currency else ""
-        rate = f"{self.discount_rate:.1%}"
+        rate = format_percent(self.discount_rate)
         lines = [
             f"Customer lifetime value{unit}: realized margin discounted at {rate} a year + expected "
             f"remaining value over {self.horizon_days} days, per customer (totals for the market)",
@@ -173,17 +174,17 @@ class CLVReport:
             lines += [
                 "",
                 f"By {dimension.replace('_', ' ')}",
-                self.group(dimension)[shown].to_string(float_format=_number),
+                frame_text(self.group(dimension)[shown]),
             ]
         lines += [
             "",
             "Retention: share of each acquisition month's new customers buying k months later",
-            self.retention.to_string(float_format=lambda v: f"{v:.0%}", na_rep=""),
+            self.retention.map(lambda v: format_percent(v, decimals=0) if pd.notna(v) else "").to_string(),
         ]
         curve = self.repurchase["repurchased_share"]
         points = [d for d in (7, 30, 60, 90, 180, 365) if d in curve.index and np.isfinite(curve[d])]
         if points:
-            shares = ", ".join(f"{d} days {curve[d]:.1%}" for d in points)
+            shares = ", ".join(f"{d} days {format_percent(curve[d])}" for d in points)
             lines += ["", f"Second purchase within (Kaplan-Meier): {shares}"]
         return "\n".join(lines)
 
@@ -439,12 +440,6 @@ def customer_lifetime_value(
         discount_rate=discount_rate,
         horizon_days=horizon_days,
     )
-
-
-def _number(value: float) -> str:
-    if not np.isfinite(value):
-        return "n/a"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
 
 
 def _orders_of(result: SimulationResult) -> pd.DataFrame:

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..common.format import format_interval, format_money, unit_of
 from ..config.scenario import Channel, Scenario, ScenarioError
 from .replicate import (
     BASELINE,
@@ -292,15 +293,10 @@ def incrementality_text(table: pd.DataFrame, currency: str = "") -> str:
     }
 
     def cell(row: pd.Series, metric: str) -> str:
-        mean = float(row[metric])
         if metric == "spend":
-            return _number(mean)
-        low, high = float(row[f"{metric}_ci_low"]), float(row[f"{metric}_ci_high"])
-        if np.isnan(mean):
-            return "n/a"
-        if np.isnan(low):
-            return _number(mean)
-        return f"{_number(mean)} [{_number(low)}, {_number(high)}]"
+            return format_money(row[metric])
+        low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
+        return format_interval(row[metric], low, high, unit_of(metric))
 
     shown = pd.DataFrame(
         {label: [cell(row, metric) for _, row in table.iterrows()] for metric, label in columns.items()},
@@ -313,12 +309,6 @@ def incrementality_text(table: pd.DataFrame, currency: str = "") -> str:
         "1 = pays for itself (ROI - 1 = incremental profit per unit of spend)",
     ]
     return "\n".join(lines) + "\n" + shown.T.to_string()
-
-
-def _number(value: float) -> str:
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
 def save_incrementality(table: pd.DataFrame, out_dir: str | Path, overwrite: bool = False) -> list[Path]:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..common.format import format_frame
 from ..config.scenario import Scenario, ScenarioError, parse_scenario, read_yaml_file
 from ..engine.results import write_files
 from ..engine.simulate import check_memory, simulate
@@ -58,6 +59,7 @@ CHANNEL_TOTALS = ("spend", "orders", "new_customers", "revenue", "contribution")
 REPLICATION_FILES = ("replications.csv", "summary.csv")
 """Files written by :meth:`ReplicationResult.save`."""
 
+DIFF_COLUMNS = ("diff", "diff_ci_low", "diff_ci_high")
 HEADLINE_KPIS = ("revenue", "profit", "marketing_spend", "roi", "orders", "new_customers", "customers_end")
 """KPIs shown by :meth:`ReplicationResult.to_text`."""
 
@@ -287,15 +289,16 @@ class ReplicationResult:
     def to_text(self, metrics: Sequence[str] = HEADLINE_KPIS, confidence: float = 0.95) -> str:
         """The summary of the headline KPIs as a text table (means, intervals, paired differences)."""
         shown = [m for m in metrics if m in self.runs.columns]
-        table = self.summary(shown, confidence)[
-            ["mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high"]
-        ]
+        table = self.summary(shown, confidence)[["mean", "ci_low", "ci_high", *DIFF_COLUMNS]]
         title = (
             f"{self.scenario.name}: {len(self.variants)} variant(s) x {len(self.seeds)} seed(s) "
             f"({', '.join(map(str, self.seeds))}); {confidence:.0%} intervals over seeds; "
             f"diff = variant - {BASELINE}, paired by seed"
         )
-        return title + "\n" + table.to_string(float_format=_format_number, na_rep="")
+        levels = format_frame(table[["mean", "ci_low", "ci_high"]], by_row=True)
+        text = pd.concat([levels, format_frame(table[list(DIFF_COLUMNS)], by_row=True, signed=True)], axis=1)
+        text.loc[text.index.get_level_values("variant") == BASELINE, list(DIFF_COLUMNS)] = ""
+        return title + "\n" + text.to_string()
 
     def _repr_html_(self) -> str:
         import html
@@ -337,12 +340,6 @@ class ReplicationResult:
         """
         tables = dict(zip(REPLICATION_FILES, (self.runs, self.summary()), strict=True))
         return write_tables(out_dir, tables, overwrite)
-
-
-def _format_number(value: float) -> str:
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
 def write_tables(

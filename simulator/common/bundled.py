@@ -40,11 +40,10 @@ def bundled_folder() -> Path | None:
     root = Path(__file__).resolve().parents[2]
     if (root / "pyproject.toml").is_file() and (root / FOLDER).is_dir():
         return root / FOLDER  # a source checkout or an editable install
-    try:
-        installed = importlib.resources.files(BUNDLED_PACKAGE)
-    except ModuleNotFoundError:
-        return None
-    path = Path(str(installed))
+    # The installed copy: a folder of data inside the installed simulator package (a namespace
+    # package without __init__.py, so it is found through its parent).
+    parent, _, name = BUNDLED_PACKAGE.partition(".")
+    path = Path(str(importlib.resources.files(parent) / name))
     return path if path.is_dir() else None
 
 

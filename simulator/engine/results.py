@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -133,6 +133,65 @@ class SimulationResult:
             writers[f"{table_name}.csv"] = table.to_csv
         return write_files(out_dir, writers, overwrite)
 
+    @classmethod
+    def load(cls, folder: str | Path) -> SimulationResult:
+        """Read a ``simulate --out`` folder back into the result that wrote it.
+
+        The folder is checked against its ``manifest.json`` first (a partial, truncated or
+        changed folder is refused). Tables come back with their index and the dtypes the
+        simulation gave them (categories of personas, states and channels, nullable purchase
+        days); money and counts are the saved figures of the real market. Not saved, hence
+        empty: the order log (unless the folder holds ``orders.csv``) and the touch paths.
+
+        Parameters
+        ----------
+        folder
+            The ``--out`` folder of ``simulate`` (or of :meth:`save`).
+
+        Returns
+        -------
+        SimulationResult
+            The same tables, KPIs and scenario; ``.plot_*()`` and the notebook display work.
+
+        Raises
+        ------
+        simulator.common.output.OutputError
+            One line naming the folder or file: missing, partial, or not written by ``simulate``.
+        """
+        import warnings
+
+        from ..common.reading import open_results, read_result_csv, read_result_json
+        from ..config.scenario import ScenarioWarning, load_scenario
+        from ..levers.registry import lever_tables
+
+        path = open_results(folder, RESULT_FILES, "simulate --out")
+        with warnings.catch_warnings():  # the scenario warned when it was simulated
+            warnings.simplefilter("ignore", ScenarioWarning)
+            scenario = load_scenario(path / "scenario.yaml")
+        summary = read_result_json(path, "summary.json")
+        kpis = summary.get("kpis", {})
+        channels = read_result_csv(path, "channels_daily.csv", columns=["day", "channel"])
+        channels["channel"] = pd.Categorical(channels["channel"], categories=scenario.channel_names)
+        channels = channels.set_index(["day", "channel"])
+        tables = {}
+        for name, index in lever_tables(scenario.policies).items():
+            if (path / f"{name}.csv").is_file():
+                tables[name] = read_result_csv(path, f"{name}.csv", index)
+        orders = pd.DataFrame()
+        if (path / "orders.csv").is_file():
+            orders = read_result_csv(path, "orders.csv", ["order_id"])
+        return cls(
+            scenario=scenario,
+            seed=int(summary.get("seed", scenario.seed)),
+            daily=read_result_csv(path, "daily.csv", ["day"]),
+            channels=channels,
+            customers=_customer_dtypes(read_result_csv(path, "customers.csv", ["shopper_id"]), scenario),
+            summary={str(k): float("nan") if v is None else float(v) for k, v in kpis.items()},
+            levers=read_result_csv(path, "levers_daily.csv", ["day"]),
+            tables=tables,
+            orders=orders,
+        )
+
     def kpi_table(self) -> pd.DataFrame:
         """The KPIs as a two-column table (``kpi``, ``value``) for display."""
         return pd.DataFrame({"value": pd.Series(self.summary)}).rename_axis("kpi")
@@ -216,6 +275,22 @@ class SimulationResult:
         from . import figures
 
         return figures.loyalty_tiers(self.levers)
+
+
+def _customer_dtypes(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """``customers.csv`` as read, with the dtypes :func:`collect_results` gives the columns."""
+    known: dict[str, Any] = {
+        "persona": pd.CategoricalDtype(list(scenario.population.personas)),
+        "state": pd.CategoricalDtype(STATE_COLUMNS),
+        "first_purchase_day": "Int32",
+        "last_purchase_day": "Int32",
+        "orders": np.int32,
+    }
+    frame = customers.astype({k: v for k, v in known.items() if k in customers.columns})
+    for column in frame.columns:
+        if column not in known and not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = pd.Categorical(frame[column])  # channels, loyalty tiers, reasons
+    return frame
 
 
 def write_scenario(scenario: Scenario, path: Path) -> None:

@@ -102,6 +102,7 @@ class PromotionCalendar(Lever[Promotions]):
     """
 
     key = "promotions"
+    tables = {"campaigns": ("campaign",)}
     config_type = Promotions
     kpi_prefixes = ("campaign_",)
     cost_fields = ("campaigns",)

@@ -43,6 +43,7 @@ import pandas as pd
 from scipy import stats
 
 from ..common.format import format_count, format_frame, format_percent, format_probability
+from ..common.reading import open_results, read_result_csv, read_result_json
 from ..config.scenario import Scenario, ScenarioError
 from ..engine.model import CommerceModel
 from ..engine.population import Funnel
@@ -51,6 +52,7 @@ from ..engine.simulate import check_memory
 from ..levers.arms import ARM_NAMES, ArmedLevers, assign_arms
 from .executor import check_workers, get_executor
 from .replicate import Patch, apply_patch, check_seeds
+from .saved import saved_scenario, scenario_document
 
 __all__ = [
     "ABTEST_FILES",
@@ -65,7 +67,8 @@ __all__ = [
     "treatment_scenario",
 ]
 
-ABTEST_FILES = ("abtest.csv", "abtest.json")
+ABTEST_FILES = ("abtest.csv", "abtest.json", "abtest_arms.csv")
+ARMS_FILE = ABTEST_FILES[2]
 """Files written by :meth:`ABTestResult.save`."""
 
 METRICS = ("profit", "revenue", "orders", "converted", "repeat_buyer")
@@ -512,12 +515,52 @@ class ABTestResult:
                 for arm, scenario in zip(ARM_NAMES, (self.scenario, self.treatment), strict=True)
             },
             "results": [_jsonable(row) for row in tidy.reset_index().to_dict(orient="records")],
+            "control_scenario": scenario_document(self.scenario),
         }
         writers: dict[str, Callable[[Path], object]] = {
             "abtest.csv": tidy.to_csv,
             "abtest.json": lambda path: path.write_text(json.dumps(document, indent=2), encoding="utf-8"),
+            ARMS_FILE: self.arms.to_csv,
         }
         return write_files(out_dir, writers, overwrite)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ABTestResult:
+        """Read an ``abtest --out`` folder back (checked against its manifest).
+
+        The per-seed comparisons and the arms' moments are read; the pooled comparison is
+        computed from them again, as :func:`ab_test` does.
+
+        Raises
+        ------
+        simulator.common.output.OutputError
+            One line naming the folder or file: missing, partial, or not written by ``abtest``.
+        """
+        path = open_results(folder, ABTEST_FILES, "abtest --out")
+        document = read_result_json(path, "abtest.json")
+        source = str(path / "abtest.json")
+        control = saved_scenario(document.get("control_scenario"), source)
+        policies = (document.get("policies") or {}).get(ARM_NAMES[1])
+        treatment = saved_scenario({**scenario_document(control), "policies": policies}, source)
+        tidy = read_result_csv(path, "abtest.csv", columns=["seed", "metric"])
+        per_seed = tidy[tidy["seed"].astype(str) != POOLED]
+        table = per_seed.astype({"seed": np.int64}).set_index(["seed", "metric"])
+        arms = read_result_csv(path, ARMS_FILE, columns=["seed", "arm", "metric"])
+        arms = arms.astype({"arm": pd.CategoricalDtype(list(ARM_NAMES))}).set_index(["seed", "arm", "metric"])
+        mde, alpha, power = (float(document[k]) for k in ("mde", "alpha", "power"))
+        return cls(
+            scenario=control,
+            treatment=treatment,
+            variant=str(document.get("variant", "")),
+            seeds=[int(seed) for seed in document.get("seeds", [])],
+            treatment_share=float(document["treatment_share"]),
+            mde=mde,
+            alpha=alpha,
+            power=power,
+            arms=arms,
+            table=table,
+            pooled=_pool(table, arms, mde, alpha, power),
+        )
 
 
 def _jsonable(row: Mapping[Hashable, Any]) -> dict[str, Any]:

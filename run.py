@@ -12,7 +12,7 @@ schema          print the JSON Schema of scenario files
 clv FILE        customer lifetime value per channel, persona and cohort; retention matrix
 attribution FILE  attribution models' credit per channel against the true incremental contribution
 replicate FILE  run a scenario and its variants on the same seeds; means, intervals, paired differences
-incrementality FILE  true incremental outcome, ROAS, ROI and marginal ROI of each channel
+incrementality FILE  true incremental outcome, ROAS, ROI and marginal ROI (break-even 0) of each channel
 allocate FILE   budget split across channels (response curves, LP, closed-loop check by simulation)
 optimize FILE   loyalty and promotion policies (Optuna) with the budget split (LP), checked by simulation
 report DIR      report.html, report.md, summary.png and report.xlsx from a results folder
@@ -282,6 +282,7 @@ def _add_optimize_command(commands: argparse._SubParsersAction[_Parser]) -> None
         "(default: search.objective)",
     )
     opt.add_argument("--seeds", type=_positive_int, help="paired seeds per trial (default: search.seeds)")
+    _add_guard_rail_option(opt, "search.guard_rails")
     opt.add_argument(
         "--storage", help="Optuna storage URL (default: sqlite:///OUT/study.db; in memory without --out)"
     )
@@ -290,6 +291,20 @@ def _add_optimize_command(commands: argparse._SubParsersAction[_Parser]) -> None
     _add_run_options(opt, seed="seed of the sampler and runs (default: the scenario's)", workers=True)
     opt.add_argument("--solver", choices=["auto", "cbc", "highs"], default="auto", help="LP solver")
     _add_output_options(opt, "folder for recommendation.json, trials.csv, pareto.csv", report=True)
+
+
+def _add_guard_rail_option(command: argparse.ArgumentParser, setting: str) -> None:
+    """``--guard-rail METRIC`` (repeatable): a metric that must not get significantly worse."""
+    from optimizer.objectives import COMPARED_METRICS
+
+    command.add_argument(
+        "--guard-rail",
+        action="append",
+        choices=COMPARED_METRICS,
+        metavar="METRIC",
+        help="a metric that must not get significantly worse for the plan to be recommended "
+        f"(repeatable; default: {setting}): {', '.join(COMPARED_METRICS)}",
+    )
 
 
 def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -311,6 +326,7 @@ def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None
         "--constraints", type=Path, help="YAML file of allocation settings, used instead of the scenario's"
     )
     alloc.add_argument("--rounds", type=int, help="closed-loop refit rounds after the first (0-5)")
+    _add_guard_rail_option(alloc, "allocation.guard_rails")
     _add_run_options(alloc, seed="first seed of the runs (default: the scenario's)", workers=True)
     alloc.add_argument("--solver", choices=["auto", "cbc", "highs"], default="auto", help="LP solver")
     _add_output_options(alloc, "folder for allocation.csv, allocation.json, response_curves.csv", report=True)
@@ -404,7 +420,7 @@ DETAIL_GROUPS = {
 }
 """The KPIs of ``simulate --verbose``, by group; each active lever's follow under its title."""
 KPI_LABELS = {
-    "roi": "ROI (profit / spend)",
+    "roi": "ROI (profit / spend, break-even 0)",
     "roas": "ROAS (revenue / spend)",
     "cac": "CAC (spend / new customer)",
     "aov": "AOV (order value)",
@@ -415,7 +431,7 @@ KPI_LABELS = {
     "churned_end": "churned at the end",
     "cogs": "cost of goods",
 }
-CHANNEL_COLUMNS = ["spend", "visits", "orders", "new_customers", "revenue", "contribution", "roas"]
+CHANNEL_COLUMNS = ["spend", "visits", "orders", "new_customers", "revenue", "contribution", "last_touch_roas"]
 """Columns of ``simulate``'s channel table (horizon totals per channel)."""
 
 
@@ -478,7 +494,11 @@ def summary_text(result: object, verbose: bool = False) -> str:
         for left, right in itertools.zip_longest(*columns, fillvalue=""):
             lines.append(f"{left:{width}s}    {right}".rstrip())
     table = result.channel_totals()[CHANNEL_COLUMNS].rename_axis(None)
-    lines += ["", f"Channels over the horizon ({currency}, people; orders credited to their last touch)"]
+    lines += [
+        "",
+        f"Channels over the horizon ({currency}, people); orders credited to the channel of their last",
+        "touch, so last-touch ROAS is an attribution figure, not what the spend adds (see: incrementality)",
+    ]
     readable = table.rename(columns=lambda c: c.replace("_", " "))
     lines.append(frame_text(readable, units=_units(CHANNEL_COLUMNS)))
     if verbose:
@@ -653,7 +673,7 @@ def _incrementality(args: argparse.Namespace) -> int:
 def _allocate(args: argparse.Namespace) -> int:
     from optimizer.allocate import ALLOCATION_FILES, allocate_budget, check_constraints
     from optimizer.settings import allocation_settings
-    from simulator import load_scenario
+    from simulator import ScenarioWarning, load_scenario
     from simulator.config.scenario import read_yaml_file
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
@@ -667,9 +687,12 @@ def _allocate(args: argparse.Namespace) -> int:
         "budget": args.budget,
         "objective": args.objective,
         "periods": args.periods,
+        "guard_rails": args.guard_rail,
     }
     settings = allocation_settings(scenario, data, source, **overrides)
-    check_constraints(scenario, settings, args.solver)
+    with warnings.catch_warnings():  # errors now, before any output; allocate_budget warns once
+        warnings.simplefilter("ignore", ScenarioWarning)
+        check_constraints(scenario, settings, args.solver)
     if args.rounds is not None:
         loop = settings.closed_loop.model_dump() | {"rounds": args.rounds}
         settings = allocation_settings(
@@ -689,7 +712,12 @@ def _optimize(args: argparse.Namespace) -> int:
     from simulator.common.secrets import mask_secrets, mask_url
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
-    overrides: dict[str, object] = {"trials": args.trials, "seeds": args.seeds, "objective": args.objective}
+    overrides: dict[str, object] = {
+        "trials": args.trials,
+        "seeds": args.seeds,
+        "objective": args.objective,
+        "guard_rails": args.guard_rail,
+    }
     settings = search_settings(scenario, None, **overrides)
     if args.no_budget:
         settings = settings.model_copy(update={"budget": settings.budget.model_copy(update={"split": False})})

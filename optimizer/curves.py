@@ -1,15 +1,29 @@
 r"""Response curves measured by simulation: the outcome of each channel as its spend moves.
 
 For each channel the scenario is simulated at several spend levels (multiples of a reference
-plan: 0, 0.5x, 1x, 1.5x, 2x, 3x), every other channel held at the plan, all on the same seeds
-(common random numbers). The *incremental* outcome of a level is the paired difference
-against the run with the channel's spend at 0, seed by seed. A concave saturating curve
+plan: 0, 0.1x, 0.25x, 0.5x, 1x, 1.5x, 2x, 3x by default, :data:`DEFAULT_LEVELS`), every other
+channel held at the plan, all on the same seeds (common random numbers). The *incremental*
+outcome of a level is the paired difference against the run with the channel's spend at 0,
+seed by seed. A concave saturating curve
 
 .. math:: f(x) = \text{top} \cdot \frac{(x / h)^s}{1 + (x / h)^s}, \qquad 0 < s \le 1
 
 (the Hill curve of media-mix models, with its shape held at or below 1 so that the curve is
 concave and the allocation a linear program) is fitted to the level means by weighted least
 squares, and turned into a piecewise-linear concave approximation for the LP.
+
+What was measured bounds what the curve may say:
+
+- Below the lowest measured positive spend the curve is the straight line from 0 to the value
+  there (a Hill curve with a shape below 1 is infinitely steep at 0, which no measurement
+  supports).
+- Beyond the largest measured spend the curve is flat; the allocation keeps each channel within
+  its measured range (:attr:`ResponseCurve.max_spend`) unless the constraints force it out.
+- A Hill fit whose parameters end on a bound of the fit (half-saturation at the edge of its
+  range, shape at its lowest) or that leaves the 95% interval of a measured level is not used:
+  the curve is then the concave piecewise-linear least-squares fit through the measured level
+  means (:func:`concave_fit`; the straight interpolation of the points when they are concave),
+  and :attr:`ResponseCurve.model` says ``measured`` with the reason in :attr:`ResponseCurve.note`.
 
 For the ``profit`` objective the curve is the channel's incremental *contribution*: the
 change in profit plus the change in the channel's spend (what the spend brings back before
@@ -27,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import optimize
+from scipy.optimize import lsq_linear
 
 from simulator.config.scenario import Scenario
 from simulator.measure.incrementality import planned_spend
@@ -36,13 +51,19 @@ from .objectives import get_objective
 from .pwl import PiecewiseLinear
 
 __all__ = [
+    "DEFAULT_LEVELS",
     "ResponseCurve",
     "ResponseCurves",
     "apply_plan",
+    "concave_fit",
     "current_plan",
     "hill",
     "measure_response",
 ]
+
+DEFAULT_LEVELS = (0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
+"""Spend levels of a response curve, multiples of the reference spend: dense at low spend, where
+a saturating curve bends most and where a cut channel lands."""
 
 Plan = Mapping[str, float]
 """Total media spend per channel over the horizon (currency)."""
@@ -51,6 +72,9 @@ FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 SHAPE_RANGE = (0.2, 1.0)
 """Allowed Hill shape: at most 1 keeps the curve concave."""
+
+HALF_RANGE = (1e-4, 1e4)
+"""Allowed Hill half-saturation spend, as multiples of the largest measured spend."""
 
 
 def hill(spend: FloatArray | float, top: float, half: float, shape: float) -> FloatArray:
@@ -135,13 +159,20 @@ class ResponseCurve:
         Measured levels: ``level``, ``spend``, ``outcome`` (mean incremental outcome over the
         seeds, versus the channel at 0), ``se``, ``low``, ``high`` (95% interval).
     top, half, shape : float
-        Fitted Hill parameters (see :func:`hill`).
+        Fitted Hill parameters (see :func:`hill`); kept for inspection when the Hill fit is
+        not used.
     r2 : float
-        Share of the variance of the level means the fitted curve explains.
+        Share of the variance of the level means the curve in use explains.
     misfit : float
-        Largest distance between the curve and a level mean, in standard errors of that mean.
+        Largest distance between the curve in use and a level mean, in standard errors of that
+        mean.
     pwl : PiecewiseLinear
         Concave piecewise-linear approximation over ``[0, max measured spend]`` (flat beyond).
+    model : str
+        ``hill`` (the fitted Hill curve, a straight line below the lowest measured positive
+        spend) or ``measured`` (the concave piecewise-linear fit through the level means).
+    note : str
+        Why the Hill fit was not used (empty when it is).
     """
 
     channel: str
@@ -154,13 +185,20 @@ class ResponseCurve:
     r2: float
     misfit: float
     pwl: PiecewiseLinear
+    model: str = "hill"
+    note: str = ""
 
     def __call__(self, spend: FloatArray | float) -> FloatArray:
-        """Fitted incremental outcome at ``spend`` (smooth curve)."""
-        return hill(spend, self.top, self.half, self.shape)
+        """Incremental outcome at ``spend`` (the curve in use, see :attr:`model`)."""
+        x = np.maximum(np.asarray(spend, dtype=np.float64), 0.0)
+        if self.model == "measured":
+            return np.asarray(self.pwl(x), dtype=np.float64)
+        return _hill_with_chord(x, self.top, self.half, self.shape, self.lowest_spend)
 
     def marginal(self, spend: float) -> float:
-        """Slope of the fitted curve at ``spend`` (outcome per extra unit of spend)."""
+        """Slope of the curve at ``spend`` (outcome per extra unit of spend; gross)."""
+        if self.model == "measured":
+            return self.pwl.marginal(spend)
         step = max(spend, self.reference_spend, 1.0) * 1e-4
         low = max(spend - step, 0.0)
         return float((self(spend + step) - self(low)) / (spend + step - low))
@@ -169,6 +207,25 @@ class ResponseCurve:
     def max_spend(self) -> float:
         """Largest measured spend level (the curve is held flat beyond it)."""
         return float(self.points["spend"].max())
+
+    @property
+    def lowest_spend(self) -> float:
+        """Smallest measured positive spend (the curve is a straight line from 0 up to it)."""
+        positive = self.points.loc[self.points["spend"] > 0, "spend"]
+        return float(positive.min()) if len(positive) else 0.0
+
+    def measured(self, spend: float) -> bool:
+        """Whether ``spend`` lies within the measured range ``[0, max_spend]``."""
+        return 0.0 <= spend <= self.max_spend * (1 + 1e-9) + 1e-9
+
+
+def _hill_with_chord(x: FloatArray, top: float, half: float, shape: float, lowest: float) -> FloatArray:
+    """The Hill curve, replaced below ``lowest`` by the straight line from 0 to its value there."""
+    values = hill(x, top, half, shape)
+    if lowest <= 0:
+        return values
+    chord = x / lowest * float(hill(lowest, top, half, shape))
+    return np.asarray(np.where(x < lowest, chord, values), dtype=np.float64)
 
 
 @dataclass
@@ -210,17 +267,27 @@ class ResponseCurves:
         return change
 
     def response_table(self, points: int = 61) -> pd.DataFrame:
-        """Fitted curve of every channel on a grid of spend: ``channel``, ``spend``, ``outcome``.
+        """The curve of every channel on a grid of spend, with its marginal measure of return.
 
-        The grid runs from 0 to the largest measured spend; ``marginal_roi`` is the slope there.
+        Columns ``channel``, ``spend`` (0 to the largest measured spend, plus the measured
+        levels themselves), ``outcome`` and the objective's marginal measure
+        (:attr:`~optimizer.objectives.Objective.marginal_measure`, e.g. ``marginal_roi``: the
+        incremental profit of the next unit of spend, break-even 0).
         """
         frames = []
         for name, curve in self.curves.items():
-            spend = np.linspace(0.0, curve.max_spend, points)
-            marginal = [curve.marginal(float(x)) for x in spend]
+            entry = get_objective(curve.objective)
+            grid = np.linspace(0.0, curve.max_spend, points)
+            spend = np.unique(np.concatenate((grid, curve.points["spend"].to_numpy(dtype=np.float64))))
+            marginal = [entry.per_spend(curve.marginal(float(x))) for x in spend]
             frames.append(
                 pd.DataFrame(
-                    {"channel": name, "spend": spend, "outcome": curve(spend), "marginal_roi": marginal}
+                    {
+                        "channel": name,
+                        "spend": spend,
+                        "outcome": curve(spend),
+                        entry.marginal_measure: marginal,
+                    }
                 )
             )
         return pd.concat(frames, ignore_index=True)
@@ -236,7 +303,7 @@ class ResponseCurves:
         return pd.concat(frames, ignore_index=True)
 
     def fit_table(self) -> pd.DataFrame:
-        """One row per channel: fitted parameters and fit quality."""
+        """One row per channel: fitted parameters, fit quality, the curve in use and its measured range."""
         rows = [
             {
                 "channel": name,
@@ -246,6 +313,9 @@ class ResponseCurves:
                 "shape": c.shape,
                 "r2": c.r2,
                 "misfit_se": c.misfit,
+                "model": c.model,
+                "measured_max_spend": c.max_spend,
+                "note": c.note,
             }
             for name, c in self.curves.items()
         ]
@@ -256,8 +326,13 @@ def _variant_name(channel: str, level: float) -> str:
     return f"{channel}@{level:g}"
 
 
-def _fit(spend: FloatArray, outcome: FloatArray, se: FloatArray) -> tuple[float, float, float]:
-    """Weighted least-squares Hill fit with the shape in :data:`SHAPE_RANGE`; ``(top, half, shape)``."""
+def _fit(spend: FloatArray, outcome: FloatArray, se: FloatArray) -> tuple[float, float, float, bool]:
+    """Weighted least-squares Hill fit; ``(top, half, shape, at_bound)``.
+
+    The shape stays in :data:`SHAPE_RANGE` and the half-saturation spend in :data:`HALF_RANGE`
+    times the largest spend; ``at_bound`` says the best fit ended on the edge of either range
+    (shape 1, the concave Michaelis-Menten form, is not an edge: it is the plain curve).
+    """
     scale_x = float(spend.max())
     scale_y = float(max(np.abs(outcome).max(), 1e-12))
     noise = np.maximum(se, 0.02 * scale_y) / scale_y
@@ -268,20 +343,67 @@ def _fit(spend: FloatArray, outcome: FloatArray, se: FloatArray) -> tuple[float,
         return (hill(x, top, math.exp(log_half), shape) - y) / noise
 
     best: tuple[float, FloatArray] | None = None
+    low_half, high_half = (math.log(h) for h in HALF_RANGE)
     for half0 in (0.1, 0.5, 2.0):
         for shape0 in (0.5, 1.0):
             start = np.array([max(y.max(), 1e-3) * (1 + half0), math.log(half0), shape0])
             fit = optimize.least_squares(
                 residuals,
                 start,
-                bounds=([0.0, math.log(1e-4), SHAPE_RANGE[0]], [np.inf, math.log(1e4), SHAPE_RANGE[1]]),
+                bounds=([0.0, low_half, SHAPE_RANGE[0]], [np.inf, high_half, SHAPE_RANGE[1]]),
             )
             cost = float(fit.cost)
             if best is None or cost < best[0]:
                 best = (cost, fit.x)
     assert best is not None
     top, log_half, shape = best[1]
-    return float(top * scale_y), float(math.exp(log_half) * scale_x), float(shape)
+    at_bound = log_half <= low_half + 1e-3 or log_half >= high_half - 1e-3 or shape <= SHAPE_RANGE[0] + 1e-3
+    return float(top * scale_y), float(math.exp(log_half) * scale_x), float(shape), bool(at_bound)
+
+
+def concave_fit(spend: FloatArray, outcome: FloatArray, se: FloatArray) -> PiecewiseLinear:
+    """The concave, non-decreasing piecewise-linear curve closest to measured level means.
+
+    Knots at the measured spends (0 first, where the incremental outcome is 0); weighted least
+    squares (weights ``1 / se**2``, with a floor of 2% of the largest outcome) under slopes that
+    never rise and never go below 0. When the means already lie on such a curve it is their
+    straight interpolation.
+
+    Parameters
+    ----------
+    spend
+        Measured spend levels (currency), including 0.
+    outcome
+        Mean incremental outcome at each level.
+    se
+        Standard error of each mean.
+    """
+    order = np.argsort(spend)
+    x, y, s = spend[order], outcome[order], se[order]
+    keep = x > 0
+    x, y, s = x[keep], y[keep], s[keep]
+    if x.size == 0:
+        raise ValueError("a concave fit needs a measured positive spend")
+    scale_x, scale_y = float(x.max()), float(max(np.abs(y).max(), 1e-12))
+    weight = 1.0 / np.maximum(np.nan_to_num(s, nan=0.0), 0.02 * scale_y)
+    # Slope of segment k is the sum of d_j for j >= k (d >= 0): slopes never rise nor go below 0;
+    # the outcome at knot i is sum_j d_j * x[min(i, j)].
+    xs = x / scale_x
+    design = xs[np.minimum.outer(np.arange(x.size), np.arange(x.size))]
+    fit = lsq_linear(design * weight[:, None] * scale_y, y * weight, bounds=(0.0, np.inf))
+    values = design @ fit.x * scale_y
+    knots = np.concatenate(([0.0], x))
+    return PiecewiseLinear.from_points(knots, np.concatenate(([0.0], values)))
+
+
+def _misfit(outcome: FloatArray, fitted: FloatArray, se: FloatArray) -> float:
+    floor = max(float(np.abs(outcome).max()) * 1e-6, 1e-9)
+    return float((np.abs(outcome - fitted) / np.maximum(se, floor)).max())
+
+
+def _r2(outcome: FloatArray, fitted: FloatArray) -> float:
+    total = float(((outcome - outcome.mean()) ** 2).sum())
+    return 1.0 - float(((outcome - fitted) ** 2).sum()) / total if total > 0 else 1.0
 
 
 def fit_curve(
@@ -291,36 +413,78 @@ def fit_curve(
     points: pd.DataFrame,
     segments: int = 20,
 ) -> ResponseCurve:
-    """Fit a concave Hill curve to measured level means and build its piecewise-linear form.
+    """Fit a concave curve to measured level means and build its piecewise-linear form.
 
-    A channel whose measured outcome never rises above zero gets a flat curve (``top`` 0).
+    A Hill curve first; when its parameters end on a bound of the fit or it leaves the 95%
+    interval of a measured level (``points`` columns ``low`` and ``high``, when given), the
+    concave piecewise-linear fit through the means (:func:`concave_fit`) instead. A channel
+    whose measured outcome never rises above zero gets a flat curve (``top`` 0).
     """
     spend = points["spend"].to_numpy(dtype=np.float64)
     outcome = points["outcome"].to_numpy(dtype=np.float64)
     se = np.nan_to_num(points["se"].to_numpy(dtype=np.float64), nan=0.0)
     upper = float(spend.max())
+    at_bound = False
     if upper <= 0 or outcome.max() <= 0:
         top, half, shape = 0.0, max(upper, 1.0), 1.0
     else:
-        top, half, shape = _fit(spend, outcome, se)
-    fitted = hill(spend, top, half, shape)
-    total = float(((outcome - outcome.mean()) ** 2).sum())
-    r2 = 1.0 - float(((outcome - fitted) ** 2).sum()) / total if total > 0 else 1.0
-    floor = max(float(np.abs(outcome).max()) * 1e-6, 1e-9)
-    misfit = float((np.abs(outcome - fitted) / np.maximum(se, floor)).max())
+        top, half, shape, at_bound = _fit(spend, outcome, se)
+    lowest = float(spend[spend > 0].min()) if (spend > 0).any() else 0.0
+    fitted = _hill_with_chord(spend, top, half, shape, lowest)
+    note = ""
+    if at_bound:
+        note = (
+            f"the Hill fit ended on a bound (half-saturation {half:,.4g}, shape {shape:.2f}); "
+            "the curve is the concave fit through the measured points"
+        )
+    elif {"low", "high"} <= set(points.columns):
+        low = points["low"].to_numpy(dtype=np.float64)
+        high = points["high"].to_numpy(dtype=np.float64)
+        outside = np.isfinite(low) & np.isfinite(high) & ((fitted < low) | (fitted > high))
+        if outside.any():
+            levels = ", ".join(f"{level:g}x" for level in points["level"].to_numpy()[outside])
+            note = (
+                f"the Hill fit leaves the 95% interval of the measured level(s) {levels}; "
+                "the curve is the concave fit through the measured points"
+            )
+    pwl: PiecewiseLinear
+    if note:
+        pwl = concave_fit(spend, outcome, se)
+        fitted = np.asarray(pwl(spend), dtype=np.float64)
+        model = "measured"
+    else:
 
-    def smooth(x: FloatArray) -> FloatArray:
-        return hill(x, top, half, shape)
+        def smooth(x: FloatArray) -> FloatArray:
+            return _hill_with_chord(x, top, half, shape, lowest)
 
-    pwl = PiecewiseLinear.from_function(smooth, max(upper, 1.0), segments=segments, spacing="geometric")
-    return ResponseCurve(channel, objective, reference_spend, points, top, half, shape, r2, misfit, pwl)
+        coarse = PiecewiseLinear.from_function(
+            smooth, max(upper, 1.0), segments=segments, spacing="geometric"
+        )
+        # The kink where the straight line meets the Hill curve is a knot, so the LP sees it.
+        knots = np.unique(np.append(coarse.knots, lowest)) if 0 < lowest < upper else coarse.knots
+        pwl = PiecewiseLinear.from_points(knots, smooth(knots))
+        model = "hill"
+    return ResponseCurve(
+        channel,
+        objective,
+        reference_spend,
+        points,
+        top,
+        half,
+        shape,
+        _r2(outcome, fitted),
+        _misfit(outcome, fitted, se),
+        pwl,
+        model=model,
+        note=note,
+    )
 
 
 def measure_response(
     scenario: Scenario,
     seeds: Sequence[int],
     objective: str = "profit",
-    levels: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
+    levels: Sequence[float] = DEFAULT_LEVELS,
     center: Plan | None = None,
     channels: Sequence[str] | None = None,
     segments: int = 20,

@@ -40,6 +40,7 @@ from simulator.common.figures import (
     single_axes,
     unit_suffix,
 )
+from simulator.common.measures import MEASURES, break_even_text
 
 __all__ = [
     "OUTCOME_LABELS",
@@ -49,6 +50,7 @@ __all__ = [
     "param_importances",
     "pareto_front",
     "response_curves",
+    "curve_label",
     "spend_comparison",
 ]
 
@@ -58,7 +60,9 @@ PARETO_DEFAULT = ("roi", "realized_value_per_customer")
 """The trade-off drawn for a single-objective study: return on spend against value per customer."""
 
 
-def spend_comparison(table: pd.DataFrame, *, currency: str = "", ax: Axes | None = None) -> Figure:
+def spend_comparison(
+    table: pd.DataFrame, *, currency: str = "", plan_label: str = "recommended", ax: Axes | None = None
+) -> Figure:
     """Current against recommended spend per channel, as side-by-side bars.
 
     Parameters
@@ -68,6 +72,9 @@ def spend_comparison(table: pd.DataFrame, *, currency: str = "", ax: Axes | None
         over the plan's horizon).
     currency
         Currency code for the axis label.
+    plan_label
+        Name of the plan in the legend and title: ``recommended``, or ``tested plan`` for a plan
+        whose verdict is not ``recommend``.
     ax
         Axes to draw into; a new figure when None.
     """
@@ -78,12 +85,12 @@ def spend_comparison(table: pd.DataFrame, *, currency: str = "", ax: Axes | None
         data["channel"].astype(str).tolist(),
         [
             ("current", data["current_spend"].tolist(), {"color": PLAN_COLORS["current"]}),
-            ("recommended", data["recommended_spend"].tolist(), {"color": PLAN_COLORS["recommended"]}),
+            (plan_label, data["recommended_spend"].tolist(), {"color": PLAN_COLORS["recommended"]}),
         ],
     )
     for container, column in zip(bars, ("current_spend", "recommended_spend"), strict=True):
         ax.bar_label(container, labels=[format_amount(float(v)) for v in data[column]], fontsize=8)
-    ax.set_title("Marketing spend per channel: current and recommended")
+    ax.set_title(f"Marketing spend per channel: current and {plan_label}")
     ax.set_xlabel("channel")
     ax.set_ylabel("spend" + unit_suffix(currency))
     money_axis(ax)
@@ -91,62 +98,87 @@ def spend_comparison(table: pd.DataFrame, *, currency: str = "", ax: Axes | None
     return fig
 
 
+def curve_label(objective: str) -> str:
+    """What a response curve of ``objective`` measures, for its axis.
+
+    For ``profit`` the curves measure the channel's incremental contribution (profit before
+    its own spend), so that the next unit pays when its slope is above 1 (marginal ROI above 0);
+    the figure's title says so.
+    """
+    entry = OBJECTIVES.get(objective)
+    if entry is None:
+        return f"incremental {objective.replace('_', ' ')}"
+    entry = entry.lp_objective
+    if entry.subtract_spend:
+        return "incremental contribution"
+    return f"incremental {entry.label}"
+
+
 def response_curves(
     curves: pd.DataFrame,
     points: pd.DataFrame,
     observed: pd.DataFrame | None = None,
     *,
-    outcome_label: str = "incremental profit",
+    outcome_label: str = "incremental contribution",
+    marginal: str = "marginal_roi",
     currency: str = "",
+    x_currency: str | None = None,
+    plan_label: str = "recommended",
     fig: FigureBase | None = None,
 ) -> Figure:
-    """Each channel's fitted response curve with its current and recommended spend marked.
+    """Each channel's response curve with its current and planned spend marked.
 
-    One panel per channel (in the order of ``points``); the marginal ROI at the recommended
-    spend is written next to the recommended point.
+    One panel per channel (in the order of ``points``), drawn over the measured range; the
+    marginal measure of return at the planned spend is written next to the planned point with
+    its break-even (:mod:`simulator.common.measures`).
 
     Parameters
     ----------
     curves
-        The fitted curves, long: ``channel``, ``spend`` (currency over the horizon) and
-        ``outcome`` (the channel's incremental outcome at that spend, e.g. profit in currency).
+        The curves, long: ``channel``, ``spend`` (currency over the horizon) and ``outcome``
+        (the channel's incremental outcome at that spend, e.g. contribution in currency).
     points
         One row per channel: ``channel``, ``current_spend``, ``recommended_spend``,
-        ``current_outcome``, ``recommended_outcome`` and ``marginal_roi`` (extra outcome per
-        extra unit of spend at the recommended spend; ratio).
+        ``current_outcome``, ``recommended_outcome`` and the ``marginal`` column.
     observed
         Optional simulated measurements the curves were fitted to: ``channel``, ``spend``,
         ``outcome`` and the 95% interval ``low``, ``high``.
     outcome_label
         What ``outcome`` measures, for the y axis.
+    marginal
+        The column of ``points`` holding the marginal measure (``marginal_roi``: incremental
+        profit of the next unit of spend, break-even 0; ``marginal_roas``...).
     currency
-        Currency code for the axis labels.
+        Unit of the outcome axis (a currency code; empty for people).
+    x_currency
+        Currency of the spend axis (default: ``currency``).
+    plan_label
+        Name of the planned spend in the legend (``recommended``, or ``tried`` for a plan that
+        is not recommended).
     fig
         Figure or sub-figure to fill; a new figure when None.
     """
     curves = checked_table(curves, ("channel", "spend", "outcome"), "response_curves: curves")
     points = checked_table(
         points,
-        (
-            "channel",
-            "current_spend",
-            "recommended_spend",
-            "current_outcome",
-            "recommended_outcome",
-            "marginal_roi",
-        ),
+        ("channel", "current_spend", "recommended_spend", "current_outcome", "recommended_outcome", marginal),
         "response_curves: points",
     )
     if observed is not None:
         observed = checked_table(
             observed, ("channel", "spend", "outcome", "low", "high"), "response_curves: observed"
         )
+    spend_unit = unit_suffix(currency if x_currency is None else x_currency)
+    measure = MEASURES.get(marginal)
+    marginal_text = (measure.label if measure else marginal.replace("_", " ")) + (
+        f" (ratio, {measure.break_even_note})" if measure else ""
+    )
     channels = channel_order(points["channel"])
     fig, axes = panels(fig, len(channels), (4.2, 3.4))
     for ax, channel in zip(axes, channels, strict=True):
         curve = curves[curves["channel"].astype(str) == channel].sort_values("spend")
         point = points[points["channel"].astype(str) == channel].iloc[0]
-        ax.plot(curve["spend"], curve["outcome"], color="#1f77b4", label="fitted curve")
+        ax.plot(curve["spend"], curve["outcome"], color="#1f77b4", label="response curve")
         if observed is not None:
             measured = observed[observed["channel"].astype(str) == channel]
             if len(measured):
@@ -173,10 +205,10 @@ def response_curves(
             "*",
             color="#d62728",
             markersize=13,
-            label="recommended",
+            label=plan_label,
         )
         ax.annotate(
-            f"marginal ROI {point['marginal_roi']:.2f}",
+            f"{marginal_text.split(' (')[0]} {point[marginal]:.2f}",
             (float(point["recommended_spend"]), float(point["recommended_outcome"])),
             textcoords="offset points",
             xytext=(6, -14),
@@ -184,13 +216,15 @@ def response_curves(
             bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
         )
         ax.set_title(channel)
-        ax.set_xlabel("spend" + unit_suffix(currency))
-        ax.set_ylabel(outcome_label + unit_suffix(currency))
+        ax.set_xlabel("spend" + spend_unit)
+        ax.set_ylabel(outcome_label + unit_suffix(currency), fontsize=8)
         money_axis(ax, "x")
         money_axis(ax)
     if axes:
         axes[0].legend(fontsize=8)
-    fig.suptitle("Response curves: current and recommended spend")
+    defined = " (contribution: profit before the channel's spend)" if "contribution" in outcome_label else ""
+    at_star = f"{measure.label}, {measure.break_even_note}" if measure else marginal_text
+    fig.suptitle(f"Response curves{defined}; star: {at_star}", fontsize=10)
     return root_figure(fig)
 
 
@@ -221,7 +255,7 @@ def outcome_comparison(table: pd.DataFrame, *, currency: str = "", fig: FigureBa
         errors = np.vstack(
             [means - rows["low"].to_numpy(np.float64), rows["high"].to_numpy(np.float64) - means]
         )
-        colors = [PLAN_COLORS.get(plan, "#2ca02c") for plan in plans]
+        colors = [PLAN_COLORS.get(plan, PLAN_COLORS["recommended"]) for plan in plans]
         bars = ax.bar(plans, means, yerr=errors, capsize=6, color=colors)
         ratio = metric in RATIO_METRICS or (metric in OBJECTIVES and OBJECTIVES[metric].unit == "ratio")
         amount = not ratio
@@ -237,7 +271,7 @@ def outcome_comparison(table: pd.DataFrame, *, currency: str = "", fig: FigureBa
         ax.set_ylabel(metric_axis(metric, currency))
         if amount:
             money_axis(ax)
-    fig.suptitle("Expected outcome, current and recommended plan (95% interval)")
+    fig.suptitle("Expected outcome of each plan (95% interval)")
     return root_figure(fig)
 
 
@@ -275,7 +309,10 @@ def pareto_front(
         if pick.empty:
             raise ValueError(f"pareto_front: chosen trial {chosen} is not among the trials")
         ax.plot(pick[x], pick[y], "*", color="#d62728", markersize=16, label=f"chosen (trial {chosen})")
-    x_label, y_label = (OUTCOME_LABELS.get(m, m.replace("_", " ")) for m in (x, y))
+    x_label, y_label = (
+        OUTCOME_LABELS.get(m, m.replace("_", " ")) + (f", {break_even_text(m)}" if break_even_text(m) else "")
+        for m in (x, y)
+    )
     ax.set_title(f"Policies tried: {METRIC_SHORT.get(x, x_label)} against {METRIC_SHORT.get(y, y_label)}")
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)

@@ -168,12 +168,13 @@ class Allocation:
     objective : float
         The optimized value: ``outcome.sum() - total_spend()`` in mode ``"profit"``,
         ``outcome.sum()`` in mode ``"outcome"``, ``total_spend()`` in mode ``"target_roi"``.
-    marginal_roi : pandas.Series
+    marginal_outcome : pandas.Series
         Per channel, the outcome of the best next unit of spend at the recommended point
         (right derivative; for several periods, the period where the next unit returns most,
-        carryover into later periods included). It is gross, *not* minus 1: in profit mode a
-        channel pays for its next unit when it is above 1, as in
-        :func:`simulator.measure.incrementality.incrementality`.
+        carryover into later periods included), in units of the curves' outcome per unit of
+        spend. It is gross: in profit mode the curves give contribution before spend, so a
+        channel pays for its next unit when it is above 1 (its marginal ROI, in the measures
+        of :mod:`simulator.common.measures`, is this minus 1).
     shadow_prices : list of ShadowPrice
         Binding constraints only (dual above a small tolerance), in the order: budget, period
         budgets, each channel's lock, bounds and presence, share rules, ROI target.
@@ -195,7 +196,7 @@ class Allocation:
     spend: pd.DataFrame
     outcome: pd.Series
     objective: float
-    marginal_roi: pd.Series
+    marginal_outcome: pd.Series
     shadow_prices: list[ShadowPrice]
     status: str
     solver: str
@@ -209,9 +210,10 @@ class Allocation:
         return float(self.spend.to_numpy().sum())
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per channel: ``spend``, ``share``, ``outcome``, ``roi``, ``marginal_roi``.
+        """One row per channel: spend, share, outcome, ``outcome_per_spend`` and ``marginal_outcome``.
 
-        ``roi`` is outcome per unit of spend (gross, like ``marginal_roi``; NaN without spend).
+        ``outcome_per_spend`` is outcome per unit of spend (gross, like ``marginal_outcome``;
+        NaN without spend).
         """
         spend = self.spend.sum(axis=1)
         total = float(spend.sum())
@@ -220,8 +222,8 @@ class Allocation:
                 "spend": spend,
                 "share": spend / total if total > 0 else spend * np.nan,
                 "outcome": self.outcome,
-                "roi": self.outcome / spend.where(spend > 0),
-                "marginal_roi": self.marginal_roi,
+                "outcome_per_spend": self.outcome / spend.where(spend > 0),
+                "marginal_outcome": self.marginal_outcome,
             }
         )
         frame.index.name = "channel"
@@ -283,9 +285,11 @@ def solve_allocation(
         per channel: the problem becomes a MILP).
     target_roi : float, optional
         Target-ROI mode: the largest total spend whose overall ROI stays at or above the target.
-        ROI is ``(sum of outcomes - spend) / spend`` when ``subtract_spend`` (so 0.5 = 50% profit
-        on spend), ``sum of outcomes / spend`` (ROAS-like) otherwise. Outcomes at zero spend
-        count. Among allocations of that largest spend, the one with the most outcome is returned.
+        With ``subtract_spend`` this is the ROI of :mod:`simulator.common.measures`,
+        ``(sum of outcomes - spend) / spend`` (break-even 0; 0.5 = 50% profit on spend);
+        without it the target is on the outcome per unit of spend, ``sum of outcomes / spend``.
+        Outcomes at zero spend count. Among allocations of that largest spend, the one with the
+        most outcome is returned.
     periods : int, default 1
         Number of periods (weeks, months) in the plan.
     period_budgets : sequence of float or None, optional
@@ -924,7 +928,7 @@ class _Model:
                 )
 
     def _add_target_roi(self) -> None:
-        """Outcome >= (1 + target) * spend (profit ROI) or target * spend (ROAS-like)."""
+        """Outcome >= (1 + target) * spend (profit ROI) or target * spend (outcome per unit of spend)."""
         inputs = self.inputs
         assert inputs.target_roi is not None
         multiple = inputs.target_roi + (1.0 if inputs.subtract_spend else 0.0)
@@ -1092,7 +1096,7 @@ class _Model:
             spend=pd.DataFrame(spend, index=index, columns=columns),
             outcome=pd.Series(outcome, index=index, name="outcome"),
             objective=objective,
-            marginal_roi=pd.Series(marginal, index=index, name="marginal_roi"),
+            marginal_outcome=pd.Series(marginal, index=index, name="marginal_outcome"),
             shadow_prices=shadow_prices,
             status="optimal",
             solver=solver_name,
@@ -1252,11 +1256,11 @@ def _infeasible_error(inputs: _Inputs, solver_name: str, status: int) -> Constra
 
 def _target_unreachable(inputs: _Inputs) -> ConstraintError:
     best = max(_best_next_unit(inputs, i, np.zeros(inputs.periods)) for i in range(len(inputs.channels)))
-    best_roi = best - 1 if inputs.subtract_spend else best
+    measure = f"an ROI of {best - 1:.2f}" if inputs.subtract_spend else f"{best:.2f} per unit of spend"
     return ConstraintError(
         "target_roi",
         f"no spend reaches the target ROI {inputs.target_roi:g}: the best first unit of spend on any "
-        f"channel returns an ROI of {best_roi:.2f}",
+        f"channel returns {measure}",
     )
 
 

@@ -86,6 +86,11 @@ class Objective:
     subtract_spend : bool
         The response curves measure ``kpi`` plus the channel's spend (contribution before the
         spend pays for itself) and the LP subtracts spend (profit).
+    measure : str or None
+        The measure of return of an allocation for this objective, a name of
+        :data:`simulator.common.measures.MEASURES` (``roi`` for profit, ``roas`` for revenue...);
+        its marginal form is ``marginal_<measure>``. None for objectives the LP does not
+        maximize itself (their :attr:`lp_objective` has one).
     """
 
     name: str
@@ -96,6 +101,30 @@ class Objective:
     per: str | None = None
     lp: str | None = None
     subtract_spend: bool = False
+    measure: str | None = None
+
+    @property
+    def spend_measure(self) -> str:
+        """Name of the measure of return of an allocation for this objective (``roi``, ``roas``...)."""
+        measure = self.lp_objective.measure
+        assert measure is not None, self.name
+        return measure
+
+    @property
+    def marginal_measure(self) -> str:
+        """Name of the marginal measure of return (``marginal_roi``...)."""
+        return f"marginal_{self.spend_measure}"
+
+    def per_spend(self, outcome_per_unit: float) -> float:
+        """A response curve's outcome per unit of spend (or its slope) as this objective's measure.
+
+        The curves of ``profit`` measure contribution (profit before the channel's spend), so
+        ROI is that per unit minus 1 (break-even 0); new customers are counted per 1,000 of
+        spend; the others are the ratio itself.
+        """
+        entry = self.lp_objective
+        value = float(outcome_per_unit) - (1.0 if entry.subtract_spend else 0.0)
+        return value * 1000.0 if self.spend_measure.endswith("_per_1000") else value
 
     @property
     def allocatable(self) -> bool:
@@ -204,16 +233,17 @@ def _registry(*entries: Objective) -> dict[str, Objective]:
 
 # fmt: off
 OBJECTIVES: Mapping[str, Objective] = _registry(
-    Objective("profit", "profit", "profit", "currency", _running_profit, subtract_spend=True),
+    Objective("profit", "profit", "profit", "currency", _running_profit, subtract_spend=True, measure="roi"),
     Objective("roi", "roi", "ROI (profit / marketing spend)", "ratio", _running_roi, lp="profit"),
-    Objective("revenue", "revenue", "revenue", "currency", _running_revenue),
-    Objective("new_customers", "new_customers", "new customers", "people", _running_new_customers),
+    Objective("revenue", "revenue", "revenue", "currency", _running_revenue, measure="roas"),
+    Objective("new_customers", "new_customers", "new customers", "people", _running_new_customers,
+              measure="new_customers_per_1000"),
     Objective("realized_value", "acquired_customer_value", "realized value of customers won", "currency",
-              _running_realized_value),
+              _running_realized_value, measure="realized_value_per_spend"),
     Objective("realized_value_per_customer", "acquired_customer_value", "realized value per customer won",
               "currency", _running_realized_value_per_customer, per="new_customers", lp="realized_value"),
     Objective("lifetime_value", "expected_lifetime_value", "expected lifetime value", "currency",
-              _running_lifetime_value),
+              _running_lifetime_value, measure="lifetime_value_per_spend"),
     Objective("lifetime_value_per_customer", "expected_lifetime_value_per_customer",
               "expected lifetime value per customer", "currency", _running_lifetime_value_per_customer,
               lp="lifetime_value"),

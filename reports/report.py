@@ -28,13 +28,21 @@ file                        written by           used for
 
 Keys of ``allocation.json`` (``recommendation.json`` has the same ones, and more):
 
+- ``verdict`` (expected): ``{"decision", "reason", "next_step"}``, the decision one of
+  ``recommend``, ``keep current plan``, ``not confirmed: run larger``
+  (:func:`optimizer.recommendation.decide`). It opens the report's title, headline and
+  ``summary.png``; the plan is worded as an instruction only for ``recommend``. A file without
+  it is reported as not confirmed.
 - ``channels`` (required): a list, one object per channel, with ``channel`` (name),
-  ``current_spend`` and ``recommended_spend`` (currency over the plan's horizon), and
-  optionally ``current_outcome`` and ``recommended_outcome`` (the channel's incremental outcome
-  on its response curve at that spend, currency) and ``marginal_roi`` (extra outcome per extra
-  unit of spend at the recommended spend); the response-curve figure needs these three and
-  ``response_curves.csv``. Any other keys (bounds, shadow prices...) are shown
-  in the allocation table as they are.
+  ``current_spend`` and ``recommended_spend`` (currency over the plan's horizon; the plan
+  found, recommended only with a ``recommend`` verdict), and optionally ``current_outcome``
+  and ``recommended_outcome`` (the channel's incremental outcome on its response curve at that
+  spend), the marginal measure named by ``marginal_measure`` (default ``marginal_roi``:
+  incremental profit of the next unit of spend, break-even 0; see
+  :mod:`simulator.common.measures`), ``measured_max_spend`` and ``within_measured_range``
+  (a channel outside is flagged in the report); the response-curve figure needs the outcomes,
+  the marginal measure and ``response_curves.csv``. Any other keys are shown in the allocation
+  table as they are, with units in the headers.
 - ``expected`` (optional): ``{metric: {"current": S, "recommended": S, "change": S}}`` with
   ``S = {"mean": ..., "low": ..., "high": ...}`` - the metric's mean and 95% interval over the
   seeds for each plan, and for ``change`` the paired difference recommended - current with its
@@ -48,7 +56,9 @@ Keys of ``allocation.json`` (``recommendation.json`` has the same ones, and more
 
 More keys of ``recommendation.json``:
 
-- ``policy`` (optional): ``{parameter: value}``, the chosen policy's parameters.
+- ``policy`` (optional): ``{parameter: value}``, the chosen policy's parameters;
+  ``policy_table`` (optional): the same for reading, a list of ``{"setting", "current",
+  "value"}`` (lever names in words, discounts as percentages), shown instead when present.
 - ``chosen_trial`` (optional): the Optuna trial number of the chosen policy (marked on the
   Pareto front).
 - ``study_name`` and ``storage`` (optional): where the Optuna study is stored, for its
@@ -96,12 +106,21 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure, FigureBase
 
-from optimizer.figures import OUTCOME_LABELS, PARETO_DEFAULT
-from optimizer.recommendation import expected_frame, recommendation_sentence
+from optimizer.figures import OUTCOME_LABELS, PARETO_DEFAULT, curve_label
+from optimizer.objectives import OBJECTIVES
+from optimizer.recommendation import (
+    Verdict,
+    expected_frame,
+    headline,
+    plan_header,
+    recommendation_sentence,
+    verdict_from_dict,
+)
 from simulator.common.display import HEADLINE_KPIS, format_range
 from simulator.common.display import format_kpi as _format
 from simulator.common.figures import METRIC_SHORT
 from simulator.common.files import InputFileError, read_regular_file
+from simulator.common.measures import MEASURES, break_even_text, measure_header
 from simulator.common.output import check_output_folder, in_transaction, locate, verify_folder, write_files
 from simulator.common.secrets import mask_secrets, mask_url
 from simulator.engine.results import CHANNEL_TABLE_COLUMNS
@@ -364,21 +383,28 @@ def _currency(inputs: _Inputs, plan: Mapping[str, Any] | None) -> str:
     return ""
 
 
-def _plan_section(inputs: _Inputs, plan: dict[str, Any], source: str, currency: str) -> _Section:
+def _plan_cell(column: str, value: Any) -> str:
+    if column == "within_measured_range" and isinstance(value, bool):
+        return "yes" if value else "OUTSIDE"
+    return _format(column, value)
+
+
+def _plan_section(
+    inputs: _Inputs, plan: dict[str, Any], source: str, currency: str, verdict: Verdict
+) -> _Section:
     channels = pd.DataFrame(plan["channels"])
     expected: dict[str, Any] = plan.get("expected", {})
     objective = str(plan.get("objective", "profit"))
-    section = _Section("Recommendation")
+    section = _Section("Recommendation" if verdict.confirmed else "Plan tried (not recommended)")
     changes = len(plan.get("policy") or {})
-    section.paragraphs.append(
-        recommendation_sentence(plan["channels"], expected, objective, currency, policy_changes=changes)
-    )
+    section.paragraphs.append(headline(verdict, plan["channels"], expected, objective, currency, changes))
     facts = [
         f"{label}: {_format(key, plan[key])}"
         for key, label in (
             ("objective", "objective"),
             ("budget", "budget" + (f" ({currency})" if currency else "")),
             ("horizon_days", "horizon (days)"),
+            ("agents", "agents"),
         )
         if key in plan
     ]
@@ -387,32 +413,49 @@ def _plan_section(inputs: _Inputs, plan: dict[str, Any], source: str, currency: 
         facts.append(f"seeds: {', '.join(map(str, seeds))}")
     elif isinstance(seeds, int) and not isinstance(seeds, bool):
         facts.append(f"outcomes simulated on {seeds} paired seeds")
+    guard_rails = plan.get("guard_rails")
+    if isinstance(guard_rails, list) and guard_rails:
+        facts.append(f"guard-rails (must not get significantly worse): {', '.join(map(str, guard_rails))}")
     if facts:
         section.paragraphs.append(f"From {source}; " + "; ".join(facts) + ".")
+    if "within_measured_range" in channels.columns:
+        outside = channels[channels["within_measured_range"] == False]  # noqa: E712 - a column of bools
+        if len(outside):
+            section.paragraphs.append(
+                "OUTSIDE THE MEASURED RANGE: "
+                + ", ".join(
+                    f"{row['channel']} ({_format('spend', row['recommended_spend'])} against at most "
+                    f"{_format('spend', row.get('measured_max_spend', float('nan')))} measured)"
+                    for row in outside.to_dict("records")
+                )
+                + ". The constraints force this spend; the response curves say nothing about it."
+            )
     columns = list(channels.columns)
     section.tables.append(
         _Table(
-            [_header(c) for c in columns],
-            [[_format(c, row[c]) for c in columns] for row in channels.to_dict("records")],
+            [plan_header(c, currency, objective, verdict.plan_name) for c in columns],
+            [[_plan_cell(c, row[c]) for c in columns] for row in channels.to_dict("records")],
         )
     )
     section.figures.append(
         _Figure(
             "spend_comparison",
             "Spend per channel",
-            f"Current and recommended spend per channel ({source}).",
-            lambda f: figures.spend_comparison(channels, currency=currency, ax=f.add_subplot()),
+            f"Current and {verdict.plan_name} spend per channel ({source}).",
+            lambda f: figures.spend_comparison(
+                channels, currency=currency, plan_label=verdict.plan_name, ax=f.add_subplot()
+            ),
         )
     )
     if expected:
-        table = expected_frame(expected)
-        plans = [p for p in ("current", "recommended", "change") if p in set(table["plan"])]
+        table = expected_frame(expected).replace({"plan": {"recommended": verdict.plan_name}})
+        plans = [p for p in ("current", verdict.plan_name, "change") if p in set(table["plan"])]
         section.tables.append(
             _Table(
                 ["metric", *(f"{p} (95% interval)" for p in plans)],
                 [
                     [
-                        _header(str(metric)),
+                        measure_header(str(metric)),
                         *(
                             _interval_text(str(metric), rows[rows["plan"] == p], signed=p == "change")
                             for p in plans
@@ -425,13 +468,14 @@ def _plan_section(inputs: _Inputs, plan: dict[str, Any], source: str, currency: 
         plotted = table[table["plan"] != "change"]
         # A quarter page holds three panels: the objectives a strategist weighs first.
         present = set(plotted["metric"])
-        headline = plotted[plotted["metric"].isin([m for m in SUMMARY_METRICS if m in present][:3])]
-        compact = headline if not headline.empty else plotted[plotted["metric"].isin(plotted["metric"][:3])]
+        first = plotted[plotted["metric"].isin([m for m in SUMMARY_METRICS if m in present][:3])]
+        compact = first if not first.empty else plotted[plotted["metric"].isin(plotted["metric"][:3])]
         section.figures.append(
             _Figure(
                 "outcome_comparison",
                 "Expected outcomes",
-                "Mean and 95% interval over the seeds, current and recommended plan.",
+                "Mean and 95% interval over the fresh paired seeds of the check, current plan and "
+                + ("recommended plan." if verdict.confirmed else "the plan tried (not recommended)."),
                 lambda f: figures.outcome_comparison(plotted, currency=currency, fig=f),
                 summary_draw=lambda f: figures.outcome_comparison(compact, currency=currency, fig=f),
                 size=(
@@ -440,17 +484,33 @@ def _plan_section(inputs: _Inputs, plan: dict[str, Any], source: str, currency: 
                 ),
             )
         )
-    needed = {"current_outcome", "recommended_outcome", "marginal_roi"}
+    marginal = str(plan.get("marginal_measure", "marginal_roi"))
+    needed = {"current_outcome", "recommended_outcome", marginal}
     if inputs.curves is not None and needed <= set(channels.columns):
         curves, measured = inputs.curves, inputs.measurements
         rows = math.ceil(len(channels) / 3)
+        entry = OBJECTIVES.get(objective)
+        label = curve_label(objective)
+        people = entry is not None and entry.unit == "people"
         section.figures.append(
             _Figure(
                 "response_curves",
                 "Response curves",
-                "Fitted response per channel with the current (circle) and recommended (star) spend; "
-                "the marginal ROI is written at the recommended point.",
-                lambda f: figures.response_curves(curves, channels, measured, currency=currency, fig=f),
+                "Response per channel (the fitted curve, or the concave fit through the simulated points "
+                "where the Hill curve did not fit), drawn over the measured range, with the current "
+                f"(circle) and {verdict.plan_name} (star) spend; the "
+                f"{measure_header(marginal)} is written at the star.",
+                lambda f: figures.response_curves(
+                    curves,
+                    channels,
+                    measured,
+                    outcome_label=label,
+                    marginal=marginal,
+                    currency="" if people else currency,
+                    x_currency=currency,
+                    plan_label=verdict.plan_name,
+                    fig=f,
+                ),
                 size=(4.2 * min(3, len(channels)), 3.4 * rows),
             )
         )
@@ -460,7 +520,12 @@ def _plan_section(inputs: _Inputs, plan: dict[str, Any], source: str, currency: 
 def _policy_section(inputs: _Inputs, recommendation: dict[str, Any]) -> _Section | None:
     section = _Section("Policy")
     policy = recommendation.get("policy")
-    if isinstance(policy, dict) and policy:
+    rows = recommendation.get("policy_table")
+    if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
+        keys = [k for k in ("setting", "current", "value") if all(k in r for r in rows)]
+        headers = {"setting": "setting", "current": "current", "value": "chosen"}
+        section.tables.append(_Table([headers[k] for k in keys], [[str(r[k]) for k in keys] for r in rows]))
+    elif isinstance(policy, dict) and policy:
         section.tables.append(
             _Table(["parameter", "value"], [[str(k), _format(str(k), v)] for k, v in policy.items()])
         )
@@ -501,6 +566,12 @@ def _policy_section(inputs: _Inputs, recommendation: dict[str, Any]) -> _Section
                 ),
             )
         )
+        finished = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+        if len(finished) < 2:
+            section.paragraphs.append(
+                f"Parameter importances need at least two finished trials; this study has {len(finished)}."
+            )
+            return section
         section.figures.append(
             _Figure(
                 "param_importances",
@@ -580,14 +651,26 @@ def _results_section(inputs: _Inputs, currency: str) -> _Section | None:
             + "."
         )
         section.tables.append(
-            _Table(["KPI", "value"], [[k, _format(k, kpis[k])] for k in HEADLINE_KPIS if k in kpis])
+            _Table(
+                ["KPI", "value"],
+                [
+                    [measure_header(k) if k in MEASURES else k, _format(k, kpis[k])]
+                    for k in HEADLINE_KPIS
+                    if k in kpis
+                ],
+            )
         )
     channel_table = _channel_table(inputs.channels_daily)
     if channel_table is not None:
         columns = list(channel_table.columns)
+        section.paragraphs.append(
+            "Channels over the horizon: orders, revenue and new customers are credited to the channel the "
+            "order was placed through (its last touch), so last-touch ROAS and CAC are attribution figures, "
+            "not what the channel's spend adds; the incrementality command measures that (ROI, break-even 0)."
+        )
         section.tables.append(
             _Table(
-                ["channel", *(_header(c) for c in columns)],
+                ["channel", *(_channel_header(c, currency) for c in columns)],
                 [
                     [str(name), *(_format(c, row[c]) for c in columns)]
                     for name, row in channel_table.iterrows()
@@ -657,12 +740,33 @@ def _channel_table(channels_daily: pd.DataFrame | None) -> pd.DataFrame | None:
     columns = [c for c in CHANNEL_TABLE_COLUMNS if c in channels_daily.columns]
     order = list(pd.unique(channels_daily["channel"].astype(str)))
     totals = channels_daily.groupby(channels_daily["channel"].astype(str))[columns].sum().reindex(order)
+    # Orders are booked in the channel they were placed through (their last touch): these are
+    # attribution figures, not what the channel's spend adds (incrementality measures that).
     if {"revenue", "spend"} <= set(columns):
-        totals["roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
+        totals["last_touch_roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
     if {"spend", "new_customers"} <= set(columns):
-        totals["cac"] = totals["spend"] / totals["new_customers"].where(totals["new_customers"] > 0)
+        totals["last_touch_cac"] = totals["spend"] / totals["new_customers"].where(
+            totals["new_customers"] > 0
+        )
     totals.index.name = "channel"
     return totals
+
+
+def _kpi_label(name: str) -> str:
+    """A KPI's name, with the break-even of a measure of return: ``roi (break-even 0)``."""
+    note = break_even_text(name)
+    return f"{name} ({note})" if note else name
+
+
+def _channel_header(column: str, currency: str) -> str:
+    money = f" ({currency})" if currency else ""
+    if column in MEASURES:
+        return measure_header(column)
+    if column == "last_touch_cac":
+        return f"last-touch CAC{money} per new customer"
+    if column in ("spend", "revenue", "contribution"):
+        return f"{column}{money}"
+    return _header(column) + (" (people)" if column in ("new_aware", "new_customers") else "")
 
 
 def _scenario_section(inputs: _Inputs) -> _Section | None:
@@ -834,8 +938,10 @@ def _xlsx_writer(inputs: _Inputs, plan: dict[str, Any] | None) -> Callable[[Path
                 pd.DataFrame(plan["channels"]).to_excel(book, sheet_name="allocation", index=False)
                 if plan.get("expected"):
                     expected_frame(plan["expected"]).to_excel(book, sheet_name="expected", index=False)
-                policy = plan.get("policy")
-                if isinstance(policy, dict) and policy:
+                policy, rows = plan.get("policy"), plan.get("policy_table")
+                if isinstance(rows, list) and rows:
+                    pd.DataFrame(rows).to_excel(book, sheet_name="policy", index=False)
+                elif isinstance(policy, dict) and policy:
                     pd.DataFrame(
                         {"parameter": list(policy), "value": [str(v) for v in policy.values()]}
                     ).to_excel(book, sheet_name="policy", index=False)
@@ -883,10 +989,11 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     )
     currency = _currency(inputs, plan)
     sections: list[_Section] = []
-    headline = ""
-    if plan is not None:
-        plan_section = _plan_section(inputs, plan, source, currency)
-        headline = plan_section.paragraphs.pop(0)  # shown once, at the top
+    top = ""
+    verdict = verdict_from_dict(plan.get("verdict")) if plan is not None else None
+    if plan is not None and verdict is not None:
+        plan_section = _plan_section(inputs, plan, source, currency, verdict)
+        top = plan_section.paragraphs.pop(0)  # shown once, at the top
         sections.append(plan_section)
     if inputs.recommendation is not None:
         policy = _policy_section(inputs, inputs.recommendation)
@@ -902,6 +1009,8 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
         or folder.name
     )
     title = f"{'Budget-allocation' if plan is not None else 'Simulation'} report: {name}"
+    if verdict is not None:
+        title = f"{verdict.title()} - {title}"  # the verdict is the first line of every output
     every_figure = [f for s in sections for f in s.figures]
     # Names come from result files: a '$' must print as a '$', never start mathtext (which can fail).
     with matplotlib.rc_context({"text.parse_math": False}):
@@ -910,12 +1019,12 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     by_key = {f.key: f for f in every_figure}
     chosen = [by_key[key] for key in SUMMARY_PRIORITY if key in by_key][:3]
     kpis = (inputs.summary or {}).get("kpis", {})
-    summary_kpis = [(k, _format(k, kpis[k])) for k in HEADLINE_KPIS if k in kpis][:10]
+    summary_kpis = [(_kpi_label(k), _format(k, kpis[k])) for k in HEADLINE_KPIS if k in kpis][:10]
     if not summary_kpis and plan is not None:
         # A plan without a simulation next to it: the simulated KPIs of both plans.
         summary_kpis = [
             (
-                str(metric),
+                _kpi_label(str(metric)),
                 f"{_format(str(metric), plans['current']['mean'])} -> "
                 f"{_format(str(metric), plans['recommended']['mean'])}",
             )
@@ -923,7 +1032,7 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
             if {"current", "recommended"} <= set(plans)
         ][:10]
     with matplotlib.rc_context({"text.parse_math": False}):
-        summary_png = _summary_png(title, headline, summary_kpis, chosen)
+        summary_png = _summary_png(title, top, summary_kpis, chosen)
 
     def text_writer(text: str) -> Callable[[Path], object]:
         return lambda path: path.write_text(text, encoding="utf-8")
@@ -932,8 +1041,8 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
         return lambda path: path.write_bytes(data)
 
     writers: dict[str, Callable[[Path], object]] = {
-        "report.html": text_writer(_html(title, headline, sections)),
-        "report.md": text_writer(_markdown(title, headline, sections)),
+        "report.html": text_writer(_html(title, top, sections)),
+        "report.md": text_writer(_markdown(title, top, sections)),
         "summary.png": bytes_writer(summary_png),
         "report.xlsx": _xlsx_writer(inputs, plan),
     }

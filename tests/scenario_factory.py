@@ -48,10 +48,10 @@ def small(
         return parse_scenario(data, "test").with_overrides(agents=agents, days=days)
 
 
-def uniform_market(
+def uniform_market_dict(
     agents: int, channels: list[dict[str, Any]], days: int = 30, **population: Any
-) -> Scenario:
-    """One persona with no channel preference; channels given as dicts of overrides."""
+) -> dict[str, Any]:
+    """The scenario file of :func:`uniform_market` as a dict (to change further or save as YAML)."""
     persona = {
         "share": 1.0,
         "basket_value": {"mean": 100.0, "sigma": 0.0},
@@ -62,14 +62,20 @@ def uniform_market(
     }
     pop = {"agents": agents, "scale": 1.0, "initial_aware_share": 0.0, "personas": {"everyone": persona}}
     pop.update(population)
-    data = {
+    return {
         "name": "uniform test market",
         "horizon_days": days,
         "seed": 1,
         "population": pop,
         "channels": [{"kind": "social", **c} for c in channels],
     }
-    return parse_scenario(data, "test")
+
+
+def uniform_market(
+    agents: int, channels: list[dict[str, Any]], days: int = 30, **population: Any
+) -> Scenario:
+    """One persona with no channel preference; channels given as dicts of overrides."""
+    return parse_scenario(uniform_market_dict(agents, channels, days, **population), "test")
 
 
 def three_channel_market(agents: int = 6000, days: int = 60) -> Scenario:

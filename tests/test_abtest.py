@@ -219,7 +219,10 @@ def test_command_line_prints_and_writes(tmp_path: Path) -> None:
         (["--variant", "V", "--workers", "0"], ["argument --workers", "must be at least 1"]),
         (["--variant", "V", "--mde", "0"], ["argument --mde", "between 0 and 10"]),
         (["--variant", "V", "--treatment-share", "1.5"], ["argument --treatment-share", "between 0 and 1"]),
-        (["--variant", "V", "--seed", "1", "--seeds", "2"], ["give --seeds (the values) or --seed (the first), not both"]),
+        (
+            ["--variant", "V", "--seed", "1", "--seeds", "2"],
+            ["give --seeds (the values) or --seed (the first), not both"],
+        ),
         ([], ["required: --variant"]),
     ],
     ids=[

@@ -113,7 +113,9 @@ def test_response_curves_one_panel_per_channel(plan: pd.DataFrame) -> None:
         assert markers["recommended"] == (row.recommended_spend, row.recommended_outcome)
         assert f"marginal ROI {row.marginal_roi:.2f}" in [t.get_text() for t in ax.texts]
         assert ax.get_xlabel() == "spend (CNY)"
-        assert ax.get_ylabel() == "incremental profit (CNY)"
+        # The curves of profit measure contribution before the channel's spend (slope 1 = break-even).
+        assert ax.get_ylabel() == "incremental contribution (CNY)"
+    assert "break-even 0" in fig.get_suptitle() and "profit before the channel's spend" in fig.get_suptitle()
     assert "simulated (95% interval)" in legend_texts(axes[0])
     renders(fig)
 
@@ -131,7 +133,7 @@ def test_outcome_comparison_bars_and_intervals() -> None:
     fig = figures.outcome_comparison(table, currency="CNY")
     profit, roi, customers = [ax for ax in fig.axes if ax.get_visible()]
     assert profit.get_title() == "profit" and profit.get_ylabel() == "profit (CNY)"
-    assert roi.get_ylabel() == "ROI (ratio)"
+    assert roi.get_ylabel() == "ROI (ratio, break-even 0)"
     # Counts are people, not money.
     assert customers.get_title() == "new customers"
     assert customers.get_ylabel() == "new customers (people)"

@@ -261,3 +261,16 @@ def test_attribution_with_no_incremental_value_does_not_crash(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     assert "true shares and the models' errors are undefined" in result.stdout
     assert (tmp_path / "out" / "attribution.csv").exists()
+
+
+def test_one_trial_with_a_seed_beyond_32_bits_reports(tmp_path: Path) -> None:
+    """Issue 19 items 8 and 9: a degenerate but valid search (one trial) with a seed >= 2**32 runs,
+    and its report says why the importance chart is missing instead of failing."""
+    out = tmp_path / "opt"
+    result = run(
+        "optimize", ROOT / "scenarios" / "omnichannel_retailer.yaml", "--agents", "300", "--days", "20",
+        "--trials", "1", "--seed", str(2**32 + 5), "--no-progress", "--out", out, "--report", timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    html = (out / "report.html").read_text()
+    assert "Parameter importances need at least two finished trials; this study has 1." in html

@@ -549,11 +549,11 @@ def test_report_marginal_roi_and_table() -> None:
     curves = random_curves(3)
     allocation = solve_allocation(curves, 40_000.0, bounds={"c2": (None, 1_000.0)})
     frame = allocation.to_frame()
-    assert list(frame.columns) == ["spend", "share", "outcome", "roi", "marginal_roi"]
+    assert list(frame.columns) == ["spend", "share", "outcome", "outcome_per_spend", "marginal_outcome"]
     assert frame["share"].sum() == pytest.approx(1.0)
     for name, curve in curves.items():
         spend = float(allocation.spend.loc[name, 0])
-        assert allocation.marginal_roi[name] == pytest.approx(curve.marginal(spend))
+        assert allocation.marginal_outcome[name] == pytest.approx(curve.marginal(spend))
         assert allocation.outcome[name] == pytest.approx(curve(spend))
     # Optimality: where a channel is free to move, its next unit returns at most 1 + the budget's
     # shadow price (profit per unit of budget) and its last unit at least that much.
@@ -563,7 +563,7 @@ def test_report_marginal_roi_and_table() -> None:
         spend = float(allocation.spend.loc[name, 0])
         if name in capped or spend == 0:
             continue
-        assert allocation.marginal_roi[name] <= 1 + budget_price + 1e-9
+        assert allocation.marginal_outcome[name] <= 1 + budget_price + 1e-9
         assert curve.marginal(spend - 1e-6) >= 1 + budget_price - 1e-9
     assert "c2" in capped  # the upper bound binds: without it c2 would take more than 1,000
     assert allocation.status == "optimal" and allocation.solve_seconds > 0 and allocation.build_seconds > 0

@@ -124,14 +124,17 @@ def measured() -> pd.DataFrame:
     return incrementality(three_channel_market(agents=4000, days=50), seeds=[1, 2, 3, 4, 5], workers=2)
 
 
-def test_a_channel_with_zero_effect_has_a_true_roi_interval_covering_zero(measured: pd.DataFrame) -> None:
+def test_a_channel_with_zero_effect_has_a_true_roi_interval_covering_minus_one(
+    measured: pd.DataFrame,
+) -> None:
+    # ROI is incremental profit / spend (break-even 0): spend that brings nothing back is -1.
     dud = measured.loc["dud"]
     assert dud["spend"] == 300.0 * 50
-    assert dud["roi_ci_low"] <= 0 <= dud["roi_ci_high"]
+    assert dud["roi_ci_low"] <= -1 <= dud["roi_ci_high"]
     assert dud["incremental_orders_ci_low"] <= 0 <= dud["incremental_orders_ci_high"]
     assert dud["incremental_profit"] == pytest.approx(-dud["spend"])
-    # The method tells a working channel apart: its interval excludes zero.
-    assert measured.loc["working", "roi_ci_low"] > 0
+    # The method tells a working channel apart: its interval excludes -1 (it brings something back).
+    assert measured.loc["working", "roi_ci_low"] > -1
     assert measured.loc["working", "incremental_customers_ci_low"] > 0
 
 
@@ -145,7 +148,7 @@ def test_marginal_roi_is_below_average_roi_for_a_saturating_channel(measured: pd
 def test_incrementality_measures_are_consistent(measured: pd.DataFrame) -> None:
     for channel, row in measured.iterrows():
         assert row["roas"] == pytest.approx(row["incremental_revenue"] / row["spend"]), channel
-        assert row["roi"] == pytest.approx((row["incremental_profit"] + row["spend"]) / row["spend"]), channel
+        assert row["roi"] == pytest.approx(row["incremental_profit"] / row["spend"]), channel
         assert row["roi_ci_low"] <= row["roi"] <= row["roi_ci_high"]
 
 
@@ -190,7 +193,7 @@ def test_cli_incrementality_writes_one_row_per_channel(
     status = run.main([*argv, "--channels", "search", "crm", "--out", str(out), "--no-progress"])
     printed = capsys.readouterr().out
     assert status == 0
-    assert "marginal ROI" in printed and "0 = brings nothing back" in printed
+    assert "marginal ROI (break-even 0)" in printed and "-1 = it brings nothing back" in printed
     table = pd.read_csv(out / "incrementality.csv", index_col="channel")
     assert list(table.index) == ["search", "crm"]
     assert {"roi", "roi_ci_low", "roi_ci_high", "marginal_roi"} <= set(table.columns)

@@ -40,6 +40,11 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def allocation() -> dict[str, Any]:
     return {
+        "verdict": {
+            "decision": "recommend",
+            "reason": "profit +80,000 [+50,000, +110,000] (+8.0%) on 3 fresh paired seeds, above zero",
+            "next_step": "",
+        },
         "scenario": "Omnichannel retailer",
         "objective": "profit",
         "currency": "CNY",
@@ -53,7 +58,7 @@ def allocation() -> dict[str, Any]:
                 "recommended_spend": 180_000.0,
                 "current_outcome": 410_000.0,
                 "recommended_outcome": 330_000.0,
-                "marginal_roi": 1.35,
+                "marginal_roi": 0.35,
             },
             {
                 "channel": "crm",
@@ -61,7 +66,7 @@ def allocation() -> dict[str, Any]:
                 "recommended_spend": 220_000.0,
                 "current_outcome": 190_000.0,
                 "recommended_outcome": 350_000.0,
-                "marginal_roi": 1.12,
+                "marginal_roi": 0.12,
             },
             {
                 "channel": "stores",
@@ -69,7 +74,7 @@ def allocation() -> dict[str, Any]:
                 "recommended_spend": 200_000.0,
                 "current_outcome": 260_000.0,
                 "recommended_outcome": 260_000.0,
-                "marginal_roi": 1.05,
+                "marginal_roi": 0.05,
             },
         ],
         "expected": {
@@ -161,9 +166,10 @@ def test_refuses_to_overwrite(built: tuple[Path, list[Path]], tmp_path: Path) ->
     plan["channels"][0]["recommended_spend"] = 240_000.0
     (quick / "allocation.json").write_text(json.dumps(plan), encoding="utf-8")
     build_report(quick, overwrite=True)
-    assert "Move 60k from search to crm (add 60k in total)." in (quick / "report.html").read_text(
-        encoding="utf-8"
-    )
+    # Without a verdict in the file the plan is not confirmed, so it is described, not ordered.
+    html = (quick / "report.html").read_text(encoding="utf-8")
+    assert "The plan tried moved 60k from search to crm (add 60k in total)." in html
+    assert "Move 60k" not in html
 
 
 def test_scenario_text_is_escaped(built: tuple[Path, list[Path]]) -> None:
@@ -179,7 +185,7 @@ def test_scenario_text_is_escaped(built: tuple[Path, list[Path]]) -> None:
 def test_allocation_numbers_match_the_json(built: tuple[Path, list[Path]]) -> None:
     folder, written = built
     plan = allocation()
-    sentence = "Move 120k CNY from search to crm: +8.0% profit, 95% interval +5.0% to +11.0%."
+    sentence = "Recommend: Move 120k CNY from search to crm: +8.0% profit, 95% interval +5.0% to +11.0%."
     html = (folder / "report.html").read_text(encoding="utf-8")
     markdown = (folder / "report.md").read_text(encoding="utf-8")
     assert f'<p class="headline">{sentence}</p>' in html
@@ -191,7 +197,7 @@ def test_allocation_numbers_match_the_json(built: tuple[Path, list[Path]]) -> No
         "| profit | 1,000,000 [950,000, 1,050,000] | 1,080,000 [1,020,000, 1,140,000] "
         "| +80,000 [+50,000, +110,000] |"
     ) in markdown
-    assert "| roi | 1.67 [1.58, 1.75] | 1.80 [1.70, 1.90] |  |" in markdown
+    assert "| ROI (ratio, break-even 0) | 1.67 [1.58, 1.75] | 1.80 [1.70, 1.90] |  |" in markdown
     assert "<td>+80,000 [+50,000, +110,000]</td>" in html
     # The headline is said once, at the top.
     assert html.count(sentence) == 1 and markdown.count(sentence) == 1
@@ -247,7 +253,9 @@ def test_recommendation_with_policy_search(tmp_path: Path) -> None:
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert f"Chosen policy: trial {front[0]}." in html
     assert "<td>tier_thresholds</td><td>[2, 5, 10]</td>" in html
-    assert "Move 120k CNY from search to crm" in html
+    # No verdict in the file: not confirmed, first line and headline say so, the plan is described.
+    assert "<h1>Not confirmed: run larger - Budget-allocation report" in html
+    assert "The plan tried moved 120k CNY from search to crm and changed the policy (2 settings)." in html
     assert "policy" in pd.read_excel(folder / "report.xlsx", sheet_name=None)
 
 

@@ -366,9 +366,9 @@ def test_costs_are_higher_or_lower_not_better_or_worse() -> None:
         index=["profit", "marketing_spend", "roi"],
     )
     holder = types.SimpleNamespace(comparison=comparison)
-    assert OptimizationResult.verdict(holder, "profit") == "better"  # type: ignore[arg-type]
-    assert OptimizationResult.verdict(holder, "marketing_spend") == "higher"  # type: ignore[arg-type]
-    assert OptimizationResult.verdict(holder, "roi") == "within the noise"  # type: ignore[arg-type]
+    assert OptimizationResult.significance(holder, "profit") == "better"  # type: ignore[arg-type]
+    assert OptimizationResult.significance(holder, "marketing_spend") == "higher"  # type: ignore[arg-type]
+    assert OptimizationResult.significance(holder, "roi") == "within the noise"  # type: ignore[arg-type]
 
 
 def test_lever_spend_is_told_apart_from_the_media_plan() -> None:

@@ -22,7 +22,9 @@ split?", in four phases, each a module of this package:
 4. **Check** (:mod:`~optimizer.search.check`). The chosen policy and plan and the current ones
    run on another set of fresh paired seeds; the result
    (:class:`~optimizer.search.result.OptimizationResult`) reports both with 95% intervals and
-   the paired change, and calls a change a win only when its interval excludes 0.
+   the paired change, and its verdict (``recommend``, ``keep current plan`` or ``not confirmed:
+   run larger``) recommends the candidate only when the first objective's change has an
+   interval above 0 and no second objective or guard-rail got significantly worse.
 
 Studies last: the storage (an SQLite file, or any database URL) holds every finished trial;
 the same search resumes the study until ``trials`` trials have finished; several processes
@@ -47,7 +49,7 @@ from simulator.engine.simulate import check_memory
 
 from ..curves import current_plan
 from .budget import BudgetSplit, lp_settings, split_budget
-from .check import confirm, noise_notes, spend_note
+from .check import confirm, noise_notes, search_verdict, spend_note
 from .result import OPTIMIZATION_FILES, OptimizationResult, channel_table, trial_number
 from .selection import select, variants
 from .space import apply_policy, default_parameters, search_settings
@@ -141,7 +143,14 @@ def optimize(
     candidates = variants(scenario, found.policies, split.plan)
     select_seeds = _seeds(scenario, SELECT_SEED_OFFSET, settings.seeds)
     (table, chosen), selection_seconds = _timed(
-        select, scenario, candidates, select_seeds, settings.objective, workers=workers, progress=progress
+        select,
+        scenario,
+        candidates,
+        select_seeds,
+        settings.objective,
+        guard_rails=settings.guard_rails,
+        workers=workers,
+        progress=progress,
     )
     confirm_seeds = _seeds(scenario, CONFIRM_SEED_OFFSET, settings.confirm_seeds)
     comparison, check_seconds = _timed(
@@ -246,6 +255,12 @@ def _result(
     channels = channel_table(current, totals, split.curves)
     media = channels[["current_spend", "recommended_spend"]].sum()
     notes = found.notes + noise_notes(comparison, settings.objective, chosen)
+    outside = [str(n) for n in channels.index if not channels.get("within_measured_range", {}).get(n, True)]
+    if outside:
+        notes.append(
+            f"{', '.join(outside)}: the plan's spend is OUTSIDE the range the response curves measured "
+            "(the allocation constraints force it there)"
+        )
     notes += spend_note(comparison, float(media["current_spend"]), float(media["recommended_spend"]))
     number = trial_number(chosen)
     chosen_trial = next((t for t in found.candidates if t.number == number), None)
@@ -264,5 +279,6 @@ def _result(
         channels=channels,
         curves=split.curves,
         timings=dict(timings),
+        verdict=search_verdict(comparison, settings, chosen, scenario.population.agents),
         notes=notes,
     )

@@ -1,8 +1,9 @@
 """The check: the chosen policy and plan against the current ones, on another set of fresh seeds.
 
 The chosen candidate and the current policies and plan run on fresh paired seeds;
-``recommendation.json`` reports both with 95% intervals and the paired change, and calls a
-change a win only when its interval excludes 0.
+``recommendation.json`` reports both with 95% intervals and the paired change, and the verdict
+(:func:`search_verdict`) recommends the candidate only when the change of the first objective
+has an interval above 0 and neither a second objective nor a guard-rail got significantly worse.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from simulator.config.scenario import Scenario
+from simulator.config.search import SearchSettings
 from simulator.measure.replicate import replicate
 
 from ..objectives import metric_frame, paired_changes
+from ..recommendation import Verdict, cell, decide
 from .result import number_text
-from .selection import cell
 
-__all__ = ["confirm", "noise_notes", "spend_note"]
+__all__ = ["confirm", "noise_notes", "search_verdict", "spend_note"]
 
 
 def confirm(
@@ -42,18 +44,36 @@ def confirm(
     return paired_changes(metric_frame(check.runs), "recommended")
 
 
+def search_verdict(comparison: pd.DataFrame, settings: SearchSettings, chosen: str, agents: int) -> Verdict:
+    """The verdict on the chosen candidate (:func:`optimizer.recommendation.decide`).
+
+    The first objective decides; a second objective and the guard-rails must not get
+    significantly worse. The current policies and plan, chosen, are kept untried.
+    """
+    guard_rails = [*settings.objective[1:], *settings.guard_rails]
+    return decide(
+        comparison,
+        settings.objective[0],
+        tried=chosen != "current",
+        guard_rails=list(dict.fromkeys(guard_rails)),
+        min_gain=settings.min_gain,
+        seeds=int(comparison.attrs.get("seeds", 0)),
+        agents=agents,
+        seeds_option="search.confirm_seeds",
+        untried_reason="no candidate beat the current policies and plan on the selection seeds",
+    )
+
+
 def noise_notes(comparison: pd.DataFrame, objectives: Sequence[str], chosen: str) -> list[str]:
-    """Say when the current plan is kept, and which objectives' changes are within the noise."""
+    """Say which objectives' changes, beyond the first (the verdict's), are within the noise."""
     notes = []
-    if chosen == "current":
-        notes.append("no candidate beat the current plan on the selection seeds; the current plan is kept")
     seeds = comparison.attrs.get("seeds", 0)
-    for name in objectives:
+    for name in objectives[1:] if chosen != "current" else []:
         change, low, high = (cell(comparison, name, k) for k in ("change", "change_low", "change_high"))
         if low <= 0 <= high:
             notes.append(
                 f"the change in {name} ({number_text(change, True)}) is within the noise of {seeds} seeds "
-                f"[{number_text(low, True)}, {number_text(high, True)}]: not a demonstrated win"
+                f"[{number_text(low, True)}, {number_text(high, True)}]"
             )
     return notes
 

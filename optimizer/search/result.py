@@ -18,7 +18,9 @@ from simulator.config.search import SearchSettings
 from simulator.engine.results import write_files
 
 from ..curves import ResponseCurves
-from ..objectives import COST_METRICS, OBJECTIVES
+from ..objectives import COST_METRICS, OBJECTIVES, get_objective
+from ..recommendation import Verdict, headline
+from .space import policy_table
 
 __all__ = ["OPTIMIZATION_FILES", "OptimizationResult", "channel_table", "number_text", "trial_number"]
 
@@ -60,13 +62,19 @@ class OptimizationResult:
     plan : dict
         Recommended total spend per channel over the horizon (currency).
     channels : pandas.DataFrame
-        Per channel: current and recommended spend and, with curves, the fitted outcome at each
-        and the marginal ROI at the recommended spend.
+        Per channel: current and recommended spend (currency) and, with curves, the curve's
+        outcome at each, the marginal measure of return at the recommended spend (for profit:
+        ``marginal_roi``, break-even 0), the largest measured spend and whether the plan stays
+        within it.
     curves : ResponseCurves or None
         The response curves the LP used.
     timings : dict
         Seconds spent: search wall time, simulation within trials (process-seconds), other
         work of the search (sampler, storage), curves, LP, selection and check runs.
+    verdict : Verdict
+        ``recommend``, ``keep current plan`` or ``not confirmed: run larger``, with the reason
+        and what to run next (:func:`optimizer.recommendation.decide` on the first objective;
+        a second objective and the guard-rails must not get significantly worse).
     notes : list of str
         What the reader should know (differences within the noise, invalid trials...).
     """
@@ -85,6 +93,7 @@ class OptimizationResult:
     channels: pd.DataFrame
     curves: ResponseCurves | None
     timings: dict[str, float]
+    verdict: Verdict
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -92,7 +101,7 @@ class OptimizationResult:
         """The searched objectives (names of :data:`~optimizer.objectives.OBJECTIVES`)."""
         return list(self.settings.objective)
 
-    def verdict(self, metric: str) -> str:
+    def significance(self, metric: str) -> str:
         """``better``, ``worse`` or ``within the noise``: the paired change's 95% interval vs 0.
 
         For costs (:data:`COST_METRICS`: marketing spend, program costs) a rise is ``higher``
@@ -111,6 +120,8 @@ class OptimizationResult:
         c = self.comparison
         chosen_trial = trial_number(self.chosen)
         return {
+            "verdict": self.verdict.to_dict(),
+            "headline": self.headline(),
             "scenario": self.scenario.name,
             "objective": str(self.objective[0]),
             "objectives": [str(m) for m in self.objective],
@@ -121,6 +132,7 @@ class OptimizationResult:
             "chosen": self.chosen,
             "chosen_trial": chosen_trial,
             "policy": {k: _finite(v) for k, v in self.policy.items()},
+            "policy_table": policy_table(self.policy, self.scenario),
             "plan": {k: float(v) for k, v in self.plan.items()},
             "channels": [{str(k): _finite(v) for k, v in row.items()} for row in _rows(self.channels)],
             "expected": {
@@ -134,7 +146,9 @@ class OptimizationResult:
                 }
                 for metric in c.index
             },
-            "verdict": {metric: self.verdict(metric) for metric in c.index},
+            "significance": {metric: self.significance(metric) for metric in c.index},
+            "guard_rails": list(self.settings.guard_rails),
+            "agents": self.scenario.population.agents,
             "metrics": {
                 name: f"{entry.label} over the horizon ({entry.unit})"
                 for name, entry in OBJECTIVES.items()
@@ -156,11 +170,29 @@ class OptimizationResult:
             "notes": list(self.notes),
         }
 
+    def headline(self) -> str:
+        """The verdict and the plan in one sentence (the report's headline)."""
+        channels = [{str(k): v for k, v in row.items()} for row in _rows(self.channels)]
+        currency = self.scenario.economics.currency
+        expected = {
+            str(metric): {
+                part: {
+                    "mean": _finite(self.comparison.loc[metric, part]),
+                    "low": _finite(self.comparison.loc[metric, f"{part}_low"]),
+                    "high": _finite(self.comparison.loc[metric, f"{part}_high"]),
+                }
+                for part in ("current", "recommended", "change")
+            }
+            for metric in self.comparison.index
+        }
+        return headline(self.verdict, channels, expected, self.objective[0], currency, len(self.policy))
+
     def to_text(self) -> str:
-        """The recommendation, the comparison with intervals and verdicts, and the search in brief."""
+        """The verdict first, the plan, the comparison with intervals, and the search in brief."""
         currency = self.scenario.economics.currency
         info = self.to_dict()["trials"]
         lines = [
+            self.verdict.line(),
             f"Policy search: {self.scenario.name} ({self.scenario.horizon_days} days, {currency}; "
             f"objective {' and '.join(map(str, self.objective))}); study '{self.study_name}' "
             f"({self.storage or 'in memory'})",
@@ -175,16 +207,22 @@ class OptimizationResult:
             f"Chosen: {self.chosen}",
         ]
         if self.policy:
-            lines.append("Policy:")
-            lines += [f"  {k} = {_show(v)}" for k, v in self.policy.items()]
-        lines.append("Budget (spend over the horizon):")
+            lines.append("Policy (current -> chosen):")
+            lines += [
+                f"  {row['setting']}: {row['current']} -> {row['value']}"
+                for row in policy_table(self.policy, self.scenario)
+            ]
+        lines.append(f"Budget (spend over the horizon, {currency}): current -> chosen")
         for row in _rows(self.channels):
+            outside = "" if row.get("within_measured_range", True) else "  OUTSIDE the measured range"
             lines.append(
                 f"  {row['channel']:<16} {row['current_spend']:>14,.0f} -> {row['recommended_spend']:>14,.0f}"
+                + outside
             )
         c = self.comparison
         lines.append(
-            f"Check on {c.attrs.get('seeds', 0)} fresh paired seeds (95% intervals): recommended vs current"
+            f"Check on {c.attrs.get('seeds', 0)} fresh paired seeds (95% intervals): "
+            f"{self.verdict.plan_name} vs current"
         )
         width = max([16, *(len(str(metric)) for metric in c.index)])
         for metric in c.index:
@@ -192,7 +230,7 @@ class OptimizationResult:
             low, high = number_text(r["change_low"], True), number_text(r["change_high"], True)
             lines.append(
                 f"  {metric:<{width}} {number_text(r['current'])} -> {number_text(r['recommended'])}: "
-                f"change {number_text(r['change'], True)} [{low}, {high}]  {self.verdict(metric)}"
+                f"change {number_text(r['change'], True)} [{low}, {high}]  {self.significance(metric)}"
             )
         t = self.timings
         lines.append(
@@ -238,10 +276,6 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _show(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 def number_text(value: float, signed: bool = False) -> str:
     """A number for the text summary: whole above 100, three decimals below, ``n/a`` if not finite."""
     if not math.isfinite(value):
@@ -260,7 +294,12 @@ def trial_number(name: str) -> int | None:
 def channel_table(
     current: Mapping[str, float], recommended: Mapping[str, float], curves: ResponseCurves | None
 ) -> pd.DataFrame:
-    """Per channel: current and recommended spend; with curves, the outcome at each and the marginal ROI."""
+    """Per channel: current and recommended spend; with curves, the outcome at each and the marginal measure.
+
+    The marginal measure is the objective's (``marginal_roi`` for profit: incremental profit of
+    the next unit of spend, break-even 0); ``measured_max_spend`` is the largest spend the curve
+    measured and ``within_measured_range`` whether the recommended spend stays within it.
+    """
     rows = []
     for name, now in current.items():
         row: dict[str, Any] = {
@@ -270,8 +309,11 @@ def channel_table(
         }
         if curves is not None and name in curves.curves:
             curve = curves.curves[name]
+            entry = get_objective(curve.objective)
             row["current_outcome"] = float(curve(now))
             row["recommended_outcome"] = float(curve(recommended[name]))
-            row["marginal_roi"] = curve.marginal(recommended[name])
+            row[entry.marginal_measure] = entry.per_spend(curve.marginal(recommended[name]))
+            row["measured_max_spend"] = curve.max_spend
+            row["within_measured_range"] = curve.measured(recommended[name])
         rows.append(row)
     return pd.DataFrame(rows).set_index("channel")

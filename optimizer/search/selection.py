@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from simulator.config.scenario import Scenario
@@ -19,8 +18,9 @@ from simulator.measure.replicate import replicate
 
 from ..curves import apply_plan
 from ..objectives import metric_frame, paired_changes
+from ..recommendation import cell, significantly_worse
 
-__all__ = ["cell", "select", "variants"]
+__all__ = ["select", "variants"]
 
 
 def variants(
@@ -35,11 +35,6 @@ def variants(
         if plan is not None:
             found[f"{label}+lp"] = apply_plan(policy, plan)
     return found
-
-
-def cell(table: pd.DataFrame, row: str, column: str) -> float:
-    """One number of a comparison table."""
-    return float(table.loc[[row], [column]].to_numpy(dtype=np.float64)[0, 0])
 
 
 def _score(table: pd.DataFrame, objectives: Sequence[str]) -> float:
@@ -59,13 +54,15 @@ def select(
     seeds: Sequence[int],
     objectives: Sequence[str],
     *,
+    guard_rails: Sequence[str] = (),
     workers: int,
     progress: bool,
 ) -> tuple[pd.DataFrame, str]:
     """Run the candidates and the current plan on paired seeds; the table and the best candidate.
 
     The current plan is chosen unless a candidate's score (its paired change, or the sum of the
-    relative changes of two objectives) is above 0.
+    relative changes of two objectives) is above 0; a candidate that makes a guard-rail metric
+    significantly worse is never chosen (``guard_rail_worse`` in the table).
     """
     if not candidates:
         return pd.DataFrame(), "current"
@@ -84,7 +81,9 @@ def select(
             row |= {
                 f"{name}_{part}": table.loc[name, part] for part in ("change", "change_low", "change_high")
             }
+        worse = [m for m in guard_rails if m in table.index and significantly_worse(table, m)]
+        row["guard_rail_worse"] = ", ".join(worse)
         rows.append(row)
-        if score > best:
+        if score > best and not worse:
             chosen, best = label, score
     return pd.DataFrame(rows).set_index("candidate"), chosen

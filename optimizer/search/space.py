@@ -25,6 +25,9 @@ __all__ = [
     "LEVERS_WITH_DEFAULTS",
     "apply_policy",
     "default_parameters",
+    "parameter_value",
+    "parameter_words",
+    "policy_table",
     "search_settings",
 ]
 
@@ -165,6 +168,99 @@ def apply_policy(scenario: Scenario, values: Mapping[str, Any], source: str = "<
             for key in [k for k, v in container.items() if v is item]:
                 container[key] = None
     return apply_patch(scenario, {"policies": policies}, source)
+
+
+# --------------------------------------------------------------------------- in words
+
+LEVER_WORDS = {
+    "loyalty": "loyalty program",
+    "promotions": "promotions",
+    "retention": "CRM retention messages",
+    "winback": "win-back",
+    "retargeting": "retargeting",
+    "referral": "referral program",
+    "service": "service",
+    "checkout_simplification": "checkout simplification",
+}
+"""Levers by their name in words."""
+
+FIELD_WORDS = {
+    "tiers": "tier",
+    "campaigns": "campaign",
+    "offers": "offer",
+    "touch_days": "message",
+    "first_order_coupon": "first-order coupon",
+    "group_buying": "group buying",
+    "points_per_currency": "points per unit spent",
+    "min_spend": "minimum spend to reach it",
+    "min_orders": "minimum orders to reach it",
+    "start_day": "first day",
+    "offer_discount": "discount of the offer",
+    "frequency_cap": "ads per shopper per day at most",
+    "referral_bonus": "bonus per referred first order",
+    "enabled": "on",
+}
+"""Fields and lists of the policies in words (others: underscores as spaces)."""
+
+_SHARE_SUFFIXES = ("discount", "coupon", "_rate", "_share", "_lift")
+
+
+def parameter_words(path: str) -> str:
+    """A policy parameter path in words.
+
+    ``loyalty.tiers[gold].discount`` reads ``loyalty program, gold tier: discount``; a switch
+    (``...enabled``) is the lever or item itself: ``checkout simplification``.
+    """
+    parts = _split_path(path)
+    lever = str(parts[0])
+    words = [LEVER_WORDS.get(lever, lever.replace("_", " "))]
+    pending = ""
+    for position, part in enumerate(parts[1:], start=1):
+        if isinstance(part, int):
+            words.append(f"{pending} {part + 1}".strip())
+            last = position == len(parts) - 1
+            pending = "day after the order" if last and parts[position - 1] == "touch_days" else ""
+        elif part.startswith("["):
+            words.append(f"{part[1:-1]} {pending}".strip())
+            pending = ""
+        else:
+            if pending:
+                words.append(pending)
+            pending = FIELD_WORDS.get(part, part.replace("_", " "))
+    if pending == "on":
+        return ", ".join(words)
+    return ", ".join(words) + (f": {pending}" if pending else "")
+
+
+def parameter_value(path: str, value: Any) -> str:
+    """A policy value for reading: shares as percentages, switches as on/off, numbers short."""
+    name = str(_split_path(path)[-1])
+    if isinstance(value, bool) or name == "enabled":
+        return "on" if value else "off"
+    if isinstance(value, float) and name.endswith(_SHARE_SUFFIXES) and 0 <= value <= 1:
+        return f"{value:.1%}"
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    return str(value)
+
+
+def policy_table(policy: Mapping[str, Any], current: Scenario | None = None) -> list[dict[str, str]]:
+    """The chosen policy for reading: per parameter its path, the setting in words and the value.
+
+    With ``current`` (the scenario searched), also the current value, in the same format.
+    """
+    rows = []
+    policies = current.policies.model_dump(mode="python") if current is not None else None
+    for path, value in policy.items():
+        row = {"parameter": path, "setting": parameter_words(path), "value": parameter_value(path, value)}
+        if policies is not None:
+            try:
+                now, _ = _resolve(policies, path)
+            except KeyError:
+                now = None
+            row["current"] = parameter_value(path, now) if now is not None else "not set"
+        rows.append(row)
+    return rows
 
 
 # --------------------------------------------------------------------------- defaults

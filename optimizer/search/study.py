@@ -154,6 +154,7 @@ def _sampler(settings: SearchSettings, seed: int) -> optuna.samplers.BaseSampler
     multi-objective mode gives a wider front: 4 policies against NSGA-II's 2 on the bundled
     omnichannel scenario (5,000 agents, 180 days, 30 trials, same seeds for both).
     """
+    seed %= 2**32  # Optuna's samplers (numpy RandomState) take seeds below 2**32; scenario seeds go to 2**63
     if settings.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if settings.sampler == "nsga2":

@@ -84,6 +84,7 @@ def html_table(
     by_row: bool = False,
     index_name: str | None = None,
     readable_headers: bool = False,
+    headers: Sequence[str] | None = None,
 ) -> str:
     """An HTML table of ``frame`` with every number formatted by :func:`format_kpi`.
 
@@ -101,9 +102,15 @@ def html_table(
     readable_headers
         Show column names with spaces for underscores (``current spend``); numbers are still
         formatted by the column's own name.
+    headers
+        Header text of each column (with units, say); numbers are still formatted by the
+        column's own name.
     """
     header = [index_name if index_name is not None else str(frame.index.name or "")]
-    header += [str(column).replace("_", " ") if readable_headers else str(column) for column in frame.columns]
+    if headers is not None:
+        header += [str(text) for text in headers]
+    else:
+        header += [str(c).replace("_", " ") if readable_headers else str(c) for c in frame.columns]
     rows = []
     for label, values in zip(frame.index, frame.itertuples(index=False), strict=True):
         cells = [

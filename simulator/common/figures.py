@@ -28,6 +28,7 @@ from matplotlib.figure import Figure, FigureBase
 from matplotlib.ticker import FuncFormatter
 
 from .format import short_amount as format_amount
+from .measures import break_even_text
 
 __all__ = [
     "COUNT_METRICS",
@@ -79,10 +80,10 @@ COUNT_METRICS = frozenset({"orders", "new_customers", "customers_end", "active_e
 
 
 def metric_axis(metric: str, currency: str) -> str:
-    """Axis label of a metric with its unit: ``profit (CNY)``, ``ROI (ratio)``, ``new customers (people)``."""
+    """Axis label of a metric with its unit: ``profit (CNY)``, ``ROI (ratio, break-even 0)``, ``orders``."""
     name = METRIC_SHORT.get(metric, metric.replace("_", " "))
     if metric in RATIO_METRICS:
-        return f"{name} (ratio)"
+        return f"{name} (ratio, {break_even_text(metric)})"
     if metric in COUNT_METRICS:
         return f"{name} (people)" if metric != "orders" else f"{name} (orders)"
     return name + unit_suffix(currency)

@@ -25,7 +25,8 @@ or column from its name (``revenue`` is money, ``orders`` a count, ``roi`` a rat
 :func:`format_frame` formats a whole table, column by column (or row by row for a table of
 KPIs). :func:`short_amount` is the compact form for figure axes and labels (``1.2M``).
 
-The lowest layer: this module imports nothing else of the toolkit.
+The lowest layer: this module imports nothing else of the toolkit but the names of the
+measures of return (:mod:`simulator.common.measures`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
+
+from .measures import MEASURES
 
 __all__ = [
     "MISSING",
@@ -232,8 +235,10 @@ def _is_missing_number(value: object) -> bool:
 
 
 # Units by name -------------------------------------------------------------------------------
-RATIO_NAMES = frozenset({"roi", "roas", "marginal_roi", "marginal_roas", "last_touch_roas", "lift_ratio"})
-"""Names of ratios; also every name ending in ``_roi``, ``_roas`` or ``_per_spend``."""
+RATIO_NAMES = frozenset(name for name in MEASURES if not name.endswith("_per_1000"))
+"""The measures of return (:data:`simulator.common.measures.MEASURES`: ``roi``, ``roas``,
+``marginal_roi``, ``last_touch_roas``...) are ratios; so is every name ending in ``_roi``,
+``_roas`` or ``_per_spend``. ``new_customers_per_1000`` is a number of people."""
 PERCENT_WORDS = ("rate", "conversion", "share", "_pct", "p_alive", "repurchase_within", "relative_lift")
 """A name holding one of these is a share (0-1), shown as a percent."""
 PERCENT_NAMES = frozenset(

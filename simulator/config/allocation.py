@@ -21,9 +21,16 @@ are measured over).
       target_roi: null             # set: the largest budget whose ROI stays >= the target
       periods: 1                   # >1: spend per channel per period (equal slices of the horizon)
       period_budgets: null         # per-period caps (money), one per period
-      response: {levels: [0, 0.5, 1, 1.5, 2, 3], seeds: 3, segments: 20}
-      closed_loop: {rounds: 2, seeds: 5}
+      response: {levels: [0, 0.1, 0.25, 0.5, 1, 1.5, 2, 3], seeds: 3, segments: 20}
+      closed_loop: {rounds: 2, seeds: 5, trust_region: 2.0}
+      guard_rails: [new_customers]  # metrics that must not get significantly worse
+      min_gain: 0.01               # smallest change of the objective worth acting on (share)
       portfolio: {target_roi: null, cycle_days: 91}
+
+The verdict of an allocation (:func:`optimizer.recommendation.decide`) is ``recommend`` only
+when the paired change of the objective on fresh seeds has a 95% interval above zero and no
+guard-rail metric is significantly worse; otherwise ``keep current plan`` or ``not confirmed:
+run larger`` (when a gain of at least ``min_gain`` is still inside the interval).
 
 The schema checks each field on its own; checks against the rest of the scenario (channel
 names, constraints that cannot all hold) are the optimizer's
@@ -43,13 +50,17 @@ from .policies import _Strict
 
 __all__ = [
     "ALLOCATION_OBJECTIVES",
+    "GUARD_RAIL_METRICS",
     "RETIRED_OBJECTIVES",
     "AllocationObjective",
     "AllocationSettings",
     "Bound",
     "ClosedLoopSettings",
+    "GuardRail",
+    "ObjectiveName",
     "PortfolioSettings",
     "ResponseSettings",
+    "VerdictSettings",
     "SettingsModel",
     "Share",
     "check_objective_name",
@@ -59,6 +70,24 @@ AllocationObjective = Literal["profit", "revenue", "new_customers", "realized_va
 """What an allocation can maximize: totals that add up across channels (see :mod:`optimizer.objectives`)."""
 
 ALLOCATION_OBJECTIVES: tuple[str, ...] = typing.get_args(AllocationObjective)
+
+ObjectiveName = Literal[
+    "profit",
+    "roi",
+    "revenue",
+    "new_customers",
+    "realized_value",
+    "realized_value_per_customer",
+    "lifetime_value",
+    "lifetime_value_per_customer",
+]
+"""Every objective of the optimizer's registry (:mod:`optimizer.objectives`; a test holds them equal)."""
+
+GuardRail = Literal[ObjectiveName, "marketing_spend", "program_costs"]
+"""Metrics a plan's check compares (:data:`optimizer.objectives.COMPARED_METRICS`): the
+objectives, and two costs (worse when they rise)."""
+
+GUARD_RAIL_METRICS: tuple[str, ...] = typing.get_args(GuardRail)
 
 RETIRED_OBJECTIVES = {
     "clv": (
@@ -147,9 +176,12 @@ class ResponseSettings(SettingsModel):
     """How response curves are measured: spend levels, seeds and the fitted curve."""
 
     levels: list[float] = Field(
-        default=[0.0, 0.5, 1.0, 1.5, 2.0, 3.0],
+        default=[0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0],
         min_length=3,
-        description="Spend levels as multiples of current spend; must include 0 and 1.",
+        description=(
+            "Spend levels as multiples of current spend (ratios); must include 0 and 1. The plan "
+            "keeps each channel between 0 and its largest measured level."
+        ),
     )
     seeds: int = Field(default=3, ge=1, le=50, description="Paired seeds per spend level.")
     agents: int | None = Field(
@@ -169,10 +201,20 @@ class ResponseSettings(SettingsModel):
 
 
 class ClosedLoopSettings(SettingsModel):
-    """Re-simulation of the recommended plan, and refits when prediction and simulation differ."""
+    """Re-simulation of each plan found, in a trust region around the last confirmed plan."""
 
-    rounds: int = Field(default=2, ge=0, le=5, description="Refit-and-solve rounds after the first.")
+    rounds: int = Field(default=2, ge=0, le=5, description="Solve-and-check rounds after the first.")
     seeds: int = Field(default=5, ge=2, le=100, description="Fresh paired seeds for evaluating plans.")
+    trust_region: float = Field(
+        default=2.0,
+        ge=1.05,
+        le=10.0,
+        description=(
+            "Each round keeps every channel within this factor of the last confirmed plan (ratio: "
+            "2 = between half and twice its spend) or switches it off; the factor shrinks to its "
+            "square root when a check disagrees with the prediction."
+        ),
+    )
 
 
 class PortfolioSettings(SettingsModel):
@@ -180,12 +222,36 @@ class PortfolioSettings(SettingsModel):
 
     target_roi: float | None = Field(
         default=None,
-        description="Target ROI for the exit rule (contribution per unit of spend); default: the average.",
+        description=(
+            "Target ROI for the exit rule (incremental profit / spend, ratio, break-even 0); "
+            "default: the average."
+        ),
     )
     cycle_days: int = Field(default=91, ge=7, le=366, description="Length of one test cycle (days).")
 
 
-class AllocationSettings(SettingsModel):
+class VerdictSettings(SettingsModel):
+    """What a plan (or policy) must show to be recommended: the settings of the verdict."""
+
+    guard_rails: list[GuardRail] = Field(
+        default_factory=list,
+        description=(
+            "Metrics that must not get significantly worse for a plan or policy to be recommended "
+            "(objective names, marketing_spend or program_costs; a cost is worse when it rises)."
+        ),
+    )
+    min_gain: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description=(
+            "Smallest change of the (first) objective worth acting on (share of its current value, "
+            "0.01 = 1%): an unconfirmed plan whose interval stays below it is not worth a larger run."
+        ),
+    )
+
+
+class AllocationSettings(VerdictSettings):
     """Budget-allocation settings (see the module docstring for an example)."""
 
     objective: AllocationObjective = Field(
@@ -212,7 +278,8 @@ class AllocationSettings(SettingsModel):
         default_factory=dict, description="Channel -> minimum total spend when used at all (else 0)."
     )
     target_roi: float | None = Field(
-        default=None, description="Target-ROI mode: largest budget with ROI (profit / spend) >= this."
+        default=None,
+        description="Target-ROI mode: largest budget with ROI (profit / spend, ratio, break-even 0) >= this.",
     )
     periods: int = Field(
         default=1, ge=1, le=366, description="Planning periods (equal slices of the horizon)."

@@ -22,8 +22,10 @@ picked in brackets, by position or by ``name``; a path ending in ``enabled`` swi
         checkout_simplification.enabled: {type: bool}
         loyalty.tier_rule: {choices: [spend, spend_or_orders]}
       pruning: {enabled: true, interval_days: 30, warmup_steps: 2, startup_trials: 5}
-      budget: {split: true, candidates: 3, levels: [0, 0.5, 1, 2], seeds: 2}
+      budget: {split: true, candidates: 3, levels: [0, 0.25, 0.5, 1, 2], seeds: 2}
       confirm_seeds: 5                       # fresh seeds of the final check
+      guard_rails: [new_customers]           # must not get significantly worse
+      min_gain: 0.01                         # smallest gain worth acting on (share)
 
 ``search: default`` is the same with every field at its default. The schema checks each field
 on its own; whether a parameter path exists in the scenario's policies, the default ranges and
@@ -40,7 +42,7 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from .allocation import SettingsModel, check_objective_name
+from .allocation import ObjectiveName, SettingsModel, VerdictSettings, check_objective_name
 
 __all__ = [
     "SEARCH_OBJECTIVES",
@@ -51,17 +53,8 @@ __all__ = [
     "SearchSettings",
 ]
 
-SearchObjective = Literal[
-    "profit",
-    "roi",
-    "revenue",
-    "new_customers",
-    "realized_value",
-    "realized_value_per_customer",
-    "lifetime_value",
-    "lifetime_value_per_customer",
-]
-"""What a policy search can maximize (see :mod:`optimizer.objectives`)."""
+SearchObjective = ObjectiveName
+"""What a policy search can maximize: every objective (see :mod:`optimizer.objectives`)."""
 
 SEARCH_OBJECTIVES: tuple[str, ...] = typing.get_args(SearchObjective)
 
@@ -131,7 +124,7 @@ class BudgetSearch(SettingsModel):
         default=3, ge=1, le=20, description="Best policies that get an LP budget split (policies)."
     )
     levels: list[float] = Field(
-        default=[0.0, 0.5, 1.0, 2.0],
+        default=[0.0, 0.25, 0.5, 1.0, 2.0],
         min_length=3,
         description="Spend levels of the response curves, as multiples of current spend (with 0 and 1).",
     )
@@ -147,7 +140,7 @@ class BudgetSearch(SettingsModel):
         return levels
 
 
-class SearchSettings(SettingsModel):
+class SearchSettings(VerdictSettings):
     """Policy-search settings (see the module docstring for an example)."""
 
     objective: list[SearchObjective] = Field(

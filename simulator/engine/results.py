@@ -103,9 +103,15 @@ class SimulationResult:
     orders: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def channel_totals(self) -> pd.DataFrame:
-        """Totals per channel over the horizon, with ROAS and contribution per channel."""
+        """Totals per channel over the horizon, with ``last_touch_roas`` and contribution per channel.
+
+        Orders (their revenue, contribution and new customers) are booked in the channel they
+        were placed through, their last touch: ``last_touch_roas`` (revenue / spend) is an
+        attribution figure, not what the channel's spend adds (see
+        :mod:`simulator.measure.incrementality` and :mod:`simulator.common.measures`).
+        """
         totals = self.channels.groupby(level="channel", sort=False).sum()
-        totals["roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
+        totals["last_touch_roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
         return totals
 
     def save(self, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
@@ -197,15 +203,19 @@ class SimulationResult:
         return pd.DataFrame({"value": pd.Series(self.summary)}).rename_axis("kpi")
 
     def channel_table(self) -> pd.DataFrame:
-        """Per-channel totals as the report shows them: spend, funnel counts, revenue, ROAS, CAC.
+        """Per-channel totals as the report shows them: spend, funnel, revenue, last-touch ROAS and CAC.
 
         Columns ``spend``, ``new_aware``, ``visits``, ``carts``, ``orders``, ``new_customers``,
         ``revenue``, ``contribution`` (currency and people of the real market over the
-        horizon), ``roas`` (revenue / spend) and ``cac`` (spend / new customers).
+        horizon; orders credited to the channel they were placed through, their last touch),
+        ``last_touch_roas`` (revenue / spend) and ``last_touch_cac`` (spend / new customers):
+        attribution figures, not what the channel's spend adds.
         """
         totals = self.channels.groupby(level="channel", sort=False)[list(CHANNEL_TABLE_COLUMNS)].sum()
-        totals["roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
-        totals["cac"] = totals["spend"] / totals["new_customers"].where(totals["new_customers"] > 0)
+        totals["last_touch_roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
+        totals["last_touch_cac"] = totals["spend"] / totals["new_customers"].where(
+            totals["new_customers"] > 0
+        )
         return totals
 
     def _repr_html_(self) -> str:
@@ -220,7 +230,9 @@ class SimulationResult:
         )
         headline = kpi_table_html(self.summary, HEADLINE_KPIS, "Key figures")
         channels = html_table(
-            self.channel_table(), caption="Per channel over the horizon", readable_headers=True
+            self.channel_table(),
+            caption="Per channel over the horizon (orders credited to their last touch)",
+            readable_headers=True,
         )
         others = [name for name in self.summary if name not in HEADLINE_KPIS]
         details = (
@@ -355,6 +367,7 @@ def summarize(
         "marketing_spend": spend,
         "program_costs": program_costs,
         "profit": profit,
+        # The measures of simulator.common.measures: roi break-even 0, roas revenue per unit of spend.
         "roi": _ratio(profit, spend),
         "roas": _ratio(revenue, spend),
         "cac": _ratio(spend, new_customers),

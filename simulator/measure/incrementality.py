@@ -14,14 +14,13 @@ Definitions, per channel, over the horizon (money in currency of the real market
 - ``incremental_orders / _revenue / _profit / _customers``: base run minus the run without the
   channel's media spend, seed by seed (customers are new customers won).
 - ``roas`` = incremental revenue / spend.
-- ``roi`` = incremental contribution / spend, where incremental contribution = incremental
-  profit + spend: what each unit of media spend brings back after discounts, cost of goods,
-  fees, fulfilment and knock-on costs, before paying for the media itself. **0 means the spend
-  brings nothing back; 1 means it just pays for itself** (``roi - 1`` is incremental profit per
-  unit of spend, the convention of the summary KPI ``roi``).
+- ``roi`` = incremental profit / spend: what each unit of media spend brings back after
+  discounts, cost of goods, fees, fulfilment, knock-on costs and the media itself. **Break-even
+  0**: above 0 the spend pays for itself, -1 means it brings nothing back (the same measure as
+  the summary KPI ``roi``, see :mod:`simulator.common.measures`).
 - ``marginal_roas`` and ``marginal_roi``: the same for the extra ``step`` x spend (run with the
   spend x (1 + step) minus the base run, over step x spend); a channel is worth expanding while
-  its marginal ROI is above 1.
+  its marginal ROI is above 0.
 - ``marginal_minus_roi`` = marginal ROI - ROI: below 0 for a channel with diminishing returns.
 
 Each figure comes with a ``*_ci_low`` / ``*_ci_high`` confidence interval over the seeds
@@ -201,9 +200,9 @@ def measure_incrementality(
         }
         if spend > 0:
             per_seed["roas"] = per_seed["incremental_revenue"] / spend
-            per_seed["roi"] = (per_seed["incremental_profit"] + spend) / spend
+            per_seed["roi"] = per_seed["incremental_profit"] / spend
             per_seed["marginal_roas"] = (stepped["revenue"] - base["revenue"]) / extra
-            per_seed["marginal_roi"] = (stepped["profit"] - base["profit"] + extra) / extra
+            per_seed["marginal_roi"] = (stepped["profit"] - base["profit"]) / extra
             per_seed["marginal_minus_roi"] = per_seed["marginal_roi"] - per_seed["roi"]
         row: dict[str, float | str] = {"channel": name, "spend": spend}
         for metric in INCREMENTALITY_METRICS:
@@ -256,8 +255,8 @@ def incrementality(
     -------
     pandas.DataFrame
         One row per ``channel``, see :func:`measure_incrementality` and the module docstring:
-        ``roi`` is incremental contribution per unit of media spend (0 = brings nothing back,
-        1 = pays for itself).
+        ``roi`` is incremental profit per unit of media spend (break-even 0; -1 = brings
+        nothing back).
 
     Raises
     ------
@@ -292,9 +291,9 @@ def incrementality_text(table: pd.DataFrame, currency: str = "") -> str:
         "incremental_revenue": "incr. revenue",
         "incremental_profit": "incr. profit",
         "roas": "ROAS",
-        "roi": "ROI",
+        "roi": "ROI (break-even 0)",
         "marginal_roas": "marginal ROAS",
-        "marginal_roi": "marginal ROI",
+        "marginal_roi": "marginal ROI (break-even 0)",
     }
 
     def cell(row: pd.Series, metric: str) -> str:
@@ -310,8 +309,8 @@ def incrementality_text(table: pd.DataFrame, currency: str = "") -> str:
     lines = [
         f"True incrementality per channel ({currency}; {len(seeds)} paired seeds, "
         f"{confidence:.0%} intervals; marginal = +{step:.0%} spend)",
-        "ROI = incremental contribution before the channel's media spend / spend: 0 = brings nothing back, "
-        "1 = pays for itself (ROI - 1 = incremental profit per unit of spend)",
+        "ROI = incremental profit / spend (break-even 0: above 0 the spend pays for itself; -1 = it brings "
+        "nothing back); ROAS = incremental revenue / spend (pays when above 1 / contribution margin)",
     ]
     return "\n".join(lines) + "\n" + shown.T.to_string()
 

@@ -40,6 +40,7 @@ from simulator.common.figures import (
     single_axes,
     unit_suffix,
 )
+from simulator.common.format import format_value, unit_of
 from simulator.common.measures import MEASURES, break_even_text
 
 __all__ = [
@@ -208,7 +209,7 @@ def response_curves(
             label=plan_label,
         )
         ax.annotate(
-            f"{marginal_text.split(' (')[0]} {point[marginal]:.2f}",
+            f"{marginal_text.split(' (')[0]} {format_value(point[marginal], unit_of(marginal))}",
             (float(point["recommended_spend"]), float(point["recommended_outcome"])),
             textcoords="offset points",
             xytext=(6, -14),
@@ -261,7 +262,7 @@ def outcome_comparison(table: pd.DataFrame, *, currency: str = "", fig: FigureBa
         amount = not ratio
         ax.bar_label(
             bars,
-            labels=[format_amount(m) if amount else f"{m:.2f}" for m in means],
+            labels=[format_amount(m) if amount else format_value(m, unit_of(metric)) for m in means],
             fontsize=8,
             label_type="center",
             bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},

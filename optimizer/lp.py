@@ -47,7 +47,7 @@ import pandas as pd
 import pulp
 
 from optimizer.pwl import FloatArray, PiecewiseLinear, Response
-from simulator.common.format import format_money, format_percent
+from simulator.common.format import format_money, format_percent, format_ratio
 
 __all__ = [
     "Allocation",
@@ -1256,7 +1256,11 @@ def _infeasible_error(inputs: _Inputs, solver_name: str, status: int) -> Constra
 
 def _target_unreachable(inputs: _Inputs) -> ConstraintError:
     best = max(_best_next_unit(inputs, i, np.zeros(inputs.periods)) for i in range(len(inputs.channels)))
-    measure = f"an ROI of {best - 1:.2f}" if inputs.subtract_spend else f"{best:.2f} per unit of spend"
+    measure = (
+        f"an ROI of {format_ratio(best - 1)}"
+        if inputs.subtract_spend
+        else f"{format_ratio(best)} per unit of spend"
+    )
     return ConstraintError(
         "target_roi",
         f"no spend reaches the target ROI {inputs.target_roi:g}: the best first unit of spend on any "

@@ -205,7 +205,9 @@ def test_allocation_numbers_match_the_json(built: tuple[Path, list[Path]]) -> No
         assert folder / f"report_{name}.png" in written
     book = pd.read_excel(folder / "report.xlsx", sheet_name=None)
     assert set(book) == {"KPIs", "channels", "allocation", "expected"}
-    pd.testing.assert_frame_equal(book["allocation"], pd.DataFrame(plan["channels"]), check_dtype=False)
+    # Headers for people (current_spend -> current spend), numbers as they are.
+    written = pd.DataFrame(plan["channels"]).rename(columns=lambda c: c.replace("_", " "))
+    pd.testing.assert_frame_equal(book["allocation"], written, check_dtype=False)
     kpis = book["KPIs"].set_index("kpi")["value"]
     summary = json.loads((folder / "summary.json").read_text())["kpis"]
     assert kpis["profit"] == pytest.approx(summary["profit"])
@@ -242,6 +244,7 @@ def test_recommendation_with_policy_search(tmp_path: Path) -> None:
         "channels": allocation()["channels"],
         "policy": {"discount": 0.15, "tier_thresholds": "[2, 5, 10]"},
         "chosen_trial": front[0],
+        "objectives": ["roi", "realized_value_per_customer"],
         "study_name": "policy",
         "storage": "sqlite:///study.db",
         "currency": "CNY",
@@ -254,7 +257,7 @@ def test_recommendation_with_policy_search(tmp_path: Path) -> None:
     assert f"Chosen policy: trial {front[0]}." in html
     assert "<td>tier_thresholds</td><td>[2, 5, 10]</td>" in html
     # No verdict in the file: not confirmed, first line and headline say so, the plan is described.
-    assert "<h1>Not confirmed: run larger - Budget-allocation report" in html
+    assert "<h1>Not confirmed: run larger - Policy-search report" in html
     assert "The plan tried moved 120k CNY from search to crm and changed the policy (2 settings)." in html
     assert "policy" in pd.read_excel(folder / "report.xlsx", sheet_name=None)
 

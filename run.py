@@ -281,7 +281,15 @@ def _add_optimize_command(commands: argparse._SubParsersAction[_Parser]) -> None
         help=f"one objective, or two for a Pareto front: {', '.join(SEARCH_OBJECTIVES)} "
         "(default: search.objective)",
     )
-    opt.add_argument("--seeds", type=_positive_int, help="paired seeds per trial (default: search.seeds)")
+    opt.add_argument(
+        "--n-seeds",
+        dest="seeds",
+        type=_positive_int,
+        metavar="N",
+        help="paired seeds per trial, taken from --seed on (default: search.seeds)",
+    )
+    # Elsewhere --seeds lists seed values; here the seeds follow --seed, so only their number is given.
+    opt.add_argument("--seeds", dest="seed_values", nargs="+", help=argparse.SUPPRESS)
     _add_guard_rail_option(opt, "search.guard_rails")
     opt.add_argument(
         "--storage", help="Optuna storage URL (default: sqlite:///OUT/study.db; in memory without --out)"
@@ -711,6 +719,11 @@ def _optimize(args: argparse.Namespace) -> int:
     from simulator import ScenarioError, load_scenario
     from simulator.common.secrets import mask_secrets, mask_url
 
+    if args.seed_values is not None:
+        raise _UsageError(
+            "optimize: the trials' seeds follow --seed; give how many with --n-seeds N (--seeds lists seed "
+            "values in replicate, incrementality, attribution and abtest)"
+        )
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     overrides: dict[str, object] = {
         "trials": args.trials,
@@ -723,13 +736,17 @@ def _optimize(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"budget": settings.budget.model_copy(update={"split": False})})
     if args.workers > 1 and args.storage is None and args.out is None:
         raise _UsageError("optimize: --workers above 1 needs --storage or --out (processes share a study)")
+    if _resuming(args, STUDY_FILE):
+        # Rerun means resume: the study continues and every output is refreshed, the report too.
+        args.report = args.report or (args.out / "report.html").is_file()
+        args.overwrite = True
     _check_out(args, OPTIMIZATION_FILES)
     storage, created = args.storage, False
     if args.out is not None:
         if storage is None:
             created = not args.out.exists()
             args.out.mkdir(parents=True, exist_ok=True)
-            storage = f"sqlite:///{args.out / STUDY_FILE}"
+            storage = f"sqlite:///{(args.out / STUDY_FILE).resolve()}"
     progress = not args.no_progress and sys.stderr.isatty()
     try:
         result = optimize(
@@ -749,13 +766,23 @@ def _optimize(args: argparse.Namespace) -> int:
         kept = f"finished trials are kept in {mask_url(storage)}" if storage else "the study was in memory"
         print(f"interrupted; {kept}; rerun the same command to resume", file=sys.stderr)
         return 130
+    if storage is not None:
+        result.storage = mask_url(storage)  # the printout and recommendation.json never hold a secret
+    print(mask_secrets(result.to_text(), [storage]))
+    if storage is not None:
+        print(
+            f"Study stored in {mask_url(storage)}; watch it with: optuna-dashboard {mask_url(storage)} "
+            "(pip install 'commerce-sim[dashboard]')"
+        )
     if args.out is not None and args.storage is None:
         result.storage = f"sqlite:///{STUDY_FILE}"  # relative to the folder, as the report reads it
-    elif storage is not None:
-        result.storage = mask_url(storage)  # recommendation.json and the printout never hold a secret
-    print(mask_secrets(result.to_text(), [storage]))
     _write_outputs(args, lambda: result.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
+
+
+def _resuming(args: argparse.Namespace, study_file: str) -> bool:
+    """Whether ``optimize`` reruns into an ``--out`` folder that holds its study (kept there)."""
+    return args.out is not None and args.storage is None and (args.out / study_file).is_file()
 
 
 def _check_out(args: argparse.Namespace, files: Sequence[str]) -> None:

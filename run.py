@@ -28,6 +28,7 @@ import argparse
 import itertools
 import json
 import math
+import os
 import shutil
 import signal
 import sys
@@ -341,7 +342,12 @@ def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None
     report = commands.add_parser(
         "report", help="report.html, report.md, summary.png, report.xlsx of a folder"
     )
-    report.add_argument("folder", type=Path, help="--out folder of simulate or allocate")
+    report.add_argument(
+        "folder",
+        type=Path,
+        help="--out folder of any command: simulate, allocate, optimize, replicate, incrementality, "
+        "clv, attribution, abtest",
+    )
     report.add_argument("--overwrite", action="store_true", help="replace report files already there")
 
 
@@ -902,6 +908,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except _Terminated:
             say(_interrupted(args, "terminated (SIGTERM)"))
             return 143
+        except BrokenPipeError:
+            # The reader stopped reading (``| head``): no traceback, and nothing more to stdout.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            say(_interrupted(args, "stopped: the printout's reader closed it"))
+            return 141
         except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line, not a traceback
             say(f"internal error: {type(exc).__name__}: {exc} (please report it)")
             return EXIT_INTERNAL

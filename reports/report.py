@@ -272,7 +272,7 @@ def _check_columns(path: Path, frame: pd.DataFrame) -> None:
 
 def _read_inputs(folder: Path) -> _Inputs:
     if not folder.is_dir() and not in_transaction(folder):
-        raise ReportError(folder, "no such folder; give the --out folder of simulate, allocate or optimize")
+        raise ReportError(folder, "no such folder; give the --out folder of a command")
     verify_folder(folder)
     inputs = _Inputs(
         folder=folder,

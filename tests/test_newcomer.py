@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from scenario_factory import BUNDLED, ROOT
+from conftest import Cli
+from scenario_factory import BUNDLED
 
 MAX_LINES = 40
 """Longest default printout of ``simulate`` (issue 18: it was about 130 lines)."""
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "run.py"), *args], capture_output=True, text=True, cwd=cwd, timeout=600
-    )
-
-
 @pytest.mark.parametrize("name", [path.stem for path in BUNDLED])
-def test_simulate_by_name_from_any_folder_prints_at_most_40_lines(name: str, tmp_path: Path) -> None:
+def test_simulate_by_name_from_any_folder_prints_at_most_40_lines(
+    name: str, cli: Cli, tmp_path: Path
+) -> None:
     # Full horizon, so every campaign and lever of the scenario is in the printout; few agents.
-    done = run("simulate", name, "--agents", "1000", "--no-progress", cwd=tmp_path)
+    done = cli("simulate", name, "--agents", "1000", "--no-progress")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert 10 < len(lines) <= MAX_LINES, done.stdout
@@ -33,38 +28,26 @@ def test_simulate_by_name_from_any_folder_prints_at_most_40_lines(name: str, tmp
     assert not list(tmp_path.iterdir())  # no --out: nothing written where it ran
 
 
-def test_verbose_printout_adds_the_lever_tables(tmp_path: Path) -> None:
-    short = run(
-        "simulate", "omnichannel_retailer", "--agents", "500", "--days", "60", "--no-progress", cwd=tmp_path
-    )
-    verbose = run(
-        "simulate",
-        "omnichannel_retailer",
-        "--agents",
-        "500",
-        "--days",
-        "60",
-        "--no-progress",
-        "--verbose",
-        cwd=tmp_path,
-    )
+def test_verbose_printout_adds_the_lever_tables(cli: Cli) -> None:
+    command = ("simulate", "omnichannel_retailer", "--agents", "500", "--days", "60", "--no-progress")
+    short, verbose = cli(*command), cli(*command, "--verbose")
     assert short.returncode == verbose.returncode == 0, short.stderr + verbose.stderr
     assert len(verbose.stdout.splitlines()) > len(short.stdout.splitlines())
 
 
-def test_optimize_refuses_seed_values_with_one_line(tmp_path: Path) -> None:
-    done = run("optimize", "omnichannel_retailer", "--seeds", "1", "2", cwd=tmp_path)
+def test_optimize_refuses_seed_values_with_one_line(cli: Cli) -> None:
+    done = cli("optimize", "omnichannel_retailer", "--seeds", "1", "2")
     assert done.returncode == 2
     errors = done.stderr.strip().splitlines()
     assert len(errors) == 1 and "--n-seeds N" in errors[0], done.stderr
 
 
 @pytest.mark.slow
-def test_rerunning_optimize_resumes_the_study_and_refreshes_the_report(tmp_path: Path) -> None:
+def test_rerunning_optimize_resumes_the_study_and_refreshes_the_report(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "out"
     command = ["optimize", "omnichannel_retailer", "--agents", "300", "--days", "20", "--n-seeds", "1"]
     command += ["--no-budget", "--no-progress", "--out", str(out)]
-    first = run(*command, "--trials", "2", "--report", cwd=tmp_path)
+    first = cli(*command, "--trials", "2", "--report")
     assert first.returncode == 0, first.stderr
     before = json.loads((out / "recommendation.json").read_text())
     assert before["trials"]["finished"] == 2
@@ -73,7 +56,7 @@ def test_rerunning_optimize_resumes_the_study_and_refreshes_the_report(tmp_path:
     assert f"optuna-dashboard {url}" in first.stdout
 
     # The same command with a larger --trials, without --overwrite or --report: it resumes.
-    second = run(*command, "--trials", "4", cwd=tmp_path)
+    second = cli(*command, "--trials", "4")
     assert second.returncode == 0, second.stderr
     after = json.loads((out / "recommendation.json").read_text())
     assert after["trials"]["finished"] == 4 > before["trials"]["finished"]

@@ -281,11 +281,17 @@ def _clv(folder: Path) -> tuple[str, list[Section]]:
     section.key_figures += [
         ("customers", format_value(customers, "count")),
         (
-            "realized margin per customer",
+            f"realized margin per customer ({currency})",
             format_kpi("realized_margin", per_customer["realized_margin"].mean()),
         ),
-        ("lifetime value per customer (truth)", format_kpi("clv_true", per_customer["clv_true"].mean())),
-        ("lifetime value per customer (BG/NBD)", format_kpi("clv_bgnbd", per_customer["clv_bgnbd"].mean())),
+        (
+            f"lifetime value per customer, truth ({currency})",
+            format_kpi("clv_true", per_customer["clv_true"].mean()),
+        ),
+        (
+            f"lifetime value per customer, BG/NBD ({currency})",
+            format_kpi("clv_bgnbd", per_customer["clv_bgnbd"].mean()),
+        ),
     ]
     section.sheets["clv_groups"] = groups
     section.sheets["retention"] = retention

@@ -123,7 +123,7 @@ from simulator.common.display import HEADLINE_KPIS, format_range
 from simulator.common.display import format_kpi as _format
 from simulator.common.figures import METRIC_SHORT
 from simulator.common.files import InputFileError, read_regular_file
-from simulator.common.format import unit_of
+from simulator.common.format import readable_name, unit_of
 from simulator.common.measures import MEASURES, break_even_text, measure_header
 from simulator.common.output import check_output_folder, in_transaction, locate, verify_folder, write_files
 from simulator.common.secrets import mask_secrets, mask_url
@@ -190,8 +190,6 @@ SUMMARY_PRIORITY = (
 )
 """Figures for the one-page summary, most important first (the first three present are used)."""
 
-ACRONYMS = {"roi": "ROI", "roas": "ROAS", "cac": "CAC", "aov": "AOV", "clv": "CLV"}
-"""Words of KPI names written in capitals for people."""
 SUMMARY_METRICS = ("profit", "roi", "lifetime_value_per_customer", "realized_value_per_customer")
 """Outcomes shown on the one-page summary, the first three present (all of them are in the
 report's own figure)."""
@@ -698,17 +696,39 @@ def _results_section(inputs: _Inputs, currency: str) -> Section | None:
         section.tables.append(
             ReportTable(
                 ["KPI", "value"],
-                [
-                    [measure_header(k) if k in MEASURES else k, _format(k, kpis[k])]
-                    for k in HEADLINE_KPIS
-                    if k in kpis
-                ],
+                [[_kpi_name(k, currency), _format(k, kpis[k])] for k in HEADLINE_KPIS if k in kpis],
             )
         )
         section.sheets["KPIs"] = pd.DataFrame(
             {"value": [v if v is not None else float("nan") for v in kpis.values()]},
             index=pd.Index(list(kpis), name="kpi"),
         )
+    daily, campaigns = inputs.daily, inputs.campaigns
+    if daily is not None and {"revenue", "spend"} <= set(daily.columns):
+        section.figures.append(
+            ReportFigure(
+                "revenue_and_spend",
+                "Daily revenue and spend",
+                "Revenue (left axis) and marketing spend (right axis) per day; campaigns shaded.",
+                lambda f: figures.revenue_and_spend(daily, campaigns, currency=currency, ax=f.add_subplot()),
+            )
+        )
+    levers = inputs.levers
+    if levers is not None and figures.tier_columns(levers.columns):
+        section.figures.append(
+            ReportFigure(
+                "loyalty_tiers",
+                "Loyalty tiers",
+                "Loyalty members by tier, per day.",
+                lambda f: figures.loyalty_tiers(levers, ax=f.add_subplot()),
+            )
+        )
+    return section if section.tables or section.figures else None
+
+
+def _channels_section(inputs: _Inputs, currency: str) -> Section | None:
+    """The channels over the horizon: totals with last-touch ROAS and CAC, and the funnel."""
+    section = Section("Channels")
     channel_table = _channel_table(inputs.channels_daily)
     if channel_table is not None:
         columns = list(channel_table.columns)
@@ -727,16 +747,6 @@ def _results_section(inputs: _Inputs, currency: str) -> Section | None:
             )
         )
         section.sheets["channels"] = channel_table
-    daily, campaigns = inputs.daily, inputs.campaigns
-    if daily is not None and {"revenue", "spend"} <= set(daily.columns):
-        section.figures.append(
-            ReportFigure(
-                "revenue_and_spend",
-                "Daily revenue and spend",
-                "Revenue (left axis) and marketing spend (right axis) per day; campaigns shaded.",
-                lambda f: figures.revenue_and_spend(daily, campaigns, currency=currency, ax=f.add_subplot()),
-            )
-        )
     channels_daily = inputs.channels_daily
     if channels_daily is not None:
         section.figures.append(
@@ -746,16 +756,6 @@ def _results_section(inputs: _Inputs, currency: str) -> Section | None:
                 "Totals per channel over the horizon: aware = new aware, considering = visits, cart = "
                 "carts, order = orders, repeat = repeat orders (events counted where they happened).",
                 lambda f: figures.funnel(channels_daily, ax=f.add_subplot()),
-            )
-        )
-    levers = inputs.levers
-    if levers is not None and figures.tier_columns(levers.columns):
-        section.figures.append(
-            ReportFigure(
-                "loyalty_tiers",
-                "Loyalty tiers",
-                "Loyalty members by tier, per day.",
-                lambda f: figures.loyalty_tiers(levers, ax=f.add_subplot()),
             )
         )
     return section if section.tables or section.figures else None
@@ -779,10 +779,17 @@ def _channel_table(channels_daily: pd.DataFrame | None) -> pd.DataFrame | None:
     return totals
 
 
+def _kpi_name(name: str, currency: str) -> str:
+    """A KPI's name for a table: measures of return with their unit, money with its currency."""
+    if name in MEASURES:
+        return measure_header(name)
+    money = f" ({currency})" if currency and unit_of(name) == "money" else ""
+    return _kpi_label(name) + money
+
+
 def _kpi_label(name: str) -> str:
     """A KPI's name for people, with the break-even of a measure of return: ``ROI (break-even 0)``."""
-    words = name.replace("_", " ").split(" ")
-    label = " ".join(ACRONYMS.get(word, word) for word in words)
+    label = readable_name(name)
     note = break_even_text(name)
     return f"{label} ({note})" if note else label
 
@@ -967,6 +974,19 @@ def _xlsx_writer(sections: list[Section]) -> Callable[[Path], None]:
     return lambda path: write_workbook(path, sheets)
 
 
+def _simulation_headline(summary: Mapping[str, Any], currency: str) -> str:
+    """One sentence of a simulation's result: profit, spend and ROI over the horizon."""
+    kpis = summary.get("kpis", {})
+    if not {"profit", "marketing_spend"} <= set(kpis):
+        return ""
+    money = f" {currency}" if currency else ""
+    profit, spend = _format("profit", kpis["profit"]), _format("marketing_spend", kpis["marketing_spend"])
+    text = f"Profit {profit}{money} on {spend}{money} of marketing spend"
+    if "roi" in kpis:
+        text += f" (ROI {_format('roi', kpis['roi'])}, {break_even_text('roi')})"
+    return text + "."
+
+
 def _title(
     inputs: _Inputs, plan: Mapping[str, Any] | None, verdict: Verdict | None, measured: Measured
 ) -> str:
@@ -1066,9 +1086,9 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
         policy = _policy_section(inputs, inputs.recommendation)
         if policy is not None:
             sections.append(policy)
-    results = _results_section(inputs, currency)
-    if results is not None:
-        sections.append(results)
+    sections += [s for s in (_results_section(inputs, currency), _channels_section(inputs, currency)) if s]
+    if not top and inputs.summary is not None:
+        top = _simulation_headline(inputs.summary, currency)
     measured = measurement_sections(folder, ReportError)
     if measured.sections and not top and not sections:
         top = measured.sections[0].paragraphs.pop(0)  # a measurement alone: its summary leads

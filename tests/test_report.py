@@ -135,10 +135,13 @@ def test_report_of_a_simulation(built: tuple[Path, list[Path]]) -> None:
     html = (folder / "report.html").read_text(encoding="utf-8")
     markdown = (folder / "report.md").read_text(encoding="utf-8")
     summary = json.loads((folder / "summary.json").read_text())
-    for kpi in ("profit", "revenue", "marketing_spend", "orders"):
+    # KPI names for people, money with its currency (the plan's, CNY).
+    labels = {"profit": "profit (CNY)", "revenue": "revenue (CNY)"}
+    labels |= {"marketing_spend": "marketing spend (CNY)", "orders": "orders"}
+    for kpi, label in labels.items():
         shown = f"{summary['kpis'][kpi]:,.0f}"
         assert f"<td>{shown}</td>" in html
-        assert f"| {kpi} | {shown} |" in markdown
+        assert f"| {label} | {shown} |" in markdown
     assert f"<td>{summary['kpis']['roi']:.2f}</td>" in html
     # Self-contained: every image is embedded, nothing is fetched.
     assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", html)

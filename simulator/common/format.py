@@ -54,6 +54,7 @@ __all__ = [
     "format_ratio",
     "format_value",
     "frame_text",
+    "readable_name",
     "short_amount",
     "unit_of",
 ]
@@ -409,3 +410,12 @@ def short_amount(value: object, currency: str = "") -> str:
     else:
         text = f"{number:,.0f}" if size >= 10 or size == 0 else f"{number:.2g}"
     return f"{text} {currency}" if currency else text
+
+
+ACRONYMS = {"roi": "ROI", "roas": "ROAS", "cac": "CAC", "aov": "AOV", "clv": "CLV"}
+"""Words of measure names written in capitals for people."""
+
+
+def readable_name(name: str) -> str:
+    """A measure's name for people: ``marginal_roi`` -> ``marginal ROI``, ``aov`` -> ``AOV``."""
+    return " ".join(ACRONYMS.get(word, word) for word in name.split("_"))

@@ -30,7 +30,7 @@ from ..common.figures import (
     single_axes,
     unit_suffix,
 )
-from ..common.format import unit_of
+from ..common.format import readable_name, unit_of
 from ..common.measures import measure_header
 
 __all__ = [
@@ -140,12 +140,6 @@ def attribution_vs_truth(
     return fig
 
 
-def _measure_title(metric: str) -> str:
-    """A measure's name for a panel title: ``marginal_roi`` -> ``marginal ROI``."""
-    words = metric.split("_")
-    return " ".join(word.upper() if word in ("roi", "roas", "cac", "aov") else word for word in words)
-
-
 def _interval_rows(
     ax: Axes, labels: Sequence[str], means: npt.ArrayLike, lows: npt.ArrayLike, highs: npt.ArrayLike
 ) -> None:
@@ -200,7 +194,7 @@ def incrementality_bars(
             ax.set_xlabel(metric.replace("_", " ") + " (people)")
         else:
             ax.set_xlabel(measure_header(metric))
-        ax.set_title(_measure_title(metric))
+        ax.set_title(readable_name(metric))
     root = root_figure(fig)
     return root
 
@@ -262,7 +256,7 @@ def paired_differences(summary: pd.DataFrame, *, currency: str = "", fig: Figure
             money_axis(ax, "x")
         elif unit == "percent":
             ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
-        ax.set_title(_measure_title(metric) + (unit_suffix(currency) if unit == "money" else ""))
+        ax.set_title(readable_name(metric) + (unit_suffix(currency) if unit == "money" else ""))
         ax.set_xlabel("variant - base, paired (95% interval)")
     return root_figure(fig)
 

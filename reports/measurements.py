@@ -201,8 +201,17 @@ def _incrementality(folder: Path) -> tuple[str, list[Section]]:
     currency = str(table.attrs.get("currency", ""))
     seeds = table.attrs.get("seeds") or []
     section = Section("True incrementality per channel")
+    lead = ""
+    if "roi" in table.columns and table["roi"].notna().any():
+        best = str(table["roi"].astype(float).idxmax())
+        columns = [c for c in ("roi", "roi_ci_low", "roi_ci_high") if c in table.columns]
+        mean, low, high = [*table.loc[best, columns].to_numpy(np.float64), np.nan, np.nan][:3]
+        sure = "above break-even" if low > 0 else "its interval reaches break-even"
+        roi = format_range("roi", float(mean), float(low), float(high))
+        lead = f"Highest ROI: {best}, {roi} ({sure}). "
     section.paragraphs.append(
-        f"Each channel's spend removed on {len(seeds)} paired seed(s) ({', '.join(map(str, seeds))}) of "
+        lead
+        + f"Each channel's spend removed on {len(seeds)} paired seed(s) ({', '.join(map(str, seeds))}) of "
         f"scenario {table.attrs.get('scenario', '?')} over {table.attrs.get('horizon_days', '?')} days; "
         f"money in {currency}. ROI = incremental profit / spend ({break_even_text('roi')}); marginal "
         f"ROI: the same for the next {format_value(table.attrs.get('step', 0.1), 'percent')} of spend."

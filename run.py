@@ -10,6 +10,7 @@ simulate FILE   run a scenario, print KPIs, write tidy tables
 validate FILE   check a scenario file
 schema          print the JSON Schema of scenario files
 clv FILE        customer lifetime value per channel, persona and cohort; retention matrix
+clv --orders LOG  the same for the real customers of an order log (closed form and by simulation)
 attribution FILE  attribution models' credit per channel against the true incremental contribution
 replicate FILE  run a scenario and its variants on the same seeds; means, intervals, paired differences
 incrementality FILE  true incremental outcome, ROAS, ROI and marginal ROI (break-even 0) of each channel
@@ -17,6 +18,7 @@ allocate FILE   budget split across channels (response curves, LP, closed-loop c
 optimize FILE   loyalty and promotion policies (Optuna) with the budget split (LP), checked by simulation
 report DIR      report.html, report.md, summary.png and report.xlsx from a results folder
 abtest FILE --variant PATCH  A/B test of a policy patch: shoppers split at random in one world
+calibrate FILE --orders LOG  a customer-base twin calibrated on an order log, checked on a hold-out
 
 Exit status: 0 success, 2 bad input, 1 internal error. This module only parses arguments and
 calls the public API.
@@ -123,6 +125,33 @@ def _seed(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _iso_date(text: str) -> str:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+    return text
+
+
+def _segments(text: str) -> int:
+    value = _positive_int(text)
+    if value > 4:
+        raise argparse.ArgumentTypeError(f"must be 1 to 4, got {value}")
+    return value
+
+
 def _objective_name(allowed: tuple[str, ...]) -> Callable[[str], str]:
     """An ``--objective`` value: a retired name is refused saying what it became."""
 
@@ -221,7 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--verbose", action="store_true", help="print every KPI and the lever tables, not just the headline"
     )
     _add_output_options(
-        sim, "folder for summary.json, daily.csv, channels_daily.csv, customers.csv", report=True
+        sim, "folder for summary.json, daily.csv, channels_daily.csv, customers.csv, orders.csv", report=True
+    )
+    sim.add_argument(
+        "--orders-format",
+        choices=["csv", "parquet"],
+        default="csv",
+        help="file type of the order log written to --out (default csv: orders.csv)",
     )
 
     val = commands.add_parser("validate", help="check a scenario file")
@@ -245,7 +280,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_output_options(attribution, "folder for attribution.csv")
     clv = commands.add_parser("clv", help="customer lifetime value per channel, persona and cohort")
-    clv.add_argument("scenario", help="scenario YAML file")
+    clv.add_argument(
+        "scenario",
+        nargs="?",
+        help="scenario YAML file (with --orders: the base scenario of the twin, optional)",
+    )
+    _add_order_log_options(clv, required=False)
+    clv.add_argument(
+        "--seeds",
+        type=_positive_int,
+        default=5,
+        help="with --orders: twin runs of the value horizon (default 5)",
+    )
+    clv.add_argument(
+        "--max-segments",
+        type=_segments,
+        default=4,
+        help="with --orders: most latent-class segments (default 4)",
+    )
     _add_run_options(clv, seed="seed of the run (default: the scenario's)")
     clv.add_argument(
         "--discount-rate", type=_discount_rate, default=0.1, help="annual discount rate (default 0.1 = 10%%)"
@@ -262,7 +314,64 @@ def build_parser() -> argparse.ArgumentParser:
     _add_replication_commands(commands)
     _add_allocate_command(commands)
     _add_optimize_command(commands)
+    _add_calibrate_command(commands)
     return parser
+
+
+def _add_order_log_options(command: argparse.ArgumentParser, required: bool) -> None:
+    """``--orders``, ``--columns`` and ``--date-format``: an order log and how to read it."""
+    command.add_argument(
+        "--orders",
+        type=Path,
+        required=required,
+        help="order log, .csv or .parquet, one row per order: customer_id, date, revenue (README)",
+    )
+    command.add_argument(
+        "--columns", help="the file's names of the columns, e.g. customer_id=cust,date=ts,revenue=amount"
+    )
+    command.add_argument(
+        "--date-format", help="strftime format of the dates (default ISO 8601), e.g. %%d/%%m/%%Y"
+    )
+
+
+def _add_calibrate_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    cal = commands.add_parser(
+        "calibrate", help="a customer-base twin calibrated on an order log, checked on a hold-out period"
+    )
+    cal.add_argument("scenario", help="base scenario YAML file (channels, economics, levers)")
+    _add_order_log_options(cal, required=True)
+    period = cal.add_mutually_exclusive_group()
+    period.add_argument(
+        "--holdout-days", type=_non_negative_int, help="hold out the log's last N days to check the forecast"
+    )
+    period.add_argument(
+        "--calibration-end", type=_iso_date, help="last day of the calibration period (YYYY-MM-DD)"
+    )
+    cal.add_argument(
+        "--seeds", type=_positive_int, default=10, help="twin runs of the hold-out period (default 10)"
+    )
+    cal.add_argument(
+        "--max-segments", type=_segments, default=4, help="most latent-class segments tried, 1-4 (default 4)"
+    )
+    cal.add_argument(
+        "--agents",
+        type=_positive_int,
+        help="most agents for existing customers, a sample above it (default 100,000)",
+    )
+    cal.add_argument(
+        "--log-scale",
+        type=_positive_float,
+        default=1.0,
+        help="people each customer of the log stands for: 1 for a real log (default), the population.scale "
+        "of the simulation that wrote orders.csv",
+    )
+    cal.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="folder for scenario.yaml, customers.parquet, calibration.json and the diagnostics (CSV)",
+    )
+    _add_output_options(cal, None, report=True, progress="do not show progress lines")
 
 
 def _add_optimize_command(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -346,7 +455,7 @@ def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None
         "folder",
         type=Path,
         help="--out folder of any command: simulate, allocate, optimize, replicate, incrementality, "
-        "clv, attribution, abtest",
+        "clv (also clv --orders), attribution, abtest, calibrate",
     )
     report.add_argument("--overwrite", action="store_true", help="replace report files already there")
 
@@ -546,7 +655,9 @@ def _simulate(args: argparse.Namespace) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     result = simulate(scenario, progress=progress)
     print_summary(result, verbose=args.verbose)
-    _write_outputs(args, lambda: result.save(args.out, overwrite=args.overwrite))
+    _write_outputs(
+        args, lambda: result.save(args.out, overwrite=args.overwrite, orders_format=args.orders_format)
+    )
     return EXIT_OK
 
 
@@ -612,11 +723,43 @@ class _UsageError(Exception):
     """A combination of options that cannot work (exit status 2)."""
 
 
+def _clv_of_orders(args: argparse.Namespace) -> int:
+    from simulator import load_scenario
+    from simulator.calibrate.clv import order_log_clv
+    from simulator.data import load_orders
+    from simulator.measure.clv import CLV_FILES
+
+    if args.days is not None:
+        raise _UsageError(
+            "clv: --days is for a scenario's horizon; with --orders the horizon is --value-horizon"
+        )
+    base = load_scenario(args.scenario).with_overrides(seed=args.seed) if args.scenario else None
+    _check_out(args, CLV_FILES)
+    log = load_orders(args.orders, columns=args.columns, date_format=args.date_format)
+    report = order_log_clv(
+        log,
+        base,
+        discount_rate=args.discount_rate,
+        horizon_days=args.value_horizon,
+        seeds=args.seeds,
+        max_segments=args.max_segments,
+        max_agents=args.agents,
+    )
+    currency = base.economics.currency if base is not None else ""
+    print(report.to_text(currency))
+    _write_outputs(args, lambda: report.save(args.out, overwrite=args.overwrite))
+    return EXIT_OK
+
+
 def _clv(args: argparse.Namespace) -> int:
     from simulator import load_scenario
     from simulator.engine.simulate import check_memory
     from simulator.measure.clv import CLV_FILES, customer_lifetime_value, simulate_for_clv
 
+    if args.orders is not None:
+        return _clv_of_orders(args)
+    if args.scenario is None:
+        raise _UsageError("clv: give a scenario file, or --orders FILE for the customers of an order log")
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     check_memory(scenario, str(args.scenario))
     _check_out(args, CLV_FILES)
@@ -627,6 +770,32 @@ def _clv(args: argparse.Namespace) -> int:
     )
     print(report.to_text(scenario.economics.currency))
     _write_outputs(args, lambda: report.save(args.out, overwrite=args.overwrite))
+    return EXIT_OK
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from simulator import load_scenario
+    from simulator.calibrate import CALIBRATION_FILES, calibrate
+    from simulator.calibrate.twin import MAX_AGENTS
+    from simulator.data import load_orders
+
+    base = load_scenario(args.scenario)
+    _check_out(args, CALIBRATION_FILES)
+    log = load_orders(args.orders, columns=args.columns, date_format=args.date_format)
+    show = not args.no_progress and sys.stderr.isatty()
+    calibration = calibrate(
+        base,
+        log,
+        holdout_days=args.holdout_days,
+        calibration_end=args.calibration_end,
+        seeds=args.seeds,
+        max_segments=args.max_segments,
+        max_agents=args.agents or MAX_AGENTS,
+        weight=args.log_scale,
+        progress=(lambda message: print(message, file=sys.stderr)) if show else None,
+    )
+    print(calibration.to_text())
+    _write_outputs(args, lambda: calibration.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
 
 
@@ -881,12 +1050,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from simulator import ScenarioError, ScenarioWarning
     from simulator.common.output import OutputError
     from simulator.common.secrets import mask_secrets
+    from simulator.customerbase import IdentificationError
+    from simulator.data import OrderLogError
 
     args = build_parser().parse_args(argv)
     handlers = {"simulate": _simulate, "validate": _validate, "schema": _schema, "attribution": _attribution}
     handlers["clv"] = _clv
     handlers |= {"replicate": _replicate, "incrementality": _incrementality, "allocate": _allocate}
     handlers |= {"abtest": _abtest, "report": _report, "optimize": _optimize}
+    handlers["calibrate"] = _calibrate
     urls = [getattr(args, "storage", None)]
 
     def say(line: str) -> None:
@@ -899,7 +1071,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = lambda message, *rest: say(f"warning: {message}")
         try:
             return handlers[args.command](args)
-        except (ScenarioError, OutputError, ReportError, _UsageError) as exc:
+        except (
+            ScenarioError,
+            OutputError,
+            ReportError,
+            _UsageError,
+            OrderLogError,
+            IdentificationError,
+        ) as exc:
             say(f"error: {exc}")
             return EXIT_BAD_INPUT
         except KeyboardInterrupt:

@@ -12,6 +12,12 @@ file, the calibration/hold-out split (by day, the default), and the fits of BG/N
 Pareto/NBD and a 2-segment latent-class BG/NBD with their standard errors, then the diagnostics.
 The CPU is the one named by the environment variable ``BENCH_CORE``, else the last available.
 The target (issue 15): loading and fitting 1M orders of 100k customers under 30 s on one core.
+
+Then the customer-base twin of those customers (``--twin``, default on): built on the omnichannel
+retailer, its engine factors measured (untimed); timed: building the twin's model (reading the
+history file, the posterior draws, the population) against building the bundled scenario's
+model at the same number of agents, and simulating both for a year (targets: the twin built in
+under 5 s; the twin simulates as fast as a bundled scenario of the same size).
 See benchmarks/README.md.
 """
 
@@ -76,6 +82,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10k customers instead of 100k")
     parser.add_argument("--customers", type=int, default=None, help="number of customers")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-twin", action="store_true", help="skip the customer-base twin")
     args = parser.parse_args()
     customers = args.customers or (10_000 if args.quick else 100_000)
     pa.set_cpu_count(1)
@@ -129,6 +136,62 @@ def main() -> None:
         cpu = sum(times[label][1] for label in labels)
         print(f"{name:<38}{wall:>10.2f}{cpu:>10.2f}")
     print("\ntarget: loading and fitting 1M orders of 100k customers under 30 s on one core")
+    if not args.no_twin:
+        _twin(log, split)
+
+
+def _twin(log, split) -> None:  # type: ignore[no-untyped-def]
+    """Build the twin of the split's customers and simulate it against the bundled scenario."""
+    from simulator import load_scenario
+    from simulator.calibrate.holdout import measure_factors, with_factors
+    from simulator.calibrate.models import fit_customer_base
+    from simulator.calibrate.twin import customer_histories, twin_scenario_data
+    from simulator.config.customer_base import _read_cached, write_customer_histories
+    from simulator.config.scenario import parse_scenario
+    from simulator.engine.model import CommerceModel
+
+    base = load_scenario(ROOT / "scenarios" / "omnichannel_retailer.yaml")
+    rows: list[tuple[str, float, float]] = []
+    print("\nbuilding the twin (fits and engine factors untimed) ...", file=sys.stderr, flush=True)
+    fit = fit_customer_base(split, max_segments=1)
+    with tempfile.TemporaryDirectory() as folder:
+        histories = customer_histories(split)
+        write_customer_histories(histories, Path(folder) / "customers.parquet")
+        data = twin_scenario_data(base, fit, log, "customers.parquet")
+        twin = parse_scenario(data, str(Path(folder) / "scenario.yaml"))
+        factors = measure_factors(twin, seed=1, days=365, max_rounds=2)
+        twin = with_factors(twin, factors.rate_factor, factors.spend_factor)
+        agents = twin.population.agents
+        bundled = base.with_overrides(agents=agents)
+
+        def build(scenario):  # type: ignore[no-untyped-def]
+            _read_cached.cache_clear()  # the history file is read from disk, as a first run does
+            model = CommerceModel(scenario, seed=3)
+            model.release()
+            return model
+
+        _timed(f"build the twin ({agents:,} customers)", rows, lambda: build(twin))
+        _timed(f"build the bundled scenario ({agents:,} agents)", rows, lambda: build(bundled))
+
+        def run(scenario):  # type: ignore[no-untyped-def]
+            model = CommerceModel(scenario, seed=3)
+            try:
+                model.run()
+            finally:
+                model.release()
+            return model
+
+        twin_model = _timed("simulate the twin, 365 days", rows, lambda: run(twin))
+        bundled_model = _timed("simulate the bundled scenario, 365 days", rows, lambda: run(bundled))
+    print(
+        f"\ntwin: {agents:,} customers, rate_factor {factors.rate_factor:.3f}, "
+        f"spend_factor {factors.spend_factor:.3f}; orders in the year: twin "
+        f"{int(twin_model.ledger['orders'].sum()):,}, bundled {int(bundled_model.ledger['orders'].sum()):,}"
+    )
+    print(f"\n{'step':<46}{'wall s':>10}{'cpu s':>10}")
+    for label, wall, cpu in rows:
+        print(f"{label:<46}{wall:>10.2f}{cpu:>10.2f}")
+    print("targets: the twin built in under 5 s; simulating it as fast as the bundled scenario")
 
 
 if __name__ == "__main__":

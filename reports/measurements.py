@@ -11,7 +11,7 @@ file                  written by          section and figures
 ``incrementality.json`` ``incrementality`` ROI, marginal ROI and incremental profit per
                                           channel with 95% intervals
 ``clv.json``          ``clv``             retention by cohort, lifetime value per channel
-                                          (truth and BG/NBD), second purchase curve
+                                          (truth or twin, and BG/NBD), second purchase curve
 ``attribution.json``  ``attribution``     attribution models against the truth
 ``abtest.json``       ``abtest``          lift per outcome with 95% intervals
 ====================  ==================  =================================================
@@ -60,15 +60,28 @@ CLV_COLUMNS = (
     "customers",
     "orders_per_customer",
     "realized_margin",
-    "remaining_value_true",
-    "clv_true",
+    "remaining_value_{label}",
+    "clv_{label}",
     "remaining_value_bgnbd",
     "clv_bgnbd",
 )
-"""Columns of the lifetime-value table per acquisition channel (per customer but ``customers``)."""
+"""Columns of the lifetime-value table per acquisition channel (per customer but ``customers``);
+``{label}`` is the first estimate's: ``true`` (a simulation) or ``twin`` (``clv --orders``)."""
+CLV_SOURCES = {
+    "true": ("truth", "the simulated truth", "The truth comes from each shopper's simulated state"),
+    "twin": (
+        "twin",
+        "the customer-base twin",
+        "The twin simulates each real customer of the order log from the fitted model",
+    ),
+}
+"""Per label of a lifetime-value folder: the first estimate's short name, its name in a sentence
+and where it comes from."""
 HEADERS = {
     "remaining_value_true": "remaining value (truth)",
     "clv_true": "lifetime value (truth)",
+    "remaining_value_twin": "remaining value (twin)",
+    "clv_twin": "lifetime value (twin)",
     "remaining_value_bgnbd": "remaining value (BG/NBD)",
     "clv_bgnbd": "lifetime value (BG/NBD)",
     "customers": "customers (people)",
@@ -244,21 +257,25 @@ def _incrementality(folder: Path) -> tuple[str, list[Section]]:
 def _clv(folder: Path) -> tuple[str, list[Section]]:
     report = CLVReport.load(folder)
     currency = report.currency
+    money, unit = (f" {currency}", f" ({currency})") if currency else ("", "")
+    label = report.label  # "twin" for clv --orders: its columns are *_twin, not *_true
+    short, named, origin = CLV_SOURCES.get(label, (label, label, f"The {label} estimate"))
     section = Section("Customer lifetime value")
     groups = report.groups.reset_index() if "dimension" not in report.groups.columns else report.groups
     customers = float(groups.loc[groups["dimension"] == "acquisition_channel", "customers"].sum())
     per_customer = report.customers
-    truth, estimate = per_customer["clv_true"].mean(), per_customer["clv_bgnbd"].mean()
+    first, estimate = per_customer[f"clv_{label}"].mean(), per_customer["clv_bgnbd"].mean()
+    model = f" ({report.model_text})" if report.model_text else ""
     section.paragraphs.append(
-        f"Lifetime value per customer: {format_kpi('clv_true', truth)} {currency} from the simulated truth, "
-        f"{format_kpi('clv_bgnbd', estimate)} {currency} estimated by BG/NBD "
-        f"({format_value(estimate / truth - 1 if truth else None, 'percent', signed=True)}). "
+        f"Lifetime value per customer: {format_kpi('clv', first)}{money} from {named}, "
+        f"{format_kpi('clv_bgnbd', estimate)}{money} estimated by BG/NBD "
+        f"({format_value(estimate / first - 1 if first else None, 'percent', signed=True)}). "
         f"Scenario {report.scenario}: {format_value(customers, 'count')} customers (real market); "
-        f"value per customer in {currency}, the remaining value over {report.horizon_days} days "
-        f"discounted at {format_value(report.discount_rate, 'percent')} a year. The truth comes from each "
-        "shopper's simulated state; the BG/NBD estimate sees only the orders, as a real analysis would."
+        f"value per customer{f' in {currency}' if currency else ''}, the remaining value over "
+        f"{report.horizon_days} days discounted at {format_value(report.discount_rate, 'percent')} a "
+        f"year. {origin}; the BG/NBD estimate{model} sees only the orders, as a real analysis would."
     )
-    columns = [c for c in CLV_COLUMNS if c in groups.columns]
+    columns = [c.format(label=label) for c in CLV_COLUMNS if c.format(label=label) in groups.columns]
     by_channel = groups[groups["dimension"] == "acquisition_channel"].set_index("group")[columns]
     by_channel.index.name = "acquisition channel"
     section.tables.append(_table(by_channel, "acquisition channel"))
@@ -274,9 +291,9 @@ def _clv(folder: Path) -> tuple[str, list[Section]]:
         ReportFigure(
             "clv_by_channel",
             "Lifetime value per customer",
-            "Per acquisition channel: margin realized so far plus the true expected remaining value, "
-            "next to the BG/NBD estimate of the same total.",
-            lambda f: figures.clv_by_group(groups, currency=currency, ax=f.add_subplot()),
+            f"Per acquisition channel: margin realized so far plus the expected remaining value of "
+            f"{named}, next to the BG/NBD estimate of the same total.",
+            lambda f: figures.clv_by_group(groups, currency=currency, label=label, ax=f.add_subplot()),
             size=(9.0, 4.8),
         ),
         ReportFigure(
@@ -290,17 +307,11 @@ def _clv(folder: Path) -> tuple[str, list[Section]]:
     section.key_figures += [
         ("customers", format_value(customers, "count")),
         (
-            f"realized margin per customer ({currency})",
+            f"realized margin per customer{unit}",
             format_kpi("realized_margin", per_customer["realized_margin"].mean()),
         ),
-        (
-            f"lifetime value per customer, truth ({currency})",
-            format_kpi("clv_true", per_customer["clv_true"].mean()),
-        ),
-        (
-            f"lifetime value per customer, BG/NBD ({currency})",
-            format_kpi("clv_bgnbd", per_customer["clv_bgnbd"].mean()),
-        ),
+        (f"lifetime value per customer, {short}{unit}", format_kpi("clv", first)),
+        (f"lifetime value per customer, BG/NBD{unit}", format_kpi("clv_bgnbd", estimate)),
     ]
     section.sheets["clv_groups"] = groups
     section.sheets["retention"] = retention

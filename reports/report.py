@@ -2,11 +2,12 @@
 
 :func:`build_report` reads whatever an output folder holds and writes a section for each kind
 of result found; it never simulates. The title says what it reports on: a policy search
-(``recommendation.json``), a budget allocation (``allocation.json``), a simulation, or the
+(``recommendation.json``), a budget allocation (``allocation.json``), a simulation, the
 measurements of :mod:`reports.measurements` (replications, incrementality, lifetime value,
-attribution, A/B test: each read back by its own ``load``). Files read (all optional, but one of
-``summary.json``, ``allocation.json``, ``recommendation.json`` or a measurement's JSON document
-must be there):
+attribution, A/B test: each read back by its own ``load``) or a calibration
+(:mod:`reports.calibration`). Files read (all optional, but one of ``summary.json``,
+``allocation.json``, ``recommendation.json``, ``calibration.json`` or a measurement's JSON
+document must be there):
 
 ==========================  ===================  ==============================================
 file                        written by           used for
@@ -26,6 +27,7 @@ file                        written by           used for
                                                  (``roi``...), ``pareto`` (bool; or from
                                                  ``pareto.csv``)
 ``pareto.csv``              ``optimize``         the Pareto-optimal trials (``number`` column)
+``calibration.json`` ...    ``calibrate``        the calibration section (:mod:`reports.calibration`)
 ==========================  ===================  ==============================================
 
 Keys of ``allocation.json`` (``recommendation.json`` has the same ones, and more):
@@ -76,8 +78,9 @@ Files written: ``report.html`` (self-contained: figures embedded as PNG data URI
 external resources, all text escaped), ``report.md`` with its figures as ``report_<name>.png``
 files next to it, ``summary.png`` (one page: the headline, key figures and the three most
 important figures) and ``report.xlsx`` (one sheet per table of numbers: ``KPIs``, ``channels``,
-``allocation``, ``expected``, ``policy`` and the measurements' tables as available; readable
-headers, numbers formatted by unit, frozen header row: :mod:`reports.workbook`). All are
+``allocation``, ``expected``, ``policy``, the measurements' and the calibration's tables as
+available; readable headers, numbers formatted by unit, frozen header row:
+:mod:`reports.workbook`). All are
 written in one output transaction (:mod:`simulator.common.output`): staged, then moved in
 place together and listed in the folder's ``manifest.json``; built by ``--report``, the report
 joins the command's own transaction, so results and report appear together or not at all.
@@ -187,6 +190,9 @@ SUMMARY_PRIORITY = (
     "retention",
     "repurchase",
     "loyalty_tiers",
+    "calibration_holdout",
+    "calibration_tracking",
+    "calibration_histogram",
 )
 """Figures for the one-page summary, most important first (the first three present are used)."""
 
@@ -286,12 +292,13 @@ def _read_inputs(folder: Path) -> _Inputs:
         trials=_read_csv(folder, "trials.csv"),
         pareto=_read_csv(folder, "pareto.csv"),
     )
+    calibrated = locate(folder, "calibration.json") is not None
     if inputs.summary is None and inputs.allocation is None and inputs.recommendation is None:
-        if not any(locate(folder, m.marker) is not None for m in MEASUREMENTS):
+        if not calibrated and not any(locate(folder, m.marker) is not None for m in MEASUREMENTS):
             raise ReportError(
                 folder,
                 "no results to report: expected summary.json (simulate), allocation.json (allocate), "
-                "recommendation.json (optimize) or the "
+                "recommendation.json (optimize), calibration.json (calibrate) or the "
                 + ", ".join(m.marker for m in MEASUREMENTS)
                 + " of a measurement",
             )
@@ -1004,6 +1011,8 @@ def _title(
         kind = "Budget-allocation"
     elif inputs.summary is None and measured.kinds:
         kind = " and ".join(measured.kinds)
+    elif inputs.summary is None and locate(inputs.folder, "calibration.json") is not None:
+        kind = "Calibration"
     else:
         kind = "Simulation"
     title = f"{kind} report: {name}"
@@ -1086,6 +1095,12 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
         policy = _policy_section(inputs, inputs.recommendation)
         if policy is not None:
             sections.append(policy)
+    from .calibration import calibration_headline, calibration_section
+
+    calibration = calibration_section(folder)
+    if calibration is not None:
+        sections.append(calibration)
+        top = top or calibration_headline(folder)
     sections += [s for s in (_results_section(inputs, currency), _channels_section(inputs, currency)) if s]
     if not top and inputs.summary is not None:
         top = _simulation_headline(inputs.summary, currency)

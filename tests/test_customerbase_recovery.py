@@ -12,14 +12,33 @@ timestamp (``exact_times``): the models are continuous-time processes, and count
 day merges same-day purchases of frequent buyers, which biases ``r`` and ``alpha`` upward
 (:func:`test_day_occasions_bias_the_rate_parameters`; figures in :mod:`simulator.customerbase`).
 
-Every true parameter must lie inside its reported 95% profile-likelihood interval
-(:meth:`FitResult.profile_interval`; the Wald interval of a mixture segment's dropout ``a``, ``b``
-can be useless, e.g. ``[0, 4e43]`` when the estimate runs off to ``a, b -> infinity``). With 27
-intervals a log passes only if none of them misses, a 5% event each: the seed is the first from
-15 (chosen before any result) for which all three sets pass. Seed 15 missed by a hair: BG/NBD
-``r`` (truth 0.243, interval up to 0.2430) and the mixture's ``r[2]``, ``alpha[2]`` (truth 4 and
-20, intervals up to 3.95 and 19.98). Over 30 other seeds, each Wald interval of the single-
-segment models held the truth in 93-100% of the logs (see the report of the change).
+**How recovery is judged.** The three sets report 27 parameters with 95% profile-likelihood
+intervals (:meth:`FitResult.profile_interval`; the Wald interval of a mixture segment's dropout
+``a``, ``b`` can be useless, e.g. ``[0, 4e43]`` when the estimate runs off to ``a, b -> infinity``):
+4 + 3 (BG/NBD and gamma-gamma), 4 + 3 (Pareto/NBD and gamma-gamma), 10 + 3 (two segments with
+their weights, and gamma-gamma). Asking all 27 to hold the truth in one log is a lottery:
+with calibrated intervals that happens in only ``0.95^27 = 25%`` of logs. The bound is derived
+before looking: if each interval holds the truth with chance 0.95, independently, the number
+holding it is Binomial(27, 0.95), and ``P(fewer than 23) = 1.0%`` (``scipy.stats.binom.cdf(22,
+27, 0.95)``), so the test asks for at least 23. (The intervals of one fit are correlated, which
+widens the spread of the count a little; the bound stays a 1-2% event for a correct method.)
+Each point estimate must also lie within 4 standard errors of the truth (a 0.2% event over the
+27 for a normal estimate). The seed is 15, chosen before any result and kept: an earlier version
+of this test moved to seed 16 after seed 15 missed three intervals narrowly, which is picking
+the seed by its outcome; it is undone here. :func:`test_interval_coverage_over_seeds` measures
+the coverage of the fast models' intervals over 20 logs instead of judging one.
+
+**Measured** (seed 15): 24 of the 27 profile intervals hold the truth - BG/NBD set 6 of 7
+(``r`` 0.2355 against 0.243, 1.99 SE low), Pareto/NBD set 7 of 7, mixture 11 of 13 (the frequent
+segment's ``r`` 3.50 against 4.0 and ``alpha`` 18.2 against 20, 3.05 and 2.49 SE low, along the
+ridge where their ratio, the mean rate 0.192 against 0.200 a week, is kept); the largest distance
+is 3.05 SE. The occasional segment's dropout ``a``, ``b`` (truth 2, 2) runs off to about 1,600
+and 1,300, a dropout chance of 0.55 the same for everyone: at 0.03 purchases a week (about 1.5
+in the calibration year while alive) the data cannot tell beta(2, 2) from a point, and the
+profile interval ``[0, 3.3e6]`` says so.
+Over seeds 100-119 the Wald intervals held the truth 19 or 20 times of 20 for every parameter.
+Segments: BIC chooses 2 of 1-3, and the fitted model assigns 91.8% of customers to their true
+segment, as the true parameters do (91.9%); weights 0.580 / 0.420 against 0.6 / 0.4.
 """
 
 from __future__ import annotations
@@ -42,7 +61,7 @@ from simulator.customerbase import (
 )
 from simulator.data import load_orders, split_periods
 
-SEED = 16
+SEED = 15
 CUSTOMERS = 20_000
 SETS = {
     "bgnbd": [Segment(1.0, r=0.243, alpha=4.414, a=0.793, b=2.426, p=6.25, q=3.74, gamma=15.44)],
@@ -97,16 +116,63 @@ def _truth(name: str) -> list[float]:
     return values + [seg.share for seg in segments]
 
 
+MIN_COVERED = 23
+"""Intervals of the 27 that must hold the truth: P(Binomial(27, 0.95) < 23) = 1.0%."""
+MAX_STANDARD_ERRORS = 4.0
+
+
+@pytest.fixture(scope="module")
+def recovery_tables(tmp_path_factory):
+    """Each set's parameter table (estimate, se, profile interval, truth) with its gamma-gamma rows."""
+    tables = {}
+    for name in SETS:
+        split, _ = _load(tmp_path_factory, name)
+        fit = _fit(name, split)
+        spend = fit_gamma_gamma(split.customers["frequency"], split.customers["monetary_value"])
+        seg = SETS[name][0]
+        tables[name] = pd.concat([_inside(fit, _truth(name)), _inside(spend, [seg.p, seg.q, seg.gamma])])
+    return pd.concat(tables, names=["set"])
+
+
 @pytest.mark.slow
-def test_fitted_parameters_recover_the_truth_within_their_intervals(generated):
-    name, split, _ = generated
-    fit = _fit(name, split)
-    table = _inside(fit, _truth(name))
-    assert table["inside"].all(), table.to_string()
-    spend = fit_gamma_gamma(split.customers["frequency"], split.customers["monetary_value"])
-    seg = SETS[name][0]
-    spend_table = _inside(spend, [seg.p, seg.q, seg.gamma])
-    assert spend_table["inside"].all(), spend_table.to_string()
+def test_fitted_parameters_recover_the_truth_within_their_intervals(recovery_tables):
+    table = recovery_tables
+    assert len(table) == 27
+    assert int(table["inside"].sum()) >= MIN_COVERED, table.to_string()
+    distance = (table["estimate"] - table["truth"]).abs() / table["se"]
+    assert (distance < MAX_STANDARD_ERRORS).all(), table.assign(distance=distance).to_string()
+
+
+COVERAGE_SEEDS = range(100, 120)
+"""The 20 logs of the coverage test: seeds 100-119, fixed before any run."""
+MIN_COVERED_OF_20 = 16
+"""Logs of the 20 whose interval must hold the truth, per parameter: with calibrated 95% intervals
+P(Binomial(20, 0.95) < 16) = 0.26%, so for the 7 parameters together about 1.8%."""
+
+
+@pytest.mark.slow
+def test_interval_coverage_over_seeds(tmp_path):
+    """The fast models' 95% Wald intervals (what ``summary()`` reports) hold the truth in about 95% of logs.
+
+    BG/NBD and gamma-gamma at the CDNOW estimates, 20 logs of 20,000 customers (the ``bgnbd`` set).
+    """
+    seg = SETS["bgnbd"][0]
+    truth = np.array([seg.r, seg.alpha, seg.a, seg.b, seg.p, seg.q, seg.gamma])
+    covered = np.zeros(truth.size, dtype=np.int64)
+    for seed in COVERAGE_SEEDS:
+        orders, _ = generate(SETS["bgnbd"], CUSTOMERS, 728, 84, seed=seed, timestamps=True)
+        path = tmp_path / f"orders_{seed}.csv"
+        orders.to_csv(path, index=False)
+        table = split_periods(load_orders(path), holdout_days=364, exact_times=True).customers
+        fits = [
+            fit_bgnbd_model(table["frequency"], table["recency"], table["T"]),
+            fit_gamma_gamma(table["frequency"], table["monetary_value"]),
+        ]
+        lower = np.concatenate([fit.interval()[0] for fit in fits])
+        upper = np.concatenate([fit.interval()[1] for fit in fits])
+        covered += (lower <= truth) & (truth <= upper)
+    names = ["r", "alpha", "a", "b", "p", "q", "gamma"]
+    assert (covered >= MIN_COVERED_OF_20).all(), dict(zip(names, covered.tolist(), strict=True))
 
 
 @pytest.mark.slow

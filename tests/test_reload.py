@@ -178,3 +178,13 @@ def test_clv_warns_when_a_bgnbd_parameter_sits_at_its_bound(monkeypatch: pytest.
         customer_lifetime_value(result, traits)
     messages = [str(w.message) for w in caught if issubclass(w.category, clv.FitWarning)]
     assert len(messages) == 1 and "a=6.14e-06 (lower bound)" in messages[0] and "b=1.63e+05" in messages[0]
+
+
+def test_simulation_orders_round_trip(simulation: SimulationResult, tmp_path: Path) -> None:
+    # simulate --out writes the order log calibrate reads (orders.csv or orders.parquet); load
+    # turns it back into the result's orders: shopper ids, days, channels and first orders.
+    assert len(simulation.orders) > 0
+    for log_format in ("csv", "parquet"):
+        out = tmp_path / log_format
+        simulation.save(out, orders_format=log_format)
+        same_frame(simulation.orders, SimulationResult.load(out).orders)

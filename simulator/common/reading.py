@@ -13,7 +13,7 @@ The lowest layer: this module imports nothing else of the toolkit but :mod:`.out
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,11 @@ def read_result_json(folder: Path, name: str) -> dict[str, Any]:
 
 
 def read_result_csv(
-    folder: Path, name: str, index: Sequence[str] = (), columns: Sequence[str] = ()
+    folder: Path,
+    name: str,
+    index: Sequence[str] = (),
+    columns: Sequence[str] = (),
+    dtypes: Mapping[str, type] | None = None,
 ) -> pd.DataFrame:
     """A table of a results folder, indexed by the ``index`` columns.
 
@@ -88,6 +92,9 @@ def read_result_csv(
         Columns to index by (as ``save`` wrote them).
     columns
         Other columns that must be there.
+    dtypes
+        Types of columns read as they are written (``{"customer_id": str}`` keeps ids such as
+        ``00042`` text); other columns as pandas infers them.
 
     Raises
     ------
@@ -98,7 +105,7 @@ def read_result_csv(
     try:
         if not path.is_file():
             raise InputFileError("is not a regular file")
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, dtype=dict(dtypes) if dtypes else None)
     except (OSError, InputFileError, UnicodeDecodeError, ValueError) as exc:
         raise OutputError(f"{path}: cannot be read as CSV ({exc})") from None
     missing = [c for c in (*index, *columns) if c not in frame.columns]

@@ -7,6 +7,7 @@ with autocompletion and hover help.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import math
 import types
@@ -22,6 +23,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from ..common.bundled import bundled_scenarios, resolve_input
 from ..common.files import InputFileError, read_regular_file
 from .allocation import AllocationSettings
+from .customer_base import CustomerBase, CustomerFileError, pool_agents, read_customer_histories
 from .policies import FieldProblem as _FieldProblem
 from .policies import Policies, check_references
 from .policies import _Strict as _PolicyBase
@@ -30,6 +32,7 @@ from .search import SearchSettings
 __all__ = [
     "BasketValue",
     "BudgetPeriod",
+    "DEFAULT_START_DATE",
     "Channel",
     "ChannelKind",
     "Dropout",
@@ -55,6 +58,8 @@ MAX_AGENT_DAYS = 1e9
 MAX_IMPRESSIONS_PER_PERSON_DAY = 1000.0
 """Most impressions a channel may buy per person of the market per day (the bundled scenarios buy < 1)."""
 SHARE_TOLERANCE = 1e-6
+DEFAULT_START_DATE = dt.date(2025, 1, 1)
+"""Calendar date of day 0 when a scenario does not set ``start_date``."""
 
 
 class ScenarioError(ValueError):
@@ -273,7 +278,7 @@ class Repurchase(_Strict):
     shape: float = Field(
         default=1.0,
         gt=0,
-        le=100,
+        le=1e6,
         description="Gamma shape r of the purchase rate; small = very uneven buyers (BG/NBD 'r', unitless).",
     )
     refractory_days: float = Field(
@@ -296,7 +301,7 @@ class Dropout(_Strict):
     concentration: float = Field(
         default=4.0,
         gt=0,
-        le=1000,
+        le=1e6,
         description="Beta a + b; larger = more alike shoppers (unitless; a = mean x concentration).",
     )
 
@@ -503,6 +508,14 @@ class Scenario(_Strict):
         default="", max_length=4000, description="What the scenario stands for (free text)."
     )
     horizon_days: int = Field(gt=0, le=3650, strict=True, description="Number of days to simulate (days).")
+    start_date: dt.date = Field(
+        default=DEFAULT_START_DATE,
+        description=(
+            "Calendar date of day 0 (ISO date, default 2025-01-01): dates of the order log written by "
+            "simulate --out, and the anchor of budget periods and campaigns when a twin is built on "
+            "this scenario."
+        ),
+    )
     seed: int = Field(
         default=0, ge=0, lt=2**63, description="Seed of the one random generator (integer >= 0)."
     )
@@ -530,6 +543,14 @@ class Scenario(_Strict):
             "lever's default range; checked against the policies by the optimizer."
         ),
         json_schema_extra=_default_shorthand,
+    )
+    customer_base: CustomerBase | None = Field(
+        default=None,
+        description=(
+            "Start from an existing customer base (a digital twin, written by run.py calibrate): "
+            "population.agents agents stand for the customers of the history file, the personas are "
+            "the segments of the repeat-buying model."
+        ),
     )
 
     @field_validator("search", mode="before")
@@ -570,6 +591,11 @@ class Scenario(_Strict):
                         f"periods must start on a day in 0-{self.horizon_days - 1}",
                     )
         check_references(self.policies, {c.name: c.reaches_unknown for c in self.channels}, self.horizon_days)
+        if self.customer_base is not None and self.population.initial_customer_share > 0:
+            raise _FieldProblem(
+                "population.initial_customer_share",
+                "must be 0 with a customer_base (the customer base is the existing customers)",
+            )
         self._check_size()
         return self
 
@@ -584,6 +610,8 @@ class Scenario(_Strict):
                 "(use fewer agents and a larger scale)",
             )
         people = self.population.agents * self.population.scale
+        if self.customer_base is not None:  # a twin's customers get only their share of the impressions
+            people /= self.customer_base.media_share
         for index, channel in enumerate(self.channels):
             per_impression = (
                 channel.cost_per_mille / 1000.0
@@ -601,6 +629,14 @@ class Scenario(_Strict):
                         "the price of an impression (cost_per_mille, or cost_per_click x "
                         "click_through_rate) and population.scale",
                     )
+
+    @property
+    def simulated_agents(self) -> int:
+        """Agents the engine allocates: ``population.agents``, plus a customer base's new-customer agents."""
+        base = self.customer_base
+        if base is None:
+            return self.population.agents
+        return self.population.agents + pool_agents(base, self.population.scale, self.horizon_days)
 
     @property
     def channel_names(self) -> list[str]:
@@ -634,15 +670,123 @@ class Scenario(_Strict):
             data["population"]["agents"] = agents
             data["population"]["scale"] = market / agents
         source = _source_of(self)
+        given = {"seed": seed, "days": days, "agents": agents}
+        changed = ", ".join(f"{k}={v}" for k, v in given.items() if v is not None)
         try:
             scenario = Scenario.model_validate(data)
         except ValidationError as exc:
             error = error_from_validation(source, exc, data)
-            given = {"seed": seed, "days": days, "agents": agents}
-            changed = ", ".join(f"{k}={v}" for k, v in given.items() if v is not None)
             message = f"{error.message} (after overriding {changed})"
             raise ScenarioError(source, error.field, message) from None
+        if agents is not None:
+            try:
+                check_customer_base(scenario, source)
+            except ScenarioError as error:
+                message = f"{error.message} (after overriding {changed})"
+                raise ScenarioError(source, error.field, message) from None
         return _with_source(scenario, source)
+
+    def starting_on(self, start_date: dt.date) -> Scenario:
+        """Return a validated copy whose day 0 is ``start_date``, its calendar moved to match.
+
+        Budget periods and campaigns keep their calendar dates: they move ``start_date -
+        self.start_date`` days earlier (later when negative); what ends before the new day 0
+        is dropped, what starts before it is cut to begin on day 0, what starts after the
+        horizon is dropped (with a :class:`ScenarioWarning` naming it, as ``with_overrides``).
+        """
+        offset = (start_date - self.start_date).days
+        data = self.model_dump(mode="python")
+        data["start_date"] = start_date
+        source = _source_of(self)
+        _shift_calendar(data, offset)
+        _cut_calendar(data, self.horizon_days, source)
+        try:
+            scenario = Scenario.model_validate(data)
+        except ValidationError as exc:
+            raise error_from_validation(source, exc, data) from None
+        return _with_source(scenario, source)
+
+
+def _shift_calendar(data: dict[str, Any], offset: int) -> None:
+    """Move budget periods and campaigns of a scenario dump ``offset`` days earlier (in place)."""
+    if offset == 0:
+        return
+    for channel in data["channels"]:
+        kept = []
+        for period in channel["budget_plan"]:
+            start, end = period["start_day"] - offset, period["end_day"] - offset
+            if end < 0:
+                continue
+            kept.append({**period, "start_day": max(start, 0), "end_day": end})
+        channel["budget_plan"] = kept
+    promotions = data.get("policies", {}).get("promotions")
+    if promotions:
+        kept = []
+        for campaign in promotions["campaigns"]:
+            start = campaign["start_day"] - offset
+            days = campaign["days"] + min(start, 0)
+            if days <= 0:
+                continue
+            kept.append({**campaign, "start_day": max(start, 0), "days": days})
+        promotions["campaigns"] = kept
+
+
+def resolve_customer_file(scenario: Scenario) -> Path:
+    """The customer base's history file as a path (relative paths are relative to the scenario file).
+
+    Raises
+    ------
+    ValueError
+        When the scenario has no customer base.
+    """
+    base = scenario.customer_base
+    if base is None:
+        raise ValueError("the scenario has no customer_base")
+    path = Path(base.file)
+    if path.is_absolute():
+        return path
+    source = Path(_source_of(scenario))
+    folder = source.parent if source.suffix.lower() in (".yaml", ".yml") else Path.cwd()
+    return folder / path
+
+
+def check_customer_base(scenario: Scenario, source: str | None = None) -> None:
+    """Check a scenario's customer base against its history file (nothing to do without one).
+
+    ``population.agents`` may not exceed the customers in the file, and ``population.scale``
+    must be people per agent, customers x ``customer_base.weight`` / agents (so that counts and
+    money are of the real customer base).
+
+    Raises
+    ------
+    ScenarioError
+        Naming ``customer_base.file`` (the file is missing or breaks a rule) or
+        ``population.agents`` / ``population.scale``.
+    """
+    if scenario.customer_base is None:
+        return
+    where = source if source is not None else _source_of(scenario)
+    try:
+        histories = read_customer_histories(resolve_customer_file(scenario))
+    except CustomerFileError as error:
+        raise ScenarioError(where, "customer_base.file", str(error)) from None
+    agents, scale = scenario.population.agents, scenario.population.scale
+    if agents > histories.size:
+        raise ScenarioError(
+            where,
+            "population.agents",
+            f"{agents:,} agents but the customer base holds {histories.size:,} customers; "
+            f"use at most {histories.size:,} (one agent per customer)",
+        )
+    people = histories.size * scenario.customer_base.weight
+    if abs(agents * scale - people) > 1e-6 * people:
+        raise ScenarioError(
+            where,
+            "population.scale",
+            f"must be people per agent, {histories.size:,} customers x weight "
+            f"{scenario.customer_base.weight:g} / {agents:,} agents = {people / agents:.10g} "
+            f"(got {scale:g}); --agents keeps it right",
+        )
 
 
 def _cut_calendar(data: dict[str, Any], days: int, source: str) -> None:
@@ -831,6 +975,12 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
             scenario = _with_source(Scenario.model_validate(data), source)
     except ValidationError as exc:
         raise error_from_validation(source, exc, data) from None
+    if scenario.customer_base is not None:
+        # The history file is found relative to the scenario file; keep its full path from here on.
+        path = resolve_customer_file(scenario).resolve()
+        base = scenario.customer_base.model_copy(update={"file": str(path)})
+        scenario = _with_source(scenario.model_copy(update={"customer_base": base}), source)
+        check_customer_base(scenario, source)
     count = len(scenario.channels)
     if not 3 <= count <= 5:
         warnings.warn(

@@ -75,6 +75,9 @@ class ChannelAgent(mesa.Agent):  # type: ignore[misc]
         self.spend_plan = plan
         """Media spend per day over the horizon (currency/day)."""
         self.impressions_plan = impressions_bought(config, plan)
+        base = model.scenario.customer_base
+        if base is not None:  # a twin's customers get their share of the market's impressions
+            self.impressions_plan = self.impressions_plan * base.media_share
         self.ledger = {field: model.ledger[field][:, index] for field in LEDGER_FIELDS}
         """This channel's column of the model's ledger, by field (views: writes go to the model)."""
         self.today_spend = 0.0

@@ -99,10 +99,9 @@ def book_orders(
     table = pop.personas
     first = pop.first_purchase_day[shoppers] == NO_DAY
     repeat = ~first
-    basket = np.exp(
-        table.basket_log_mean[persona]
-        + table.basket_log_sigma[persona] * model.crn.normal("basket", day, shoppers)
-    )
+    own = pop.basket_log_mean  # a twin's customers have their own
+    log_mean = table.basket_log_mean[persona] if own is None else own[shoppers]
+    basket = np.exp(log_mean + table.basket_log_sigma[persona] * model.crn.normal("basket", day, shoppers))
     discount_rate = levers.discount(model, shoppers, channels, first)
     discount = basket * discount_rate
     points = levers.redeem_points(model, shoppers, basket - discount)

@@ -8,7 +8,8 @@ A day runs these mechanisms in this order:
 3. journey: aware prospects forget or visit and start considering; word of mouth and
    referrals bring more visits (:mod:`simulator.levers.referral`); shoppers at the end of
    their hesitation cart and check out or leave (:mod:`simulator.engine.journey`);
-4. repeat purchases and dropout of live customers (:mod:`simulator.engine.repurchase`);
+4. a customer-base twin's new customers make their first purchase (:func:`simulator.engine.twin.arrive`);
+   repeat purchases and dropout of live customers (:mod:`simulator.engine.repurchase`);
    then the strategy levers' daily work and end of day, in the order of
    :data:`simulator.levers.registry.REGISTRY`;
 5. lifecycle: customers cross the lapsed / churned thresholds (:mod:`simulator.engine.repurchase`);
@@ -37,6 +38,7 @@ from .population import ShopperPopulation, State
 from .repurchase import repeat_purchases, update_lifecycle_states
 from .streams import CommonRandomNumbers
 from .touchpaths import TouchRecorder
+from .twin import arrive
 
 __all__ = ["CommerceModel"]
 
@@ -151,6 +153,7 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         due = self._decisions.pop(self.day, [])
         if due:
             decide(self, np.concatenate(due))
+        arrive(self)
         repeat_purchases(self)
         self.levers.daily(self)
         update_lifecycle_states(self)

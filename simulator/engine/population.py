@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from ..config.policies import Policies
 from ..config.scenario import Scenario
+
+if TYPE_CHECKING:
+    from .twin import TwinLayout
 
 __all__ = ["NO_DAY", "Funnel", "PersonaTable", "ShopperPopulation", "State", "estimate_memory_bytes"]
 
@@ -71,17 +75,26 @@ class PersonaTable:
         )
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario, agents: int) -> PersonaTable:
-        """Build the table and the contiguous id blocks for ``agents`` shoppers."""
+    def from_scenario(
+        cls, scenario: Scenario, agents: int, counts: npt.NDArray[np.int64] | None = None
+    ) -> PersonaTable:
+        """Build the table and the contiguous id blocks for ``agents`` shoppers.
+
+        ``counts`` gives each persona's number of shoppers (a twin's drawn segments); by default
+        the personas' shares of ``agents``, rounded by largest remainder.
+        """
         personas = scenario.population.personas
         names = list(personas)
         channels = scenario.channel_names
-        share = np.array([personas[n].share for n in names], dtype=np.float64)
-        share = share / share.sum()
-        # Largest-remainder rounding so the blocks add up to exactly ``agents``.
-        exact = share * agents
-        counts = np.floor(exact).astype(np.int64)
-        counts[np.argsort(counts - exact)[: agents - counts.sum()]] += 1
+        if counts is None:
+            share = np.array([personas[n].share for n in names], dtype=np.float64)
+            share = share / share.sum()
+            # Largest-remainder rounding so the blocks add up to exactly ``agents``.
+            exact = share * agents
+            counts = np.floor(exact).astype(np.int64)
+            counts[np.argsort(counts - exact)[: agents - counts.sum()]] += 1
+        else:
+            share = counts / max(int(counts.sum()), 1)
         stop = np.cumsum(counts)
         start = stop - counts
         affinity = np.array(
@@ -153,10 +166,17 @@ class ShopperPopulation:
 
     def __init__(self, scenario: Scenario, rng: np.random.Generator) -> None:
         pop = scenario.population
-        n = pop.agents
+        twin: TwinLayout | None = None
+        if scenario.customer_base is not None:
+            from .twin import twin_layout
+
+            twin = twin_layout(scenario, rng)
+        n = pop.agents if twin is None else int(twin.counts.sum())
         n_channels = len(scenario.channels)
         self.size = n
-        self.personas = PersonaTable.from_scenario(scenario, n)
+        self.twin = twin
+        """Where a twin's agents come from and their drawn traits (``None`` without a customer base)."""
+        self.personas = PersonaTable.from_scenario(scenario, n, None if twin is None else twin.counts)
         self.persona = np.empty(n, dtype=np.int8)
         for p, (lo, hi) in enumerate(zip(self.personas.start, self.personas.stop, strict=True)):
             self.persona[lo:hi] = p
@@ -194,6 +214,19 @@ class ShopperPopulation:
         """Repeat purchases per day of a live customer (gamma across shoppers)."""
         self.dropout_prob = np.empty(n, dtype=np.float32)
         """Chance of dropping out for good after each repeat purchase (beta across shoppers)."""
+        self.basket_log_mean: npt.NDArray[np.float64] | None = None
+        """A twin's per-shopper mean log list value of an order (else the persona's)."""
+        self.arrival_day: npt.NDArray[np.int32] | None = None
+        """A twin's day of each new customer's first purchase (``NO_DAY``: none scheduled)."""
+        self.arrival_order: npt.NDArray[np.int64] | None = None
+        """Shoppers with a scheduled first purchase, by day."""
+        self.pending_audience: npt.NDArray[np.bool_] | None = None
+        """Audiences of the scheduled new customers, joined on their first purchase."""
+        self.alive = np.ones(n, dtype=np.bool_)
+        """False once a customer has dropped out (invisible: the state still follows recency)."""
+        if twin is not None:
+            self._start_twin(scenario, twin, rng)
+            return
         for p, name in enumerate(self.personas.names):
             lo, hi = int(self.personas.start[p]), int(self.personas.stop[p])
             persona = pop.personas[name]
@@ -206,10 +239,37 @@ class ShopperPopulation:
                 self.dropout_prob[lo:hi] = mean
             else:
                 self.dropout_prob[lo:hi] = rng.beta(mean * conc, (1 - mean) * conc, hi - lo)
-        self.alive = np.ones(n, dtype=np.bool_)
-        """False once a customer has dropped out (invisible: the state still follows recency)."""
 
         self._initial_states(scenario, rng)
+
+    def _start_twin(self, scenario: Scenario, twin: TwinLayout, rng: np.random.Generator) -> None:
+        """Existing customers as their history left them; new ones outside the market until they arrive."""
+        self.purchase_rate[:] = twin.purchase_rate
+        self.dropout_prob[:] = twin.dropout_prob
+        self.alive[:] = twin.alive
+        self.basket_log_mean = twin.basket_log_mean
+        existing = twin.existing
+        rows = twin.row[existing]
+        histories = twin.histories
+        self.first_purchase_day[existing] = histories.first_day[rows]
+        self.last_purchase_day[existing] = histories.last_day[rows]
+        self.known[existing] = True
+        recency = -histories.last_day[rows]
+        lapsed, churned = scenario.lifecycle.lapsed_after_days, scenario.lifecycle.churned_after_days
+        self.state[existing] = np.where(
+            recency >= churned, State.CHURNED, np.where(recency >= lapsed, State.LAPSED, State.ACTIVE)
+        )
+        scheduled = np.flatnonzero(twin.arrival_day != NO_DAY)
+        if scheduled.size:
+            self.arrival_day = twin.arrival_day
+            self.arrival_order = scheduled[np.argsort(twin.arrival_day[scheduled], kind="stable")]
+            self.pending_audience = self.audience.copy()
+            self.audience[:, scheduled] = False
+        prospects = np.flatnonzero(~existing & (twin.arrival_day == NO_DAY))
+        if prospects.size:
+            aware = prospects[rng.random(prospects.size) < scenario.population.initial_aware_share]
+            self.state[aware] = State.AWARE
+            self.funnel[aware] = Funnel.AWARE
 
     def _initial_states(self, scenario: Scenario, rng: np.random.Generator) -> None:
         pop = scenario.population

@@ -31,7 +31,16 @@ if TYPE_CHECKING:
 
     from .model import CommerceModel
 
-__all__ = ["OutputExistsError", "SimulationResult", "check_output_folder", "collect_results", "write_files"]
+__all__ = [
+    "ORDER_LOG_FORMATS",
+    "OutputExistsError",
+    "SimulationResult",
+    "check_output_folder",
+    "collect_results",
+    "order_log_table",
+    "write_files",
+    "write_order_log",
+]
 
 CHANNEL_TABLE_COLUMNS = (
     "spend",
@@ -53,7 +62,11 @@ RESULT_FILES = (
     "customers.csv",
     "levers_daily.csv",
     "scenario.yaml",
+    "orders.csv",
+    "orders.parquet",
 )
+ORDER_LOG_FORMATS = ("csv", "parquet")
+"""File types of the order log ``simulate --out`` writes (``orders.csv`` or ``orders.parquet``)."""
 
 
 @dataclass
@@ -114,12 +127,13 @@ class SimulationResult:
         totals["last_touch_roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
         return totals
 
-    def save(self, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
-        """Write ``summary.json``, ``daily.csv``, ``channels_daily.csv`` and ``customers.csv``.
+    def save(self, out_dir: str | Path, overwrite: bool = False, orders_format: str = "csv") -> list[Path]:
+        """Write ``summary.json``, ``daily.csv``, ``channels_daily.csv``, ``customers.csv`` and the order log.
 
-        Written in one output transaction (:mod:`simulator.common.output`): staged on the
-        folder's own file system and sealed by ``manifest.json``, so a failure or a kill never
-        leaves half the results.
+        The order log, ``orders.csv`` (or ``orders.parquet`` with ``orders_format="parquet"``),
+        has the columns ``run.py calibrate`` reads (:func:`order_log_table`). Written in one
+        output transaction (:mod:`simulator.common.output`): staged on the folder's own file
+        system and sealed by ``manifest.json``, so a failure or a kill never leaves half the results.
 
         Raises
         ------
@@ -137,6 +151,7 @@ class SimulationResult:
         }
         for table_name, table in self.tables.items():
             writers[f"{table_name}.csv"] = table.to_csv
+        writers[f"orders.{orders_format}"] = lambda path: write_order_log(self, path)
         return write_files(out_dir, writers, overwrite)
 
     @classmethod
@@ -146,8 +161,9 @@ class SimulationResult:
         The folder is checked against its ``manifest.json`` first (a partial, truncated or
         changed folder is refused). Tables come back with their index and the dtypes the
         simulation gave them (categories of personas, states and channels, nullable purchase
-        days); money and counts are the saved figures of the real market. Not saved, hence
-        empty: the order log (unless the folder holds ``orders.csv``) and the touch paths.
+        days); money and counts are the saved figures of the real market. The orders come back
+        from ``orders.csv`` or ``orders.parquet`` (:func:`order_log_table` read in reverse; empty
+        for a folder written before simulate saved them). Not saved, hence ``None``: the touch paths.
 
         Parameters
         ----------
@@ -170,7 +186,9 @@ class SimulationResult:
         from ..config.scenario import ScenarioWarning, load_scenario
         from ..levers.registry import lever_tables
 
-        path = open_results(folder, RESULT_FILES, "simulate --out")
+        order_logs = {f"orders.{log_format}" for log_format in ORDER_LOG_FORMATS}
+        needed = [name for name in RESULT_FILES if name not in order_logs]  # one of them, or neither
+        path = open_results(folder, needed, "simulate --out")
         with warnings.catch_warnings():  # the scenario warned when it was simulated
             warnings.simplefilter("ignore", ScenarioWarning)
             scenario = load_scenario(path / "scenario.yaml")
@@ -183,15 +201,19 @@ class SimulationResult:
         for name, index in lever_tables(scenario.policies).items():
             if (path / f"{name}.csv").is_file():
                 tables[name] = read_result_csv(path, f"{name}.csv", index)
+        ids_as_text = {"customer_id": str}  # a twin's customer ids as written (leading zeros kept)
+        customers = read_result_csv(path, "customers.csv", ["shopper_id"], dtypes=ids_as_text)
+        customers = _customer_dtypes(customers, scenario)
         orders = pd.DataFrame()
-        if (path / "orders.csv").is_file():
-            orders = read_result_csv(path, "orders.csv", ["order_id"])
+        for log_format in ORDER_LOG_FORMATS:
+            if (path / f"orders.{log_format}").is_file():
+                orders = _orders_of_log(path / f"orders.{log_format}", customers, scenario)
         return cls(
             scenario=scenario,
             seed=int(summary.get("seed", scenario.seed)),
             daily=read_result_csv(path, "daily.csv", ["day"]),
             channels=channels,
-            customers=_customer_dtypes(read_result_csv(path, "customers.csv", ["shopper_id"]), scenario),
+            customers=customers,
             summary={str(k): float("nan") if v is None else float(v) for k, v in kpis.items()},
             levers=read_result_csv(path, "levers_daily.csv", ["day"]),
             tables=tables,
@@ -300,9 +322,99 @@ def _customer_dtypes(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFram
     }
     frame = customers.astype({k: v for k, v in known.items() if k in customers.columns})
     for column in frame.columns:
-        if column not in known and not pd.api.types.is_numeric_dtype(frame[column]):
+        if column == "customer_id":  # a customer-base twin's: whom each agent stands for
+            frame[column] = frame[column].astype(object)
+        elif column not in known and not pd.api.types.is_numeric_dtype(frame[column]):
             frame[column] = pd.Categorical(frame[column])  # channels, loyalty tiers, reasons
     return frame
+
+
+def _orders_of_log(path: Path, customers: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """``SimulationResult.orders`` from the order log :func:`write_order_log` wrote.
+
+    The reverse of :func:`order_log_table`: customer ids back to shopper ids (through
+    ``customers.csv``'s ``customer_id`` for a customer-base twin), dates back to days, and
+    ``first`` where an order falls on its shopper's first purchase day (the first such order).
+    """
+    from ..common.output import OutputError
+    from ..common.reading import read_result_csv
+
+    columns = ["order_id", "customer_id", "date", "revenue", "channel", "margin"]
+    if path.suffix == ".parquet":
+        try:
+            log = pd.read_parquet(path)
+        except (OSError, ValueError, ImportError) as exc:
+            raise OutputError(f"{path}: cannot be read as Parquet ({exc})") from None
+        missing = [c for c in columns if c not in log.columns]
+        if missing:
+            raise OutputError(f"{path}: missing column {missing[0]} (as the toolkit writes it)")
+    else:
+        log = read_result_csv(path.parent, path.name, columns=columns, dtypes={"customer_id": str})
+    if "customer_id" in customers.columns:
+        ids = pd.Index(customers["customer_id"].astype(str))
+    else:
+        ids = pd.Index(customers.index.astype(str))
+    shopper = ids.get_indexer(pd.Index(log["customer_id"].astype(str)))
+    days = (pd.to_datetime(log["date"]) - pd.Timestamp(scenario.start_date)).dt.days.to_numpy(np.int64)
+    unknown = np.flatnonzero((shopper < 0) | (days < 0))
+    if unknown.size:
+        raise OutputError(
+            f"{path}: row {int(unknown[0]) + 1} names a customer or date not in this folder's "
+            "customers.csv and scenario (as the toolkit writes it)"
+        )
+    first_day = customers["first_purchase_day"].to_numpy(dtype=np.float64, na_value=np.nan)
+    on_first_day = days == first_day[shopper]
+    key = np.where(on_first_day, shopper, -1 - np.arange(shopper.size))  # others never repeat
+    first = on_first_day & ~pd.Series(key).duplicated().to_numpy()
+    return pd.DataFrame(
+        {
+            "day": days.astype(np.int32),
+            "shopper_id": shopper.astype(np.int32),
+            "channel": pd.Categorical(log["channel"].astype(str), categories=scenario.channel_names),
+            "revenue": log["revenue"].to_numpy(np.float64),
+            "margin": log["margin"].to_numpy(np.float64),
+            "first": first,
+        },
+        index=pd.Index(log["order_id"].to_numpy(np.int64), name="order_id"),
+    )
+
+
+def order_log_table(result: SimulationResult) -> pd.DataFrame:
+    """The simulated orders as an order log that ``run.py calibrate`` reads.
+
+    One row per agent order (with ``population.scale`` above 1, a sample of the market's orders:
+    calibrate it with ``--log-scale`` = the scale): ``order_id``; ``customer_id`` (the shopper id,
+    or for a customer-base twin the customer's own id, and ``new-<shopper id>`` for its new
+    customers); ``date`` (ISO date, ``start_date`` + day); ``revenue`` (net of discounts, 0 when
+    returned, currency); ``channel``; ``margin`` (contribution before marketing, currency).
+    """
+    orders = result.orders
+    shopper = orders["shopper_id"].to_numpy(np.int64)
+    if "customer_id" in result.customers.columns:
+        ids = result.customers["customer_id"].to_numpy(dtype=object)[shopper]
+    else:
+        ids = shopper
+    start = np.datetime64(result.scenario.start_date, "D")
+    dates = (start + orders["day"].to_numpy(np.int64).astype("timedelta64[D]")).astype(str)
+    return pd.DataFrame(
+        {
+            "order_id": orders.index.to_numpy(),
+            "customer_id": ids,
+            "date": dates,
+            "revenue": orders["revenue"].to_numpy(),
+            "channel": orders["channel"].astype(str).to_numpy(),
+            "margin": orders["margin"].to_numpy(),
+        }
+    )
+
+
+def write_order_log(result: SimulationResult, path: Path) -> None:
+    """Write :func:`order_log_table` as CSV or Parquet, by the file's suffix."""
+    table = order_log_table(result)
+    if path.suffix.lower() == ".parquet":
+        table.assign(customer_id=table["customer_id"].astype(str)).to_parquet(path, index=False)
+    else:
+        table.to_csv(path, index=False)
 
 
 def write_scenario(scenario: Scenario, path: Path) -> None:
@@ -448,6 +560,11 @@ def collect_results(model: CommerceModel) -> SimulationResult:
         },
         index=pd.RangeIndex(pop.size, name="shopper_id"),
     )
+    if pop.twin is not None:  # a customer-base twin: whom each agent stands for
+        ids = pop.twin.histories.ids[pop.twin.row.clip(0)].astype(object)
+        new = pop.twin.row < 0
+        ids[new] = [f"new-{shopper}" for shopper in np.flatnonzero(new)]
+        customers.insert(0, "customer_id", ids)
     summary = _with_lifetime_value(model, summarize(daily, customers, pop.funnel, scale))
     summary.update(_repurchase_windows(model, daily))
     levers = model.levers.results(model, daily["orders"])

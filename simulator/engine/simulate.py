@@ -42,16 +42,15 @@ def check_memory(scenario: Scenario, source: str = "<scenario>") -> int:
     ScenarioError
         When the estimate exceeds 80% of the memory available now.
     """
-    need = estimate_memory_bytes(
-        scenario.population.agents, len(scenario.channels), scenario.horizon_days, scenario.policies
-    )
+    agents = scenario.simulated_agents
+    need = estimate_memory_bytes(agents, len(scenario.channels), scenario.horizon_days, scenario.policies)
     have = available_memory_bytes()
     if need > MEMORY_HEADROOM * have:
-        most = int(scenario.population.agents * MEMORY_HEADROOM * have / need)
+        most = int(agents * MEMORY_HEADROOM * have / need)
         raise ScenarioError(
             source,
             "population.agents",
-            f"{scenario.population.agents:,} agents need about {need / 2**30:,.1f} GiB but "
+            f"{agents:,} agents need about {need / 2**30:,.1f} GiB but "
             f"{have / 2**30:,.1f} GiB is available; use at most about {most:,} agents "
             "(raise population.scale to keep the market size)",
         )
@@ -83,7 +82,7 @@ def simulate(
     check_memory(scenario)
     model = CommerceModel(scenario, seed=seed)
     if record_paths:
-        model.touches = TouchRecorder(scenario.population.agents, scenario.channel_names)
+        model.touches = TouchRecorder(model.population.size, scenario.channel_names)
     try:
         model.run(progress=progress)
         return collect_results(model)

@@ -83,8 +83,11 @@ __all__ = [
     "daily_purchase_chance",
     "expected_discounted_purchases",
     "latent_traits",
+    "group_table",
     "repurchase_curve",
+    "repurchase_table",
     "retention_matrix",
+    "retention_table",
     "simulate_for_clv",
 ]
 
@@ -133,9 +136,15 @@ class CLVReport:
     horizon_days : int
         Horizon of the expected remaining value (days).
     scenario : str
-        Name of the scenario simulated.
+        Name of the scenario simulated (or of the twin's base scenario).
     currency : str
         Currency code of its money.
+    label : str
+        Suffix of the columns of the first estimate: ``true`` (the simulator's truth, customers
+        indexed by ``shopper_id``) or ``twin`` (a customer-base twin's simulation of real
+        customers, indexed by ``customer_id``; :mod:`simulator.calibrate.clv`).
+    model_text : str
+        How the ``*_bgnbd`` columns' model was fitted, when not the plain BG/NBD fit of ``bgnbd``.
     """
 
     customers: pd.DataFrame
@@ -147,6 +156,8 @@ class CLVReport:
     horizon_days: int
     scenario: str = ""
     currency: str = ""
+    label: str = "true"
+    model_text: str = ""
 
     def group(self, dimension: str) -> pd.DataFrame:
         """The group table of one dimension (``acquisition_month``, ``acquisition_channel``, ``persona``)."""
@@ -171,7 +182,9 @@ class CLVReport:
             f"Customer lifetime value{unit}: realized margin discounted at {rate} a year + expected "
             f"remaining value over {self.horizon_days} days, per customer (totals for the market)",
         ]
-        if self.bgnbd is None:
+        if self.model_text:
+            lines.append(self.model_text)
+        elif self.bgnbd is None:
             lines.append("BG/NBD: not fitted (no repeat purchases to fit on)")
         else:
             fit = self.bgnbd
@@ -179,15 +192,16 @@ class CLVReport:
                 f"BG/NBD fit on {fit.customers:,} customers (weeks): r={fit.r:.3f} alpha={fit.alpha:.3f} "
                 f"a={fit.a:.3f} b={fit.b:.3f}"
             )
+        truth = self.label
         shown = [
             "customers",
             "orders_per_customer",
             "realized_margin",
-            "remaining_value_true",
+            f"remaining_value_{truth}",
             "remaining_value_bgnbd",
-            "clv_true",
+            f"clv_{truth}",
             "clv_bgnbd",
-            "clv_true_total",
+            f"clv_{truth}_total",
         ]
         for dimension in ("acquisition_channel", "persona"):
             lines += [
@@ -211,7 +225,8 @@ class CLVReport:
         """Write the four CLV tables and ``clv.json`` (:data:`CLV_FILES`) into ``out_dir``, all or none.
 
         ``clv.json`` holds the discount rate, the value horizon, the BG/NBD fit, the scenario's
-        name and currency: with the tables, what :meth:`load` needs. All files are written to
+        name and currency, the first estimate's label and the model's description: with the
+        tables, what :meth:`load` needs. All files are written to
         a temporary folder first and moved in place only when complete, so a failure never
         leaves part of them.
 
@@ -230,6 +245,8 @@ class CLVReport:
             "discount_rate": self.discount_rate,
             "horizon_days": self.horizon_days,
             "bgnbd": dataclasses.asdict(self.bgnbd) if self.bgnbd is not None else None,
+            "label": self.label,
+            "model_text": self.model_text,
         }
         writers[CLV_FILES[4]] = json_writer(document)
         return write_files(out_dir, writers, overwrite)
@@ -248,8 +265,13 @@ class CLVReport:
         retention = read_result_csv(path, CLV_FILES[2], ["acquisition_month"])
         retention.columns = pd.Index([int(c) for c in retention.columns], name="months_later")
         fit = document.get("bgnbd")
+        label = str(document.get("label", "true"))  # folders written before labels: the simulator's
+        if label == "true":
+            customers = read_result_csv(path, CLV_FILES[0], ["shopper_id"]).astype({"orders": np.int32})
+        else:  # real customers: ids as written (leading zeros kept)
+            customers = read_result_csv(path, CLV_FILES[0], ["customer_id"], dtypes={"customer_id": str})
         return cls(
-            customers=read_result_csv(path, CLV_FILES[0], ["shopper_id"]).astype({"orders": np.int32}),
+            customers=customers,
             groups=read_result_csv(path, CLV_FILES[1], ["dimension", "group"]),
             retention=retention,
             repurchase=read_result_csv(path, CLV_FILES[3], ["days_since_first"]),
@@ -258,6 +280,8 @@ class CLVReport:
             horizon_days=int(document.get("horizon_days", 0)),
             scenario=str(document.get("scenario", "")),
             currency=str(document.get("currency", "")),
+            label=label,
+            model_text=str(document.get("model_text", "")),
         )
 
 
@@ -297,15 +321,34 @@ def retention_matrix(result: SimulationResult) -> pd.DataFrame:
     pandas.DataFrame
         Index ``acquisition_month``, columns ``months_later`` 0, 1, ..., shares (0-1).
     """
-    horizon = len(result.daily)
-    months = math.ceil(horizon / MONTH_DAYS)
-    first = _first_days(result)
-    cohort = np.where(first >= 0, first // MONTH_DAYS, -1)
     orders = _orders_of(result)
-    shopper = orders["shopper_id"].to_numpy(np.int64)
+    return retention_table(
+        _first_days(result),
+        orders["shopper_id"].to_numpy(np.int64),
+        orders["day"].to_numpy(np.int64),
+        len(result.daily),
+    )
+
+
+def retention_table(
+    first: npt.NDArray[np.int64], shopper: npt.NDArray[np.int64], day: npt.NDArray[np.int64], horizon: int
+) -> pd.DataFrame:
+    """:func:`retention_matrix` of any order log.
+
+    Parameters
+    ----------
+    first
+        Each customer's first purchase day (negative: before day 0, left out).
+    shopper, day
+        Customer (index into ``first``) and day of each order (days 0 .. horizon - 1).
+    horizon
+        Days observed.
+    """
+    months = math.ceil(horizon / MONTH_DAYS)
+    cohort = np.where(first >= 0, first // MONTH_DAYS, -1)
     keep = cohort[shopper] >= 0
     shopper = shopper[keep]
-    later = orders["day"].to_numpy(np.int64)[keep] // MONTH_DAYS - cohort[shopper]
+    later = day[keep] // MONTH_DAYS - cohort[shopper]
     bought = np.unique(shopper * months + later)
     counts = np.zeros((months, months))
     np.add.at(counts, (cohort[bought // months], bought % months), 1.0)
@@ -340,12 +383,27 @@ def repurchase_curve(result: SimulationResult) -> pd.DataFrame:
         Index ``days_since_first`` (1 .. horizon - 1): ``at_risk`` and ``second_purchases``
         (people), ``repurchased_share`` and ``repurchased_share_complete`` (0-1).
     """
-    horizon = len(result.daily)
-    scale = result.scenario.population.scale
-    first = _first_days(result)
     orders = _orders_of(result)
-    shopper = orders["shopper_id"].to_numpy(np.int64)
-    day = orders["day"].to_numpy(np.int64)
+    return repurchase_table(
+        _first_days(result),
+        orders["shopper_id"].to_numpy(np.int64),
+        orders["day"].to_numpy(np.int64),
+        len(result.daily),
+        result.scenario.population.scale,
+    )
+
+
+def repurchase_table(
+    first: npt.NDArray[np.int64],
+    shopper: npt.NDArray[np.int64],
+    day: npt.NDArray[np.int64],
+    horizon: int,
+    scale: float = 1.0,
+) -> pd.DataFrame:
+    """:func:`repurchase_curve` of any order log.
+
+    Arguments as :func:`retention_table`; ``scale``: people each customer stands for.
+    """
     new = np.flatnonzero(first >= 0)
     no_second = np.iinfo(np.int64).max
     second = np.full(first.size, no_second, dtype=np.int64)
@@ -489,7 +547,7 @@ def customer_lifetime_value(
     columns["clv_true"] = discounted + remaining_true
     columns["clv_bgnbd"] = discounted + remaining_model
     customers = pd.DataFrame(columns, index=pd.Index(ids, name="shopper_id"))
-    groups = _group_table(customers, scenario.population.scale)
+    groups = group_table(customers, scenario.population.scale)
     return CLVReport(
         customers=customers,
         groups=groups,
@@ -568,7 +626,11 @@ def _margin_per_future_order(table: pd.DataFrame, orders: pd.DataFrame) -> Float
     return values
 
 
-def _group_table(customers: pd.DataFrame, scale: float) -> pd.DataFrame:
+def group_table(customers: pd.DataFrame, scale: float, label: str = "true") -> pd.DataFrame:
+    """CLV by acquisition month, acquisition channel and persona (see :attr:`CLVReport.groups`).
+
+    ``label`` is the suffix of the first estimate's columns (``true`` or ``twin``).
+    """
     frames = []
     for dimension in DIMENSIONS:
         keys = customers[dimension].astype(str)
@@ -577,20 +639,27 @@ def _group_table(customers: pd.DataFrame, scale: float) -> pd.DataFrame:
             {
                 "customers": grouped.size() * scale,
                 "orders_per_customer": grouped["orders"].mean(),
-                "alive_share_true": grouped["alive"].mean(),
+                f"alive_share_{label}": grouped["alive"].mean(),
                 "p_alive_bgnbd": grouped["p_alive_bgnbd"].mean(),
                 "realized_margin": grouped["realized_margin_discounted"].mean(),
-                "remaining_value_true": grouped["remaining_value_true"].mean(),
+                f"remaining_value_{label}": grouped[f"remaining_value_{label}"].mean(),
                 "remaining_value_bgnbd": grouped["remaining_value_bgnbd"].mean(),
-                "clv_true": grouped["clv_true"].mean(),
+                f"clv_{label}": grouped[f"clv_{label}"].mean(),
                 "clv_bgnbd": grouped["clv_bgnbd"].mean(),
-                "clv_true_total": grouped["clv_true"].sum(min_count=1) * scale,
+                f"clv_{label}_total": grouped[f"clv_{label}"].sum(min_count=1) * scale,
                 "clv_bgnbd_total": grouped["clv_bgnbd"].sum(min_count=1) * scale,
             }
         )
         if dimension == "acquisition_month":
-            order = sorted(frame.index, key=lambda label: -1 if label == BEFORE_HORIZON else int(label))
+            order = sorted(frame.index, key=_month_order)
             frame = frame.loc[order]
         frame.index.name = "group"
         frames.append(pd.concat({dimension: frame}, names=["dimension"]))
     return pd.concat(frames)
+
+
+def _month_order(label: str) -> tuple[int, str]:
+    """Acquisition months in time order: before day 0 first, then numbered months or dates."""
+    if label == BEFORE_HORIZON:
+        return (-1, "")
+    return (int(label), "") if label.lstrip("-").isdigit() else (0, label)

@@ -266,6 +266,7 @@ def clv_by_group(
     dimension: str = "acquisition_channel",
     *,
     currency: str = "",
+    label: str = "true",
     ax: Axes | None = None,
 ) -> Figure:
     """Lifetime value per customer of each group: realized, remaining (truth) and the BG/NBD estimate.
@@ -280,11 +281,15 @@ def clv_by_group(
         ``acquisition_channel``, ``persona`` or ``acquisition_month``.
     currency
         Currency code for the axis.
+    label
+        Suffix of the first estimate's columns: ``true`` (the simulator's truth) or ``twin``
+        (a customer-base twin's simulation, ``remaining_value_twin``).
     ax
         Axes to draw into; a new figure when None.
     """
     data = groups.reset_index() if "dimension" not in groups.columns else groups
-    needed = ("dimension", "group", "realized_margin", "remaining_value_true", "clv_bgnbd")
+    remaining_column = f"remaining_value_{label}"
+    needed = ("dimension", "group", "realized_margin", remaining_column, "clv_bgnbd")
     data = checked_table(data, needed, "clv_by_group")
     rows = data[data["dimension"] == dimension]
     if rows.empty:
@@ -293,14 +298,15 @@ def clv_by_group(
     fig, ax = single_axes(ax, (max(6.0, 1.1 * len(labels) + 2), 4.5))
     positions = np.arange(len(labels), dtype=np.float64)
     realized = rows["realized_margin"].to_numpy(np.float64)
-    remaining = np.nan_to_num(rows["remaining_value_true"].to_numpy(np.float64))
+    remaining = np.nan_to_num(rows[remaining_column].to_numpy(np.float64))
+    first = "truth" if label == "true" else label
     ax.bar(positions - 0.2, realized, 0.4, label="realized margin", color="#8c8c8c")
     ax.bar(
         positions - 0.2,
         remaining,
         0.4,
         bottom=realized,
-        label="expected remaining (truth)",
+        label=f"expected remaining ({first})",
         color=ESTIMATE_COLOR,
     )
     ax.bar(
@@ -314,7 +320,7 @@ def clv_by_group(
     ax.set_ylabel("per customer" + unit_suffix(currency))
     ax.set_xlabel(dimension.replace("_", " "))
     money_axis(ax)
-    ax.set_title("Customer lifetime value: the truth next to what BG/NBD estimates")
+    ax.set_title(f"Customer lifetime value: the {first} next to what BG/NBD estimates")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 

@@ -1,10 +1,13 @@
-"""Command line of the toolkit: ``python run.py COMMAND ...``.
+"""Command line of the toolkit: ``commerce-sim COMMAND ...`` or ``python run.py COMMAND ...``.
+
+``commerce-sim`` is this module's :func:`main`, installed as a console command by ``pip install``
+(``pyproject.toml``: ``[project.scripts]``); ``python run.py`` in a checkout is the same. A
+scenario argument is a file or the name of a bundled scenario (``omnichannel_retailer``).
 
 Commands
 --------
 simulate FILE   run a scenario, print KPIs, write tidy tables
 validate FILE   check a scenario file
-schema          print the JSON Schema of scenario files
 schema          print the JSON Schema of scenario files
 clv FILE        customer lifetime value per channel, persona and cohort; retention matrix
 clv --orders LOG  the same for the real customers of an order log (closed form and by simulation)
@@ -25,8 +28,10 @@ calls the public API.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
+import os
 import shutil
 import signal
 import sys
@@ -50,6 +55,11 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_BAD_INPUT, f"error: {self.prog}: {message}\n")
+
+
+def _program_name() -> str:
+    """``commerce-sim`` when run as the installed console command, else ``run.py``."""
+    return "commerce-sim" if Path(sys.argv[0]).name == "commerce-sim" else "run.py"
 
 
 def _positive_int(text: str) -> int:
@@ -183,6 +193,43 @@ def _add_run_options(
         )
 
 
+MAX_SEED_COUNT = 1000
+"""Largest ``--n-seeds``."""
+
+
+def _seed_count(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_SEED_COUNT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SEED_COUNT}, got {value}")
+    return value
+
+
+def _add_seed_options(command: argparse.ArgumentParser, default: int, what: str) -> None:
+    """One meaning everywhere: ``--seeds S1 S2 ...`` the seed values, ``--n-seeds N`` how many.
+
+    ``--n-seeds N`` takes N seeds from ``--seed`` (default: the scenario's seed) on:
+    ``seed, seed + 1, ...``; ``--seeds`` names them instead. See :func:`_chosen_seeds`.
+    """
+    command.add_argument("--seed", type=_seed, help="first seed (default: the scenario's seed)")
+    group = command.add_mutually_exclusive_group()
+    group.add_argument("--seeds", type=_seed, nargs="+", metavar="SEED", help=f"the seeds of the {what}")
+    group.add_argument(
+        "--n-seeds", type=_seed_count, metavar="N", help=f"number of seeds from --seed on (default {default})"
+    )
+    command.set_defaults(default_seed_count=default)
+
+
+def _chosen_seeds(args: argparse.Namespace, scenario_seed: int) -> list[int]:
+    """The seeds of ``--seeds``, or ``--n-seeds`` (default count) seeds from ``--seed`` on."""
+    if args.seeds is not None:
+        if args.seed is not None:
+            raise _UsageError(f"{args.command}: give --seeds (the values) or --seed (the first), not both")
+        return list(args.seeds)
+    first = scenario_seed if args.seed is None else args.seed
+    count = args.n_seeds if args.n_seeds is not None else args.default_seed_count
+    return [first + k for k in range(count)]
+
+
 def _add_output_options(
     command: argparse.ArgumentParser,
     out: str | None,
@@ -199,13 +246,21 @@ def _add_output_options(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``run.py``."""
-    parser = _Parser(prog="run.py", description="Multichannel commerce simulation and strategy optimization.")
+    """The argument parser of ``run.py`` and of the ``commerce-sim`` command (the same commands)."""
+    from simulator import __version__
+
+    parser = _Parser(
+        prog=_program_name(), description="Multichannel commerce simulation and strategy optimization."
+    )
+    parser.add_argument("--version", action="version", version=f"commerce-sim {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sim = commands.add_parser("simulate", help="run a scenario, print KPIs and write tidy tables")
     sim.add_argument("scenario", help="scenario YAML file")
     _add_run_options(sim, seed="seed of the run (default: the scenario's)")
+    sim.add_argument(
+        "--verbose", action="store_true", help="print every KPI and the lever tables, not just the headline"
+    )
     _add_output_options(
         sim, "folder for summary.json, daily.csv, channels_daily.csv, customers.csv, orders.csv", report=True
     )
@@ -227,9 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
         "attribution", help="attribution models' credit per channel against the true incremental contribution"
     )
     attribution.add_argument("scenario", help="scenario YAML file")
-    seeds = attribution.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=_seed, help="first of 3 seeds (default: the scenario's seed)")
-    seeds.add_argument("--seeds", type=_seed, nargs="+", help="the seeds of the paired runs")
+    _add_seed_options(attribution, 3, "paired runs")
     _add_run_options(attribution, workers=True)
     attribution.add_argument(
         "--half-life", type=_positive_float, default=7.0, help="time-decay half-life (days)"
@@ -366,7 +419,15 @@ def _add_optimize_command(commands: argparse._SubParsersAction[_Parser]) -> None
         help=f"one objective, or two for a Pareto front: {', '.join(SEARCH_OBJECTIVES)} "
         "(default: search.objective)",
     )
-    opt.add_argument("--seeds", type=_positive_int, help="paired seeds per trial (default: search.seeds)")
+    opt.add_argument(
+        "--n-seeds",
+        dest="seeds",
+        type=_positive_int,
+        metavar="N",
+        help="paired seeds per trial, taken from --seed on (default: search.seeds)",
+    )
+    # Elsewhere --seeds lists seed values; here the seeds follow --seed, so only their number is given.
+    opt.add_argument("--seeds", dest="seed_values", nargs="+", help=argparse.SUPPRESS)
     _add_guard_rail_option(opt, "search.guard_rails")
     opt.add_argument(
         "--storage", help="Optuna storage URL (default: sqlite:///OUT/study.db; in memory without --out)"
@@ -418,7 +479,12 @@ def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None
     report = commands.add_parser(
         "report", help="report.html, report.md, summary.png, report.xlsx of a folder"
     )
-    report.add_argument("folder", type=Path, help="--out folder of simulate or allocate")
+    report.add_argument(
+        "folder",
+        type=Path,
+        help="--out folder of any command: simulate, allocate, optimize, replicate, incrementality, "
+        "clv (also clv --orders), attribution, abtest, calibrate",
+    )
     report.add_argument("--overwrite", action="store_true", help="replace report files already there")
 
 
@@ -429,12 +495,7 @@ def _add_replication_commands(commands: argparse._SubParsersAction[_Parser]) -> 
     )
     for command in (rep, inc):
         command.add_argument("scenario", help="scenario YAML file")
-        command.add_argument(
-            "--seeds",
-            type=_seed,
-            nargs="+",
-            help="seeds of the paired runs (default: 5 from the scenario's seed)",
-        )
+        _add_seed_options(command, 5, "paired runs")
         _add_run_options(command, workers=True)
         _add_output_options(command, None)
     rep.add_argument(
@@ -458,9 +519,7 @@ def _add_replication_commands(commands: argparse._SubParsersAction[_Parser]) -> 
     ab.add_argument(
         "--variant", type=Path, required=True, help="YAML patch of the policies for the treatment arm"
     )
-    seeds = ab.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=_seed, help="seed of the world (default: the scenario's)")
-    seeds.add_argument("--seeds", type=_seed, nargs="+", help="seeds of several worlds, pooled")
+    _add_seed_options(ab, 1, "worlds (several are pooled)")
     _add_run_options(ab, workers=True)
     ab.add_argument(
         "--treatment-share", type=_share, default=0.5, help="share of shoppers treated (default 0.5)"
@@ -474,86 +533,143 @@ def _add_replication_commands(commands: argparse._SubParsersAction[_Parser]) -> 
     _add_output_options(ab, "folder for abtest.csv and abtest.json")
 
 
-def _format_value(value: float) -> str:
-    if isinstance(value, float) and math.isnan(value):
-        return "n/a"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+EXTRA_HEADLINE = ("expected_lifetime_value_per_customer",)
+"""Shown in ``simulate``'s short printout after the notebooks' headline KPIs."""
+DETAIL_GROUPS = {
+    "Money ({currency})": [
+        "revenue",
+        "discounts",
+        "cogs",
+        "gross_profit",
+        "fees",
+        "fulfilment",
+        "marketing_spend",
+        "program_costs",
+        "profit",
+    ],
+    "Efficiency": ["roi", "roas", "cac", "aov"],
+    "Orders and customers": ["orders", "new_customers", "repeat_orders", "returns", "repurchase_rate"],
+    "Value of the customers acquired": [
+        "acquired_customer_value",
+        "expected_lifetime_value",
+        "expected_lifetime_value_per_customer",
+    ],
+    "Funnel conversion": [
+        "conversion_aware_to_visit",
+        "conversion_visit_to_cart",
+        "conversion_cart_to_order",
+        "checkout_rate",
+    ],
+    "Customers at the end": ["active_end", "lapsed_end", "churned_end"],
+    "Retention and recovery": [
+        "repurchase_within_7_days",
+        "repurchase_within_30_days",
+        "repurchase_within_60_days",
+        "abandoned_carts",
+        "cart_recovery_rate",
+    ],
+}
+"""The KPIs of ``simulate --verbose``, by group; each active lever's follow under its title."""
+KPI_LABELS = {
+    "roi": "ROI (profit / spend, break-even 0)",
+    "roas": "ROAS (revenue / spend)",
+    "cac": "CAC (spend / new customer)",
+    "aov": "AOV (order value)",
+    "expected_lifetime_value_per_customer": "lifetime value / customer",
+    "customers_end": "customers at the end",
+    "active_end": "active at the end",
+    "lapsed_end": "lapsed at the end",
+    "churned_end": "churned at the end",
+    "cogs": "cost of goods",
+}
+CHANNEL_COLUMNS = ["spend", "visits", "orders", "new_customers", "revenue", "contribution", "last_touch_roas"]
+"""Columns of ``simulate``'s channel table (horizon totals per channel)."""
 
 
-def print_summary(result: object) -> None:
-    """Print the KPIs and the per-channel table of a simulation."""
+def _kpi_label(name: str) -> str:
+    return KPI_LABELS.get(name, name.replace("_", " "))
+
+
+def _kpi_lines(kpis: dict[str, float], names: Sequence[str]) -> list[str]:
+    from simulator.common.display import format_kpi
+
+    shown = [n for n in names if n in kpis]
+    width = max([28, *(len(_kpi_label(n)) + 2 for n in shown)])
+    return [f"{_kpi_label(n):{width}s}{format_kpi(n, kpis[n]):>14s}" for n in shown]
+
+
+def summary_text(result: object, verbose: bool = False) -> str:
+    """The printout of ``simulate``: headline KPIs and the channel table; ``verbose`` adds every KPI.
+
+    The short form (the default) fits in 40 lines for the bundled scenarios: two columns of
+    headline KPIs, the per-channel table and one line naming the active levers. ``verbose``
+    lists every KPI by group, each active lever's KPIs under its title, and the lever tables
+    (campaigns, win-back segments, retargeting). Numbers follow :mod:`simulator.common.format`.
+    """
     from simulator import SimulationResult
+    from simulator.common.display import HEADLINE_KPIS
+    from simulator.common.format import frame_text, unit_of
+    from simulator.levers.registry import lever_of_kpi
 
     assert isinstance(result, SimulationResult)
     scenario = result.scenario
     currency = scenario.economics.currency
     kpis = result.summary
-    print(
+    lines = [
         f"{scenario.name}: {scenario.horizon_days} days, seed {result.seed}, "
-        f"{scenario.population.agents:,} agents x {scenario.population.scale:g} people"
-    )
-    groups = {
-        f"Money ({currency})": [
-            "revenue",
-            "discounts",
-            "cogs",
-            "gross_profit",
-            "fees",
-            "fulfilment",
-            "marketing_spend",
-            "program_costs",
-            "profit",
-        ],
-        "Efficiency": ["roi", "roas", "cac", "aov"],
-        "Orders and customers": ["orders", "new_customers", "repeat_orders", "returns", "repurchase_rate"],
-        "Value of the customers acquired": [
-            "acquired_customer_value",
-            "expected_lifetime_value",
-            "expected_lifetime_value_per_customer",
-        ],
-        "Funnel conversion": [
-            "conversion_aware_to_visit",
-            "conversion_visit_to_cart",
-            "conversion_cart_to_order",
-            "checkout_rate",
-        ],
-        "Customers at the end": ["active_end", "lapsed_end", "churned_end"],
-        "Retention and recovery": [
-            "repurchase_within_7_days",
-            "repurchase_within_30_days",
-            "repurchase_within_60_days",
-            "abandoned_carts",
-            "cart_recovery_rate",
-        ],
-    }
-    shown = {name for names in groups.values() for name in names} | {"people", "customers_end"}
-    # Each active lever's KPIs under its title, by the KPI prefixes it declares (the registry).
-    from simulator.levers.registry import lever_of_kpi
-
-    for name in kpis:
-        if name not in shown:
-            lever = lever_of_kpi(name)
-            title = "Lever: " + (lever.title if lever is not None else name.split("_")[0])
-            groups.setdefault(title, []).append(name)
-    from simulator.common.measures import break_even_text
-
-    for title, names in groups.items():
-        print(f"\n{title}")
-        for name in names:
-            note = break_even_text(name)
-            label = name.replace("_", " ") + (f" ({note})" if note else "")
-            print(f"  {label:34s} {_format_value(kpis[name]):>16s}")
-    table = result.channel_totals()[
-        ["spend", "reach", "visits", "orders", "new_customers", "revenue", "contribution", "last_touch_roas"]
+        f"{scenario.population.agents:,} agents x {scenario.population.scale:g} people; money in {currency}"
     ]
-    print("\nChannels over the horizon (orders credited to the channel of their last touch; last_touch_roas")
-    print("is an attribution figure, not what the spend adds: see run.py incrementality)")
-    print(table.to_string(float_format=lambda v: _format_value(float(v))))
-    for name, lever_table in result.tables.items():
-        print(f"\n{name.replace('_', ' ').capitalize()}")
-        print(lever_table.to_string(float_format=lambda v: _format_value(float(v))))
+    levers: dict[str, list[str]] = {}
+    for name in kpis:
+        lever = lever_of_kpi(name)
+        if lever is not None:
+            levers.setdefault(lever.title, []).append(name)
+    if verbose:
+        shown = {name for names in DETAIL_GROUPS.values() for name in names} | {"people", "customers_end"}
+        groups = {title.format(currency=currency): names for title, names in DETAIL_GROUPS.items()}
+        groups |= {f"Lever: {title}": names for title, names in levers.items()}
+        others = [n for n in kpis if n not in shown and lever_of_kpi(n) is None]
+        if others:
+            groups["Other"] = others
+        for title, names in groups.items():
+            lines += ["", title, *("  " + line for line in _kpi_lines(kpis, names))]
+    else:
+        money = [n for n in HEADLINE_KPIS if unit_of(n) in ("money", "ratio")]
+        people = [n for n in (*HEADLINE_KPIS, *EXTRA_HEADLINE) if n not in money]
+        columns = [
+            [f"Money ({currency})", *_kpi_lines(kpis, money)],
+            ["Customers (people of the market)", *_kpi_lines(kpis, people)],
+        ]
+        lines.append("")
+        width = max(len(line) for line in columns[0])
+        for left, right in itertools.zip_longest(*columns, fillvalue=""):
+            lines.append(f"{left:{width}s}    {right}".rstrip())
+    table = result.channel_totals()[CHANNEL_COLUMNS].rename_axis(None)
+    lines += [
+        "",
+        f"Channels over the horizon ({currency}, people); orders credited to the channel of their last",
+        "touch, so last-touch ROAS is an attribution figure, not what the spend adds (see: incrementality)",
+    ]
+    readable = table.rename(columns=lambda c: c.replace("_", " "))
+    lines.append(frame_text(readable, units=_units(CHANNEL_COLUMNS)))
+    if verbose:
+        for name, lever_table in result.tables.items():
+            lines += ["", name.replace("_", " ").capitalize(), frame_text(lever_table)]
+    elif levers:
+        lines += ["", f"Levers on: {', '.join(levers)} (--verbose lists their KPIs and tables)"]
+    return "\n".join(lines)
+
+
+def _units(names: Sequence[str]) -> dict[str, str]:
+    """Units of columns shown with spaces for underscores, by their original names."""
+    from simulator.common.format import unit_of
+
+    return {name.replace("_", " "): unit_of(name) for name in names}
+
+
+def print_summary(result: object, verbose: bool = False) -> None:
+    """Print :func:`summary_text` of a simulation."""
+    print(summary_text(result, verbose))
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -566,7 +682,7 @@ def _simulate(args: argparse.Namespace) -> int:
     _check_out(args, RESULT_FILES)
     progress = not args.no_progress and sys.stderr.isatty()
     result = simulate(scenario, progress=progress)
-    print_summary(result)
+    print_summary(result, verbose=args.verbose)
     _write_outputs(
         args, lambda: result.save(args.out, overwrite=args.overwrite, orders_format=args.orders_format)
     )
@@ -615,8 +731,7 @@ def _attribution(args: argparse.Namespace) -> int:
     if args.paths and args.out is None:
         raise _UsageError("--paths needs --out DIR")
     _check_out(args, attribution_files(args.paths))
-    first = scenario.seed if args.seed is None else args.seed
-    seeds = args.seeds if args.seeds is not None else [first, first + 1, first + 2]
+    seeds = _chosen_seeds(args, scenario.seed)
     report = evaluate_attribution(
         scenario,
         seeds,
@@ -716,7 +831,7 @@ def _replication_setup(args: argparse.Namespace) -> tuple[object, list[int], boo
     from simulator import load_scenario
 
     scenario = load_scenario(args.scenario).with_overrides(days=args.days, agents=args.agents)
-    seeds = args.seeds if args.seeds is not None else [scenario.seed + k for k in range(5)]
+    seeds = _chosen_seeds(args, scenario.seed)
     return scenario, seeds, not args.no_progress and sys.stderr.isatty()
 
 
@@ -807,6 +922,11 @@ def _optimize(args: argparse.Namespace) -> int:
     from simulator import ScenarioError, load_scenario
     from simulator.common.secrets import mask_secrets, mask_url
 
+    if args.seed_values is not None:
+        raise _UsageError(
+            "optimize: the trials' seeds follow --seed; give how many with --n-seeds N (--seeds lists seed "
+            "values in replicate, incrementality, attribution and abtest)"
+        )
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     overrides: dict[str, object] = {
         "trials": args.trials,
@@ -819,13 +939,17 @@ def _optimize(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"budget": settings.budget.model_copy(update={"split": False})})
     if args.workers > 1 and args.storage is None and args.out is None:
         raise _UsageError("optimize: --workers above 1 needs --storage or --out (processes share a study)")
+    if _resuming(args, STUDY_FILE):
+        # Rerun means resume: the study continues and every output is refreshed, the report too.
+        args.report = args.report or (args.out / "report.html").is_file()
+        args.overwrite = True
     _check_out(args, OPTIMIZATION_FILES)
     storage, created = args.storage, False
     if args.out is not None:
         if storage is None:
             created = not args.out.exists()
             args.out.mkdir(parents=True, exist_ok=True)
-            storage = f"sqlite:///{args.out / STUDY_FILE}"
+            storage = f"sqlite:///{(args.out / STUDY_FILE).resolve()}"
     progress = not args.no_progress and sys.stderr.isatty()
     try:
         storage, location = _study_location(args, storage, scenario, settings)
@@ -874,6 +998,11 @@ def _study_location(
     return storage, location
 
 
+def _resuming(args: argparse.Namespace, study_file: str) -> bool:
+    """Whether ``optimize`` reruns into an ``--out`` folder that holds its study (kept there)."""
+    return args.out is not None and args.storage is None and (args.out / study_file).is_file()
+
+
 def _check_out(args: argparse.Namespace, files: Sequence[str]) -> None:
     """Refuse a bad ``--out`` (or ``--report`` without it) before the command's long work."""
     report = getattr(args, "report", False)
@@ -920,7 +1049,7 @@ def _abtest(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario).with_overrides(days=args.days, agents=args.agents)
     patch = load_patch(args.variant)
-    seeds = args.seeds if args.seeds is not None else [scenario.seed if args.seed is None else args.seed]
+    seeds = _chosen_seeds(args, scenario.seed)
     _check_out(args, ABTEST_FILES)
     result = ab_test(
         scenario,
@@ -1035,6 +1164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except _Terminated:
             say(_interrupted(args, "terminated (SIGTERM)"))
             return 143
+        except BrokenPipeError:
+            # The reader stopped reading (``| head``): no traceback, and nothing more to stdout.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            say(_interrupted(args, "stopped: the printout's reader closed it"))
+            return 141
         except Exception as exc:  # noqa: BLE001 - the last line of defence prints one line, not a traceback
             say(f"internal error: {type(exc).__name__}: {exc} (please report it)")
             return EXIT_INTERNAL

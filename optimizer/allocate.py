@@ -50,6 +50,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from simulator.common.format import format_money as _money
+from simulator.common.format import format_percent, format_value, unit_of
 from simulator.common.measures import measure_header
 from simulator.config.allocation import AllocationSettings
 from simulator.config.scenario import Scenario, ScenarioError, ScenarioWarning
@@ -65,7 +67,7 @@ from .lp import (
     solve_allocation,
     solve_allocation_refined,
 )
-from .objectives import OBJECTIVES, get_objective, metric_frame, paired_changes
+from .objectives import get_objective, metric_frame, paired_changes
 from .pwl import PiecewiseLinear
 from .recommendation import Verdict, cell, decide, headline, plan_header
 from .settings import allocation_settings, settings_source
@@ -272,10 +274,12 @@ class AllocationResult:
                 f"current ({currency})": t["current_spend"].map(_money),
                 f"{plan} ({currency})": t["recommended_spend"].map(_money),
                 f"change ({currency})": [
-                    f"{_signed(c)} ({p:+.0%})" if np.isfinite(p) else _signed(c)
+                    f"{_signed(c)} ({format_percent(p, signed=True, decimals=0)})"
+                    if np.isfinite(p)
+                    else _signed(c)
                     for c, p in zip(t["change"], t["change_pct"], strict=True)
                 ],
-                measure_header(marginal): t[marginal].map(lambda v: f"{v:.2f}"),
+                measure_header(marginal): t[marginal].map(lambda v: format_value(v, unit_of(marginal))),
                 f"measured up to ({currency})": [
                     _money(m) + ("" if inside else " OUTSIDE")
                     for m, inside in zip(t["measured_max_spend"], t["within_measured_range"], strict=True)
@@ -313,13 +317,16 @@ class AllocationResult:
         width = max([24, *(len(str(metric)) for metric in c.index)])
         for metric in c.index:
             row = c.loc[metric]
-            ratio = metric in OBJECTIVES and OBJECTIVES[str(metric)].unit == "ratio"
-            fmt = _ratio_text if ratio else _money
-            low, high = _signed(row["diff_low"], fmt), _signed(row["diff_high"], fmt)
+            unit = unit_of(str(metric))
+            low, high = _signed(row["diff_low"], unit), _signed(row["diff_high"], unit)
             lines.append(
-                f"  {metric:<{width}} {fmt(row['current'])} -> {fmt(row['recommended'])}: "
-                f"{_signed(row['diff'], fmt)} [{low}, {high}]"
-                + (f" ({row['diff_pct']:+.1%})" if np.isfinite(row["diff_pct"]) else "")
+                f"  {metric:<{width}} {format_value(row['current'], unit)} -> "
+                f"{format_value(row['recommended'], unit)}: {_signed(row['diff'], unit)} [{low}, {high}]"
+                + (
+                    f" ({format_percent(row['diff_pct'], signed=True)})"
+                    if np.isfinite(row["diff_pct"])
+                    else ""
+                )
                 + ("  (guard-rail)" if metric in self.settings.guard_rails else "")
             )
         final = self.final_gap
@@ -504,23 +511,14 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): _finite(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
-def _money(value: float) -> str:
-    if not math.isfinite(value):
-        return "n/a"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+def _percent_note(share: float) -> str:
+    """`` (+4.7%)`` after a change; empty when the relative change is not defined."""
+    return f" ({format_percent(share, signed=True)})" if np.isfinite(share) else ""
 
 
-def _ratio_text(value: float) -> str:
-    return f"{value:.2f}" if math.isfinite(value) else "n/a"
-
-
-def _signed(value: float, fmt: Callable[[float], str] = _money) -> str:
-    if not math.isfinite(value):
-        return "n/a"
-    text = fmt(abs(value))
-    if text == fmt(0.0):
-        return text
-    return f"-{text}" if value < 0 else f"+{text}"
+def _signed(value: float, unit: str = "money") -> str:
+    """A change in its unit with its sign (:func:`~simulator.common.format.format_value`)."""
+    return format_value(value, unit, signed=True)
 
 
 # --------------------------------------------------------------------------- constraints

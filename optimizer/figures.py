@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, FigureBase
+from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
 if TYPE_CHECKING:
     import optuna
@@ -29,6 +30,7 @@ from simulator.common.figures import (
     METRIC_SHORT,
     PLAN_COLORS,
     RATIO_METRICS,
+    AmountFormatter,
     channel_order,
     checked_table,
     format_amount,
@@ -40,6 +42,7 @@ from simulator.common.figures import (
     single_axes,
     unit_suffix,
 )
+from simulator.common.format import format_value, unit_of
 from simulator.common.measures import MEASURES, break_even_text
 
 __all__ = [
@@ -52,6 +55,7 @@ __all__ = [
     "response_curves",
     "curve_label",
     "spend_comparison",
+    "trial_history",
 ]
 
 OUTCOME_LABELS = METRIC_LABELS | {name: entry.label for name, entry in OBJECTIVES.items()}
@@ -208,7 +212,7 @@ def response_curves(
             label=plan_label,
         )
         ax.annotate(
-            f"{marginal_text.split(' (')[0]} {point[marginal]:.2f}",
+            f"{marginal_text.split(' (')[0]} {format_value(point[marginal], unit_of(marginal))}",
             (float(point["recommended_spend"]), float(point["recommended_outcome"])),
             textcoords="offset points",
             xytext=(6, -14),
@@ -261,7 +265,7 @@ def outcome_comparison(table: pd.DataFrame, *, currency: str = "", fig: FigureBa
         amount = not ratio
         ax.bar_label(
             bars,
-            labels=[format_amount(m) if amount else f"{m:.2f}" for m in means],
+            labels=[format_amount(m) if amount else format_value(m, unit_of(metric)) for m in means],
             fontsize=8,
             label_type="center",
             bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
@@ -320,6 +324,62 @@ def pareto_front(
     return fig
 
 
+def trial_history(
+    trials: pd.DataFrame,
+    objective: str,
+    chosen: int | None = None,
+    *,
+    currency: str = "",
+    ax: Axes | None = None,
+) -> Figure:
+    """A single-objective search: each trial's objective, the best so far, the chosen trial marked.
+
+    Parameters
+    ----------
+    trials
+        ``trials.csv`` of ``optimize``: ``number`` (Optuna trial number), the ``objective``
+        column and optionally ``state`` (only ``COMPLETE`` trials are drawn) and ``invalid``.
+    objective
+        The searched objective (a name of :data:`optimizer.objectives.OBJECTIVES`), maximized.
+    chosen
+        Trial number whose policy was chosen (a star); None for no mark.
+    currency
+        Currency code for a money objective's axis.
+    ax
+        Axes to draw into; a new figure when None.
+    """
+    data = checked_table(trials, ("number", objective), "trial_history")
+    if "state" in data.columns:
+        data = data[data["state"].astype(str) == "COMPLETE"]
+    data = data.sort_values("number")
+    values = data[objective].to_numpy(np.float64)
+    fig, ax = single_axes(ax)
+    ax.plot(data["number"], values, "o", color="#8c8c8c", markersize=5, label="trial")
+    best = np.fmax.accumulate(np.where(np.isfinite(values), values, -np.inf))
+    ax.step(data["number"], best, where="post", color="#1f77b4", label="best so far")
+    if chosen is not None:
+        pick = data[data["number"] == chosen]
+        if pick.empty:
+            raise ValueError(f"trial_history: chosen trial {chosen} is not among the finished trials")
+        ax.plot(
+            pick["number"],
+            pick[objective],
+            "*",
+            color="#d62728",
+            markersize=16,
+            label=f"chosen (trial {chosen})",
+        )
+    ax.set_xlabel("trial")
+    ax.set_ylabel(metric_axis(objective, currency))
+    if unit_of(objective) in ("money", "count"):
+        money_axis(ax)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(f"Policy search: {OUTCOME_LABELS.get(objective, objective)} per trial")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
 def _optuna_figure(draw: Callable[[], Axes], title: str) -> Figure:
     """Run an ``optuna.visualization.matplotlib`` function and detach its figure from pyplot."""
     import matplotlib.pyplot as plt
@@ -338,12 +398,35 @@ def _optuna_figure(draw: Callable[[], Axes], title: str) -> Figure:
     ax.set_title("", loc="left")
     ax.set_title("", loc="right")
     ax.set_title(title)
+    _restyle(ax)
     # Long policy paths label the bars of the importance plot: size the figure to its labels
     # and let the layout make room for them instead of cutting them off at the left edge.
     labels = len(ax.get_yticklabels())
     fig.set_size_inches(9.0, max(4.8, 0.28 * labels + 1.6))
     fig.tight_layout()
     return fig
+
+
+def _restyle(ax: Axes) -> None:
+    """Optuna's chart in the toolkit's look: white background, light grid, no offset or 1e6 axes."""
+    figure = ax.get_figure(root=True)
+    if figure is not None:
+        figure.set_facecolor("white")
+    ax.set_facecolor("white")
+    ax.grid(alpha=0.3, color="#cccccc")
+    for spine in ax.spines.values():
+        spine.set_visible(True)
+        spine.set_color("#444444")
+    ax.tick_params(colors="#222222")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.label.set_color("#222222")
+        large = max(abs(float(v)) for v in axis.get_view_interval()) >= 10_000
+        if large and isinstance(axis.get_major_formatter(), ScalarFormatter):
+            axis.set_major_formatter(AmountFormatter())
+    if ax.get_xlabel() == "Hyperparameter Importance":
+        ax.set_xlabel("importance (share of the objective explained)")
+    if ax.get_ylabel() == "Hyperparameter":
+        ax.set_ylabel("policy setting")
 
 
 def optimization_history(

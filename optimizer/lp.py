@@ -47,6 +47,7 @@ import pandas as pd
 import pulp
 
 from optimizer.pwl import FloatArray, PiecewiseLinear, Response
+from simulator.common.format import format_money, format_percent, format_ratio
 
 __all__ = [
     "Allocation",
@@ -1255,7 +1256,11 @@ def _infeasible_error(inputs: _Inputs, solver_name: str, status: int) -> Constra
 
 def _target_unreachable(inputs: _Inputs) -> ConstraintError:
     best = max(_best_next_unit(inputs, i, np.zeros(inputs.periods)) for i in range(len(inputs.channels)))
-    measure = f"an ROI of {best - 1:.2f}" if inputs.subtract_spend else f"{best:.2f} per unit of spend"
+    measure = (
+        f"an ROI of {format_ratio(best - 1)}"
+        if inputs.subtract_spend
+        else f"{format_ratio(best)} per unit of spend"
+    )
     return ConstraintError(
         "target_roi",
         f"no spend reaches the target ROI {inputs.target_roi:g}: the best first unit of spend on any "
@@ -1264,14 +1269,9 @@ def _target_unreachable(inputs: _Inputs) -> ConstraintError:
 
 
 def _money(amount: float) -> str:
-    """Money with thousands separators: ``10,000``, or ``1,234.50`` when not a whole amount."""
-    amount = float(amount)
-    if not math.isfinite(amount):
-        return "unlimited"
-    if abs(amount - round(amount)) < 1e-9 * max(1.0, abs(amount)):
-        return f"{amount:,.0f}"
-    return f"{amount:,.2f}"
+    """Money as :func:`~simulator.common.format.format_money` shows it; inf is ``unlimited``."""
+    return format_money(amount, exact=True) if math.isfinite(float(amount)) else "unlimited"
 
 
 def _percent(share: float) -> str:
-    return f"{100 * share:.4g}%"
+    return format_percent(share, decimals=None)

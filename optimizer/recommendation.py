@@ -29,6 +29,7 @@ import pandas as pd
 
 from simulator.common.display import format_kpi as _format
 from simulator.common.figures import format_amount
+from simulator.common.format import format_percent
 from simulator.common.measures import MEASURES, measure_header
 
 from .objectives import OBJECTIVES
@@ -211,7 +212,7 @@ def decide(
 
 
 def _percent(value: float) -> str:
-    return f"{value:+.1%}"
+    return format_percent(value, signed=True)
 
 
 def _moves(channels: Sequence[Mapping[str, Any]], currency: str) -> tuple[str, str, str]:

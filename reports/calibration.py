@@ -18,8 +18,10 @@ from simulator.calibrate.figures import (
     holdout_figure,
     tracking_figure,
 )
+from simulator.common.format import format_interval, format_number, format_value, unit_of
 
-from .report import ReportError, _Figure, _read_csv, _read_json, _Section, _Table
+from .parts import ReportFigure, ReportTable, Section
+from .report import ReportError, _read_csv, _read_json
 
 __all__ = ["CALIBRATION_FIGURES", "calibration_headline", "calibration_section", "calibration_sheets"]
 
@@ -35,15 +37,9 @@ def _read(folder: Path, name: str) -> pd.DataFrame | None:
     return _read_csv(folder, name)
 
 
-def _number(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    number = float(value)
-    return f"{number:,.0f}" if abs(number) >= 1000 else f"{number:,.2f}"
-
-
 def _percent(value: Any) -> str:
-    return "n/a" if value is None else f"{float(value):+.1%}"
+    """A relative error, signed (``+3.2%``)."""
+    return format_value(value, "percent", signed=True)
 
 
 def calibration_headline(folder: Path) -> str:
@@ -57,24 +53,30 @@ def calibration_headline(folder: Path) -> str:
     block = holdout["repeat_orders"]
     predicted = block.get("predicted", {})
     inside = "inside" if block.get("actual_inside_interval") else "outside"
-    twin = f"{_number(predicted.get('mean'))} repeat orders ({_percent(block.get('relative_error'))})"
+    error = _percent(block.get("relative_error"))
+    twin = f"{format_value(predicted.get('mean'), 'count')} repeat orders ({error})"
     closed = (
-        f"{_number(block.get('predicted_closed_form'))} ({_percent(block.get('closed_form_relative_error'))})"
+        f"{format_value(block.get('predicted_closed_form'), 'count')} "
+        f"({_percent(block.get('closed_form_relative_error'))})"
     )
     return (
         f"Hold-out of {holdout.get('days')} days: the twin forecast {twin}, the closed form {closed}; "
-        f"{_number(block.get('actual'))} happened, {inside} the twin's 95% interval."
+        f"{format_value(block.get('actual'), 'count')} happened, {inside} the twin's 95% interval."
     )
 
 
-def calibration_section(folder: Path) -> _Section | None:
-    """The calibration section of a folder, or ``None`` without ``calibration.json``."""
+def calibration_section(folder: Path) -> Section | None:
+    """The calibration section of a folder, or ``None`` without ``calibration.json``.
+
+    Its sheets (:func:`calibration_sheets`) go to ``report.xlsx``; the hold-out's repeat orders,
+    actual and forecast, are its key figures for ``summary.png``.
+    """
     report = _read_json(folder, "calibration.json")
     if report is None:
         return None
     if not isinstance(report.get("orders"), dict):
         raise ReportError(folder / "calibration.json", "orders: must be an object (the order log's figures)")
-    section = _Section("Calibration")
+    section = Section("Calibration", sheets=calibration_sheets(folder))
     orders = report["orders"]
     dates = f"from {orders.get('first_date')} to {orders.get('last_date')}"
     fitted = f"{orders.get('calibration_customers', 0):,} customers, {orders.get('repeat_customers', 0):,}"
@@ -91,7 +93,7 @@ def calibration_section(folder: Path) -> _Section | None:
         f"Chosen model: {model} with {segments.get('chosen', '?')} segment(s) (lowest BIC of {tried} "
         f"tried), and gamma-gamma spend. The twin starts on {twin.get('start_date')} with "
         f"{twin.get('agents', 0):,} agents (scale {twin.get('scale', 1):g}); engine factors: rate "
-        f"{_number(twin.get('rate_factor'))}, spend {_number(twin.get('spend_factor'))}."
+        f"{format_number(twin.get('rate_factor'))}, spend {format_number(twin.get('spend_factor'))}."
     )
     holdout = report.get("holdout")
     if isinstance(holdout, dict):
@@ -106,19 +108,24 @@ def calibration_section(folder: Path) -> _Section | None:
             if not isinstance(block, dict):
                 continue
             predicted = block.get("predicted", {})
+            unit = unit_of(name)  # counts of orders and customers, money of revenue
             rows.append(
                 [
                     name.replace("_", " "),
-                    _number(block.get("actual")),
-                    f"{_number(predicted.get('mean'))} [{_number(predicted.get('low'))}, "
-                    f"{_number(predicted.get('high'))}]",
+                    format_value(block.get("actual"), unit),
+                    format_interval(predicted.get("mean"), predicted.get("low"), predicted.get("high"), unit),
                     _percent(block.get("relative_error")),
-                    _number(block.get("predicted_closed_form")),
+                    format_value(block.get("predicted_closed_form"), unit),
                     _percent(block.get("closed_form_relative_error")),
                 ]
             )
+            if name == "repeat_orders":
+                section.key_figures += [
+                    ("hold-out repeat orders, actual", format_value(block.get("actual"), unit)),
+                    ("hold-out repeat orders, twin", format_value(predicted.get("mean"), unit)),
+                ]
         section.tables.append(
-            _Table(
+            ReportTable(
                 [
                     "hold-out",
                     "actual",
@@ -132,7 +139,7 @@ def calibration_section(folder: Path) -> _Section | None:
         )
         runs = _read(folder, "holdout_seeds.csv")
         section.figures.append(
-            _Figure(
+            ReportFigure(
                 "calibration_holdout",
                 "Hold-out forecast",
                 "Repeat orders and revenue of the calibration customers in the hold-out, relative to what "
@@ -150,7 +157,7 @@ def calibration_section(folder: Path) -> _Section | None:
         parameters
     ):
         section.tables.append(
-            _Table(
+            ReportTable(
                 ["model", "parameter", "estimate", "se", "95% interval"],
                 [
                     [
@@ -167,7 +174,7 @@ def calibration_section(folder: Path) -> _Section | None:
     weekly = _read(folder, "tracking_weekly.csv")
     if weekly is not None:
         section.figures.append(
-            _Figure(
+            ReportFigure(
                 "calibration_tracking",
                 "Repeat purchases by week",
                 "Cumulative repeat purchases of the calibration customers, actual and expected by the model; "
@@ -178,7 +185,7 @@ def calibration_section(folder: Path) -> _Section | None:
     histogram = _read(folder, "frequency_histogram.csv")
     if histogram is not None:
         section.figures.append(
-            _Figure(
+            ReportFigure(
                 "calibration_histogram",
                 "Repeat purchases per customer",
                 "Customers by number of repeat purchases in the calibration period, actual and model.",
@@ -188,7 +195,7 @@ def calibration_section(folder: Path) -> _Section | None:
     conditional = _read(folder, "conditional_expectations.csv")
     if conditional is not None:
         section.figures.append(
-            _Figure(
+            ReportFigure(
                 "calibration_conditional",
                 "Conditional expectations",
                 "Mean purchases in the hold-out by repeat purchases in the calibration period, actual and "

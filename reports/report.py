@@ -1,8 +1,13 @@
-"""The budget-allocation report of an output folder: HTML, Markdown, a one-page PNG and Excel.
+"""The report of an output folder: HTML, Markdown, a one-page PNG and Excel.
 
 :func:`build_report` reads whatever an output folder holds and writes a section for each kind
-of result found; it never simulates. Files read (all optional, but at least one of
-``summary.json``, ``allocation.json`` and ``recommendation.json`` must be there):
+of result found; it never simulates. The title says what it reports on: a policy search
+(``recommendation.json``), a budget allocation (``allocation.json``), a simulation, the
+measurements of :mod:`reports.measurements` (replications, incrementality, lifetime value,
+attribution, A/B test: each read back by its own ``load``) or a calibration
+(:mod:`reports.calibration`). Files read (all optional, but one of ``summary.json``,
+``allocation.json``, ``recommendation.json``, ``calibration.json`` or a measurement's JSON
+document must be there):
 
 ==========================  ===================  ==============================================
 file                        written by           used for
@@ -13,8 +18,6 @@ file                        written by           used for
 ``levers_daily.csv``        ``simulate``         loyalty members by tier
 ``campaigns.csv``           ``simulate``         campaigns marked on the daily figure
 ``scenario.yaml``           ``simulate``         the scenario's assumptions (shown escaped)
-``retention_matrix.csv``    ``clv``              cohort retention heatmap
-``attribution.csv``         ``attribution``      attribution models against the truth
 ``allocation.json``         ``allocate``         recommended budget split (keys below)
 ``response_curves.csv``     ``allocate``         fitted curves: ``channel``, ``spend``, ``outcome``
 ``response_measurements.csv`` ``allocate``       optional simulated points: ``channel``, ``spend``,
@@ -60,25 +63,27 @@ More keys of ``recommendation.json``:
 - ``policy`` (optional): ``{parameter: value}``, the chosen policy's parameters;
   ``policy_table`` (optional): the same for reading, a list of ``{"setting", "current",
   "value"}`` (lever names in words, discounts as percentages), shown instead when present.
-- ``chosen_trial`` (optional): the Optuna trial number of the chosen policy (marked on the
-  Pareto front).
+- ``chosen_trial`` (optional): the Optuna trial number of the chosen policy (starred on the
+  Pareto front of two objectives, or on the objective per trial of one).
 - ``study_name`` and ``storage`` (optional): where the Optuna study is stored, for its
   optimization history and parameter importances; a ``sqlite:///NAME.db`` URL with a relative
   path is taken relative to the output folder. For a multi-objective study the figures show
   the first objective.
-- ``objectives`` (optional): the searched objectives; with two, the Pareto figure draws them
-  (else ROI against realized value per customer).
+- ``objectives`` (optional, default ``[objective]``): the searched objectives; with two, the
+  Pareto front draws them, with one the objective of each trial (``trials.csv``) is drawn.
 
 When both JSON files exist, ``recommendation.json`` gives the headline plan.
 
 Files written: ``report.html`` (self-contained: figures embedded as PNG data URIs, no
 external resources, all text escaped), ``report.md`` with its figures as ``report_<name>.png``
-files next to it, ``summary.png`` (one page: the headline and the three most important
-figures) and ``report.xlsx`` (sheets ``KPIs``, ``channels``, ``allocation``, ``expected``,
-``policy`` as available). All are written in one output transaction
-(:mod:`simulator.common.output`): staged, then moved in place together and listed in the
-folder's ``manifest.json``; built by ``--report``, the report joins the command's own
-transaction, so results and report appear together or not at all.
+files next to it, ``summary.png`` (one page: the headline, key figures and the three most
+important figures) and ``report.xlsx`` (one sheet per table of numbers: ``KPIs``, ``channels``,
+``allocation``, ``expected``, ``policy``, the measurements' and the calibration's tables as
+available; readable headers, numbers formatted by unit, frozen header row:
+:mod:`reports.workbook`). All are
+written in one output transaction (:mod:`simulator.common.output`): staged, then moved in
+place together and listed in the folder's ``manifest.json``; built by ``--report``, the report
+joins the command's own transaction, so results and report appear together or not at all.
 
 Reading checks the folder first: a folder whose ``manifest.json`` says it is incomplete, or
 whose listed files are missing, truncated or changed, is refused (a folder without a manifest,
@@ -107,7 +112,7 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure, FigureBase
 
-from optimizer.figures import OUTCOME_LABELS, PARETO_DEFAULT, curve_label
+from optimizer.figures import OUTCOME_LABELS, curve_label
 from optimizer.objectives import OBJECTIVES
 from optimizer.recommendation import (
     Verdict,
@@ -121,12 +126,16 @@ from simulator.common.display import HEADLINE_KPIS, format_range
 from simulator.common.display import format_kpi as _format
 from simulator.common.figures import METRIC_SHORT
 from simulator.common.files import InputFileError, read_regular_file
+from simulator.common.format import readable_name, unit_of
 from simulator.common.measures import MEASURES, break_even_text, measure_header
 from simulator.common.output import check_output_folder, in_transaction, locate, verify_folder, write_files
 from simulator.common.secrets import mask_secrets, mask_url
 from simulator.engine.results import CHANNEL_TABLE_COLUMNS
 
 from . import figures
+from .measurements import MEASUREMENTS, Measured, measurement_sections
+from .parts import ReportFigure, ReportTable, Section
+from .workbook import write_workbook
 
 __all__ = ["ReportError", "build_report", "recommendation_sentence"]
 
@@ -139,7 +148,6 @@ CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "channels_daily.csv": (("new_aware", "visits", "carts", "orders", "repeat_orders"), ("channel",)),
     "levers_daily.csv": (("day",), ()),
     "campaigns.csv": (("start_day", "end_day"), ("campaign",)),
-    "attribution.csv": (("share",), ("basis", "channel", "source")),
     "response_curves.csv": (("spend", "outcome"), ("channel",)),
     "response_measurements.csv": (("spend", "outcome", "low", "high"), ("channel",)),
     "trials.csv": (("number",), ()),
@@ -160,6 +168,11 @@ FIGURE_SOURCES = {
     "loyalty_tiers": "levers_daily.csv",
     "retention": "retention_matrix.csv",
     "attribution": "attribution.csv",
+    "clv_by_channel": "clv_cohorts.csv",
+    "repurchase": "repurchase_curve.csv",
+    "incrementality": "incrementality.csv",
+    "ab_lift": "abtest.csv",
+    "paired_differences": "summary.csv",
 }
 """The result files each figure is drawn from, for the message when one cannot be drawn."""
 SUMMARY_PRIORITY = (
@@ -169,8 +182,13 @@ SUMMARY_PRIORITY = (
     "response_curves",
     "revenue_and_spend",
     "funnel",
-    "retention",
+    "incrementality",
+    "ab_lift",
+    "paired_differences",
     "attribution",
+    "clv_by_channel",
+    "retention",
+    "repurchase",
     "loyalty_tiers",
     "calibration_holdout",
     "calibration_tracking",
@@ -192,33 +210,6 @@ class ReportError(ValueError):
 
 
 @dataclass
-class _Figure:
-    key: str
-    title: str
-    caption: str
-    draw: Callable[[FigureBase], object]
-    size: tuple[float, float] = (9.0, 4.8)
-    png: bytes = b""
-    summary_draw: Callable[[FigureBase], object] | None = None
-    """A more compact drawing for a quarter of the one-page summary (default: ``draw``)."""
-
-
-@dataclass
-class _Table:
-    headers: list[str]
-    rows: list[list[str]]
-
-
-@dataclass
-class _Section:
-    title: str
-    paragraphs: list[str] = field(default_factory=list)
-    tables: list[_Table] = field(default_factory=list)
-    figures: list[_Figure] = field(default_factory=list)
-    code: str = ""
-
-
-@dataclass
 class _Inputs:
     folder: Path
     summary: dict[str, Any] | None = None
@@ -226,8 +217,6 @@ class _Inputs:
     channels_daily: pd.DataFrame | None = None
     levers: pd.DataFrame | None = None
     campaigns: pd.DataFrame | None = None
-    retention: pd.DataFrame | None = None
-    attribution: pd.DataFrame | None = None
     allocation: dict[str, Any] | None = None
     curves: pd.DataFrame | None = None
     measurements: pd.DataFrame | None = None
@@ -287,7 +276,7 @@ def _check_columns(path: Path, frame: pd.DataFrame) -> None:
 
 def _read_inputs(folder: Path) -> _Inputs:
     if not folder.is_dir() and not in_transaction(folder):
-        raise ReportError(folder, "no such folder; give the --out folder of simulate, allocate or optimize")
+        raise ReportError(folder, "no such folder; give the --out folder of a command")
     verify_folder(folder)
     inputs = _Inputs(
         folder=folder,
@@ -296,8 +285,6 @@ def _read_inputs(folder: Path) -> _Inputs:
         channels_daily=_read_csv(folder, "channels_daily.csv"),
         levers=_read_csv(folder, "levers_daily.csv"),
         campaigns=_read_csv(folder, "campaigns.csv"),
-        retention=_read_csv(folder, "retention_matrix.csv"),
-        attribution=_read_csv(folder, "attribution.csv"),
         allocation=_read_json(folder, "allocation.json"),
         curves=_read_csv(folder, "response_curves.csv"),
         measurements=_read_csv(folder, "response_measurements.csv"),
@@ -306,17 +293,15 @@ def _read_inputs(folder: Path) -> _Inputs:
         pareto=_read_csv(folder, "pareto.csv"),
     )
     calibrated = locate(folder, "calibration.json") is not None
-    if (
-        inputs.summary is None
-        and inputs.allocation is None
-        and inputs.recommendation is None
-        and not calibrated
-    ):
-        raise ReportError(
-            folder,
-            "no results to report: expected summary.json (simulate --out), allocation.json (allocate), "
-            "recommendation.json (optimize) or calibration.json (calibrate)",
-        )
+    if inputs.summary is None and inputs.allocation is None and inputs.recommendation is None:
+        if not calibrated and not any(locate(folder, m.marker) is not None for m in MEASUREMENTS):
+            raise ReportError(
+                folder,
+                "no results to report: expected summary.json (simulate), allocation.json (allocate), "
+                "recommendation.json (optimize), calibration.json (calibrate) or the "
+                + ", ".join(m.marker for m in MEASUREMENTS)
+                + " of a measurement",
+            )
     scenario_path = locate(folder, "scenario.yaml")
     if scenario_path is not None:
         try:
@@ -401,13 +386,46 @@ def _plan_cell(column: str, value: Any) -> str:
 
 def _plan_section(
     inputs: _Inputs, plan: dict[str, Any], source: str, currency: str, verdict: Verdict
-) -> _Section:
+) -> Section:
+    """The plan: headline, facts, channel table, spend figure, expected outcomes, response curves."""
     channels = pd.DataFrame(plan["channels"])
     expected: dict[str, Any] = plan.get("expected", {})
     objective = str(plan.get("objective", "profit"))
-    section = _Section("Recommendation" if verdict.confirmed else "Plan tried (not recommended)")
+    section = Section("Recommendation" if verdict.confirmed else "Plan tried (not recommended)")
     changes = len(plan.get("policy") or {})
     section.paragraphs.append(headline(verdict, plan["channels"], expected, objective, currency, changes))
+    section.paragraphs += [p for p in (_plan_facts(plan, source, currency), _outside_range(channels)) if p]
+    columns = list(channels.columns)
+    section.tables.append(
+        ReportTable(
+            [plan_header(c, currency, objective, verdict.plan_name) for c in columns],
+            [[_plan_cell(c, row[c]) for c in columns] for row in channels.to_dict("records")],
+        )
+    )
+    section.figures.append(
+        ReportFigure(
+            "spend_comparison",
+            "Spend per channel",
+            f"Current and {verdict.plan_name} spend per channel ({source}).",
+            lambda f: figures.spend_comparison(
+                channels, currency=currency, plan_label=verdict.plan_name, ax=f.add_subplot()
+            ),
+        )
+    )
+    section.sheets["allocation"] = channels
+    if expected:
+        table, figure = _expected_parts(expected, currency, verdict)
+        section.tables.append(table)
+        section.figures.append(figure)
+        section.sheets["expected"] = expected_frame(expected)
+    curves = _curves_figure(inputs, plan, channels, currency, verdict)
+    if curves is not None:
+        section.figures.append(curves)
+    return section
+
+
+def _plan_facts(plan: Mapping[str, Any], source: str, currency: str) -> str | None:
+    """One sentence of the plan's settings: objective, budget, horizon, agents, seeds, guard-rails."""
     facts = [
         f"{label}: {_format(key, plan[key])}"
         for key, label in (
@@ -426,176 +444,198 @@ def _plan_section(
     guard_rails = plan.get("guard_rails")
     if isinstance(guard_rails, list) and guard_rails:
         facts.append(f"guard-rails (must not get significantly worse): {', '.join(map(str, guard_rails))}")
-    if facts:
-        section.paragraphs.append(f"From {source}; " + "; ".join(facts) + ".")
-    if "within_measured_range" in channels.columns:
-        outside = channels[channels["within_measured_range"] == False]  # noqa: E712 - a column of bools
-        if len(outside):
-            section.paragraphs.append(
-                "OUTSIDE THE MEASURED RANGE: "
-                + ", ".join(
-                    f"{row['channel']} ({_format('spend', row['recommended_spend'])} against at most "
-                    f"{_format('spend', row.get('measured_max_spend', float('nan')))} measured)"
-                    for row in outside.to_dict("records")
-                )
-                + ". The constraints force this spend; the response curves say nothing about it."
-            )
-    columns = list(channels.columns)
-    section.tables.append(
-        _Table(
-            [plan_header(c, currency, objective, verdict.plan_name) for c in columns],
-            [[_plan_cell(c, row[c]) for c in columns] for row in channels.to_dict("records")],
+    return f"From {source}; " + "; ".join(facts) + "." if facts else None
+
+
+def _outside_range(channels: pd.DataFrame) -> str | None:
+    """The warning for channels whose planned spend lies outside their measured response curve."""
+    if "within_measured_range" not in channels.columns:
+        return None
+    outside = channels[channels["within_measured_range"] == False]  # noqa: E712 - a column of bools
+    if not len(outside):
+        return None
+    return (
+        "OUTSIDE THE MEASURED RANGE: "
+        + ", ".join(
+            f"{row['channel']} ({_format('spend', row['recommended_spend'])} against at most "
+            f"{_format('spend', row.get('measured_max_spend', float('nan')))} measured)"
+            for row in outside.to_dict("records")
         )
+        + ". The constraints force this spend; the response curves say nothing about it."
     )
-    section.figures.append(
-        _Figure(
-            "spend_comparison",
-            "Spend per channel",
-            f"Current and {verdict.plan_name} spend per channel ({source}).",
-            lambda f: figures.spend_comparison(
-                channels, currency=currency, plan_label=verdict.plan_name, ax=f.add_subplot()
-            ),
-        )
+
+
+def _expected_parts(
+    expected: Mapping[str, Any], currency: str, verdict: Verdict
+) -> tuple[ReportTable, ReportFigure]:
+    """The expected outcomes of both plans: a table with intervals and the comparison figure."""
+    table = expected_frame(dict(expected)).replace({"plan": {"recommended": verdict.plan_name}})
+    plans = [p for p in ("current", verdict.plan_name, "change") if p in set(table["plan"])]
+    text = ReportTable(
+        ["metric", *(f"{p} (95% interval)" for p in plans)],
+        [
+            [
+                measure_header(str(metric)),
+                *(_interval_text(str(metric), rows[rows["plan"] == p], signed=p == "change") for p in plans),
+            ]
+            for metric, rows in table.groupby("metric", sort=False)
+        ],
     )
-    if expected:
-        table = expected_frame(expected).replace({"plan": {"recommended": verdict.plan_name}})
-        plans = [p for p in ("current", verdict.plan_name, "change") if p in set(table["plan"])]
-        section.tables.append(
-            _Table(
-                ["metric", *(f"{p} (95% interval)" for p in plans)],
-                [
-                    [
-                        measure_header(str(metric)),
-                        *(
-                            _interval_text(str(metric), rows[rows["plan"] == p], signed=p == "change")
-                            for p in plans
-                        ),
-                    ]
-                    for metric, rows in table.groupby("metric", sort=False)
-                ],
-            )
-        )
-        plotted = table[table["plan"] != "change"]
-        # A quarter page holds three panels: the objectives a strategist weighs first.
-        present = set(plotted["metric"])
-        first = plotted[plotted["metric"].isin([m for m in SUMMARY_METRICS if m in present][:3])]
-        compact = first if not first.empty else plotted[plotted["metric"].isin(plotted["metric"][:3])]
-        section.figures.append(
-            _Figure(
-                "outcome_comparison",
-                "Expected outcomes",
-                "Mean and 95% interval over the fresh paired seeds of the check, current plan and "
-                + ("recommended plan." if verdict.confirmed else "the plan tried (not recommended)."),
-                lambda f: figures.outcome_comparison(plotted, currency=currency, fig=f),
-                summary_draw=lambda f: figures.outcome_comparison(compact, currency=currency, fig=f),
-                size=(
-                    3.4 * min(3, plotted["metric"].nunique()),
-                    3.6 * math.ceil(plotted["metric"].nunique() / 3),
-                ),
-            )
-        )
+    plotted = table[table["plan"] != "change"]
+    # A quarter page holds three panels: the objectives a strategist weighs first.
+    present = set(plotted["metric"])
+    first = plotted[plotted["metric"].isin([m for m in SUMMARY_METRICS if m in present][:3])]
+    compact = first if not first.empty else plotted[plotted["metric"].isin(plotted["metric"][:3])]
+    metrics = plotted["metric"].nunique()
+    figure = ReportFigure(
+        "outcome_comparison",
+        "Expected outcomes",
+        "Mean and 95% interval over the fresh paired seeds of the check, current plan and "
+        + ("recommended plan." if verdict.confirmed else "the plan tried (not recommended)."),
+        lambda f: figures.outcome_comparison(plotted, currency=currency, fig=f),
+        summary_draw=lambda f: figures.outcome_comparison(compact, currency=currency, fig=f),
+        size=(3.4 * min(3, metrics), 3.6 * math.ceil(metrics / 3)),
+    )
+    return text, figure
+
+
+def _curves_figure(
+    inputs: _Inputs, plan: Mapping[str, Any], channels: pd.DataFrame, currency: str, verdict: Verdict
+) -> ReportFigure | None:
+    """The response curves with both plans marked, when the plan and the curves allow it."""
+    objective = str(plan.get("objective", "profit"))
     marginal = str(plan.get("marginal_measure", "marginal_roi"))
     needed = {"current_outcome", "recommended_outcome", marginal}
-    if inputs.curves is not None and needed <= set(channels.columns):
-        curves, measured = inputs.curves, inputs.measurements
-        rows = math.ceil(len(channels) / 3)
-        entry = OBJECTIVES.get(objective)
-        label = curve_label(objective)
-        people = entry is not None and entry.unit == "people"
-        section.figures.append(
-            _Figure(
-                "response_curves",
-                "Response curves",
-                "Response per channel (the fitted curve, or the concave fit through the simulated points "
-                "where the Hill curve did not fit), drawn over the measured range, with the current "
-                f"(circle) and {verdict.plan_name} (star) spend; the "
-                f"{measure_header(marginal)} is written at the star.",
-                lambda f: figures.response_curves(
-                    curves,
-                    channels,
-                    measured,
-                    outcome_label=label,
-                    marginal=marginal,
-                    currency="" if people else currency,
-                    x_currency=currency,
-                    plan_label=verdict.plan_name,
-                    fig=f,
-                ),
-                size=(4.2 * min(3, len(channels)), 3.4 * rows),
-            )
-        )
-    return section
+    if inputs.curves is None or not needed <= set(channels.columns):
+        return None
+    curves, measured = inputs.curves, inputs.measurements
+    entry = OBJECTIVES.get(objective)
+    label = curve_label(objective)
+    people = entry is not None and entry.unit == "people"
+    return ReportFigure(
+        "response_curves",
+        "Response curves",
+        "Response per channel (the fitted curve, or the concave fit through the simulated points "
+        "where the Hill curve did not fit), drawn over the measured range, with the current "
+        f"(circle) and {verdict.plan_name} (star) spend; the "
+        f"{measure_header(marginal)} is written at the star.",
+        lambda f: figures.response_curves(
+            curves,
+            channels,
+            measured,
+            outcome_label=label,
+            marginal=marginal,
+            currency="" if people else currency,
+            x_currency=currency,
+            plan_label=verdict.plan_name,
+            fig=f,
+        ),
+        size=(4.2 * min(3, len(channels)), 3.4 * math.ceil(len(channels) / 3)),
+    )
 
 
-def _policy_section(inputs: _Inputs, recommendation: dict[str, Any]) -> _Section | None:
-    section = _Section("Policy")
+def _policy_section(inputs: _Inputs, recommendation: dict[str, Any]) -> Section | None:
+    section = Section("Policy")
     policy = recommendation.get("policy")
     rows = recommendation.get("policy_table")
     if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
         keys = [k for k in ("setting", "current", "value") if all(k in r for r in rows)]
         headers = {"setting": "setting", "current": "current", "value": "chosen"}
-        section.tables.append(_Table([headers[k] for k in keys], [[str(r[k]) for k in keys] for r in rows]))
+        section.tables.append(
+            ReportTable([headers[k] for k in keys], [[str(r[k]) for k in keys] for r in rows])
+        )
     elif isinstance(policy, dict) and policy:
         section.tables.append(
-            _Table(["parameter", "value"], [[str(k), _format(str(k), v)] for k, v in policy.items()])
+            ReportTable(["parameter", "value"], [[str(k), _format(str(k), v)] for k, v in policy.items()])
         )
     chosen = recommendation.get("chosen_trial")
     if chosen is not None:
         section.paragraphs.append(f"Chosen policy: trial {chosen}.")
-    trials = inputs.trials
-    searched = recommendation.get("objectives")
-    pair = tuple(searched) if isinstance(searched, list) and len(searched) == 2 else PARETO_DEFAULT
-    if trials is not None and {"number", *pair} <= set(trials.columns):
-        if "pareto" not in trials.columns:
-            on_front = set(inputs.pareto["number"]) if inputs.pareto is not None else set()
-            trials = trials.assign(pareto=trials["number"].isin(on_front))
-        shown, pick = trials, int(chosen) if isinstance(chosen, int) else None
-        section.figures.append(
-            _Figure(
-                "pareto_front",
-                "Pareto front",
-                "Every policy tried; the Pareto-optimal ones joined; the chosen one starred.",
-                lambda f: figures.pareto_front(shown, pick, objectives=pair, ax=f.add_subplot()),
-            )
-        )
+    figure = _search_figure(inputs, recommendation, _currency(inputs, recommendation))
+    if figure is not None:
+        section.figures.append(figure)
     study = _load_study(inputs.folder, recommendation, section)
     if study is not None:
-        multi = len(study.directions) > 1
-        target = (lambda trial: float(trial.values[0])) if multi else None
-        names = recommendation.get("objectives") or [recommendation.get("objective", "objective")]
-        first = str(names[0]) if isinstance(names, list) and names else "objective"
-        target_name = METRIC_SHORT.get(first, OUTCOME_LABELS.get(first, first))
-        maximize = study.directions[0].name == "MAXIMIZE"
+        _study_figures(study, recommendation, section)
+    if isinstance(rows, list) and rows:
+        section.sheets["policy"] = pd.DataFrame(rows)
+    elif isinstance(policy, dict) and policy:
+        section.sheets["policy"] = pd.DataFrame(
+            {"parameter": list(policy), "value": [str(v) for v in policy.values()]}
+        )
+    return section if section.tables or section.figures or section.paragraphs else None
+
+
+def _study_figures(study: Any, recommendation: Mapping[str, Any], section: Section) -> None:
+    """Optuna's history (two objectives: of the first; one has its own figure) and importances."""
+    multi = len(study.directions) > 1
+    target = (lambda trial: float(trial.values[0])) if multi else None
+    names = recommendation.get("objectives") or [recommendation.get("objective", "objective")]
+    first = str(names[0]) if isinstance(names, list) and names else "objective"
+    target_name = METRIC_SHORT.get(first, OUTCOME_LABELS.get(first, first))
+    maximize = study.directions[0].name == "MAXIMIZE"
+    if multi:
         section.figures.append(
-            _Figure(
+            ReportFigure(
                 "optimization_history",
                 "Optimization history",
-                "Objective per trial and the best so far (Optuna).",
+                f"{target_name} per trial and the best so far (Optuna).",
                 lambda f: _paste(
                     figures.optimization_history(study, target=target, target_name=target_name), f
                 ),
             )
         )
-        finished = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
-        if len(finished) < 2:
-            section.paragraphs.append(
-                f"Parameter importances need at least two finished trials; this study has {len(finished)}."
-            )
-            return section
-        section.figures.append(
-            _Figure(
-                "param_importances",
-                "Parameter importances",
-                "How much each policy parameter explains the objective (Optuna, PED-ANOVA).",
-                lambda f: _paste(
-                    figures.param_importances(
-                        study, target=target, target_name=target_name, target_maximize=maximize
-                    ),
-                    f,
-                ),
-            )
+    finished = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    if len(finished) < 2:
+        section.paragraphs.append(
+            f"Parameter importances need at least two finished trials; this study has {len(finished)}."
         )
-    return section if section.tables or section.figures or section.paragraphs else None
+        return
+    section.figures.append(
+        ReportFigure(
+            "param_importances",
+            "Parameter importances",
+            f"How much each policy setting explains {target_name} (Optuna, PED-ANOVA).",
+            lambda f: _paste(
+                figures.param_importances(
+                    study, target=target, target_name=target_name, target_maximize=maximize
+                ),
+                f,
+            ),
+        )
+    )
+
+
+def _search_figure(inputs: _Inputs, recommendation: Mapping[str, Any], currency: str) -> ReportFigure | None:
+    """Two objectives: the Pareto front; one: the objective per trial. The chosen trial starred."""
+    trials = inputs.trials
+    searched = recommendation.get("objectives") or [recommendation.get("objective", "profit")]
+    names = [str(n) for n in searched] if isinstance(searched, list) else []
+    chosen = recommendation.get("chosen_trial")
+    pick = chosen if isinstance(chosen, int) and not isinstance(chosen, bool) else None
+    if trials is None or not names or not set(names) <= set(trials.columns):
+        return None
+    if len(names) == 1:
+        history = trials
+        return ReportFigure(
+            "trial_history",
+            "Policies tried",
+            f"The objective ({OUTCOME_LABELS.get(names[0], names[0])}) of every policy tried, the best so "
+            "far, and the chosen policy starred (chosen after the budget split and a check on fresh seeds, "
+            "so not always the best trial).",
+            lambda f: figures.trial_history(history, names[0], pick, currency=currency, ax=f.add_subplot()),
+        )
+    pair = (names[0], names[1])
+    if "pareto" not in trials.columns:
+        on_front = set(inputs.pareto["number"]) if inputs.pareto is not None else set()
+        trials = trials.assign(pareto=trials["number"].isin(on_front))
+    shown = trials
+    return ReportFigure(
+        "pareto_front",
+        "Pareto front",
+        "Every policy tried; the Pareto-optimal ones joined; the chosen one starred.",
+        lambda f: figures.pareto_front(shown, pick, objectives=pair, ax=f.add_subplot()),
+    )
 
 
 def _paste(drawn: Figure, target: FigureBase) -> None:
@@ -610,7 +650,7 @@ def _paste(drawn: Figure, target: FigureBase) -> None:
     ax.set_axis_off()
 
 
-def _load_study(folder: Path, recommendation: Mapping[str, Any], section: _Section) -> Any:
+def _load_study(folder: Path, recommendation: Mapping[str, Any], section: Section) -> Any:
     """The Optuna study named in ``recommendation.json``, opened without writing anything.
 
     A ``sqlite:///`` URL with a relative path is taken relative to the output folder; the file
@@ -649,8 +689,8 @@ def _load_study(folder: Path, recommendation: Mapping[str, Any], section: _Secti
         return None
 
 
-def _results_section(inputs: _Inputs, currency: str) -> _Section | None:
-    section = _Section("Simulated results")
+def _results_section(inputs: _Inputs, currency: str) -> Section | None:
+    section = Section("Simulated results")
     summary = inputs.summary
     if summary is not None:
         kpis = summary.get("kpis", {})
@@ -661,15 +701,41 @@ def _results_section(inputs: _Inputs, currency: str) -> _Section | None:
             + "."
         )
         section.tables.append(
-            _Table(
+            ReportTable(
                 ["KPI", "value"],
-                [
-                    [measure_header(k) if k in MEASURES else k, _format(k, kpis[k])]
-                    for k in HEADLINE_KPIS
-                    if k in kpis
-                ],
+                [[_kpi_name(k, currency), _format(k, kpis[k])] for k in HEADLINE_KPIS if k in kpis],
             )
         )
+        section.sheets["KPIs"] = pd.DataFrame(
+            {"value": [v if v is not None else float("nan") for v in kpis.values()]},
+            index=pd.Index(list(kpis), name="kpi"),
+        )
+    daily, campaigns = inputs.daily, inputs.campaigns
+    if daily is not None and {"revenue", "spend"} <= set(daily.columns):
+        section.figures.append(
+            ReportFigure(
+                "revenue_and_spend",
+                "Daily revenue and spend",
+                "Revenue (left axis) and marketing spend (right axis) per day; campaigns shaded.",
+                lambda f: figures.revenue_and_spend(daily, campaigns, currency=currency, ax=f.add_subplot()),
+            )
+        )
+    levers = inputs.levers
+    if levers is not None and figures.tier_columns(levers.columns):
+        section.figures.append(
+            ReportFigure(
+                "loyalty_tiers",
+                "Loyalty tiers",
+                "Loyalty members by tier, per day.",
+                lambda f: figures.loyalty_tiers(levers, ax=f.add_subplot()),
+            )
+        )
+    return section if section.tables or section.figures else None
+
+
+def _channels_section(inputs: _Inputs, currency: str) -> Section | None:
+    """The channels over the horizon: totals with last-touch ROAS and CAC, and the funnel."""
+    section = Section("Channels")
     channel_table = _channel_table(inputs.channels_daily)
     if channel_table is not None:
         columns = list(channel_table.columns)
@@ -679,7 +745,7 @@ def _results_section(inputs: _Inputs, currency: str) -> _Section | None:
             "not what the channel's spend adds; the incrementality command measures that (ROI, break-even 0)."
         )
         section.tables.append(
-            _Table(
+            ReportTable(
                 ["channel", *(_channel_header(c, currency) for c in columns)],
                 [
                     [str(name), *(_format(c, row[c]) for c in columns)]
@@ -687,58 +753,16 @@ def _results_section(inputs: _Inputs, currency: str) -> _Section | None:
                 ],
             )
         )
-    daily, campaigns = inputs.daily, inputs.campaigns
-    if daily is not None and {"revenue", "spend"} <= set(daily.columns):
-        section.figures.append(
-            _Figure(
-                "revenue_and_spend",
-                "Daily revenue and spend",
-                "Revenue (left axis) and marketing spend (right axis) per day; campaigns shaded.",
-                lambda f: figures.revenue_and_spend(daily, campaigns, currency=currency, ax=f.add_subplot()),
-            )
-        )
+        section.sheets["channels"] = channel_table
     channels_daily = inputs.channels_daily
     if channels_daily is not None:
         section.figures.append(
-            _Figure(
+            ReportFigure(
                 "funnel",
                 "Funnel per channel",
                 "Totals per channel over the horizon: aware = new aware, considering = visits, cart = "
                 "carts, order = orders, repeat = repeat orders (events counted where they happened).",
                 lambda f: figures.funnel(channels_daily, ax=f.add_subplot()),
-            )
-        )
-    levers = inputs.levers
-    if levers is not None and figures.tier_columns(levers.columns):
-        section.figures.append(
-            _Figure(
-                "loyalty_tiers",
-                "Loyalty tiers",
-                "Loyalty members by tier, per day.",
-                lambda f: figures.loyalty_tiers(levers, ax=f.add_subplot()),
-            )
-        )
-    retention = inputs.retention
-    if retention is not None:
-        section.figures.append(
-            _Figure(
-                "retention",
-                "Retention by cohort",
-                "Share of each acquisition month's new customers buying again k months later (from clv).",
-                lambda f: figures.retention_heatmap(retention, ax=f.add_subplot()),
-                size=(7.0, 5.0),
-            )
-        )
-    attribution = inputs.attribution
-    if attribution is not None:
-        section.figures.append(
-            _Figure(
-                "attribution",
-                "Attribution against the truth",
-                "Share of new customers credited to each channel by each attribution model, next to the "
-                "true incremental share (the same seeds without the channel's spend); 95% interval in red.",
-                lambda f: figures.attribution_vs_truth(attribution, ax=f.add_subplot()),
-                size=(10.0, 4.8),
             )
         )
     return section if section.tables or section.figures else None
@@ -762,10 +786,19 @@ def _channel_table(channels_daily: pd.DataFrame | None) -> pd.DataFrame | None:
     return totals
 
 
+def _kpi_name(name: str, currency: str) -> str:
+    """A KPI's name for a table: measures of return with their unit, money with its currency."""
+    if name in MEASURES:
+        return measure_header(name)
+    money = f" ({currency})" if currency and unit_of(name) == "money" else ""
+    return _kpi_label(name) + money
+
+
 def _kpi_label(name: str) -> str:
-    """A KPI's name, with the break-even of a measure of return: ``roi (break-even 0)``."""
+    """A KPI's name for people, with the break-even of a measure of return: ``ROI (break-even 0)``."""
+    label = readable_name(name)
     note = break_even_text(name)
-    return f"{name} ({note})" if note else name
+    return f"{label} ({note})" if note else label
 
 
 def _channel_header(column: str, currency: str) -> str:
@@ -779,11 +812,11 @@ def _channel_header(column: str, currency: str) -> str:
     return _header(column) + (" (people)" if column in ("new_aware", "new_customers") else "")
 
 
-def _scenario_section(inputs: _Inputs) -> _Section | None:
+def _scenario_section(inputs: _Inputs) -> Section | None:
     if inputs.scenario_text is None:
         return None
     scenario = inputs.scenario
-    section = _Section("Scenario assumptions")
+    section = Section("Scenario assumptions")
     if scenario.get("name"):
         section.paragraphs.append(f"Scenario: {scenario['name']}")
     if scenario.get("description"):
@@ -799,13 +832,13 @@ def _scenario_section(inputs: _Inputs) -> _Section | None:
     channels = scenario.get("channels")
     if isinstance(channels, list) and all(isinstance(c, dict) for c in channels):
         keys = ["name", "kind", "daily_spend", "pricing"]
-        section.tables.append(_Table(keys, [[_format(k, c.get(k, "")) for k in keys] for c in channels]))
+        section.tables.append(ReportTable(keys, [[_format(k, c.get(k, "")) for k in keys] for c in channels]))
     section.code = inputs.scenario_text
     return section
 
 
 # Rendering -----------------------------------------------------------------------------------
-def _render_png(figure: _Figure, folder: Path) -> bytes:
+def _render_png(figure: ReportFigure, folder: Path) -> bytes:
     canvas = Figure(figsize=figure.size, layout="constrained")
     buffer = io.BytesIO()
     try:
@@ -820,17 +853,30 @@ def _render_png(figure: _Figure, folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _summary_png(title: str, headline: str, kpis: list[tuple[str, str]], chosen: list[_Figure]) -> bytes:
+def _summary_text(cell: FigureBase, headline: str, kpis: list[tuple[str, str]]) -> None:
+    """The first quarter of the one-page summary: the headline, then the key figures as two columns."""
+    text = cell.add_subplot()
+    text.set_axis_off()
+    lines = textwrap.wrap(headline, 62)
+    step = 0.062
+    for k, line in enumerate(lines):
+        text.text(0.0, 1.0 - k * step, line, va="top", ha="left", fontsize=13)
+    if not kpis:
+        return
+    top = 1.0 - (len(lines) + 0.8) * step if lines else 1.0
+    text.text(0.0, top, "Key figures", va="top", ha="left", fontsize=13, fontweight="bold")
+    for k, (name, value) in enumerate(kpis, start=1):
+        y = top - k * step
+        text.text(0.02, y, name, va="top", ha="left", fontsize=12, color="#333333")
+        text.text(0.98, y, value, va="top", ha="right", fontsize=12, fontweight="bold")
+
+
+def _summary_png(title: str, headline: str, kpis: list[tuple[str, str]], chosen: list[ReportFigure]) -> bytes:
     page = Figure(figsize=(16.0, 10.0), layout="constrained")
     page.suptitle(title, fontsize=16)
     grid = page.subfigures(2, 2, squeeze=False)
     cells = [grid[0, 0], grid[0, 1], grid[1, 0], grid[1, 1]]
-    text = cells[0].add_subplot()
-    text.set_axis_off()
-    lines = textwrap.wrap(headline, 60)
-    if kpis:
-        lines += ["", "Key figures", *(f"  {name}: {value}" for name, value in kpis)]
-    text.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=12, wrap=True, family="monospace")
+    _summary_text(cells[0], headline, kpis)
     for cell, figure in zip(cells[1:], chosen, strict=False):
         (figure.summary_draw or figure.draw)(cell)
     buffer = io.BytesIO()
@@ -886,7 +932,7 @@ pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: .85em; }
 """
 
 
-def _html(title: str, headline: str, sections: list[_Section]) -> str:
+def _html(title: str, headline: str, sections: list[Section]) -> str:
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     images = {f.key: base64.b64encode(f.png).decode("ascii") for s in sections for f in s.figures}
     return environment.from_string(HTML_TEMPLATE).render(
@@ -903,7 +949,7 @@ def _md_cell(text: str) -> str:
     return _md_text(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _markdown(title: str, headline: str, sections: list[_Section]) -> str:
+def _markdown(title: str, headline: str, sections: list[Section]) -> str:
     lines = [f"# {_md_text(title)}", ""]
     if headline:
         lines += [f"**{_md_text(headline)}**", ""]
@@ -929,38 +975,74 @@ def _markdown(title: str, headline: str, sections: list[_Section]) -> str:
     return "\n".join(lines)
 
 
-def _xlsx_writer(
-    inputs: _Inputs, plan: dict[str, Any] | None, extra: Mapping[str, pd.DataFrame] | None = None
-) -> Callable[[Path], None]:
-    def write(path: Path) -> None:
-        with pd.ExcelWriter(path, engine="openpyxl") as book:
-            for sheet, table in (extra or {}).items():
-                table.to_excel(book, sheet_name=sheet, index=False)
-            if inputs.summary is not None:
-                kpis = inputs.summary.get("kpis", {})
-                frame = pd.DataFrame(
-                    {
-                        "kpi": list(kpis),
-                        "value": [v if v is not None else float("nan") for v in kpis.values()],
-                    }
-                )
-                frame.to_excel(book, sheet_name="KPIs", index=False)
-            channel_table = _channel_table(inputs.channels_daily)
-            if channel_table is not None:
-                channel_table.to_excel(book, sheet_name="channels")
-            if plan is not None:
-                pd.DataFrame(plan["channels"]).to_excel(book, sheet_name="allocation", index=False)
-                if plan.get("expected"):
-                    expected_frame(plan["expected"]).to_excel(book, sheet_name="expected", index=False)
-                policy, rows = plan.get("policy"), plan.get("policy_table")
-                if isinstance(rows, list) and rows:
-                    pd.DataFrame(rows).to_excel(book, sheet_name="policy", index=False)
-                elif isinstance(policy, dict) and policy:
-                    pd.DataFrame(
-                        {"parameter": list(policy), "value": [str(v) for v in policy.values()]}
-                    ).to_excel(book, sheet_name="policy", index=False)
+def _xlsx_writer(sections: list[Section]) -> Callable[[Path], None]:
+    """``report.xlsx``: every section's tables of numbers, one sheet each (:mod:`reports.workbook`)."""
+    sheets = {name: table for section in sections for name, table in section.sheets.items()}
+    return lambda path: write_workbook(path, sheets)
 
-    return write
+
+def _simulation_headline(summary: Mapping[str, Any], currency: str) -> str:
+    """One sentence of a simulation's result: profit, spend and ROI over the horizon."""
+    kpis = summary.get("kpis", {})
+    if not {"profit", "marketing_spend"} <= set(kpis):
+        return ""
+    money = f" {currency}" if currency else ""
+    profit, spend = _format("profit", kpis["profit"]), _format("marketing_spend", kpis["marketing_spend"])
+    text = f"Profit {profit}{money} on {spend}{money} of marketing spend"
+    if "roi" in kpis:
+        text += f" (ROI {_format('roi', kpis['roi'])}, {break_even_text('roi')})"
+    return text + "."
+
+
+def _title(
+    inputs: _Inputs, plan: Mapping[str, Any] | None, verdict: Verdict | None, measured: Measured
+) -> str:
+    """The report's title: its verdict first, then what kind of result it reports on."""
+    name = (
+        (inputs.summary or {}).get("scenario")
+        or (plan or {}).get("scenario")
+        or inputs.scenario.get("name")
+        or measured.scenario
+        or inputs.folder.name
+    )
+    if inputs.recommendation is not None:
+        kind = "Policy-search"
+    elif plan is not None:
+        kind = "Budget-allocation"
+    elif inputs.summary is None and measured.kinds:
+        kind = " and ".join(measured.kinds)
+    elif inputs.summary is None and locate(inputs.folder, "calibration.json") is not None:
+        kind = "Calibration"
+    else:
+        kind = "Simulation"
+    title = f"{kind} report: {name}"
+    return f"{verdict.title()} - {title}" if verdict is not None else title  # the verdict leads
+
+
+def _key_figures(
+    inputs: _Inputs, plan: Mapping[str, Any] | None, sections: list[Section], currency: str
+) -> list[tuple[str, str]]:
+    """Up to 10 (label, value) pairs for the one-page summary: KPIs, else the plans', else measured."""
+    kpis = (inputs.summary or {}).get("kpis", {})
+    money = f" ({currency})" if currency else ""
+    pairs = [
+        (_kpi_label(k) + (money if unit_of(k) == "money" else ""), _format(k, kpis[k]))
+        for k in HEADLINE_KPIS
+        if k in kpis
+    ]
+    if not pairs and plan is not None:
+        # A plan without a simulation next to it: the simulated KPIs of both plans.
+        pairs = [
+            (
+                _kpi_label(str(metric)),
+                f"{_format(str(metric), plans['current']['mean'])} -> "
+                f"{_format(str(metric), plans['recommended']['mean'])}",
+            )
+            for metric, plans in plan.get("expected", {}).items()
+            if {"current", "recommended"} <= set(plans)
+        ]
+    pairs += [pair for section in sections for pair in section.key_figures]
+    return pairs[:10]
 
 
 # Entry point ---------------------------------------------------------------------------------
@@ -1002,7 +1084,7 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
         else (inputs.allocation, "allocation.json")
     )
     currency = _currency(inputs, plan)
-    sections: list[_Section] = []
+    sections: list[Section] = []
     top = ""
     verdict = verdict_from_dict(plan.get("verdict")) if plan is not None else None
     if plan is not None and verdict is not None:
@@ -1013,48 +1095,32 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
         policy = _policy_section(inputs, inputs.recommendation)
         if policy is not None:
             sections.append(policy)
-    from .calibration import calibration_headline, calibration_section, calibration_sheets
+    from .calibration import calibration_headline, calibration_section
 
-    top = top or calibration_headline(folder)
-    for section in (
-        calibration_section(folder),
-        _results_section(inputs, currency),
-        _scenario_section(inputs),
-    ):
-        if section is not None:
-            sections.append(section)
-    name = (
-        (inputs.summary or {}).get("scenario")
-        or (plan or {}).get("scenario")
-        or inputs.scenario.get("name")
-        or folder.name
-    )
-    kind = "Budget-allocation" if plan is not None else "Simulation" if inputs.summary else "Calibration"
-    title = f"{kind} report: {name}"
-    if verdict is not None:
-        title = f"{verdict.title()} - {title}"  # the verdict is the first line of every output
+    calibration = calibration_section(folder)
+    if calibration is not None:
+        sections.append(calibration)
+        top = top or calibration_headline(folder)
+    sections += [s for s in (_results_section(inputs, currency), _channels_section(inputs, currency)) if s]
+    if not top and inputs.summary is not None:
+        top = _simulation_headline(inputs.summary, currency)
+    measured = measurement_sections(folder, ReportError)
+    if measured.sections and not top and not sections:
+        top = measured.sections[0].paragraphs.pop(0)  # a measurement alone: its summary leads
+    sections += measured.sections
+    scenario = _scenario_section(inputs)
+    if scenario is not None:
+        sections.append(scenario)
+    title = _title(inputs, plan, verdict, measured)
     every_figure = [f for s in sections for f in s.figures]
     # Names come from result files: a '$' must print as a '$', never start mathtext (which can fail).
     with matplotlib.rc_context({"text.parse_math": False}):
         for figure in every_figure:
             figure.png = _render_png(figure, folder)
-    by_key = {f.key: f for f in every_figure}
-    chosen = [by_key[key] for key in SUMMARY_PRIORITY if key in by_key][:3]
-    kpis = (inputs.summary or {}).get("kpis", {})
-    summary_kpis = [(_kpi_label(k), _format(k, kpis[k])) for k in HEADLINE_KPIS if k in kpis][:10]
-    if not summary_kpis and plan is not None:
-        # A plan without a simulation next to it: the simulated KPIs of both plans.
-        summary_kpis = [
-            (
-                _kpi_label(str(metric)),
-                f"{_format(str(metric), plans['current']['mean'])} -> "
-                f"{_format(str(metric), plans['recommended']['mean'])}",
-            )
-            for metric, plans in plan.get("expected", {}).items()
-            if {"current", "recommended"} <= set(plans)
-        ][:10]
-    with matplotlib.rc_context({"text.parse_math": False}):
-        summary_png = _summary_png(title, top, summary_kpis, chosen)
+        by_key = {f.key: f for f in every_figure}
+        chosen = [by_key[key] for key in SUMMARY_PRIORITY if key in by_key][:3]
+        key_figures = _key_figures(inputs, plan, sections, currency)
+        summary_png = _summary_png(title, top, key_figures, chosen)
 
     def text_writer(text: str) -> Callable[[Path], object]:
         return lambda path: path.write_text(text, encoding="utf-8")
@@ -1066,7 +1132,7 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
         "report.html": text_writer(_html(title, top, sections)),
         "report.md": text_writer(_markdown(title, top, sections)),
         "summary.png": bytes_writer(summary_png),
-        "report.xlsx": _xlsx_writer(inputs, plan, calibration_sheets(folder)),
+        "report.xlsx": _xlsx_writer(sections),
     }
     for figure in every_figure:
         writers[f"report_{figure.key}.png"] = bytes_writer(figure.png)

@@ -20,7 +20,11 @@ from .measure.clv import customer_lifetime_value, simulate_for_clv
 from .measure.incrementality import incrementality
 from .measure.replicate import ReplicationResult, replicate
 
+__version__ = "0.1.0"
+"""The toolkit's version (``commerce-sim --version``; the package metadata reads it from here)."""
+
 __all__ = [
+    "__version__",
     "ABTestResult",
     "AttributionReport",
     "BatchModel",

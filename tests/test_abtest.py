@@ -196,7 +196,7 @@ def test_command_line_prints_and_writes(tmp_path: Path) -> None:
     args = ["abtest", VALID, "--variant", variant, "--seeds", "1", "2", "--agents", "800", "--days", "20"]
     done = run(*args, "--mde", "0.1", "--out", out)
     assert done.returncode == 0, done.stderr
-    assert "A/B test of" in done.stdout and "sample_size_per_arm" in done.stdout
+    assert "A/B test of" in done.stdout and "agents_per_arm_needed" in done.stdout
     table = pd.read_csv(out / "abtest.csv", index_col=["seed", "metric"])
     assert set(table.index.get_level_values("seed").astype(str)) == {"1", "2", "all"}
     document = json.loads((out / "abtest.json").read_text(encoding="utf-8"))
@@ -219,7 +219,10 @@ def test_command_line_prints_and_writes(tmp_path: Path) -> None:
         (["--variant", "V", "--workers", "0"], ["argument --workers", "must be at least 1"]),
         (["--variant", "V", "--mde", "0"], ["argument --mde", "between 0 and 10"]),
         (["--variant", "V", "--treatment-share", "1.5"], ["argument --treatment-share", "between 0 and 1"]),
-        (["--variant", "V", "--seed", "1", "--seeds", "2"], ["not allowed with argument --seed"]),
+        (
+            ["--variant", "V", "--seed", "1", "--seeds", "2"],
+            ["give --seeds (the values) or --seed (the first), not both"],
+        ),
         ([], ["required: --variant"]),
     ],
     ids=[

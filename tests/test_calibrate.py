@@ -18,7 +18,7 @@ from test_bad_input import ROOT, assert_bad_input, finish, start
 from test_customerbase_generator import Segment, generate
 
 from run import main
-from simulator import load_scenario
+from simulator import SimulationResult, load_scenario
 from simulator.calibrate import CALIBRATION_FILES, calibrate
 from simulator.calibrate.clv import order_log_clv
 from simulator.common.output import MANIFEST
@@ -226,6 +226,14 @@ def test_the_twin_scenario_works_with_every_command(calibrated, tmp_path):
     orders = pd.read_csv(out / "orders.csv", dtype={"customer_id": str})
     sample_ids = set(pd.read_parquet(calibrated / "customers.parquet")["customer_id"])
     assert set(orders["customer_id"]) <= sample_ids  # no new customers: the sample's entry ended
+    # load maps the customers' ids back to the twin's agents: the same orders as the run's.
+    loaded = SimulationResult.load(out)
+    assert (
+        len(loaded.orders) == len(orders)
+        and loaded.orders["first"].sum() <= loaded.orders["shopper_id"].nunique()
+    )
+    ids = loaded.customers["customer_id"].to_numpy(dtype=object)[loaded.orders["shopper_id"].to_numpy()]
+    assert (ids == orders["customer_id"].to_numpy(dtype=object)).all()
     assert (
         main(
             [
@@ -251,7 +259,7 @@ def test_the_twin_scenario_works_with_every_command(calibrated, tmp_path):
                 "15",
                 "--trials",
                 "2",
-                "--seeds",
+                "--n-seeds",
                 "1",
                 "--no-budget",
                 "--out",
@@ -389,3 +397,28 @@ def test_clv_cli_with_orders_writes_the_clv_files(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted([*CLV_FILES, MANIFEST])
     table = pd.read_csv(out / "clv_customers.csv")
     assert {"customer_id", "clv_twin", "clv_bgnbd", "p_alive_bgnbd"} <= set(table.columns)
+
+
+def test_clv_of_an_order_log_reloads_and_reports(sample_clv, tmp_path):
+    """A ``clv --orders`` folder (``*_twin`` columns, customer ids as text) reads back as saved and reports.
+
+    The report's lifetime-value section follows the folder's label: the twin's columns, not the
+    simulator's ``clv_true`` (which such a folder does not have).
+    """
+    from reports import build_report
+    from simulator.measure.clv import CLVReport
+
+    out = tmp_path / "clv"
+    sample_clv.save(out)
+    loaded = CLVReport.load(out)
+    assert (loaded.label, loaded.model_text) == ("twin", sample_clv.model_text)
+    assert loaded.scenario == sample_clv.scenario and loaded.currency == ""
+    for name in ("customers", "groups", "retention", "repurchase"):
+        pd.testing.assert_frame_equal(getattr(sample_clv, name), getattr(loaded, name), check_exact=True)
+    assert loaded.to_text() == sample_clv.to_text()
+
+    written = build_report(out)
+    assert out / "report.html" in written and (out / "report_clv_by_channel.png").exists()
+    text = (out / "report.md").read_text(encoding="utf-8")
+    assert "Lifetime-value report" in text and "lifetime value (twin)" in text
+    assert "from the customer-base twin" in text and "truth" not in text

@@ -80,9 +80,9 @@ def test_bgnbd_fit_recovers_cdnow_parameters(cdnow):
         np.concatenate([orders["day"], np.full(everyone.size, -1)]),
         end_day=WEEKS * 7 - 1,
     )
-    assert (rfm["T"] == WEEKS).all()
+    assert (rfm["age"] == WEEKS).all()
     assert (rfm["x"].to_numpy() == cdnow.customers["orders"].to_numpy()).all()
-    fit = fit_bgnbd(rfm["x"], rfm["t_x"], rfm["T"])
+    fit = fit_bgnbd(rfm["x"], rfm["t_x"], rfm["age"])
     assert fit.r == pytest.approx(CDNOW["r"], rel=0.10)
     assert fit.alpha == pytest.approx(CDNOW["alpha"], rel=0.10)
     assert fit.a == pytest.approx(CDNOW["a"], rel=0.30)

@@ -313,7 +313,7 @@ def test_attribution_truth_and_models() -> None:
     (ax,) = fig.axes
     assert bar_heights(ax, 0) == [0.6, 0.4]
     assert bar_heights(ax, 1) == [0.7, 0.3]
-    assert legend_texts(ax) == ["true incremental", "last_touch (MAE 0.100)"]
+    assert legend_texts(ax) == ["true incremental", "last touch (off by 10.0 pts)"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["search", "social"]
     assert "true incremental" in ax.get_title()
     with pytest.raises(ValueError, match="basis 'revenue'"):

@@ -135,10 +135,13 @@ def test_report_of_a_simulation(built: tuple[Path, list[Path]]) -> None:
     html = (folder / "report.html").read_text(encoding="utf-8")
     markdown = (folder / "report.md").read_text(encoding="utf-8")
     summary = json.loads((folder / "summary.json").read_text())
-    for kpi in ("profit", "revenue", "marketing_spend", "orders"):
+    # KPI names for people, money with its currency (the plan's, CNY).
+    labels = {"profit": "profit (CNY)", "revenue": "revenue (CNY)"}
+    labels |= {"marketing_spend": "marketing spend (CNY)", "orders": "orders"}
+    for kpi, label in labels.items():
         shown = f"{summary['kpis'][kpi]:,.0f}"
         assert f"<td>{shown}</td>" in html
-        assert f"| {kpi} | {shown} |" in markdown
+        assert f"| {label} | {shown} |" in markdown
     assert f"<td>{summary['kpis']['roi']:.2f}</td>" in html
     # Self-contained: every image is embedded, nothing is fetched.
     assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", html)
@@ -205,7 +208,9 @@ def test_allocation_numbers_match_the_json(built: tuple[Path, list[Path]]) -> No
         assert folder / f"report_{name}.png" in written
     book = pd.read_excel(folder / "report.xlsx", sheet_name=None)
     assert set(book) == {"KPIs", "channels", "allocation", "expected"}
-    pd.testing.assert_frame_equal(book["allocation"], pd.DataFrame(plan["channels"]), check_dtype=False)
+    # Headers for people (current_spend -> current spend), numbers as they are.
+    written = pd.DataFrame(plan["channels"]).rename(columns=lambda c: c.replace("_", " "))
+    pd.testing.assert_frame_equal(book["allocation"], written, check_dtype=False)
     kpis = book["KPIs"].set_index("kpi")["value"]
     summary = json.loads((folder / "summary.json").read_text())["kpis"]
     assert kpis["profit"] == pytest.approx(summary["profit"])
@@ -242,6 +247,7 @@ def test_recommendation_with_policy_search(tmp_path: Path) -> None:
         "channels": allocation()["channels"],
         "policy": {"discount": 0.15, "tier_thresholds": "[2, 5, 10]"},
         "chosen_trial": front[0],
+        "objectives": ["roi", "realized_value_per_customer"],
         "study_name": "policy",
         "storage": "sqlite:///study.db",
         "currency": "CNY",
@@ -254,7 +260,7 @@ def test_recommendation_with_policy_search(tmp_path: Path) -> None:
     assert f"Chosen policy: trial {front[0]}." in html
     assert "<td>tier_thresholds</td><td>[2, 5, 10]</td>" in html
     # No verdict in the file: not confirmed, first line and headline say so, the plan is described.
-    assert "<h1>Not confirmed: run larger - Budget-allocation report" in html
+    assert "<h1>Not confirmed: run larger - Policy-search report" in html
     assert "The plan tried moved 120k CNY from search to crm and changed the policy (2 settings)." in html
     assert "policy" in pd.read_excel(folder / "report.xlsx", sheet_name=None)
 

@@ -415,7 +415,7 @@ def test_killed_optimize_resumes_without_losing_trials(tmp_path: Path) -> None:
     out = tmp_path / "out"
     scenario = ROOT / "scenarios" / "fashion_social_brand.yaml"
     command = [sys.executable, str(ROOT / "run.py"), "optimize", str(scenario), "--agents", "800"]
-    command += ["--days", "40", "--trials", "10", "--seeds", "1", "--no-budget", "--out", str(out)]
+    command += ["--days", "40", "--trials", "10", "--n-seeds", "1", "--no-budget", "--out", str(out)]
     name = "fashion_social_brand-profit"
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = out / "study.db"

@@ -113,7 +113,7 @@ def test_a_finished_optimize_leaks_no_secret_anywhere(tmp_path: Path) -> None:
             "run.py",
             "optimize",
             str(SMALL),
-            *("--trials", "2", "--agents", "300", "--days", "15", "--seeds", "2"),
+            *("--trials", "2", "--agents", "300", "--days", "15", "--n-seeds", "2"),
             *("--storage", url, "--out", str(out), "--report"),
         ],
         cwd=ROOT,

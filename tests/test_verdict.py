@@ -233,7 +233,8 @@ def test_a_market_at_its_best_plan_is_told_to_keep_it(tmp_path: Path, command: s
     data = json.loads((out / saved).read_text())
     assert data["verdict"]["decision"] == "keep current plan"
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert "<h1>Keep current plan - Budget-allocation report: do-not-move market</h1>" in html
+    kind = "Budget-allocation" if command == "allocate" else "Policy-search"
+    assert f"<h1>Keep current plan - {kind} report: do-not-move market</h1>" in html
     assert '<p class="headline">Keep current plan: ' in html
     assert "Move " not in html.split("<section>")[0]  # nothing above the sections reads as an instruction
 

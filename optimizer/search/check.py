@@ -72,8 +72,8 @@ def noise_notes(comparison: pd.DataFrame, objectives: Sequence[str], chosen: str
         change, low, high = (cell(comparison, name, k) for k in ("change", "change_low", "change_high"))
         if low <= 0 <= high:
             notes.append(
-                f"the change in {name} ({number_text(change, True)}) is within the noise of {seeds} seeds "
-                f"[{number_text(low, True)}, {number_text(high, True)}]"
+                f"the change in {name} ({number_text(change, True, name)}) is within the noise of "
+                f"{seeds} seeds [{number_text(low, True, name)}, {number_text(high, True, name)}]"
             )
     return notes
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.common.format import format_value, unit_of
 from simulator.config.scenario import Scenario
 from simulator.config.search import SearchSettings
 from simulator.engine.results import write_files
@@ -227,10 +228,13 @@ class OptimizationResult:
         width = max([16, *(len(str(metric)) for metric in c.index)])
         for metric in c.index:
             r = c.loc[metric]
-            low, high = number_text(r["change_low"], True), number_text(r["change_high"], True)
+            current, recommended, change, low, high = (
+                number_text(r[key], key.startswith("change"), str(metric))
+                for key in ("current", "recommended", "change", "change_low", "change_high")
+            )
             lines.append(
-                f"  {metric:<{width}} {number_text(r['current'])} -> {number_text(r['recommended'])}: "
-                f"change {number_text(r['change'], True)} [{low}, {high}]  {self.significance(metric)}"
+                f"  {metric:<{width}} {current} -> {recommended}: "
+                f"change {change} [{low}, {high}]  {self.significance(metric)}"
             )
         t = self.timings
         lines.append(
@@ -276,13 +280,9 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def number_text(value: float, signed: bool = False) -> str:
-    """A number for the text summary: whole above 100, three decimals below, ``n/a`` if not finite."""
-    if not math.isfinite(value):
-        return "n/a"
-    text = f"{abs(value):,.0f}" if abs(value) >= 100 else f"{abs(value):,.3f}"
-    sign = "-" if value < 0 else ("+" if signed else "")
-    return sign + text
+def number_text(value: float, signed: bool = False, name: str = "") -> str:
+    """A value for the text summary in the unit of ``name`` (:mod:`simulator.common.format`)."""
+    return format_value(value, unit_of(name) if name else "number", signed)
 
 
 def trial_number(name: str) -> int | None:

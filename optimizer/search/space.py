@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from simulator.common.format import format_number, format_percent
 from simulator.config.scenario import Scenario, ScenarioError, error_from_validation
 from simulator.config.search import ParameterRange, SearchSettings
 from simulator.levers.registry import default_search_ranges, levers_with_defaults
@@ -238,9 +239,9 @@ def parameter_value(path: str, value: Any) -> str:
     if isinstance(value, bool) or name == "enabled":
         return "on" if value else "off"
     if isinstance(value, float) and name.endswith(_SHARE_SUFFIXES) and 0 <= value <= 1:
-        return f"{value:.1%}"
+        return format_percent(value)
     if isinstance(value, float):
-        return f"{value:,.4g}"
+        return format_number(value)
     return str(value)
 
 

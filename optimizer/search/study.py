@@ -43,6 +43,7 @@ import optuna
 import sqlalchemy
 from optuna.storages.journal import JournalFileBackend
 
+from simulator.common.format import format_value, unit_of
 from simulator.common.secrets import mask_secrets, mask_url, url_secrets
 from simulator.config.scenario import Scenario, ScenarioError
 from simulator.config.search import SearchSettings
@@ -370,7 +371,7 @@ def _best_text(study: optuna.Study, settings: SearchSettings) -> str:
         return "-"
     if settings.multi:
         return f"{len(study.best_trials)} on the front"
-    return f"{max(t.values[0] for t in trials):,.4g}"
+    return format_value(max(t.values[0] for t in trials), unit_of(settings.objective[0]))
 
 
 def _in_processes(job: _Job, workers: int, show: Callable[[], None]) -> None:

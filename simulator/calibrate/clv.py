@@ -229,6 +229,8 @@ def order_log_clv(
         bgnbd=fit.bgnbd.model,
         discount_rate=discount_rate,
         horizon_days=horizon_days,
+        scenario=base.name,
+        currency="" if neutral else base.economics.currency,  # the neutral base's is no one's
         label="twin",
         model_text=model_text,
     )

@@ -1,18 +1,18 @@
-"""Readable numbers and HTML tables of results, for Jupyter (``_repr_html_``) and the reports.
+"""HTML tables of results, for Jupyter (``_repr_html_``) and the reports.
 
-Only formatting: shares as percents, ratios with two decimals, money and counts with thousands
-separators. All text is HTML-escaped.
+Only formatting; every number is shown by the rules of :mod:`simulator.common.format` (shares
+as percents, ratios with two decimals, money and counts with thousands separators, ``n/a`` for
+missing). All text is HTML-escaped.
 """
 
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from .measures import MEASURES
+from .format import format_interval, format_value, unit_of
 
 __all__ = ["HEADLINE_KPIS", "format_kpi", "format_range", "html_table", "kpi_table_html", "range_column"]
 
@@ -34,19 +34,14 @@ HEADLINE_KPIS = (
 )
 """The KPIs shown first (in notebooks and reports), in this order."""
 
-RATIO_NAMES = tuple(name for name in MEASURES if not name.endswith("_per_1000"))
-"""Measures of return (:data:`simulator.common.measures.MEASURES`) shown as ratios."""
-PERCENT_WORDS = ("rate", "conversion", "share", "_pct")
-
 
 def format_kpi(name: str, value: object) -> str:
-    """A value for display, by what its name says it is.
+    """A value for display in the unit its name says (:func:`simulator.common.format.unit_of`).
 
-    Shares and rates (names with ``rate``, ``conversion``, ``share`` or ``_pct``) as percents,
-    ratios (the measures of return: ``roi``, ``roas``, ``marginal_roi``, ``last_touch_roas``...,
-    and ``*_roi``) with two decimals, other numbers
-    (currency, people) with thousands separators; None and non-finite numbers as ``n/a``,
-    anything else as text.
+    Shares and rates as percents, ratios (``roi``, ``roas``, ``marginal_roi``, ``*_roi``) with
+    two decimals, money with thousands separators (two decimals below 1,000), counts as whole
+    numbers; None and non-finite numbers as ``n/a``, anything else as text. The rules are those
+    of :mod:`simulator.common.format`.
 
     Parameters
     ----------
@@ -55,28 +50,12 @@ def format_kpi(name: str, value: object) -> str:
     value
         Its value.
     """
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    number = float(value)
-    if not math.isfinite(number):
-        return "n/a"
-    if any(word in name for word in PERCENT_WORDS):
-        return f"{number:.1%}"
-    if name in RATIO_NAMES or name.endswith("_roi"):
-        return f"{number:.2f}"
-    return f"{number:,.0f}" if abs(number) >= 100 or number.is_integer() else f"{number:,.2f}"
+    return format_value(value, unit_of(name))
 
 
 def format_range(name: str, mean: float, low: float, high: float, signed: bool = False) -> str:
-    """``mean [low, high]`` formatted as :func:`format_kpi`, with signs for a change."""
-
-    def text(value: float) -> str:
-        shown = format_kpi(name, value)
-        return f"+{shown}" if signed and math.isfinite(value) and value > 0 else shown
-
-    return f"{text(mean)} [{text(low)}, {text(high)}]"
+    """``mean [low, high]`` in the unit of ``name`` (:func:`~simulator.common.format.format_interval`)."""
+    return format_interval(mean, low, high, unit_of(name), signed)
 
 
 def range_column(frame: pd.DataFrame, columns: tuple[str, str, str], signed: bool = False) -> list[str]:

@@ -25,11 +25,13 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure, FigureBase
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import Formatter
 
+from .format import short_amount as format_amount
 from .measures import break_even_text
 
 __all__ = [
+    "AmountFormatter",
     "COUNT_METRICS",
     "FUNNEL_STAGES",
     "METRIC_LABELS",
@@ -91,34 +93,33 @@ def metric_axis(metric: str, currency: str) -> str:
 SINGLE_SIZE = (8.0, 4.5)
 
 
-def format_amount(value: float, currency: str = "") -> str:
-    """A money amount or count, short: ``1.2M``, ``120k``, ``950``, with the currency after it.
+class AmountFormatter(Formatter):
+    """Ticks as short amounts (:func:`format_amount`), with more decimals where two would read the same.
 
-    Parameters
-    ----------
-    value
-        The amount (currency or people).
-    currency
-        Currency code to append (e.g. ``"CNY"``), or empty.
+    ``2.5M, 2.55M, 2.6M`` rather than ``2.5M, 2.5M, 2.6M`` on a narrow axis.
     """
-    if not math.isfinite(value):
-        return "n/a"
-    size = abs(value)
-    for threshold, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
-        if size >= threshold:
-            scaled = value / threshold
-            text = f"{scaled:,.1f}".removesuffix(".0") if abs(scaled) < 100 else f"{scaled:,.0f}"
-            text += suffix
-            break
-    else:
-        text = f"{value:,.0f}" if size >= 10 or size == 0 else f"{value:.2g}"
-    return f"{text} {currency}" if currency else text
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        """One tick's label."""
+        return format_amount(float(x))
+
+    def format_ticks(self, values: Sequence[float]) -> list[str]:
+        """The labels of all ticks at once, precise enough to tell neighbours apart."""
+        labels = [format_amount(float(v)) for v in values]
+        if len(set(labels)) == len(labels) or len(values) < 2:
+            return labels
+        step = float(np.min(np.abs(np.diff(np.asarray(values, dtype=np.float64)))))
+        size = float(np.max(np.abs(np.asarray(values, dtype=np.float64))))
+        threshold, suffix = next(
+            ((t, s) for t, s in ((1e9, "bn"), (1e6, "M"), (1e3, "k")) if size >= t), (1.0, "")
+        )
+        decimals = max(0, int(np.ceil(-np.log10(step / threshold)))) if step > 0 else 0
+        return [f"{v / threshold:,.{decimals}f}{suffix}" for v in values]
 
 
 def money_axis(ax: Axes, axis: str = "y") -> None:
-    """Label an axis's ticks as short amounts (:func:`format_amount`): ``1.2M``, ``120k``."""
-    formatter = FuncFormatter(lambda value, _pos: format_amount(float(value)))
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
+    """Label an axis's ticks as short amounts (:class:`AmountFormatter`): ``1.2M``, ``120k``."""
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(AmountFormatter())
 
 
 def unit_suffix(currency: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any, Self
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from ..common.bundled import bundled_scenarios, resolve_input
 from ..common.files import InputFileError, read_regular_file
 from .allocation import AllocationSettings
 from .customer_base import CustomerBase, CustomerFileError, pool_agents, read_customer_histories
@@ -1107,7 +1108,8 @@ def read_yaml_file(path: str | Path, kind: str, empty_message: str | None = None
     Parameters
     ----------
     path
-        The file.
+        The file, or the name of a bundled file (``omnichannel_retailer``,
+        ``examples/more_search.yaml``; :func:`simulator.common.bundled.resolve_input`).
     kind
         What the file should hold, for messages ("scenario", "variant").
     empty_message
@@ -1115,9 +1117,11 @@ def read_yaml_file(path: str | Path, kind: str, empty_message: str | None = None
     """
     source = str(path)
     try:
-        raw = read_regular_file(path, MAX_YAML_BYTES)
+        raw = read_regular_file(resolve_input(path), MAX_YAML_BYTES)
     except FileNotFoundError:
-        raise ScenarioError(source, "", "file not found") from None
+        names = bundled_scenarios() if kind == "scenario" else []
+        bundled = f" (nor a bundled scenario: {', '.join(names)})" if names else ""
+        raise ScenarioError(source, "", f"file not found{bundled}") from None
     except InputFileError as exc:
         raise ScenarioError(source, "", f"{exc}; expected a YAML {kind} file") from None
     except OSError as exc:
@@ -1145,7 +1149,10 @@ def load_scenario(path: str | Path) -> Scenario:
     Parameters
     ----------
     path
-        Path of the YAML file.
+        Path of the YAML file, or the name of a bundled scenario (``omnichannel_retailer``);
+        a path that does not exist is looked up among the bundled files
+        (:func:`simulator.common.bundled.resolve_input`), so ``scenarios/omnichannel_retailer.yaml``
+        works from any folder.
 
     Returns
     -------

@@ -18,6 +18,7 @@ the rates of typical retail (a purchase every few weeks or months) the differenc
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,7 @@ __all__ = [
     "expected_transactions",
     "fit_bgnbd",
     "fit_bgnbd_model",
+    "parameters_at_bound",
     "probability_alive",
     "rfm_from_transactions",
 ]
@@ -132,7 +134,7 @@ class BGNBDParameters:
 def rfm_from_transactions(
     customer: npt.ArrayLike, day: npt.ArrayLike, end_day: int, time_unit_days: float = 7.0
 ) -> pd.DataFrame:
-    """Summarize a transaction log as BG/NBD inputs ``x``, ``t_x``, ``T``.
+    """Summarize a transaction log as BG/NBD inputs ``x``, ``t_x`` and ``age`` (the model's ``T``).
 
     Several transactions of a customer on one day count as one, as the model sees days.
 
@@ -144,15 +146,17 @@ def rfm_from_transactions(
         Day of each transaction (integer days; may be negative for purchases before the
         simulated horizon).
     end_day
-        Last day observed (days); ``T`` runs from the first purchase to the end of this day.
+        Last day observed (days); ``age`` runs from the first purchase to the end of this day.
     time_unit_days
-        Length of the time unit of ``t_x`` and ``T`` (days; 7 = weeks).
+        Length of the time unit of ``t_x`` and ``age`` (days; 7 = weeks).
 
     Returns
     -------
     pandas.DataFrame
-        One row per customer id (index ``shopper_id``): ``x`` (repeat purchases), ``t_x`` and
-        ``T`` (time units), ``first_day`` (days).
+        One row per customer id (index ``shopper_id``): ``x`` (repeat purchases), ``t_x`` (time
+        of the last repeat purchase) and ``age`` (time observed since the first purchase, the
+        BG/NBD ``T``; a column named ``T`` would hide the frame's transpose), in time units;
+        ``first_day`` (days).
     """
     ids = np.asarray(customer, dtype=np.int64)
     days = np.asarray(day, dtype=np.int64)
@@ -168,7 +172,7 @@ def rfm_from_transactions(
         {
             "x": (count - 1).astype(np.float64),
             "t_x": (last - first) / time_unit_days,
-            "T": (end_day - first) / time_unit_days,
+            "age": (end_day - first) / time_unit_days,
             "first_day": first,
         },
         index=pd.Index(unique_ids, name="shopper_id"),
@@ -447,6 +451,29 @@ def count_probability(params: BGNBDParameters, count: npt.ArrayLike, t: npt.Arra
     return result
 
 
+LOG_BOUND = 12.0
+"""The search of :func:`fit_bgnbd` keeps each parameter within ``exp(-12)`` .. ``exp(12)``."""
+
+
+def parameters_at_bound(params: BGNBDParameters, tolerance: float = 1e-3) -> dict[str, str]:
+    """The parameters of a :func:`fit_bgnbd` estimate that sit at a bound of its search.
+
+    A parameter at ``exp(+-12)`` was not pinned down by the data (too few repeat purchases, or
+    a horizon too short to see dropouts); the predictions that use it are not reliable.
+
+    Returns
+    -------
+    dict of str to str
+        Parameter name (``r``, ``alpha``, ``a``, ``b``) -> ``lower`` or ``upper``; empty when none.
+    """
+    found = {}
+    for name in ("r", "alpha", "a", "b"):
+        log_value = math.log(getattr(params, name))
+        if abs(log_value) >= LOG_BOUND - tolerance:
+            found[name] = "lower" if log_value < 0 else "upper"
+    return found
+
+
 def fit_bgnbd(
     x: npt.ArrayLike,
     t_x: npt.ArrayLike,
@@ -463,7 +490,7 @@ def fit_bgnbd(
     ----------
     x, t_x, T
         Per customer: repeat purchases, time of the last repeat purchase and time observed
-        since the first purchase (time units); see :func:`rfm_from_transactions`.
+        since the first purchase (time units); see :func:`rfm_from_transactions` (its ``age``).
     time_unit_days
         Length of the time unit of ``t_x`` and ``T`` (days), recorded in the result.
 
@@ -491,7 +518,7 @@ def fit_bgnbd(
         value = -float(weight @ ll) / total
         return value if np.isfinite(value) else 1e300
 
-    found = minimize(negative, np.zeros(4), method="L-BFGS-B", bounds=[(-12.0, 12.0)] * 4)
+    found = minimize(negative, np.zeros(4), method="L-BFGS-B", bounds=[(-LOG_BOUND, LOG_BOUND)] * 4)
     if not found.success:
         raise ValueError(f"the BG/NBD fit did not converge: {found.message}")
     r, alpha, a, b = (float(v) for v in np.exp(found.x))

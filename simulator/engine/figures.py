@@ -183,5 +183,13 @@ def revenue_and_spend(
     money_axis(spend_ax)
     ax.set_ylim(bottom=0)
     spend_ax.set_ylim(bottom=0)
-    ax.legend(handles=handles, labels=[h.get_label() for h in handles], loc="lower right")
+    # Below the axes: inside, it covered the last days of both lines.
+    ax.legend(
+        handles=handles,
+        labels=[h.get_label() for h in handles],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncols=len(handles),
+        frameon=False,
+    )
     return fig

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -154,6 +154,72 @@ class SimulationResult:
         writers[f"orders.{orders_format}"] = lambda path: write_order_log(self, path)
         return write_files(out_dir, writers, overwrite)
 
+    @classmethod
+    def load(cls, folder: str | Path) -> SimulationResult:
+        """Read a ``simulate --out`` folder back into the result that wrote it.
+
+        The folder is checked against its ``manifest.json`` first (a partial, truncated or
+        changed folder is refused). Tables come back with their index and the dtypes the
+        simulation gave them (categories of personas, states and channels, nullable purchase
+        days); money and counts are the saved figures of the real market. The orders come back
+        from ``orders.csv`` or ``orders.parquet`` (:func:`order_log_table` read in reverse; empty
+        for a folder written before simulate saved them). Not saved, hence ``None``: the touch paths.
+
+        Parameters
+        ----------
+        folder
+            The ``--out`` folder of ``simulate`` (or of :meth:`save`).
+
+        Returns
+        -------
+        SimulationResult
+            The same tables, KPIs and scenario; ``.plot_*()`` and the notebook display work.
+
+        Raises
+        ------
+        simulator.common.output.OutputError
+            One line naming the folder or file: missing, partial, or not written by ``simulate``.
+        """
+        import warnings
+
+        from ..common.reading import open_results, read_result_csv, read_result_json
+        from ..config.scenario import ScenarioWarning, load_scenario
+        from ..levers.registry import lever_tables
+
+        order_logs = {f"orders.{log_format}" for log_format in ORDER_LOG_FORMATS}
+        needed = [name for name in RESULT_FILES if name not in order_logs]  # one of them, or neither
+        path = open_results(folder, needed, "simulate --out")
+        with warnings.catch_warnings():  # the scenario warned when it was simulated
+            warnings.simplefilter("ignore", ScenarioWarning)
+            scenario = load_scenario(path / "scenario.yaml")
+        summary = read_result_json(path, "summary.json")
+        kpis = summary.get("kpis", {})
+        channels = read_result_csv(path, "channels_daily.csv", columns=["day", "channel"])
+        channels["channel"] = pd.Categorical(channels["channel"], categories=scenario.channel_names)
+        channels = channels.set_index(["day", "channel"])
+        tables = {}
+        for name, index in lever_tables(scenario.policies).items():
+            if (path / f"{name}.csv").is_file():
+                tables[name] = read_result_csv(path, f"{name}.csv", index)
+        ids_as_text = {"customer_id": str}  # a twin's customer ids as written (leading zeros kept)
+        customers = read_result_csv(path, "customers.csv", ["shopper_id"], dtypes=ids_as_text)
+        customers = _customer_dtypes(customers, scenario)
+        orders = pd.DataFrame()
+        for log_format in ORDER_LOG_FORMATS:
+            if (path / f"orders.{log_format}").is_file():
+                orders = _orders_of_log(path / f"orders.{log_format}", customers, scenario)
+        return cls(
+            scenario=scenario,
+            seed=int(summary.get("seed", scenario.seed)),
+            daily=read_result_csv(path, "daily.csv", ["day"]),
+            channels=channels,
+            customers=customers,
+            summary={str(k): float("nan") if v is None else float(v) for k, v in kpis.items()},
+            levers=read_result_csv(path, "levers_daily.csv", ["day"]),
+            tables=tables,
+            orders=orders,
+        )
+
     def kpi_table(self) -> pd.DataFrame:
         """The KPIs as a two-column table (``kpi``, ``value``) for display."""
         return pd.DataFrame({"value": pd.Series(self.summary)}).rename_axis("kpi")
@@ -243,6 +309,74 @@ class SimulationResult:
         from . import figures
 
         return figures.loyalty_tiers(self.levers)
+
+
+def _customer_dtypes(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """``customers.csv`` as read, with the dtypes :func:`collect_results` gives the columns."""
+    known: dict[str, Any] = {
+        "persona": pd.CategoricalDtype(list(scenario.population.personas)),
+        "state": pd.CategoricalDtype(STATE_COLUMNS),
+        "first_purchase_day": "Int32",
+        "last_purchase_day": "Int32",
+        "orders": np.int32,
+    }
+    frame = customers.astype({k: v for k, v in known.items() if k in customers.columns})
+    for column in frame.columns:
+        if column == "customer_id":  # a customer-base twin's: whom each agent stands for
+            frame[column] = frame[column].astype(object)
+        elif column not in known and not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = pd.Categorical(frame[column])  # channels, loyalty tiers, reasons
+    return frame
+
+
+def _orders_of_log(path: Path, customers: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """``SimulationResult.orders`` from the order log :func:`write_order_log` wrote.
+
+    The reverse of :func:`order_log_table`: customer ids back to shopper ids (through
+    ``customers.csv``'s ``customer_id`` for a customer-base twin), dates back to days, and
+    ``first`` where an order falls on its shopper's first purchase day (the first such order).
+    """
+    from ..common.output import OutputError
+    from ..common.reading import read_result_csv
+
+    columns = ["order_id", "customer_id", "date", "revenue", "channel", "margin"]
+    if path.suffix == ".parquet":
+        try:
+            log = pd.read_parquet(path)
+        except (OSError, ValueError, ImportError) as exc:
+            raise OutputError(f"{path}: cannot be read as Parquet ({exc})") from None
+        missing = [c for c in columns if c not in log.columns]
+        if missing:
+            raise OutputError(f"{path}: missing column {missing[0]} (as the toolkit writes it)")
+    else:
+        log = read_result_csv(path.parent, path.name, columns=columns, dtypes={"customer_id": str})
+    if "customer_id" in customers.columns:
+        ids = pd.Index(customers["customer_id"].astype(str))
+    else:
+        ids = pd.Index(customers.index.astype(str))
+    shopper = ids.get_indexer(pd.Index(log["customer_id"].astype(str)))
+    days = (pd.to_datetime(log["date"]) - pd.Timestamp(scenario.start_date)).dt.days.to_numpy(np.int64)
+    unknown = np.flatnonzero((shopper < 0) | (days < 0))
+    if unknown.size:
+        raise OutputError(
+            f"{path}: row {int(unknown[0]) + 1} names a customer or date not in this folder's "
+            "customers.csv and scenario (as the toolkit writes it)"
+        )
+    first_day = customers["first_purchase_day"].to_numpy(dtype=np.float64, na_value=np.nan)
+    on_first_day = days == first_day[shopper]
+    key = np.where(on_first_day, shopper, -1 - np.arange(shopper.size))  # others never repeat
+    first = on_first_day & ~pd.Series(key).duplicated().to_numpy()
+    return pd.DataFrame(
+        {
+            "day": days.astype(np.int32),
+            "shopper_id": shopper.astype(np.int32),
+            "channel": pd.Categorical(log["channel"].astype(str), categories=scenario.channel_names),
+            "revenue": log["revenue"].to_numpy(np.float64),
+            "margin": log["margin"].to_numpy(np.float64),
+            "first": first,
+        },
+        index=pd.Index(log["order_id"].to_numpy(np.int64), name="order_id"),
+    )
 
 
 def order_log_table(result: SimulationResult) -> pd.DataFrame:

@@ -216,6 +216,9 @@ class Lever(Generic[ConfigT]):
     """Prefixes of the summary KPIs the lever reports; default ``KEY_``."""
     cost_fields: ClassVar[tuple[str, ...]] = ()
     """Program-cost ledgers the lever books into (``model.program_costs``, agent units)."""
+    tables: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """The tables of the lever's results (written as ``NAME.csv``), each with its index columns;
+    :meth:`simulator.SimulationResult.load` reads them back by these names."""
     booked_cost_kpis: ClassVar[tuple[str, ...]] = ()
     """Summary KPIs that add up the costs the lever booked in program costs and channel spend."""
     shared_across_arms: ClassVar[bool] = False

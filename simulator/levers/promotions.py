@@ -38,6 +38,22 @@ __all__ = ["Pricing", "PromotionCalendar", "combine_discounts"]
 MAX_COMBINED_DISCOUNT = 0.9
 WINDOW = 14
 """Days before and after a campaign compared with it (days)."""
+CAMPAIGN_COLUMNS = (
+    "campaign",
+    "start_day",
+    "end_day",
+    "discount",
+    "audience",
+    "kind",
+    "orders_with_offer",
+    "discount_given",
+    "orders_per_day_before",
+    "orders_per_day_during",
+    "orders_per_day_after",
+    "lift",
+    "after_vs_before",
+)
+"""Columns of the ``campaigns`` table (:meth:`PromotionCalendar.campaign_table`), also when it is empty."""
 
 
 def combine_discounts(offers: list[FloatArray], stacking: str, size: int) -> FloatArray:
@@ -86,6 +102,7 @@ class PromotionCalendar(Lever[Promotions]):
     """
 
     key = "promotions"
+    tables = {"campaigns": ("campaign",)}
     config_type = Promotions
     kpi_prefixes = ("campaign_",)
     cost_fields = ("campaigns",)
@@ -265,7 +282,8 @@ class PromotionCalendar(Lever[Promotions]):
                     "after_vs_before": after.mean() / base - 1 if after.size and base > 0 else float("nan"),
                 }
             )
-        return pd.DataFrame(rows).set_index("campaign") if rows else pd.DataFrame()
+        # No campaign in the horizon: an empty table that still has its columns (a CSV with a header).
+        return pd.DataFrame(rows, columns=CAMPAIGN_COLUMNS).set_index("campaign")
 
     def results(self, model: CommerceModel, daily_orders: pd.Series) -> LeverOutput:
         """Totals over the campaigns (``summary``) and the ``campaigns`` table (:meth:`campaign_table`)."""

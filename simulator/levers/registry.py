@@ -42,6 +42,7 @@ __all__ = [
     "default_search_ranges",
     "lever_bytes_per_shopper",
     "lever_of_kpi",
+    "lever_tables",
     "levers_with_defaults",
     "program_cost_fields",
 ]
@@ -76,6 +77,11 @@ def active_levers(policies: Policies) -> list[tuple[type[Lever[Any]], Any]]:
         if config is not None:
             active.append((kind, config))
     return active
+
+
+def lever_tables(policies: Policies) -> dict[str, tuple[str, ...]]:
+    """The tables the levers ``policies`` turn on report, each with its index columns."""
+    return {name: index for kind, _config in active_levers(policies) for name, index in kind.tables.items()}
 
 
 def lever_bytes_per_shopper(policies: Policies | None) -> int:

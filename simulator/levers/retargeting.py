@@ -67,6 +67,7 @@ class RetargetingProgram(Lever[Retargeting]):
     """
 
     key = "retargeting"
+    tables = {"retargeting": ("channel",)}
     config_type = Retargeting
     booked_cost_kpis = ("retargeting_cost",)
 

@@ -72,6 +72,7 @@ class WinbackProgram(Lever[Winback]):
     """
 
     key = "winback"
+    tables = {"winback": ("recency", "value", "reason")}
     title = "win-back"
     config_type = Winback
     booked_cost_kpis = ("winback_offer_cost",)

@@ -42,6 +42,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..common.format import format_count, format_frame, format_percent, format_probability
+from ..common.reading import open_results, read_result_csv, read_result_json
 from ..config.scenario import Scenario, ScenarioError
 from ..engine.model import CommerceModel
 from ..engine.population import Funnel
@@ -50,6 +52,7 @@ from ..engine.simulate import check_memory
 from ..levers.arms import ARM_NAMES, ArmedLevers, assign_arms
 from .executor import check_workers, get_executor
 from .replicate import Patch, apply_patch, check_seeds
+from .saved import saved_scenario, scenario_document
 
 __all__ = [
     "ABTEST_FILES",
@@ -64,7 +67,8 @@ __all__ = [
     "treatment_scenario",
 ]
 
-ABTEST_FILES = ("abtest.csv", "abtest.json")
+ABTEST_FILES = ("abtest.csv", "abtest.json", "abtest_arms.csv")
+ARMS_FILE = ABTEST_FILES[2]
 """Files written by :meth:`ABTestResult.save`."""
 
 METRICS = ("profit", "revenue", "orders", "converted", "repeat_buyer")
@@ -75,6 +79,15 @@ RATE_METRICS = ("converted", "repeat_buyer")
 
 POOLED = "all"
 """Seed label of the estimate pooled over seeds."""
+
+PER_SHOPPER_UNITS = {
+    "profit": "money",
+    "revenue": "money",
+    "orders": "number",
+    "converted": "percent",
+    "repeat_buyer": "percent",
+}
+"""How each outcome per shopper is shown: money, orders per shopper, shares of shoppers."""
 
 
 def _argument_error(field: str, message: str) -> ScenarioError:
@@ -91,7 +104,9 @@ def treatment_scenario(scenario: Scenario, patch: Patch, source: str = "<variant
     patch
         Nested mapping of fields to change (see :func:`simulator.measure.replicate.apply_patch`); only
         ``policies`` may change, and not ``policies.referral`` nor
-        ``policies.promotions.group_buying``. An empty patch gives an A/A test.
+        ``policies.promotions.group_buying``. The levers may be given under ``policies`` or at
+        the top level (``{"retention": {...}}`` is ``{"policies": {"retention": {...}}}``). An
+        empty patch gives an A/A test.
     source
         Name of the patch (its file), used in error messages.
 
@@ -104,6 +119,9 @@ def treatment_scenario(scenario: Scenario, patch: Patch, source: str = "<variant
     """
     if not isinstance(patch, Mapping):
         raise ScenarioError(source, "", "a variant must be a mapping of scenario fields to change")
+    levers = set(type(scenario.policies).model_fields)
+    if patch and "policies" not in patch and set(map(str, patch)) <= levers:
+        patch = {"policies": dict(patch)}  # levers at the top level: a patch of the policies
     treatment = apply_patch(scenario, patch, source) if patch else scenario
     for key in patch:
         if key != "policies":
@@ -111,7 +129,8 @@ def treatment_scenario(scenario: Scenario, patch: Patch, source: str = "<variant
                 source,
                 str(key),
                 "only 'policies' can be A/B tested inside one world (the arms share channels, "
-                "budgets and market); compare other changes with 'run.py replicate --variant'",
+                "budgets and market): give policy levers, under 'policies:' or at the top level "
+                f"({', '.join(sorted(levers))}); compare other changes with 'run.py replicate --variant'",
             )
     before, after = scenario.policies, treatment.policies
     social = {
@@ -242,7 +261,10 @@ def sample_size_per_arm(
     alpha: float = 0.05,
     power: float = 0.8,
 ) -> float:
-    """Shoppers per arm to detect a relative lift of ``mde`` (two-sided test).
+    """Simulated shoppers (agents) per arm to detect a relative lift of ``mde`` (two-sided test).
+
+    The count is of agents, the units the arms are split into, from the variances per agent;
+    it is not a number of people of the real market (each agent stands for ``scale`` people).
 
     Means: ``(z_(1-alpha/2) + z_power)^2 (var_c + var_t) / (mde x |mean_c|)^2``. Rates
     (``rate``; the variances are not used): ``p1`` the control rate, ``p2 = p1 (1 + mde)``,
@@ -251,7 +273,7 @@ def sample_size_per_arm(
     Returns
     -------
     float
-        Whole shoppers per arm (rounded up); NaN when the control mean is 0 or the lift cannot
+        Whole agents per arm (rounded up); NaN when the control mean is 0 or the lift cannot
         be reached (a rate above 1).
     """
     z_alpha = float(stats.norm.ppf(1 - alpha / 2))
@@ -296,8 +318,9 @@ def compare_arms(
     pandas.DataFrame
         One row per ``metric``: ``control_mean``, ``treatment_mean``, ``lift``, ``se``,
         ``ci_low``, ``ci_high``, ``relative_lift``, ``p_value``, ``significant``, ``test``
-        (``welch_t`` or ``two_proportion_z``), ``n_control``, ``n_treatment`` and
-        ``sample_size_per_arm``.
+        (``welch_t`` or ``two_proportion_z``), ``n_control``, ``n_treatment`` (agents) and
+        ``sample_size_per_arm`` (agents per arm to detect ``mde``, not people; see
+        :func:`sample_size_per_arm`).
     """
     rows = []
     values = moments[["n", "mean", "var"]].to_numpy(dtype=np.float64)
@@ -445,29 +468,21 @@ class ABTestResult:
         )
         note = (
             f"per shopper (money in {currency}); lift = treatment - control, "
-            f"{1 - self.alpha:.0%} interval; sample size per arm to detect a "
-            f"{self.mde:.0%} relative lift at alpha {self.alpha:g}, power {self.power:.0%}"
+            f"{1 - self.alpha:.0%} interval; agents per arm needed = simulated shoppers (agents, not "
+            f"people of the market) per arm to detect a {self.mde:.0%} relative lift at alpha "
+            f"{self.alpha:g}, power {self.power:.0%}"
         )
-        shown = self.pooled[
-            [
-                "control_mean",
-                "treatment_mean",
-                "lift",
-                "ci_low",
-                "ci_high",
-                "relative_lift",
-                "p_value",
-                "sample_size_per_arm",
-            ]
-        ].copy()
-        shown["relative_lift"] = shown["relative_lift"].map(
-            lambda v: f"{v:+.1%}" if math.isfinite(v) else "n/a"
+        means = format_frame(
+            self.pooled[["control_mean", "treatment_mean"]], by_row=True, units=PER_SHOPPER_UNITS
         )
-        shown["p_value"] = shown["p_value"].map(lambda v: f"{v:.3g}" if math.isfinite(v) else "n/a")
-        shown["sample_size_per_arm"] = shown["sample_size_per_arm"].map(
-            lambda v: f"{v:,.0f}" if math.isfinite(v) else "n/a"
+        lifts = format_frame(
+            self.pooled[["lift", "ci_low", "ci_high"]], by_row=True, units=PER_SHOPPER_UNITS, signed=True
         )
-        text = title + "\n" + note + "\n" + shown.to_string(float_format=_format_number)
+        shown = pd.concat([means, lifts], axis=1)
+        shown["relative_lift"] = [format_percent(v, signed=True) for v in self.pooled["relative_lift"]]
+        shown["p_value"] = [format_probability(v) for v in self.pooled["p_value"]]
+        shown["agents_per_arm_needed"] = [format_count(v) for v in self.pooled["sample_size_per_arm"]]
+        text = title + "\n" + note + "\n" + shown.to_string()
         if len(self.seeds) > 1:
             counts = ", ".join(f"{m} {self.rejections(m)}" for m in METRICS)
             text += (
@@ -500,12 +515,52 @@ class ABTestResult:
                 for arm, scenario in zip(ARM_NAMES, (self.scenario, self.treatment), strict=True)
             },
             "results": [_jsonable(row) for row in tidy.reset_index().to_dict(orient="records")],
+            "control_scenario": scenario_document(self.scenario),
         }
         writers: dict[str, Callable[[Path], object]] = {
             "abtest.csv": tidy.to_csv,
             "abtest.json": lambda path: path.write_text(json.dumps(document, indent=2), encoding="utf-8"),
+            ARMS_FILE: self.arms.to_csv,
         }
         return write_files(out_dir, writers, overwrite)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ABTestResult:
+        """Read an ``abtest --out`` folder back (checked against its manifest).
+
+        The per-seed comparisons and the arms' moments are read; the pooled comparison is
+        computed from them again, as :func:`ab_test` does.
+
+        Raises
+        ------
+        simulator.common.output.OutputError
+            One line naming the folder or file: missing, partial, or not written by ``abtest``.
+        """
+        path = open_results(folder, ABTEST_FILES, "abtest --out")
+        document = read_result_json(path, "abtest.json")
+        source = str(path / "abtest.json")
+        control = saved_scenario(document.get("control_scenario"), source)
+        policies = (document.get("policies") or {}).get(ARM_NAMES[1])
+        treatment = saved_scenario({**scenario_document(control), "policies": policies}, source)
+        tidy = read_result_csv(path, "abtest.csv", columns=["seed", "metric"])
+        per_seed = tidy[tidy["seed"].astype(str) != POOLED]
+        table = per_seed.astype({"seed": np.int64}).set_index(["seed", "metric"])
+        arms = read_result_csv(path, ARMS_FILE, columns=["seed", "arm", "metric"])
+        arms = arms.astype({"arm": pd.CategoricalDtype(list(ARM_NAMES))}).set_index(["seed", "arm", "metric"])
+        mde, alpha, power = (float(document[k]) for k in ("mde", "alpha", "power"))
+        return cls(
+            scenario=control,
+            treatment=treatment,
+            variant=str(document.get("variant", "")),
+            seeds=[int(seed) for seed in document.get("seeds", [])],
+            treatment_share=float(document["treatment_share"]),
+            mde=mde,
+            alpha=alpha,
+            power=power,
+            arms=arms,
+            table=table,
+            pooled=_pool(table, arms, mde, alpha, power),
+        )
 
 
 def _jsonable(row: Mapping[Hashable, Any]) -> dict[str, Any]:
@@ -517,12 +572,6 @@ def _jsonable(row: Mapping[Hashable, Any]) -> dict[str, Any]:
             value = None
         out[str(key)] = value
     return out
-
-
-def _format_number(value: float) -> str:
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:,.4f}" if abs(value) < 10 else f"{value:,.2f}"
 
 
 def ab_test(

@@ -46,11 +46,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..common.format import frame_text
+from ..common.reading import open_results, read_result_csv, read_result_json
 from ..config.scenario import Scenario
 from ..engine.results import SimulationResult, write_files
 from ..engine.simulate import simulate
-from ..engine.touchpaths import TouchPaths
+from ..engine.touchpaths import TouchKind, TouchPaths
 from .executor import get_executor
+from .saved import json_writer, saved_scenario, scenario_document
 
 __all__ = [
     "BASES",
@@ -453,15 +456,15 @@ class AttributionReport:
         :func:`true_incremental` of every channel.
     credit : dict of pandas.DataFrame
         By basis (``conversions``, ``revenue``): channel x model credit, mean over seeds.
-    paths : TouchPaths
-        The touch paths of the first seed's base run.
+    paths : TouchPaths or None
+        The touch paths of the first seed's base run (None when loaded from a folder without them).
     """
 
     scenario: Scenario
     seeds: list[int]
     truth: pd.DataFrame
     credit: dict[str, pd.DataFrame]
-    paths: TouchPaths
+    paths: TouchPaths | None
     models: list[str] = field(default_factory=lambda: list(MODELS))
 
     def table(self, basis: str = "conversions") -> pd.DataFrame:
@@ -548,12 +551,13 @@ class AttributionReport:
         )
         shown = table.copy()
         shown.insert(0, "truth", self.truth[basis])
+        truth_unit = "count" if basis == "conversions" else "money"
         lines = [
             f"Share of credit per channel - {unit}; truth = incremental {unit} when the channel's spend "
             f"is removed, {len(self.seeds)} seed(s) {', '.join(map(str, self.seeds))}",
-            shown.to_string(float_format=lambda v: f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3f}"),
-            "error of share (model - truth)",
-            errors.to_string(float_format=lambda v: f"{v:+.3f}"),
+            frame_text(shown, units=dict.fromkeys(shown.columns, "percent") | {"truth": truth_unit}),
+            "error of share (model - truth, percentage points)",
+            frame_text(errors, units=dict.fromkeys(errors.columns, "percent"), signed=True),
         ]
         if float(self.truth[basis].sum()) == 0:
             lines.append(
@@ -565,6 +569,8 @@ class AttributionReport:
     def save(self, out_dir: str | Path, overwrite: bool = False, paths: bool = False) -> list[Path]:
         """Write ``attribution.csv`` (:meth:`tidy`) and, with ``paths``, the first seed's touch paths.
 
+        Also ``attribution_truth.csv`` (:attr:`truth`) and ``attribution.json`` (the scenario
+        as run, the seeds and the models), so that :meth:`load` rebuilds the report.
         ``paths.csv`` has one row per path and ``touches.csv`` one row per touch
         (:class:`simulator.engine.touchpaths.TouchPaths`). Files are staged in a temporary folder and
         moved in place only when all are written.
@@ -573,19 +579,80 @@ class AttributionReport:
         ------
         OutputExistsError
             When ``out_dir`` holds one of these files and ``overwrite`` is false.
+        ValueError
+            With ``paths`` when the report holds no touch paths (loaded without them).
         """
+        document = {"scenario": scenario_document(self.scenario), "seeds": self.seeds, "models": self.models}
         writers: dict[str, Callable[[Path], object]] = {
-            "attribution.csv": lambda path: self.tidy().to_csv(path, index=False)
+            "attribution.csv": lambda path: self.tidy().to_csv(path, index=False),
+            TRUTH_FILE: self.truth.to_csv,
+            DOCUMENT_FILE: json_writer(document),
         }
         if paths:
+            if self.paths is None:
+                raise ValueError("this attribution report holds no touch paths to write")
+            touches = self.paths.touches
             writers["paths.csv"] = self.paths.paths.to_csv
-            writers["touches.csv"] = lambda path: self.paths.touches.to_csv(path, index=False)
+            writers["touches.csv"] = lambda path: touches.to_csv(path, index=False)
         return write_files(out_dir, writers, overwrite)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> AttributionReport:
+        """Read an ``attribution --out`` folder back (checked against its manifest).
+
+        The touch paths come back when the folder holds them (``--paths``), else ``paths`` is None.
+
+        Raises
+        ------
+        simulator.common.output.OutputError
+            One line naming the folder or file: missing, partial, or not written by ``attribution``.
+        """
+        path = open_results(folder, attribution_files(), "attribution --out")
+        document = read_result_json(path, DOCUMENT_FILE)
+        scenario = saved_scenario(document.get("scenario"), str(path / DOCUMENT_FILE))
+        models = [str(m) for m in document.get("models", MODELS)]
+        truth = read_result_csv(path, TRUTH_FILE, ["channel"])
+        tidy = read_result_csv(path, "attribution.csv", columns=["basis", "channel", "source", "credit"])
+        credit = {}
+        for basis in BASES:
+            rows = tidy[(tidy["basis"] == basis) & tidy["source"].isin(models)]
+            rows = rows[rows["channel"] != "mean_abs_error"]
+            table = rows.pivot(index="channel", columns="source", values="credit")
+            credit[basis] = table.reindex(index=truth.index, columns=models).rename_axis(columns=None)
+        paths = None
+        if (path / "paths.csv").is_file() and (path / "touches.csv").is_file():
+            paths = _read_paths(path, scenario)
+        return cls(
+            scenario=scenario,
+            seeds=[int(s) for s in document.get("seeds", [])],
+            truth=truth,
+            credit=credit,
+            paths=paths,
+            models=models,
+        )
+
+
+def _read_paths(folder: Path, scenario: Scenario) -> TouchPaths:
+    """The touch paths saved with ``--paths``, with the categories the recorder gives them."""
+    channels = pd.CategoricalDtype(scenario.channel_names)
+    paths = read_result_csv(folder, "paths.csv", ["path_id"]).astype({"channel": channels})
+    touches = read_result_csv(folder, "touches.csv", columns=["path_id", "channel", "kind"])
+    touches = touches.astype(
+        {"channel": channels, "kind": pd.CategoricalDtype([k.name.lower() for k in TouchKind])}
+    )
+    return TouchPaths(
+        paths=paths, touches=touches, channels=scenario.channel_names, scale=scenario.population.scale
+    )
+
+
+TRUTH_FILE = "attribution_truth.csv"
+DOCUMENT_FILE = "attribution.json"
 
 
 def attribution_files(paths: bool = False) -> tuple[str, ...]:
     """Names of the files :meth:`AttributionReport.save` writes."""
-    return ("attribution.csv", "paths.csv", "touches.csv") if paths else ("attribution.csv",)
+    files = ("attribution.csv", TRUTH_FILE, DOCUMENT_FILE)
+    return (*files, "paths.csv", "touches.csv") if paths else files
 
 
 def evaluate_attribution(

@@ -39,7 +39,10 @@ totals are for the real market (agent figures x ``scale``); per-customer values 
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,11 +50,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..common.format import format_percent, frame_text
+from ..common.reading import open_results, read_result_csv, read_result_json
 from ..config.scenario import Scenario
 from ..customerbase.bgnbd import (
     BGNBDParameters,
     discounted_expected_transactions,
     fit_bgnbd,
+    parameters_at_bound,
     probability_alive,
     rfm_from_transactions,
 )
@@ -65,11 +71,13 @@ from ..engine.model import CommerceModel
 from ..engine.population import NO_DAY
 from ..engine.results import SimulationResult, collect_results, write_files
 from ..engine.simulate import check_memory
+from .saved import json_writer
 
 __all__ = [
     "CLV_FILES",
     "MONTH_DAYS",
     "CLVReport",
+    "FitWarning",
     "customer_lifetime_value",
     "daily_discount_factor",
     "daily_purchase_chance",
@@ -85,7 +93,13 @@ __all__ = [
 
 MONTH_DAYS = 30
 """Length of an acquisition month and of a retention-matrix column (days)."""
-CLV_FILES = ("clv_customers.csv", "clv_cohorts.csv", "retention_matrix.csv", "repurchase_curve.csv")
+CLV_FILES = (
+    "clv_customers.csv",
+    "clv_cohorts.csv",
+    "retention_matrix.csv",
+    "repurchase_curve.csv",
+    "clv.json",
+)
 DIMENSIONS = ("acquisition_month", "acquisition_channel", "persona")
 BEFORE_HORIZON = "before day 0"
 """Acquisition-month label of customers who had bought before the simulated horizon."""
@@ -121,6 +135,16 @@ class CLVReport:
         Annual discount rate (share per year).
     horizon_days : int
         Horizon of the expected remaining value (days).
+    scenario : str
+        Name of the scenario simulated (or of the twin's base scenario).
+    currency : str
+        Currency code of its money.
+    label : str
+        Suffix of the columns of the first estimate: ``true`` (the simulator's truth, customers
+        indexed by ``shopper_id``) or ``twin`` (a customer-base twin's simulation of real
+        customers, indexed by ``customer_id``; :mod:`simulator.calibrate.clv`).
+    model_text : str
+        How the ``*_bgnbd`` columns' model was fitted, when not the plain BG/NBD fit of ``bgnbd``.
     """
 
     customers: pd.DataFrame
@@ -130,11 +154,10 @@ class CLVReport:
     bgnbd: BGNBDParameters | None
     discount_rate: float
     horizon_days: int
+    scenario: str = ""
+    currency: str = ""
     label: str = "true"
-    """Suffix of the columns of the first estimate: ``true`` (the simulator's truth) or ``twin``
-    (a customer-base twin's simulation of real customers, :mod:`simulator.calibrate.clv`)."""
     model_text: str = ""
-    """How the ``*_bgnbd`` columns' model was fitted, when not the plain BG/NBD fit of ``bgnbd``."""
 
     def group(self, dimension: str) -> pd.DataFrame:
         """The group table of one dimension (``acquisition_month``, ``acquisition_channel``, ``persona``)."""
@@ -154,7 +177,7 @@ class CLVReport:
             Currency code shown with money columns (text).
         """
         unit = f" ({currency})" if currency else ""
-        rate = f"{self.discount_rate:.1%}"
+        rate = format_percent(self.discount_rate)
         lines = [
             f"Customer lifetime value{unit}: realized margin discounted at {rate} a year + expected "
             f"remaining value over {self.horizon_days} days, per customer (totals for the market)",
@@ -184,25 +207,28 @@ class CLVReport:
             lines += [
                 "",
                 f"By {dimension.replace('_', ' ')}",
-                self.group(dimension)[shown].to_string(float_format=_number),
+                frame_text(self.group(dimension)[shown]),
             ]
         lines += [
             "",
             "Retention: share of each acquisition month's new customers buying k months later",
-            self.retention.to_string(float_format=lambda v: f"{v:.0%}", na_rep=""),
+            self.retention.map(lambda v: format_percent(v, decimals=0) if pd.notna(v) else "").to_string(),
         ]
         curve = self.repurchase["repurchased_share"]
         points = [d for d in (7, 30, 60, 90, 180, 365) if d in curve.index and np.isfinite(curve[d])]
         if points:
-            shares = ", ".join(f"{d} days {curve[d]:.1%}" for d in points)
+            shares = ", ".join(f"{d} days {format_percent(curve[d])}" for d in points)
             lines += ["", f"Second purchase within (Kaplan-Meier): {shares}"]
         return "\n".join(lines)
 
     def save(self, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
-        """Write the four CLV tables (:data:`CLV_FILES`) into ``out_dir``, all or none.
+        """Write the four CLV tables and ``clv.json`` (:data:`CLV_FILES`) into ``out_dir``, all or none.
 
-        All files are written to a temporary folder first and moved in place only when
-        complete, so a failure never leaves part of them.
+        ``clv.json`` holds the discount rate, the value horizon, the BG/NBD fit, the scenario's
+        name and currency, the first estimate's label and the model's description: with the
+        tables, what :meth:`load` needs. All files are written to
+        a temporary folder first and moved in place only when complete, so a failure never
+        leaves part of them.
 
         Raises
         ------
@@ -210,8 +236,53 @@ class CLVReport:
             When ``out_dir`` already holds one of these files and ``overwrite`` is false.
         """
         tables = (self.customers, self.groups, self.retention, self.repurchase)
-        writers = {name: table.to_csv for name, table in zip(CLV_FILES, tables, strict=True)}
+        writers: dict[str, Callable[[Path], object]] = {
+            name: table.to_csv for name, table in zip(CLV_FILES[:4], tables, strict=True)
+        }
+        document = {
+            "scenario": self.scenario,
+            "currency": self.currency,
+            "discount_rate": self.discount_rate,
+            "horizon_days": self.horizon_days,
+            "bgnbd": dataclasses.asdict(self.bgnbd) if self.bgnbd is not None else None,
+            "label": self.label,
+            "model_text": self.model_text,
+        }
+        writers[CLV_FILES[4]] = json_writer(document)
         return write_files(out_dir, writers, overwrite)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> CLVReport:
+        """Read a ``clv --out`` folder back (checked against its manifest).
+
+        Raises
+        ------
+        simulator.common.output.OutputError
+            One line naming the folder or file: missing, partial, or not written by ``clv``.
+        """
+        path = open_results(folder, CLV_FILES, "clv --out")
+        document = read_result_json(path, CLV_FILES[4])
+        retention = read_result_csv(path, CLV_FILES[2], ["acquisition_month"])
+        retention.columns = pd.Index([int(c) for c in retention.columns], name="months_later")
+        fit = document.get("bgnbd")
+        label = str(document.get("label", "true"))  # folders written before labels: the simulator's
+        if label == "true":
+            customers = read_result_csv(path, CLV_FILES[0], ["shopper_id"]).astype({"orders": np.int32})
+        else:  # real customers: ids as written (leading zeros kept)
+            customers = read_result_csv(path, CLV_FILES[0], ["customer_id"], dtypes={"customer_id": str})
+        return cls(
+            customers=customers,
+            groups=read_result_csv(path, CLV_FILES[1], ["dimension", "group"]),
+            retention=retention,
+            repurchase=read_result_csv(path, CLV_FILES[3], ["days_since_first"]),
+            bgnbd=BGNBDParameters(**fit) if isinstance(fit, dict) else None,
+            discount_rate=float(document.get("discount_rate", math.nan)),
+            horizon_days=int(document.get("horizon_days", 0)),
+            scenario=str(document.get("scenario", "")),
+            currency=str(document.get("currency", "")),
+            label=label,
+            model_text=str(document.get("model_text", "")),
+        )
 
 
 def simulate_for_clv(
@@ -456,13 +527,15 @@ def customer_lifetime_value(
             np.concatenate([shopper, before]), np.concatenate([day, first[before]]), end_day
         ).reindex(ids)
         try:
-            params = fit_bgnbd(rfm["x"], rfm["t_x"], rfm["T"])
+            params = fit_bgnbd(rfm["x"], rfm["t_x"], rfm["age"])
         except ValueError:
             params = None
         if params is not None:
-            p_alive = probability_alive(params, rfm["x"], rfm["t_x"], rfm["T"])
+            _warn_at_bound(params, scenario.name)
+        if params is not None:
+            p_alive = probability_alive(params, rfm["x"], rfm["t_x"], rfm["age"])
             future_model = discounted_expected_transactions(
-                params, rfm["x"], rfm["t_x"], rfm["T"], horizon_days, delta
+                params, rfm["x"], rfm["t_x"], rfm["age"], horizon_days, delta
             )
     columns["p_alive_bgnbd"] = p_alive
     columns["future_orders_true"] = future_true * to_reference
@@ -483,13 +556,29 @@ def customer_lifetime_value(
         bgnbd=params,
         discount_rate=discount_rate,
         horizon_days=horizon_days,
+        scenario=scenario.name,
+        currency=scenario.economics.currency,
     )
 
 
-def _number(value: float) -> str:
-    if not np.isfinite(value):
-        return "n/a"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
+class FitWarning(UserWarning):
+    """A model fitted on the order log whose estimate is not reliable (a parameter at a bound)."""
+
+
+def _warn_at_bound(params: BGNBDParameters, source: str) -> None:
+    """Warn when a BG/NBD parameter sits at a bound of the fit's search (it was not pinned down)."""
+    at_bound = parameters_at_bound(params)
+    if at_bound:
+        listed = ", ".join(
+            f"{name}={getattr(params, name):.3g} ({side} bound)" for name, side in at_bound.items()
+        )
+        warnings.warn(
+            f"{source}: the BG/NBD fit left {listed}: the order log does not pin "
+            f"{'it' if len(at_bound) == 1 else 'them'} down (too few repeat purchases or too short a "
+            "horizon), so the *_bgnbd values are not reliable; simulate more agents or days",
+            FitWarning,
+            stacklevel=3,
+        )
 
 
 def _orders_of(result: SimulationResult) -> pd.DataFrame:

@@ -29,12 +29,15 @@ Each figure comes with a ``*_ci_low`` / ``*_ci_high`` confidence interval over t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..common.format import format_interval, format_money, unit_of
+from ..common.output import write_files
+from ..common.reading import open_results, read_result_csv, read_result_json
 from ..config.scenario import Channel, Scenario, ScenarioError
 from .replicate import (
     BASELINE,
@@ -42,11 +45,12 @@ from .replicate import (
     apply_patch,
     confidence_interval,
     replicate,
-    write_tables,
 )
+from .saved import json_writer
 
 __all__ = [
     "INCREMENTALITY_FILES",
+    "load_incrementality",
     "INCREMENTALITY_METRICS",
     "channel_variants",
     "incrementality",
@@ -71,7 +75,7 @@ INCREMENTALITY_METRICS = (
 
 DEFAULT_STEP = 0.1
 
-INCREMENTALITY_FILES = ("incrementality.csv",)
+INCREMENTALITY_FILES = ("incrementality.csv", "incrementality.json")
 """Files written by :func:`save_incrementality`."""
 
 
@@ -211,6 +215,8 @@ def measure_incrementality(
         rows.append(row)
     table = pd.DataFrame(rows).set_index("channel")
     table.attrs.update({"step": step, "confidence": confidence, "seeds": list(replication.seeds)})
+    table.attrs.update({"scenario": scenario.name, "currency": scenario.economics.currency})
+    table.attrs["horizon_days"] = scenario.horizon_days
     return table
 
 
@@ -291,15 +297,10 @@ def incrementality_text(table: pd.DataFrame, currency: str = "") -> str:
     }
 
     def cell(row: pd.Series, metric: str) -> str:
-        mean = float(row[metric])
         if metric == "spend":
-            return _number(mean)
-        low, high = float(row[f"{metric}_ci_low"]), float(row[f"{metric}_ci_high"])
-        if np.isnan(mean):
-            return "n/a"
-        if np.isnan(low):
-            return _number(mean)
-        return f"{_number(mean)} [{_number(low)}, {_number(high)}]"
+            return format_money(row[metric])
+        low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
+        return format_interval(row[metric], low, high, unit_of(metric))
 
     shown = pd.DataFrame(
         {label: [cell(row, metric) for _, row in table.iterrows()] for metric, label in columns.items()},
@@ -314,18 +315,33 @@ def incrementality_text(table: pd.DataFrame, currency: str = "") -> str:
     return "\n".join(lines) + "\n" + shown.T.to_string()
 
 
-def _number(value: float) -> str:
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
-
-
 def save_incrementality(table: pd.DataFrame, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
-    """Write ``incrementality.csv`` (one row per channel) into ``out_dir``.
+    """Write ``incrementality.csv`` (one row per channel) and ``incrementality.json`` into ``out_dir``.
+
+    ``incrementality.json`` holds the table's ``attrs``: step, confidence, seeds, scenario
+    name, currency and horizon (what :func:`load_incrementality` gives back).
 
     Raises
     ------
     OutputExistsError
         When the file exists and ``overwrite`` is false.
     """
-    return write_tables(out_dir, {INCREMENTALITY_FILES[0]: table}, overwrite)
+    writers: dict[str, Callable[[Path], object]] = {
+        INCREMENTALITY_FILES[0]: table.to_csv,
+        INCREMENTALITY_FILES[1]: json_writer(dict(table.attrs)),
+    }
+    return write_files(out_dir, writers, overwrite)
+
+
+def load_incrementality(folder: str | Path) -> pd.DataFrame:
+    """Read an ``incrementality --out`` folder back: the table of :func:`incrementality` with its ``attrs``.
+
+    Raises
+    ------
+    simulator.common.output.OutputError
+        One line naming the folder or file: missing, partial, or not written by ``incrementality``.
+    """
+    path = open_results(folder, INCREMENTALITY_FILES, "incrementality --out")
+    table = read_result_csv(path, INCREMENTALITY_FILES[0], ["channel"])
+    table.attrs.update(read_result_json(path, INCREMENTALITY_FILES[1]))
+    return table

@@ -29,11 +29,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..common.format import format_frame
+from ..common.reading import open_results, read_result_csv, read_result_json
 from ..config.scenario import Scenario, ScenarioError, parse_scenario, read_yaml_file
 from ..engine.batch import batch_size, batchable, simulate_batch
 from ..engine.results import SimulationResult, write_files
 from ..engine.simulate import MEMORY_HEADROOM, available_memory_bytes, check_memory, simulate
 from .executor import check_workers, get_executor
+from .saved import json_writer, saved_scenario, scenario_document
 
 __all__ = [
     "BASELINE",
@@ -57,9 +60,12 @@ BASELINE = "base"
 CHANNEL_TOTALS = ("spend", "orders", "new_customers", "revenue", "contribution")
 """Per-channel horizon totals kept from each run (currency and people of the real market)."""
 
-REPLICATION_FILES = ("replications.csv", "summary.csv")
-"""Files written by :meth:`ReplicationResult.save`."""
+REPLICATION_FILES = ("replications.csv", "summary.csv", "replication_channels.csv", "replications.json")
+"""Files written by :meth:`ReplicationResult.save` (also ``replication_cycles.csv`` with cycles)."""
+REPLICATION_DOCUMENT = REPLICATION_FILES[3]
+CYCLES_FILE = "replication_cycles.csv"
 
+DIFF_COLUMNS = ("diff", "diff_ci_low", "diff_ci_high")
 HEADLINE_KPIS = ("revenue", "profit", "marketing_spend", "roi", "orders", "new_customers", "customers_end")
 """KPIs shown by :meth:`ReplicationResult.to_text`."""
 
@@ -319,15 +325,16 @@ class ReplicationResult:
     def to_text(self, metrics: Sequence[str] = HEADLINE_KPIS, confidence: float = 0.95) -> str:
         """The summary of the headline KPIs as a text table (means, intervals, paired differences)."""
         shown = [m for m in metrics if m in self.runs.columns]
-        table = self.summary(shown, confidence)[
-            ["mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high"]
-        ]
+        table = self.summary(shown, confidence)[["mean", "ci_low", "ci_high", *DIFF_COLUMNS]]
         title = (
             f"{self.scenario.name}: {len(self.variants)} variant(s) x {len(self.seeds)} seed(s) "
             f"({', '.join(map(str, self.seeds))}); {confidence:.0%} intervals over seeds; "
             f"diff = variant - {BASELINE}, paired by seed"
         )
-        return title + "\n" + table.to_string(float_format=_format_number, na_rep="")
+        levels = format_frame(table[["mean", "ci_low", "ci_high"]], by_row=True)
+        text = pd.concat([levels, format_frame(table[list(DIFF_COLUMNS)], by_row=True, signed=True)], axis=1)
+        text.loc[text.index.get_level_values("variant") == BASELINE, list(DIFF_COLUMNS)] = ""
+        return title + "\n" + text.to_string()
 
     def _repr_html_(self) -> str:
         import html
@@ -358,23 +365,55 @@ class ReplicationResult:
         return pd.Series(difference, name=metric)
 
     def save(self, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
-        """Write ``replications.csv`` (one row per variant x seed) and ``summary.csv``.
+        """Write ``replications.csv`` (one row per variant x seed), ``summary.csv`` and the rest.
 
-        Files are written to a temporary folder and moved in place only when all are complete.
+        Also ``replication_channels.csv`` (per-channel totals), ``replications.json`` (the
+        scenario and every variant as run, and the seeds) and, with cycles,
+        ``replication_cycles.csv``: all :meth:`load` needs. Written in one output transaction.
 
         Raises
         ------
         OutputExistsError
             When ``out_dir`` already holds one of these files and ``overwrite`` is false.
         """
-        tables = dict(zip(REPLICATION_FILES, (self.runs, self.summary()), strict=True))
-        return write_tables(out_dir, tables, overwrite)
+        tables = dict(zip(REPLICATION_FILES[:3], (self.runs, self.summary(), self.channels), strict=True))
+        writers: dict[str, Callable[[Path], object]] = {name: table.to_csv for name, table in tables.items()}
+        if self.cycles is not None:
+            writers[CYCLES_FILE] = self.cycles.to_csv
+        document = {
+            "scenario": scenario_document(self.scenario),
+            "seeds": self.seeds,
+            "variants": {name: scenario_document(v) for name, v in self.variants.items() if name != BASELINE},
+        }
+        writers[REPLICATION_DOCUMENT] = json_writer(document)
+        return write_files(out_dir, writers, overwrite)
 
+    @classmethod
+    def load(cls, folder: str | Path) -> ReplicationResult:
+        """Read a ``replicate --out`` folder back (checked against its manifest).
 
-def _format_number(value: float) -> str:
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+        Raises
+        ------
+        simulator.common.output.OutputError
+            One line naming the folder or file: missing, partial, or not written by ``replicate``.
+        """
+        path = open_results(folder, (*REPLICATION_FILES, REPLICATION_DOCUMENT), "replicate --out")
+        document = read_result_json(path, REPLICATION_DOCUMENT)
+        scenario = saved_scenario(document.get("scenario"), str(path / REPLICATION_DOCUMENT))
+        variants = {BASELINE: scenario}
+        for name, data in dict(document.get("variants") or {}).items():
+            variants[str(name)] = saved_scenario(data, f"{path / REPLICATION_DOCUMENT}: variants.{name}")
+        cycles = None
+        if (path / CYCLES_FILE).is_file():
+            cycles = read_result_csv(path, CYCLES_FILE, ["variant", "seed", "cycle"])
+        return cls(
+            scenario=scenario,
+            seeds=[int(seed) for seed in document.get("seeds", [])],
+            variants=variants,
+            runs=read_result_csv(path, REPLICATION_FILES[0], ["variant", "seed"]),
+            channels=read_result_csv(path, REPLICATION_FILES[2], ["variant", "seed", "channel"]),
+            cycles=cycles,
+        )
 
 
 def write_tables(

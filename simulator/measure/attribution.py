@@ -46,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..common.tables import write_table
 from ..config.scenario import Scenario
 from ..engine.results import SimulationResult, write_files
 from ..engine.simulate import simulate
@@ -562,12 +563,15 @@ class AttributionReport:
             )
         return "\n".join(lines)
 
-    def save(self, out_dir: str | Path, overwrite: bool = False, paths: bool = False) -> list[Path]:
+    def save(
+        self, out_dir: str | Path, overwrite: bool = False, paths: bool = False, table_format: str = "csv"
+    ) -> list[Path]:
         """Write ``attribution.csv`` (:meth:`tidy`) and, with ``paths``, the first seed's touch paths.
 
         ``paths.csv`` has one row per path and ``touches.csv`` one row per touch
-        (:class:`simulator.engine.touchpaths.TouchPaths`). Files are staged in a temporary folder and
-        moved in place only when all are written.
+        (:class:`simulator.engine.touchpaths.TouchPaths`); ``paths.parquet`` and ``touches.parquet``
+        with ``table_format="parquet"``. Files are staged in a temporary folder and moved in place
+        only when all are written.
 
         Raises
         ------
@@ -578,14 +582,17 @@ class AttributionReport:
             "attribution.csv": lambda path: self.tidy().to_csv(path, index=False)
         }
         if paths:
-            writers["paths.csv"] = self.paths.paths.to_csv
-            writers["touches.csv"] = lambda path: self.paths.touches.to_csv(path, index=False)
+            recorded = self.paths
+            writers[f"paths.{table_format}"] = lambda path: write_table(recorded.paths, path)
+            writers[f"touches.{table_format}"] = lambda path: write_table(recorded.touches, path, index=False)
         return write_files(out_dir, writers, overwrite)
 
 
-def attribution_files(paths: bool = False) -> tuple[str, ...]:
+def attribution_files(paths: bool = False, table_format: str = "csv") -> tuple[str, ...]:
     """Names of the files :meth:`AttributionReport.save` writes."""
-    return ("attribution.csv", "paths.csv", "touches.csv") if paths else ("attribution.csv",)
+    if not paths:
+        return ("attribution.csv",)
+    return ("attribution.csv", f"paths.{table_format}", f"touches.{table_format}")
 
 
 def evaluate_attribution(

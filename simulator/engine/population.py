@@ -147,6 +147,10 @@ BYTES_PER_ORDER = 86
 BYTES_PER_TOUCH = 73
 """A recorded touch in the conversion log and in the ``touches`` and ``paths`` tables built
 from it (bytes per touch; :mod:`simulator.engine.touchpaths`)."""
+LIFETIME_PEAK_BYTES = 40_000_000
+"""What the expected lifetime value's grids (at most
+:data:`simulator.engine.lifetime.WORKING_BYTES` at a time) and the heap they leave add to the
+peak (bytes; measured 30-60 MB with the grids at their cap)."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +211,7 @@ def estimate_memory(
         Whether touch paths are recorded (``simulate(..., record_paths=True)``).
     """
     from ..levers.registry import lever_bytes_per_shopper
-    from .lifetime import GRIDS, WORKING_BYTES
+    from .lifetime import GRIDS
     from .touchpaths import recorder_bytes_per_shopper
 
     shopper_days = agents * days
@@ -220,7 +224,7 @@ def estimate_memory(
     if record_paths:
         per_shopper += recorder_bytes_per_shopper()
     # The lifetime value's grids are about 128 days wide with the bundled levers.
-    ledgers = days * channels * 20 * 8 + min(WORKING_BYTES, agents * GRIDS * 8 * 128)
+    ledgers = days * channels * 20 * 8 + min(LIFETIME_PEAK_BYTES, agents * GRIDS * 8 * 128)
     return MemoryEstimate(
         shoppers=agents * per_shopper,
         working=agents * WORKING_BYTES_PER_SHOPPER,
@@ -230,9 +234,9 @@ def estimate_memory(
     )
 
 
-DEFAULT_ORDERS_PER_SHOPPER_DAY = 0.01
+DEFAULT_ORDERS_PER_SHOPPER_DAY = 0.004
 """Orders a shopper-day assumed without a pilot run (the bundled scenarios book 0.001-0.003)."""
-DEFAULT_TOUCHES_PER_SHOPPER_DAY = 0.1
+DEFAULT_TOUCHES_PER_SHOPPER_DAY = 0.06
 """Touches a shopper-day assumed without a pilot run (the bundled scenarios record about 0.05)."""
 
 

@@ -7,7 +7,7 @@ Usage::
     python3 benchmarks/bench_scale.py --agents 1000000 --paths # with touch paths recorded
 
 Each size runs in a fresh Python subprocess, as ``run.py simulate --out`` does: the memory check
-(:func:`simulator.engine.simulate.check_memory`, with its pilot run above 1M agents), the
+(:func:`simulator.engine.simulate.check_memory`, with its pilot run above 500k agents), the
 simulation with every lever on (the scenario's policies plus referral, service, simpler checkout,
 group buying and a flash sale: ``bench_simulator.py``'s set), then the results written into a
 temporary folder (Parquet above 1M agents, the default of ``--format``). Printed per size: the
@@ -60,7 +60,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     _, scenario = _load({"scenario": spec["scenario"], "levers": "all", **spec})
     paths = bool(spec["paths"])
     t0 = time.perf_counter()
-    check_memory(scenario, spec["scenario"], record_paths=paths)  # with its pilot run above 1M agents
+    check_memory(scenario, spec["scenario"], record_paths=paths)  # with its pilot run above 500k agents
     estimate = estimate_run_memory(scenario, paths)
     t1 = time.perf_counter()
     held = process_memory_bytes()

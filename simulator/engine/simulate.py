@@ -27,7 +27,7 @@ MEMORY_HEADROOM = 0.8
 """Share of the available memory a simulation may plan to use (without an explicit limit)."""
 PILOT_AGENTS = 5_000
 """Agents of the pilot run that measures a scenario's orders and touches per shopper-day."""
-PILOT_ABOVE_AGENTS = 1_000_000
+PILOT_ABOVE_AGENTS = 500_000
 """Runs of more agents than this estimate their order log and touches on a pilot run first
 (a 5,000-agent run of the same horizon: a few seconds, a few % of the run's time); smaller runs assume
 :data:`~simulator.engine.population.DEFAULT_ORDERS_PER_SHOPPER_DAY`."""

@@ -191,3 +191,20 @@ def test_simulate_format_parquet_on_the_command_line(tmp_path: Path) -> None:
     customers = pd.read_parquet(out / "customers.parquet")
     assert len(customers) == 2000
     assert np.array_equal(customers.index.to_numpy(), np.arange(2000))
+
+
+def test_attribution_paths_in_parquet_on_the_command_line(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    small = ("--agents", "2000", "--days", "20", "--seeds", "1")
+    done = _run_py("attribution", SCENARIO, *small, "--paths", "--format", "parquet", "--out", out)
+    assert done.returncode == 0, done.stderr
+    files = {p.name for p in out.iterdir()}
+    assert {"attribution.csv", "paths.parquet", "touches.parquet"} <= files
+    assert not {"paths.csv", "touches.csv"} & files
+    paths = pd.read_parquet(out / "paths.parquet")
+    touches = pd.read_parquet(out / "touches.parquet")
+    assert len(paths) > 0
+    # Every path's touches are in the touch table, numbered from 0 in time order.
+    counts = touches.groupby("path_id").size()
+    assert counts.reindex(paths.index, fill_value=0).to_numpy().tolist() == paths["touches"].tolist()
+    assert (touches.groupby("path_id")["position"].min() == 0).all()

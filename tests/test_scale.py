@@ -97,7 +97,7 @@ def test_a_run_over_the_memory_limit_is_refused_before_starting(tmp_path: Path) 
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
-    assert done.stderr.startswith(f"error: {SCENARIO}: population.agents: 2,000,000 agents need about ")
+    assert done.stderr.startswith(f"error: {SCENARIO}: population.agents: 2,000,000 agents need at least ")
     assert "the limit is 0.5 GiB (--memory-limit)" in done.stderr
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []

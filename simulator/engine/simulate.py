@@ -140,7 +140,6 @@ def check_memory(
         When the process's resident memory plus the estimate exceeds the limit.
     """
     agents = scenario.simulated_agents
-    need = estimate_run_memory(scenario, record_paths).total
     held = process_memory_bytes()
     if limit_bytes is None:
         room = MEMORY_HEADROOM * available_memory_bytes()
@@ -154,12 +153,20 @@ def check_memory(
             f"the limit is {limit_bytes / 2**30:,.1f} GiB (--memory-limit) "
             f"and this process holds {held / 2**30:,.1f} GiB"
         )
+    # Without a single order or touch first: a run that cannot fit even so is refused at once,
+    # before any pilot run.
+    channels, days = len(scenario.channels), scenario.horizon_days
+    floor = estimate_memory(
+        agents, channels, days, scenario.policies, orders=0, touches=0, record_paths=record_paths
+    )
+    need = floor.total if floor.total > room else estimate_run_memory(scenario, record_paths).total
     if need > room:
         most = max(int(agents * max(room, 0) / need), 0)
         raise ScenarioError(
             source,
             "population.agents",
-            f"{agents:,} agents need about {need / 2**30:,.1f} GiB but {how}; use at most about "
+            f"{agents:,} agents need {'at least' if need == floor.total else 'about'} "
+            f"{need / 2**30:,.1f} GiB but {how}; use at most about "
             f"{most:,} agents (raise population.scale to keep the market size)",
         )
     return need

@@ -138,7 +138,7 @@ class PersonaTable:
 # (docs/scale.md). Bytes per shopper of the arrays below, per channel and fixed:
 _BYTES_PER_SHOPPER_CHANNEL = 4 + 4 + 2 + 1  # ad_stock, fatigue, fatigue_day, audience
 _BYTES_PER_SHOPPER = 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 4 * 8 + 4 + 4 + 4 + 4 + 4
-WORKING_BYTES_PER_SHOPPER = 128
+WORKING_BYTES_PER_SHOPPER = 144
 """Working copies of a day's mechanisms and of building the results, per shopper (bytes):
 the ``customers`` table, the day's draws and masks, the expected lifetime value's groups."""
 BYTES_PER_ORDER = 86

@@ -230,6 +230,41 @@ def _chosen_seeds(args: argparse.Namespace, scenario_seed: int) -> list[int]:
     return [first + k for k in range(count)]
 
 
+def _add_format_option(command: argparse.ArgumentParser, tables: str) -> None:
+    """``--format``: the file type of the large per-shopper tables."""
+    from simulator.common.tables import PARQUET_ABOVE_AGENTS
+
+    command.add_argument(
+        "--format",
+        dest="table_format",
+        choices=["csv", "parquet"],
+        help=f"file type of {tables} (default: csv up to {PARQUET_ABOVE_AGENTS:,} agents, parquet above)",
+    )
+
+
+def _add_memory_limit_option(command: argparse.ArgumentParser) -> None:
+    """``--memory-limit GIB``: most memory the run may take, instead of 80% of what is available."""
+    command.add_argument(
+        "--memory-limit",
+        type=_positive_float,
+        metavar="GIB",
+        help="most resident memory of the run in GiB; larger runs are refused before starting "
+        "(default: 80%% of the memory available)",
+    )
+
+
+def _memory_limit(args: argparse.Namespace) -> int | None:
+    """``--memory-limit`` in bytes (``None``: 80% of the memory available)."""
+    return None if args.memory_limit is None else int(args.memory_limit * 2**30)
+
+
+def _table_format(args: argparse.Namespace, agents: int) -> str:
+    """``--format``, or its default for a run of ``agents`` agents."""
+    from simulator.common.tables import default_table_format
+
+    return str(args.table_format or default_table_format(agents))
+
+
 def _add_output_options(
     command: argparse.ArgumentParser,
     out: str | None,
@@ -264,12 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(
         sim, "folder for summary.json, daily.csv, channels_daily.csv, customers.csv, orders.csv", report=True
     )
+    _add_format_option(sim, "customers and orders")
     sim.add_argument(
         "--orders-format",
         choices=["csv", "parquet"],
-        default="csv",
-        help="file type of the order log written to --out (default csv: orders.csv)",
+        help="file type of the order log alone (default: --format)",
     )
+    _add_memory_limit_option(sim)
 
     val = commands.add_parser("validate", help="check a scenario file")
     val.add_argument("scenario", help="scenario YAML file")
@@ -290,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     attribution.add_argument(
         "--paths", action="store_true", help="also write paths.csv and touches.csv (first seed)"
     )
+    _add_format_option(attribution, "paths and touches")
     _add_output_options(attribution, "folder for attribution.csv")
     clv = commands.add_parser("clv", help="customer lifetime value per channel, persona and cohort")
     clv.add_argument(
@@ -678,13 +715,18 @@ def _simulate(args: argparse.Namespace) -> int:
     from simulator.engine.simulate import check_memory
 
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
-    check_memory(scenario, str(args.scenario))
+    limit = _memory_limit(args)
+    check_memory(scenario, str(args.scenario), limit_bytes=limit)
     _check_out(args, RESULT_FILES)
+    table_format = _table_format(args, scenario.simulated_agents)
     progress = not args.no_progress and sys.stderr.isatty()
-    result = simulate(scenario, progress=progress)
+    result = simulate(scenario, progress=progress, memory_limit=limit)
     print_summary(result, verbose=args.verbose)
     _write_outputs(
-        args, lambda: result.save(args.out, overwrite=args.overwrite, orders_format=args.orders_format)
+        args,
+        lambda: result.save(
+            args.out, overwrite=args.overwrite, orders_format=args.orders_format, table_format=table_format
+        ),
     )
     return EXIT_OK
 
@@ -727,10 +769,11 @@ def _attribution(args: argparse.Namespace) -> int:
     from simulator.measure.attribution import BASES, attribution_files, evaluate_attribution
 
     scenario = load_scenario(args.scenario).with_overrides(days=args.days, agents=args.agents)
-    check_memory(scenario, str(args.scenario))
+    check_memory(scenario, str(args.scenario), record_paths=True)
     if args.paths and args.out is None:
         raise _UsageError("--paths needs --out DIR")
-    _check_out(args, attribution_files(args.paths))
+    table_format = _table_format(args, scenario.simulated_agents)
+    _check_out(args, attribution_files(args.paths, table_format))
     seeds = _chosen_seeds(args, scenario.seed)
     report = evaluate_attribution(
         scenario,
@@ -743,7 +786,10 @@ def _attribution(args: argparse.Namespace) -> int:
     for basis in BASES:
         print()
         print(report.to_text(basis))
-    _write_outputs(args, lambda: report.save(args.out, overwrite=args.overwrite, paths=args.paths))
+    _write_outputs(
+        args,
+        lambda: report.save(args.out, overwrite=args.overwrite, paths=args.paths, table_format=table_format),
+    )
     return EXIT_OK
 
 

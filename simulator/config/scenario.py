@@ -53,8 +53,8 @@ __all__ = [
 MAX_CHANNELS = 8
 MAX_MARKET_PEOPLE = 1e10
 """Most people a market may stand for (``agents x scale``; the world has about 8e9)."""
-MAX_AGENT_DAYS = 1e9
-"""Most simulated shopper-days (``agents x horizon_days``): about an hour of simulation."""
+MAX_AGENT_DAYS = 4e9
+"""Most simulated shopper-days (``agents x horizon_days``): 10M agents x a year, about an hour."""
 MAX_IMPRESSIONS_PER_PERSON_DAY = 1000.0
 """Most impressions a channel may buy per person of the market per day (the bundled scenarios buy < 1)."""
 SHARE_TOLERANCE = 1e-6

@@ -21,7 +21,16 @@ from ..config.scenario import Scenario
 if TYPE_CHECKING:
     from .twin import TwinLayout
 
-__all__ = ["NO_DAY", "Funnel", "PersonaTable", "ShopperPopulation", "State", "estimate_memory_bytes"]
+__all__ = [
+    "NO_DAY",
+    "Funnel",
+    "MemoryEstimate",
+    "PersonaTable",
+    "ShopperPopulation",
+    "State",
+    "estimate_memory",
+    "estimate_memory_bytes",
+]
 
 NO_DAY = np.int32(-(2**30))
 """Marker for "never" in day fields (first purchase, last purchase, ...)."""
@@ -125,32 +134,118 @@ class PersonaTable:
         )
 
 
-# Bytes per shopper of the arrays below, per channel and fixed, plus working copies a day needs.
+# Memory of a run, fitted to the peak resident memory measured by benchmarks/bench_scale.py
+# (docs/scale.md). Bytes per shopper of the arrays below, per channel and fixed:
 _BYTES_PER_SHOPPER_CHANNEL = 4 + 4 + 2 + 1  # ad_stock, fatigue, fatigue_day, audience
 _BYTES_PER_SHOPPER = 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 4 * 8 + 4 + 4 + 4 + 4 + 4
-_WORKING_BYTES_PER_SHOPPER = 64
+WORKING_BYTES_PER_SHOPPER = 144
+"""Working copies of a day's mechanisms and of building the results, per shopper (bytes):
+the ``customers`` table, the day's draws and masks, the expected lifetime value's groups."""
+BYTES_PER_ORDER = 86
+"""The order log while running (day, shopper, channel, revenue, margin, first: 26 bytes) and
+``SimulationResult.orders`` built from it while the log is still held (bytes per order)."""
+BYTES_PER_TOUCH = 73
+"""A recorded touch in the conversion log and in the ``touches`` and ``paths`` tables built
+from it (bytes per touch; :mod:`simulator.engine.touchpaths`)."""
+LIFETIME_PEAK_BYTES = 40_000_000
+"""What the expected lifetime value's grids (at most
+:data:`simulator.engine.lifetime.WORKING_BYTES` at a time) and the heap they leave add to the
+peak (bytes; measured 30-60 MB with the grids at their cap)."""
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Peak memory a simulation adds to the process running it, by part (bytes).
+
+    ``total`` is what :func:`simulator.engine.simulate.check_memory` compares with the limit;
+    the process's peak resident memory is about its resident memory before the run plus ``total``.
+    """
+
+    shoppers: int
+    """The population's arrays, the levers' and the touch recorder's (bytes)."""
+    working: int
+    """Working copies of the days and of the result tables (bytes)."""
+    orders: int
+    """The order log and the orders table (bytes)."""
+    touches: int
+    """The recorded touch paths and their tables (bytes); 0 when paths are not recorded."""
+    ledgers: int
+    """Daily ledgers and the lifetime value's grids (bytes)."""
+
+    @property
+    def total(self) -> int:
+        """Sum of the parts (bytes)."""
+        return self.shoppers + self.working + self.orders + self.touches + self.ledgers
+
+
+def estimate_memory(
+    agents: int,
+    channels: int,
+    days: int,
+    policies: Policies | None = None,
+    *,
+    orders: float | None = None,
+    touches: float | None = None,
+    record_paths: bool = False,
+) -> MemoryEstimate:
+    """Estimate the peak memory a simulation adds, before anything is allocated (bytes, by part).
+
+    Parameters
+    ----------
+    agents
+        Shoppers simulated (agents).
+    channels
+        Number of channels.
+    days
+        Horizon (days).
+    policies
+        The scenario's levers: their arrays count as each lever declares
+        (``Lever.bytes_per_shopper``).
+    orders
+        Orders the run books (agent orders); default :data:`DEFAULT_ORDERS_PER_SHOPPER_DAY` a
+        shopper-day. :func:`simulator.engine.simulate.estimate_run_memory` measures it on a pilot run.
+    touches
+        Touches recorded (with ``record_paths``); default :data:`DEFAULT_TOUCHES_PER_SHOPPER_DAY`
+        a shopper-day.
+    record_paths
+        Whether touch paths are recorded (``simulate(..., record_paths=True)``).
+    """
+    from ..levers.registry import lever_bytes_per_shopper
+    from .lifetime import GRIDS
+    from .touchpaths import recorder_bytes_per_shopper
+
+    shopper_days = agents * days
+    if orders is None:
+        orders = DEFAULT_ORDERS_PER_SHOPPER_DAY * shopper_days
+    if touches is None:
+        touches = DEFAULT_TOUCHES_PER_SHOPPER_DAY * shopper_days
+    per_shopper = _BYTES_PER_SHOPPER + channels * _BYTES_PER_SHOPPER_CHANNEL
+    per_shopper += lever_bytes_per_shopper(policies)
+    if record_paths:
+        per_shopper += recorder_bytes_per_shopper()
+    # The lifetime value's grids are about 128 days wide with the bundled levers.
+    ledgers = days * channels * 20 * 8 + min(LIFETIME_PEAK_BYTES, agents * GRIDS * 8 * 128)
+    return MemoryEstimate(
+        shoppers=agents * per_shopper,
+        working=agents * WORKING_BYTES_PER_SHOPPER,
+        orders=int(orders * BYTES_PER_ORDER),
+        touches=int(touches * BYTES_PER_TOUCH) if record_paths else 0,
+        ledgers=ledgers,
+    )
+
+
+DEFAULT_ORDERS_PER_SHOPPER_DAY = 0.004
+"""Orders a shopper-day assumed without a pilot run (the bundled scenarios book 0.001-0.003)."""
+DEFAULT_TOUCHES_PER_SHOPPER_DAY = 0.06
+"""Touches a shopper-day assumed without a pilot run (the bundled scenarios record about 0.05)."""
 
 
 def estimate_memory_bytes(agents: int, channels: int, days: int, policies: Policies | None = None) -> int:
-    """Estimate the peak memory a simulation needs, before anything is allocated (bytes).
+    """Estimate the peak memory a simulation adds, before anything is allocated (bytes).
 
-    The levers' arrays count as each lever declares (``Lever.bytes_per_shopper``); the expected
-    lifetime value works through customers in groups whose grids stay under
-    :data:`simulator.engine.lifetime.WORKING_BYTES`.
+    :func:`estimate_memory` in one figure, with the default orders per shopper-day and no touch paths.
     """
-    from ..levers.registry import lever_bytes_per_shopper
-    from .lifetime import GRIDS, WORKING_BYTES
-
-    per_shopper = (
-        _BYTES_PER_SHOPPER
-        + channels * _BYTES_PER_SHOPPER_CHANNEL
-        + _WORKING_BYTES_PER_SHOPPER
-        + lever_bytes_per_shopper(policies)
-    )
-    # The per-shopper result table is built at the end: about 120 bytes a row in pandas; the
-    # lifetime value's grids are about 128 days wide with the bundled levers.
-    results = agents * 120 + days * channels * 20 * 8 + min(WORKING_BYTES, agents * GRIDS * 8 * 128)
-    return int(agents * per_shopper + results)
+    return estimate_memory(agents, channels, days, policies).total
 
 
 class ShopperPopulation:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..common.output import OutputExistsError, check_output_folder, write_files
+from ..common.tables import TABLE_FORMATS, lazy_chunks, write_table, write_table_chunks
 from ..config.scenario import Scenario
 from ..levers.referral import SOCIAL_SOURCES
 from .channels import LEDGER_FIELDS
@@ -60,12 +61,13 @@ RESULT_FILES = (
     "daily.csv",
     "channels_daily.csv",
     "customers.csv",
+    "customers.parquet",
     "levers_daily.csv",
     "scenario.yaml",
     "orders.csv",
     "orders.parquet",
 )
-ORDER_LOG_FORMATS = ("csv", "parquet")
+ORDER_LOG_FORMATS = TABLE_FORMATS
 """File types of the order log ``simulate --out`` writes (``orders.csv`` or ``orders.parquet``)."""
 
 
@@ -127,13 +129,22 @@ class SimulationResult:
         totals["last_touch_roas"] = totals["revenue"] / totals["spend"].where(totals["spend"] > 0)
         return totals
 
-    def save(self, out_dir: str | Path, overwrite: bool = False, orders_format: str = "csv") -> list[Path]:
-        """Write ``summary.json``, ``daily.csv``, ``channels_daily.csv``, ``customers.csv`` and the order log.
+    def save(
+        self,
+        out_dir: str | Path,
+        overwrite: bool = False,
+        orders_format: str | None = None,
+        table_format: str = "csv",
+    ) -> list[Path]:
+        """Write ``summary.json``, ``daily.csv``, ``channels_daily.csv``, ``customers`` and the order log.
 
-        The order log, ``orders.csv`` (or ``orders.parquet`` with ``orders_format="parquet"``),
-        has the columns ``run.py calibrate`` reads (:func:`order_log_table`). Written in one
-        output transaction (:mod:`simulator.common.output`): staged on the folder's own file
-        system and sealed by ``manifest.json``, so a failure or a kill never leaves half the results.
+        The per-shopper and per-order tables are written in ``table_format``: ``customers.csv`` and
+        ``orders.csv``, or ``customers.parquet`` and ``orders.parquet`` with ``"parquet"``
+        (``orders_format`` sets the order log's alone). They are converted and written 250,000
+        rows at a time (:func:`simulator.common.tables.write_table`). The order log has the
+        columns ``run.py calibrate`` reads (:func:`order_log_table`). Written in one output
+        transaction (:mod:`simulator.common.output`): staged on the folder's own file system and
+        sealed by ``manifest.json``, so a failure or a kill never leaves half the results.
 
         Raises
         ------
@@ -145,13 +156,13 @@ class SimulationResult:
             "summary.json": lambda path: path.write_text(json.dumps(summary, indent=2), encoding="utf-8"),
             "daily.csv": self.daily.to_csv,
             "channels_daily.csv": self.channels.to_csv,
-            "customers.csv": self.customers.to_csv,
+            f"customers.{table_format}": lambda path: write_table(self.customers, path),
             "levers_daily.csv": self.levers.to_csv,
             "scenario.yaml": lambda path: write_scenario(self.scenario, path),
         }
         for table_name, table in self.tables.items():
             writers[f"{table_name}.csv"] = table.to_csv
-        writers[f"orders.{orders_format}"] = lambda path: write_order_log(self, path)
+        writers[f"orders.{orders_format or table_format}"] = lambda path: write_order_log(self, path)
         return write_files(out_dir, writers, overwrite)
 
     @classmethod
@@ -379,7 +390,7 @@ def _orders_of_log(path: Path, customers: pd.DataFrame, scenario: Scenario) -> p
     )
 
 
-def order_log_table(result: SimulationResult) -> pd.DataFrame:
+def order_log_table(result: SimulationResult, start: int = 0, stop: int | None = None) -> pd.DataFrame:
     """The simulated orders as an order log that ``run.py calibrate`` reads.
 
     One row per agent order (with ``population.scale`` above 1, a sample of the market's orders:
@@ -387,15 +398,16 @@ def order_log_table(result: SimulationResult) -> pd.DataFrame:
     or for a customer-base twin the customer's own id, and ``new-<shopper id>`` for its new
     customers); ``date`` (ISO date, ``start_date`` + day); ``revenue`` (net of discounts, 0 when
     returned, currency); ``channel``; ``margin`` (contribution before marketing, currency).
+    ``start`` and ``stop`` select the orders ``start`` to ``stop - 1`` (default all).
     """
-    orders = result.orders
+    orders = result.orders.iloc[start:stop]
     shopper = orders["shopper_id"].to_numpy(np.int64)
     if "customer_id" in result.customers.columns:
         ids = result.customers["customer_id"].to_numpy(dtype=object)[shopper]
     else:
         ids = shopper
-    start = np.datetime64(result.scenario.start_date, "D")
-    dates = (start + orders["day"].to_numpy(np.int64).astype("timedelta64[D]")).astype(str)
+    first_day = np.datetime64(result.scenario.start_date, "D")
+    dates = (first_day + orders["day"].to_numpy(np.int64).astype("timedelta64[D]")).astype(str)
     return pd.DataFrame(
         {
             "order_id": orders.index.to_numpy(),
@@ -409,12 +421,14 @@ def order_log_table(result: SimulationResult) -> pd.DataFrame:
 
 
 def write_order_log(result: SimulationResult, path: Path) -> None:
-    """Write :func:`order_log_table` as CSV or Parquet, by the file's suffix."""
-    table = order_log_table(result)
-    if path.suffix.lower() == ".parquet":
-        table.assign(customer_id=table["customer_id"].astype(str)).to_parquet(path, index=False)
-    else:
-        table.to_csv(path, index=False)
+    """Write :func:`order_log_table` as CSV or Parquet, by the suffix, 250,000 orders at a time."""
+    parquet = path.suffix.lower() == ".parquet"
+
+    def chunk(start: int, stop: int) -> pd.DataFrame:
+        table = order_log_table(result, start, stop)
+        return table.assign(customer_id=table["customer_id"].astype(str)) if parquet else table
+
+    write_table_chunks(lazy_chunks(len(result.orders), chunk), path, index=False)
 
 
 def write_scenario(scenario: Scenario, path: Path) -> None:

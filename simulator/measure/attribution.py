@@ -48,6 +48,7 @@ import pandas as pd
 
 from ..common.format import frame_text
 from ..common.reading import open_results, read_result_csv, read_result_json
+from ..common.tables import write_table
 from ..config.scenario import Scenario
 from ..engine.results import SimulationResult, write_files
 from ..engine.simulate import simulate
@@ -566,14 +567,17 @@ class AttributionReport:
             )
         return "\n".join(lines)
 
-    def save(self, out_dir: str | Path, overwrite: bool = False, paths: bool = False) -> list[Path]:
+    def save(
+        self, out_dir: str | Path, overwrite: bool = False, paths: bool = False, table_format: str = "csv"
+    ) -> list[Path]:
         """Write ``attribution.csv`` (:meth:`tidy`) and, with ``paths``, the first seed's touch paths.
 
         Also ``attribution_truth.csv`` (:attr:`truth`) and ``attribution.json`` (the scenario
         as run, the seeds and the models), so that :meth:`load` rebuilds the report.
         ``paths.csv`` has one row per path and ``touches.csv`` one row per touch
-        (:class:`simulator.engine.touchpaths.TouchPaths`). Files are staged in a temporary folder and
-        moved in place only when all are written.
+        (:class:`simulator.engine.touchpaths.TouchPaths`); ``paths.parquet`` and ``touches.parquet``
+        with ``table_format="parquet"``. Files are staged in a temporary folder and moved in place
+        only when all are written.
 
         Raises
         ------
@@ -591,9 +595,9 @@ class AttributionReport:
         if paths:
             if self.paths is None:
                 raise ValueError("this attribution report holds no touch paths to write")
-            touches = self.paths.touches
-            writers["paths.csv"] = self.paths.paths.to_csv
-            writers["touches.csv"] = lambda path: touches.to_csv(path, index=False)
+            recorded = self.paths
+            writers[f"paths.{table_format}"] = lambda path: write_table(recorded.paths, path)
+            writers[f"touches.{table_format}"] = lambda path: write_table(recorded.touches, path, index=False)
         return write_files(out_dir, writers, overwrite)
 
     @classmethod
@@ -649,10 +653,10 @@ TRUTH_FILE = "attribution_truth.csv"
 DOCUMENT_FILE = "attribution.json"
 
 
-def attribution_files(paths: bool = False) -> tuple[str, ...]:
+def attribution_files(paths: bool = False, table_format: str = "csv") -> tuple[str, ...]:
     """Names of the files :meth:`AttributionReport.save` writes."""
     files = ("attribution.csv", TRUTH_FILE, DOCUMENT_FILE)
-    return (*files, "paths.csv", "touches.csv") if paths else files
+    return (*files, f"paths.{table_format}", f"touches.{table_format}") if paths else files
 
 
 def evaluate_attribution(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..common.output import OutputExistsError, check_output_folder, write_files
+from ..common.output import OutputError, OutputExistsError, check_output_folder, write_files
 from ..common.tables import TABLE_FORMATS, lazy_chunks, write_table, write_table_chunks
 from ..config.scenario import Scenario
 from ..levers.referral import SOCIAL_SOURCES
@@ -198,7 +198,9 @@ class SimulationResult:
         from ..levers.registry import lever_tables
 
         order_logs = {f"orders.{log_format}" for log_format in ORDER_LOG_FORMATS}
-        needed = [name for name in RESULT_FILES if name not in order_logs]  # one of them, or neither
+        customer_files = {f"customers.{table_format}" for table_format in TABLE_FORMATS}
+        # one order log or none; the customers in one of the table formats
+        needed = [name for name in RESULT_FILES if name not in order_logs | customer_files]
         path = open_results(folder, needed, "simulate --out")
         with warnings.catch_warnings():  # the scenario warned when it was simulated
             warnings.simplefilter("ignore", ScenarioWarning)
@@ -213,7 +215,15 @@ class SimulationResult:
             if (path / f"{name}.csv").is_file():
                 tables[name] = read_result_csv(path, f"{name}.csv", index)
         ids_as_text = {"customer_id": str}  # a twin's customer ids as written (leading zeros kept)
-        customers = read_result_csv(path, "customers.csv", ["shopper_id"], dtypes=ids_as_text)
+        if (path / "customers.csv").is_file():
+            customers = read_result_csv(path, "customers.csv", ["shopper_id"], dtypes=ids_as_text)
+        elif (path / "customers.parquet").is_file():
+            customers = _read_parquet(path / "customers.parquet")
+        else:
+            raise OutputError(
+                f"{path}: holds no customers.csv or customers.parquet; "
+                "expected the folder written by simulate --out"
+            )
         customers = _customer_dtypes(customers, scenario)
         orders = pd.DataFrame()
         for log_format in ORDER_LOG_FORMATS:
@@ -340,6 +350,14 @@ def _customer_dtypes(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFram
     return frame
 
 
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet table the toolkit wrote (index restored), or a one-line error naming the file."""
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError, ImportError) as exc:
+        raise OutputError(f"{path}: cannot be read as Parquet ({exc})") from None
+
+
 def _orders_of_log(path: Path, customers: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     """``SimulationResult.orders`` from the order log :func:`write_order_log` wrote.
 
@@ -347,15 +365,11 @@ def _orders_of_log(path: Path, customers: pd.DataFrame, scenario: Scenario) -> p
     ``customers.csv``'s ``customer_id`` for a customer-base twin), dates back to days, and
     ``first`` where an order falls on its shopper's first purchase day (the first such order).
     """
-    from ..common.output import OutputError
     from ..common.reading import read_result_csv
 
     columns = ["order_id", "customer_id", "date", "revenue", "channel", "margin"]
     if path.suffix == ".parquet":
-        try:
-            log = pd.read_parquet(path)
-        except (OSError, ValueError, ImportError) as exc:
-            raise OutputError(f"{path}: cannot be read as Parquet ({exc})") from None
+        log = _read_parquet(path)
         missing = [c for c in columns if c not in log.columns]
         if missing:
             raise OutputError(f"{path}: missing column {missing[0]} (as the toolkit writes it)")

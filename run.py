@@ -195,7 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("scenario", help="scenario YAML file")
     _add_run_options(sim, seed="seed of the run (default: the scenario's)")
     _add_output_options(
-        sim, "folder for summary.json, daily.csv, channels_daily.csv, customers.csv, orders.csv", report=True
+        sim,
+        "folder for summary.json, daily.csv, channels_daily.csv, customers.csv, orders.csv, media.csv",
+        report=True,
     )
     sim.add_argument(
         "--orders-format",

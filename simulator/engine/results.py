@@ -37,6 +37,7 @@ __all__ = [
     "SimulationResult",
     "check_output_folder",
     "collect_results",
+    "media_table",
     "order_log_table",
     "write_files",
     "write_order_log",
@@ -64,6 +65,7 @@ RESULT_FILES = (
     "scenario.yaml",
     "orders.csv",
     "orders.parquet",
+    "media.csv",
 )
 ORDER_LOG_FORMATS = ("csv", "parquet")
 """File types of the order log ``simulate --out`` writes (``orders.csv`` or ``orders.parquet``)."""
@@ -128,10 +130,11 @@ class SimulationResult:
         return totals
 
     def save(self, out_dir: str | Path, overwrite: bool = False, orders_format: str = "csv") -> list[Path]:
-        """Write ``summary.json``, ``daily.csv``, ``channels_daily.csv``, ``customers.csv`` and the order log.
+        """Write ``summary.json``, the daily, channel, customer tables, the order log and ``media.csv``.
 
         The order log, ``orders.csv`` (or ``orders.parquet`` with ``orders_format="parquet"``),
-        has the columns ``run.py calibrate`` reads (:func:`order_log_table`). Written in one
+        has the columns ``run.py calibrate`` reads (:func:`order_log_table`); ``media.csv`` the daily
+        spend per channel that ``calibrate --media`` reads (:func:`media_table`). Written in one
         output transaction (:mod:`simulator.common.output`): staged on the folder's own file
         system and sealed by ``manifest.json``, so a failure or a kill never leaves half the results.
 
@@ -152,6 +155,7 @@ class SimulationResult:
         for table_name, table in self.tables.items():
             writers[f"{table_name}.csv"] = table.to_csv
         writers[f"orders.{orders_format}"] = lambda path: write_order_log(self, path)
+        writers["media.csv"] = lambda path: media_table(self).to_csv(path, index=False)
         return write_files(out_dir, writers, overwrite)
 
     def kpi_table(self) -> pd.DataFrame:
@@ -270,6 +274,26 @@ def order_log_table(result: SimulationResult) -> pd.DataFrame:
             "revenue": orders["revenue"].to_numpy(),
             "channel": orders["channel"].astype(str).to_numpy(),
             "margin": orders["margin"].to_numpy(),
+        }
+    )
+
+
+def media_table(result: SimulationResult) -> pd.DataFrame:
+    """The simulated media history in the format ``run.py calibrate --media`` reads.
+
+    One row per date and channel (daily, dates from ``start_date``): ``date`` (ISO date),
+    ``channel``, ``spend`` (currency) and ``impressions`` (of the real market); see
+    :mod:`simulator.data.media`.
+    """
+    channels = result.channels.reset_index()
+    start = np.datetime64(result.scenario.start_date, "D")
+    dates = (start + channels["day"].to_numpy(np.int64).astype("timedelta64[D]")).astype(str)
+    return pd.DataFrame(
+        {
+            "date": dates,
+            "channel": channels["channel"].astype(str).to_numpy(),
+            "spend": channels["spend"].to_numpy(np.float64),
+            "impressions": channels["impressions"].to_numpy(np.float64),
         }
     )
 

@@ -399,7 +399,15 @@ def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None
     alloc = commands.add_parser(
         "allocate", help="budget split across channels: response curves, LP, closed-loop check"
     )
-    alloc.add_argument("scenario", help="scenario YAML file (constraints in its 'allocation:' section)")
+    alloc.add_argument(
+        "scenario", nargs="?", help="scenario YAML file (constraints in its 'allocation:' section)"
+    )
+    alloc.add_argument(
+        "--curves",
+        type=Path,
+        help="response curves from another model, .csv or .parquet: channel, spend, outcome "
+        "[, standard_error]; the LP runs on them with --budget, nothing is simulated",
+    )
     alloc.add_argument("--budget", type=_positive_float, help="total media budget over the horizon")
     from optimizer.objectives import ALLOCATION_OBJECTIVES
 
@@ -805,7 +813,25 @@ def _incrementality(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _allocate_on_curves(args: argparse.Namespace) -> int:
+    from optimizer.external import EXTERNAL_FILES, allocate_on_curves
+
+    if args.budget is None:
+        raise _UsageError("allocate: --curves needs --budget (the total to split)")
+    if args.scenario is not None or args.report:
+        raise _UsageError("allocate: --curves takes no scenario and writes its own report.md (no --report)")
+    _check_out(args, EXTERNAL_FILES)
+    result = allocate_on_curves(args.curves, args.budget, solver=args.solver)
+    print(result.text())
+    _write_outputs(args, lambda: result.save(args.out, overwrite=args.overwrite))
+    return EXIT_OK
+
+
 def _allocate(args: argparse.Namespace) -> int:
+    if args.curves is not None:
+        return _allocate_on_curves(args)
+    if args.scenario is None:
+        raise _UsageError("allocate: give a scenario file, or --curves FILE --budget B")
     from optimizer.allocate import ALLOCATION_FILES, allocate_budget, check_constraints
     from optimizer.settings import allocation_settings
     from simulator import ScenarioWarning, load_scenario
@@ -979,6 +1005,7 @@ def _interrupted(args: argparse.Namespace, what: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    from optimizer.external import CurvesError
     from reports import ReportError
     from simulator import ScenarioError, ScenarioWarning
     from simulator.common.output import OutputError
@@ -1011,6 +1038,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _UsageError,
             OrderLogError,
             MediaError,
+            CurvesError,
             IdentificationError,
         ) as exc:
             say(f"error: {exc}")

@@ -23,9 +23,10 @@ How (docs/media_calibration.md):
    trend and start-up ramps, free) is every shape a constant spend could produce.
 2. **Fit.** Weighted least squares on the calibration weeks of the data (new customers per week
    counted as the data count them: a customer's first order in the log), plus one row per lift
-   test (the channel's effect over the test's weeks times the test's spend change over the
-   channel's spend then; the way PyMC-Marketing's ``add_lift_test_measurements`` adds lift tests
-   as extra likelihood terms) and a prior row per strength and for ``a``: normal around the base
+   test (the test itself run in the emulator - the centre with the test's spend change - gives
+   its effect on new customers over the weeks it covers, the awareness share of it scaled by the
+   strength; the way PyMC-Marketing's ``add_lift_test_measurements`` adds lift tests as extra
+   likelihood terms) and a prior row per strength and for ``a``: normal around the base
    scenario's value with standard deviation :data:`PRIOR_SD` (100%) - the base scenario's channel
    settings are the prior belief, as Meridian takes ROI priors. The centre moves to the fit (at
    most halving or doubling a parameter per step) and the emulator is measured again
@@ -226,6 +227,8 @@ class Emulator:
     """Revenue over the history per seed (currency)."""
     revenue_without: dict[str, FloatArray]
     revenue_unaware: dict[str, FloatArray]
+    lifts: list[FloatArray] = field(default_factory=list)
+    """Weekly new customers per seed of each lift test's variant (its spend change applied)."""
 
     def effects(self, runs: dict[str, FloatArray], weekly_spend: pd.DataFrame) -> dict[str, FloatArray]:
         """Base minus ``runs`` per channel, mean over seeds, smoothed on the channel's spend (people/week)."""
@@ -271,12 +274,16 @@ def _emulate(
     workers: int,
     label: str,
     progress: bool,
+    lift_tests: Sequence[LiftTest] = (),
+    media: MediaHistory | None = None,
 ) -> Emulator:
     variants = [centre]
     variants += [
         _variant(centre, name, {"daily_spend": 0.0, "budget_plan": []}, "without") for name in channels
     ]
     variants += [_variant(centre, name, {"awareness_per_impression": 0.0}, "unaware") for name in channels]
+    if lift_tests and media is not None:
+        variants += [_lift_variant(centre, media, test) for test in lift_tests]
     tasks = [(variant, seed) for variant in variants for seed in seeds]
     results = get_executor(workers, source="calibrate --media").map(
         partial(_run, weeks), tasks, label=label, progress=progress
@@ -288,11 +295,26 @@ def _emulate(
     return Emulator(
         weekly[0],
         dict(zip(channels, weekly[1 : 1 + k], strict=True)),
-        dict(zip(channels, weekly[1 + k :], strict=True)),
+        dict(zip(channels, weekly[1 + k : 1 + 2 * k], strict=True)),
         revenue[0],
         dict(zip(channels, revenue[1 : 1 + k], strict=True)),
-        dict(zip(channels, revenue[1 + k :], strict=True)),
+        dict(zip(channels, revenue[1 + k : 1 + 2 * k], strict=True)),
+        weekly[1 + 2 * k :],
     )
+
+
+def _test_days(test: LiftTest, media: MediaHistory) -> tuple[int, int]:
+    return int((test.start - media.first_date).days), int((test.end - media.first_date).days)
+
+
+def _lift_variant(centre: Scenario, media: MediaHistory, test: LiftTest) -> Scenario:
+    """The centre with the test's spend change spread evenly over its days (spend kept >= 0)."""
+    first, last = _test_days(test, media)
+    spend = media.daily_spend()[test.channel].to_numpy(np.float64).copy()
+    spend[first : last + 1] = np.maximum(
+        spend[first : last + 1] + test.spend_change / (last - first + 1), 0.0
+    )
+    return _variant(centre, test.channel, {"daily_spend": 0.0, "budget_plan": _periods(spend)}, "lift")
 
 
 @dataclass
@@ -330,51 +352,58 @@ def _fit(
     )
 
 
-def _lift_rows(
-    tests: Sequence[LiftTest],
-    media: MediaHistory,
-    channels: Sequence[str],
-    contributions: dict[str, FloatArray],
-    awareness: dict[str, FloatArray],
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """One row per lift test: the channel's effect over the test's weeks, times the test's share of its spend.
-
-    The effect is ``g_c - h_c + s_c h_c`` (its spend's contribution, the awareness part scaled by
-    the strength), so the row's target is the measured effect minus the fixed part.
-    """
+def _check_lift_tests(tests: Sequence[LiftTest], media: MediaHistory, channels: Sequence[str]) -> None:
     daily = media.daily_spend()
-    rows, effects, errors = [], [], []
     for test in tests:
-        first = int((test.start - media.first_date).days)
-        last = int((test.end - media.first_date).days)
+        first, last = _test_days(test, media)
         if first < 0 or last >= media.days:
             raise ScenarioError(
                 "--lift-tests",
                 "start",
                 f"the test of '{test.channel}' ({test.start.date()} to {test.end.date()}) is outside the "
-                "media "
-                f"history ({media.first_date.date()} plus {media.days} days)",
+                f"media history ({media.first_date.date()} plus {media.days} days)",
             )
         if test.channel not in channels:
             raise ScenarioError(
                 "--lift-tests", "channel", f"channel '{test.channel}' has no spend in the media history"
             )
-        spent = float(daily[test.channel].to_numpy()[first : last + 1].sum())
-        if spent <= 0:
+        if float(daily[test.channel].to_numpy()[first : last + 1].sum()) <= 0 and test.spend_change < 0:
             raise ScenarioError(
-                "--lift-tests",
-                "spend_change",
-                f"'{test.channel}' spent nothing during its test: nothing to scale by",
+                "--lift-tests", "spend_change", f"'{test.channel}' spent nothing to cut during its test"
             )
+
+
+def _lift_rows(
+    tests: Sequence[LiftTest],
+    media: MediaHistory,
+    channels: Sequence[str],
+    emulator: Emulator,
+    contributions: dict[str, FloatArray],
+    awareness: dict[str, FloatArray],
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """One row per lift test, from the test run in the emulator.
+
+    The centre with the test's spend change (a run per seed) gives the test's effect on new
+    customers over the weeks it covers, ``E``; the share of it owed to the channel's awareness is
+    taken as the awareness part's share of the channel's contribution in those weeks,
+    ``H / G``. The effect at strength ``s`` is ``E (1 - H/G) + s E H/G``: the row's target is the
+    measured effect minus the fixed part.
+    """
+    rows, effects, errors = [], [], []
+    for test, runs in zip(tests, emulator.lifts, strict=True):
+        first, last = _test_days(test, media)
         weeks = slice(first // WEEK, last // WEEK + 1)
-        share = test.spend_change / spent
-        aware = float(awareness[test.channel][weeks].sum())
-        fixed = float(contributions[test.channel][weeks].sum()) - aware
+        per_seed = (runs - emulator.base)[:, weeks].sum(axis=1)
+        effect = float(per_seed.mean())
+        # the emulator's own error of the test's effect adds to the test's
+        noise = float(per_seed.std(ddof=1) / math.sqrt(per_seed.size)) if per_seed.size > 1 else 0.0
+        total = float(contributions[test.channel][weeks].sum())
+        share = float(np.clip(awareness[test.channel][weeks].sum() / total, 0.0, 1.0)) if total > 0 else 0.0
         row = np.zeros(OFFSET + len(channels))
-        row[OFFSET + list(channels).index(test.channel)] = aware * share
+        row[OFFSET + list(channels).index(test.channel)] = effect * share
         rows.append(row)
-        effects.append(test.effect - fixed * share)
-        errors.append(test.standard_error)
+        effects.append(test.effect - effect * (1.0 - share))
+        errors.append(math.hypot(test.standard_error, noise))
     return (
         np.array(rows).reshape(-1, OFFSET + len(channels)),
         np.array(effects, dtype=np.float64),
@@ -551,18 +580,18 @@ def calibrate_media(
 
     daily = media.daily_spend()
     weekly_spend = daily.groupby(daily.index // WEEK).sum()
+    _check_lift_tests(lift_tests, media, channels)
     strengths = dict.fromkeys(channels, 1.0)
     organic = 1.0
     for step in range(iterations):
         centre = media_scenario(base, media, strengths, organic)
-        emulator = _emulate(
-            centre, channels, seeds, weeks, workers, f"media calibration {step + 1}/{iterations}", progress
-        )
+        label = f"media calibration {step + 1}/{iterations}"
+        emulator = _emulate(centre, channels, seeds, weeks, workers, label, progress, lift_tests, media)
         contributions = emulator.effects(emulator.without, weekly_spend)
         awareness = emulator.effects(emulator.unaware, weekly_spend)
         fixed = sum((contributions[n] - awareness[n] for n in channels), np.zeros(weeks))
         design = _design(emulator.rest(contributions), awareness)
-        lift_x, lift_y, lift_se = _lift_rows(lift_tests, media, channels, contributions, awareness)
+        lift_x, lift_y, lift_se = _lift_rows(lift_tests, media, channels, emulator, contributions, awareness)
         prior_x, prior_y, prior_se = _prior_rows(organic, [strengths[name] for name in channels])
         fit = _fit(
             actual[:fitted] - fixed[:fitted],

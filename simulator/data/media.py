@@ -15,8 +15,8 @@ spend 0). Dates one day apart are **daily** data; dates seven days apart are **w
 A **lift-test file** has one row per experiment with the columns ``channel``, ``start`` and
 ``end`` (ISO dates, inclusive), ``spend_change`` (the change of the channel's spend over the test,
 currency; negative for a hold-out that switched it off), ``effect`` (the measured change of
-new customers from start to end that it caused, people; negative when spend was cut) and ``standard_error`` (of the
-effect, > 0).
+new customers from start to end that it caused, people; negative when spend was cut) and
+``standard_error`` (of the effect, > 0).
 
 **Errors.** Every problem raises :class:`MediaError` with a one-line message naming the file, the
 row (counted from 1 after the header) and the column, and what is allowed: a missing column, an

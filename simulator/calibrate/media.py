@@ -9,7 +9,7 @@ channel, dates from the history's first date; channels without rows in the histo
 paid media) and its population starts at the first date (the base scenario's population, not a
 customer-base twin).
 
-How (docs/media_calibration.md):
+How (this module; README "Media history and lift tests"):
 
 1. **Emulator by simulation.** Around a centre (first the base scenario), the agent-based model
    runs on a few seeds as it is, once per channel with that channel's spend removed (the
@@ -678,7 +678,7 @@ def calibrate_media(
     centre_scenario = media_scenario(base, media, final, organic * max(float(fit.estimate[0]), 0.0))
     summary = {
         "method": "emulator by simulation, weighted least squares with lift tests, Newey-West covariance, "
-        "normal posterior ensemble (docs/media_calibration.md)",
+        "normal posterior ensemble (simulator/calibrate/media.py)",
         "media": {"source": media.source, "frequency": media.frequency, "days": media.days, "weeks": weeks},
         "orders": log.source,
         "outcome": "weekly new customers (first order of a customer in the log)",

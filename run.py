@@ -297,7 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--verbose", action="store_true", help="print every KPI and the lever tables, not just the headline"
     )
     _add_output_options(
-        sim, "folder for summary.json, daily.csv, channels_daily.csv, customers.csv, orders.csv", report=True
+        sim,
+        "folder for summary.json, daily.csv, channels_daily.csv, customers.csv, orders.csv, media.csv",
+        report=True,
     )
     _add_format_option(sim, "customers and orders")
     sim.add_argument(
@@ -398,7 +400,36 @@ def _add_calibrate_command(commands: argparse._SubParsersAction[_Parser]) -> Non
         "--calibration-end", type=_iso_date, help="last day of the calibration period (YYYY-MM-DD)"
     )
     cal.add_argument(
-        "--seeds", type=_positive_int, default=10, help="twin runs of the hold-out period (default 10)"
+        "--seeds",
+        type=_positive_int,
+        help="twin runs of the hold-out period (default 10); with --media: emulator seeds (default 3)",
+    )
+    cal.add_argument(
+        "--media",
+        type=Path,
+        help="media history, .csv or .parquet: date, channel, spend (README): calibrate the channels' "
+        "response to the order log and this history instead of building the twin",
+    )
+    cal.add_argument(
+        "--lift-tests",
+        type=Path,
+        help="with --media: lift tests, .csv or .parquet: channel, start, end, spend_change, effect, "
+        "standard_error",
+    )
+    cal.add_argument(
+        "--holdout-weeks",
+        type=_non_negative_int,
+        default=0,
+        help="with --media: last weeks kept out of the fit to check the forecast (default 0)",
+    )
+    cal.add_argument(
+        "--members",
+        type=_positive_int,
+        default=200,
+        help="with --media: posterior ensemble size (default 200)",
+    )
+    cal.add_argument(
+        "--workers", type=_positive_int, default=1, help="with --media: worker processes (default 1)"
     )
     cal.add_argument(
         "--max-segments", type=_segments, default=4, help="most latent-class segments tried, 1-4 (default 4)"
@@ -494,7 +525,15 @@ def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None
     alloc = commands.add_parser(
         "allocate", help="budget split across channels: response curves, LP, closed-loop check"
     )
-    alloc.add_argument("scenario", help="scenario YAML file (constraints in its 'allocation:' section)")
+    alloc.add_argument(
+        "scenario", nargs="?", help="scenario YAML file (constraints in its 'allocation:' section)"
+    )
+    alloc.add_argument(
+        "--curves",
+        type=Path,
+        help="response curves from another model, .csv or .parquet: channel, spend, outcome "
+        "[, standard_error]; the LP runs on them with --budget, nothing is simulated",
+    )
     alloc.add_argument("--budget", type=_positive_float, help="total media budget over the horizon")
     from optimizer.objectives import ALLOCATION_OBJECTIVES
 
@@ -815,7 +854,7 @@ def _clv_of_orders(args: argparse.Namespace) -> int:
         base,
         discount_rate=args.discount_rate,
         horizon_days=args.value_horizon,
-        seeds=args.seeds,
+        seeds=args.seeds or 10,
         max_segments=args.max_segments,
         max_agents=args.agents,
     )
@@ -847,7 +886,43 @@ def _clv(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _calibrate_media(args: argparse.Namespace) -> int:
+    from simulator import load_scenario
+    from simulator.calibrate import MEDIA_CALIBRATION_FILES, calibrate_media
+    from simulator.data import load_lift_tests, load_media, load_orders
+
+    if args.report:
+        raise _UsageError("calibrate: --report is not written for --media yet (see media_calibration.json)")
+    if args.holdout_days is not None or args.calibration_end is not None:
+        raise _UsageError("calibrate: with --media the hold-out is --holdout-weeks")
+    base = load_scenario(args.scenario)
+    _check_out(args, MEDIA_CALIBRATION_FILES)
+    log = load_orders(args.orders, columns=args.columns, date_format=args.date_format)
+    media = load_media(args.media)
+    media.check_channels(base.channel_names)
+    tests = load_lift_tests(args.lift_tests, base.channel_names) if args.lift_tests is not None else []
+    calibration = calibrate_media(
+        base,
+        log,
+        media,
+        tests,
+        holdout_weeks=args.holdout_weeks,
+        seeds=list(range(1, (args.seeds or 3) + 1)),
+        members=args.members,
+        weight=args.log_scale,
+        workers=args.workers,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    print(calibration.text())
+    _write_outputs(args, lambda: calibration.save(args.out, overwrite=args.overwrite))
+    return EXIT_OK
+
+
 def _calibrate(args: argparse.Namespace) -> int:
+    if args.media is not None:
+        return _calibrate_media(args)
+    if args.lift_tests is not None:
+        raise _UsageError("calibrate: --lift-tests needs --media")
     from simulator import load_scenario
     from simulator.calibrate import CALIBRATION_FILES, calibrate
     from simulator.calibrate.twin import MAX_AGENTS
@@ -862,7 +937,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         log,
         holdout_days=args.holdout_days,
         calibration_end=args.calibration_end,
-        seeds=args.seeds,
+        seeds=args.seeds or 10,
         max_segments=args.max_segments,
         max_agents=args.agents or MAX_AGENTS,
         weight=args.log_scale,
@@ -927,7 +1002,25 @@ def _incrementality(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _allocate_on_curves(args: argparse.Namespace) -> int:
+    from optimizer.external import EXTERNAL_FILES, allocate_on_curves
+
+    if args.budget is None:
+        raise _UsageError("allocate: --curves needs --budget (the total to split)")
+    if args.scenario is not None or args.report:
+        raise _UsageError("allocate: --curves takes no scenario and writes its own report.md (no --report)")
+    _check_out(args, EXTERNAL_FILES)
+    result = allocate_on_curves(args.curves, args.budget, solver=args.solver)
+    print(result.text())
+    _write_outputs(args, lambda: result.save(args.out, overwrite=args.overwrite))
+    return EXIT_OK
+
+
 def _allocate(args: argparse.Namespace) -> int:
+    if args.curves is not None:
+        return _allocate_on_curves(args)
+    if args.scenario is None:
+        raise _UsageError("allocate: give a scenario file, or --curves FILE --budget B")
     from optimizer.allocate import ALLOCATION_FILES, allocate_budget, check_constraints
     from optimizer.settings import allocation_settings
     from simulator import ScenarioWarning, load_scenario
@@ -1168,12 +1261,13 @@ def _interrupted(args: argparse.Namespace, what: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    from optimizer.external import CurvesError
     from reports import ReportError
     from simulator import ScenarioError, ScenarioWarning
     from simulator.common.output import OutputError
     from simulator.common.secrets import mask_secrets
     from simulator.customerbase import IdentificationError
-    from simulator.data import OrderLogError
+    from simulator.data import MediaError, OrderLogError
 
     args = build_parser().parse_args(argv)
     handlers = {"simulate": _simulate, "validate": _validate, "schema": _schema, "attribution": _attribution}
@@ -1200,6 +1294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ReportError,
             _UsageError,
             OrderLogError,
+            MediaError,
+            CurvesError,
             IdentificationError,
         ) as exc:
             say(f"error: {exc}")

@@ -262,6 +262,6 @@ def test_existing_results_are_kept_unless_overwrite(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["seed"] == 7 and "revenue" in summary["kpis"]
     expected = ["channels_daily.csv", "customers.csv", "daily.csv", "levers_daily.csv", "manifest.json"]
-    expected += ["orders.csv", "scenario.yaml", "summary.json"]
+    expected += ["media.csv", "orders.csv", "scenario.yaml", "summary.json"]
     assert sorted(p.name for p in out.iterdir()) == expected
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

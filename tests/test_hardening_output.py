@@ -46,6 +46,7 @@ SIMULATE_FILES = {
     "customers.csv",
     "daily.csv",
     "levers_daily.csv",
+    "media.csv",
     "orders.csv",
     "scenario.yaml",
     "summary.json",

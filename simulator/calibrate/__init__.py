@@ -8,16 +8,21 @@ population is the real customer base (:mod:`simulator.config.customer_base`,
 """
 
 from .calibrate import CALIBRATION_FILES, CUSTOMERS_FILE, Calibration, calibrate
+from .media import MEDIA_CALIBRATION_FILES, NOT_IDENTIFIED, MediaCalibration, calibrate_media
 from .models import TIME_UNIT_DAYS, CustomerBaseFit, fit_customer_base
 from .twin import customer_histories, twin_scenario_data
 
 __all__ = [
     "CALIBRATION_FILES",
+    "MEDIA_CALIBRATION_FILES",
+    "NOT_IDENTIFIED",
     "CUSTOMERS_FILE",
     "TIME_UNIT_DAYS",
     "Calibration",
+    "MediaCalibration",
     "CustomerBaseFit",
     "calibrate",
+    "calibrate_media",
     "customer_histories",
     "fit_customer_base",
     "twin_scenario_data",

@@ -3,6 +3,7 @@
 A low layer: it imports nothing else of the toolkit.
 """
 
+from .media import LiftTest, MediaError, MediaHistory, load_lift_tests, load_media
 from .orders import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
@@ -15,6 +16,11 @@ from .orders import (
 )
 
 __all__ = [
+    "LiftTest",
+    "MediaError",
+    "MediaHistory",
+    "load_lift_tests",
+    "load_media",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "OrderLog",

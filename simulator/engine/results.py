@@ -38,6 +38,7 @@ __all__ = [
     "SimulationResult",
     "check_output_folder",
     "collect_results",
+    "media_table",
     "order_log_table",
     "write_files",
     "write_order_log",
@@ -66,6 +67,7 @@ RESULT_FILES = (
     "scenario.yaml",
     "orders.csv",
     "orders.parquet",
+    "media.csv",
 )
 ORDER_LOG_FORMATS = TABLE_FORMATS
 """File types of the order log ``simulate --out`` writes (``orders.csv`` or ``orders.parquet``)."""
@@ -140,9 +142,10 @@ class SimulationResult:
 
         The per-shopper and per-order tables are written in ``table_format``: ``customers.csv`` and
         ``orders.csv``, or ``customers.parquet`` and ``orders.parquet`` with ``"parquet"``
-        (``orders_format`` sets the order log's alone). They are converted and written 250,000
-        rows at a time (:func:`simulator.common.tables.write_table`). The order log has the
-        columns ``run.py calibrate`` reads (:func:`order_log_table`). Written in one output
+        (``orders_format`` sets the order log's alone), converted and written 250,000 rows at a
+        time (:func:`simulator.common.tables.write_table`). The order log has the columns
+        ``run.py calibrate`` reads (:func:`order_log_table`); ``media.csv`` holds the daily spend
+        per channel that ``calibrate --media`` reads (:func:`media_table`). Written in one output
         transaction (:mod:`simulator.common.output`): staged on the folder's own file system and
         sealed by ``manifest.json``, so a failure or a kill never leaves half the results.
 
@@ -163,6 +166,7 @@ class SimulationResult:
         for table_name, table in self.tables.items():
             writers[f"{table_name}.csv"] = table.to_csv
         writers[f"orders.{orders_format or table_format}"] = lambda path: write_order_log(self, path)
+        writers["media.csv"] = lambda path: media_table(self).to_csv(path, index=False)
         return write_files(out_dir, writers, overwrite)
 
     @classmethod
@@ -430,6 +434,26 @@ def order_log_table(result: SimulationResult, start: int = 0, stop: int | None =
             "revenue": orders["revenue"].to_numpy(),
             "channel": orders["channel"].astype(str).to_numpy(),
             "margin": orders["margin"].to_numpy(),
+        }
+    )
+
+
+def media_table(result: SimulationResult) -> pd.DataFrame:
+    """The simulated media history in the format ``run.py calibrate --media`` reads.
+
+    One row per date and channel (daily, dates from ``start_date``): ``date`` (ISO date),
+    ``channel``, ``spend`` (currency) and ``impressions`` (of the real market); see
+    :mod:`simulator.data.media`.
+    """
+    channels = result.channels.reset_index()
+    start = np.datetime64(result.scenario.start_date, "D")
+    dates = (start + channels["day"].to_numpy(np.int64).astype("timedelta64[D]")).astype(str)
+    return pd.DataFrame(
+        {
+            "date": dates,
+            "channel": channels["channel"].astype(str).to_numpy(),
+            "spend": channels["spend"].to_numpy(np.float64),
+            "impressions": channels["impressions"].to_numpy(np.float64),
         }
     )
 

@@ -1,0 +1,700 @@
+"""``run.py calibrate --media``: channel response calibrated to an order log and a media history.
+
+What is calibrated. Each channel's **response strength**: a multiplier on its
+``awareness_per_impression``, the parameter through which its spend wins new customers; and a
+multiplier on the channels' ``organic_discovery`` (the market's baseline). Every other channel
+parameter (cost, click-through, carryover, saturation) stays as the base scenario says. The
+scenario simulated is the base scenario with the media history's spend (``budget_plan`` per
+channel, dates from the history's first date; channels without rows in the history have no
+paid media) and its population starts at the first date (the base scenario's population, not a
+customer-base twin).
+
+How (this module; README "Media history and lift tests"):
+
+1. **Emulator by simulation.** Around a centre (first the base scenario), the agent-based model
+   runs on a few seeds as it is, once per channel with that channel's spend removed (the
+   ``without`` variants of :mod:`simulator.measure.incrementality`) and once per channel with its
+   awareness effect removed (``awareness_per_impression`` 0, spend kept), on common random
+   numbers. Per channel, the weekly new customers give its contribution ``g_c`` (base minus
+   without) and its awareness part ``h_c`` (base minus unaware), both smoothed on the channel's
+   own spend; the rest ``n`` is base minus every contribution, smoothed in time. A channel's
+   strength ``s_c`` scales its awareness part, the organic factor ``a`` the rest:
+   ``y_t = a n_t + baseline shape_t + sum_c (g_ct - h_ct + s_c h_ct)``. The baseline shape (level,
+   trend and start-up ramps, free) is every shape a constant spend could produce.
+2. **Fit.** Weighted least squares on the calibration weeks of the data (new customers per week
+   counted as the data count them: a customer's first order in the log), plus one row per lift
+   test (the test itself run in the emulator - the centre with the test's spend change - gives
+   its effect on new customers over the weeks it covers, the awareness share of it scaled by the
+   strength; the way PyMC-Marketing's ``add_lift_test_measurements`` adds lift tests as extra
+   likelihood terms) and a prior row per strength and for ``a``: normal around the base
+   scenario's value with standard deviation :data:`PRIOR_SD` (100%) - the base scenario's channel
+   settings are the prior belief, as Meridian takes ROI priors. The centre moves to the fit (at
+   most halving or doubling a parameter per step) and the emulator is measured again
+   (``iterations``), so the linear model is taken where the answer is.
+3. **Posterior ensemble.** The sampling distribution of the fit - a normal with the Newey-West
+   (Bartlett weights, heteroskedasticity- and autocorrelation-consistent) covariance - is the
+   approximate posterior (Laplace approximation). ``members`` parameter sets are drawn from it
+   (strengths below 0 set to 0) and saved in ``posterior.parquet``; the calibrated
+   ``scenario.yaml`` is its centre.
+4. **Incremental ROAS** of each channel per member: its incremental revenue over the whole
+   history at the centre, measured as :func:`simulator.measure.incrementality` measures it (base
+   minus without, paired seeds), plus ``(s_c - 1)`` times the revenue of its awareness part,
+   each drawn from its sampling error over the seeds; the 95% interval is the 2.5-97.5%
+   quantiles over members.
+5. **Identified?** A channel whose strength keeps more than half its prior standard deviation
+   (:data:`IDENTIFIED_SHRINKAGE`) is **not identified by the data**: typically its spend never
+   varies, so the data cannot tell its effect from the baseline, or its awareness effect is
+   small next to its clicks. Its ROAS interval rests on the prior; a lift test narrows it.
+6. **Hold-out.** With ``holdout_weeks``, the last weeks are not fitted; each member predicts them
+   with the actual spend (plus the fit's residual noise) and the report gives the coverage of the
+   95% predictive interval and the MAPE.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import yaml
+
+from ..common.output import write_files
+from ..config.scenario import Scenario, ScenarioError, parse_scenario
+from ..data import LiftTest, MediaHistory, OrderLog
+from ..engine.simulate import simulate
+from ..measure.executor import get_executor
+
+__all__ = [
+    "MEDIA_CALIBRATION_FILES",
+    "NOT_IDENTIFIED",
+    "MediaCalibration",
+    "calibrate_media",
+    "media_scenario",
+    "weekly_new_customers",
+]
+
+MEDIA_CALIBRATION_FILES = (
+    "scenario.yaml",
+    "posterior.parquet",
+    "media_calibration.json",
+    "media_channels.csv",
+    "media_holdout.csv",
+)
+"""Files ``calibrate --media --out`` writes."""
+NOT_IDENTIFIED = "not identified by the data"
+IDENTIFIED_SHRINKAGE = 0.5
+"""Largest posterior standard deviation of a channel's strength, as a share of the prior's, of an
+identified channel: the data must at least halve the prior uncertainty."""
+NEWEY_WEST_LAGS = 4
+SMOOTHING_DECAYS = (0.0, 0.7, 0.93)
+"""Weekly carry-over of the spend features a channel's contribution is smoothed on (share/week)."""
+NUISANCE = 2 * 3
+"""Free baseline shape columns of the design (level, trend and ramps: :func:`_design`)."""
+PRIOR_SD = 1.0
+"""Prior standard deviation of each channel's strength and of the organic factor, relative to the
+base scenario's value (ratio): the base scenario's channel settings are the prior belief, give or
+take 100%, the way Meridian and PyMC-Marketing take ROI or coefficient priors."""
+OFFSET = 1 + NUISANCE
+"""Column of the first channel in the design."""
+WEEK = 7
+FloatArray = npt.NDArray[np.float64]
+
+
+def _periods(spend: FloatArray) -> list[dict[str, float]]:
+    """Runs of equal daily spend as budget periods."""
+    change = np.flatnonzero(np.r_[True, spend[1:] != spend[:-1]])
+    ends = np.r_[change[1:] - 1, spend.size - 1]
+    return [
+        {"start_day": int(s), "end_day": int(e), "daily_spend": float(spend[s])}
+        for s, e in zip(change, ends, strict=True)
+    ]
+
+
+def media_scenario(
+    base: Scenario,
+    media: MediaHistory,
+    strengths: dict[str, float] | None = None,
+    organic: float = 1.0,
+) -> Scenario:
+    """The base scenario with the media history's spend and the given response strengths.
+
+    Parameters
+    ----------
+    base
+        The base scenario.
+    media
+        The media history: its days are the horizon, its first date ``start_date``.
+    strengths
+        Multiplier of each channel's ``awareness_per_impression`` (ratio; default 1; capped so the
+        parameter stays at most 1).
+    organic
+        Multiplier of every channel's ``organic_discovery`` (ratio).
+
+    Returns
+    -------
+    Scenario
+        Channels in the history spend as it says (``budget_plan``); the others have no paid media.
+    """
+    data = base.model_dump(mode="json", exclude_none=True)
+    data["horizon_days"] = media.days
+    data["start_date"] = media.first_date.date().isoformat()
+    daily = media.daily_spend()
+    for channel in data["channels"]:
+        name = channel["name"]
+        channel["daily_spend"] = 0.0
+        channel["budget_plan"] = _periods(daily[name].to_numpy(np.float64)) if name in daily else []
+        factor = (strengths or {}).get(name, 1.0)
+        channel["awareness_per_impression"] = min(1.0, channel.get("awareness_per_impression", 0.05) * factor)
+        channel["organic_discovery"] = min(1.0, channel.get("organic_discovery", 0.0) * organic)
+    return parse_scenario(data, f"{getattr(base, '_source', '<scenario>')} (media history)")
+
+
+def _variant(scenario: Scenario, name: str, change: dict[str, Any], label: str) -> Scenario:
+    data = scenario.model_dump(mode="json", exclude_none=True)
+    for channel in data["channels"]:
+        if channel["name"] == name:
+            channel.update(change)
+    return parse_scenario(data, f"{label}_{name}")
+
+
+def weekly_new_customers(first_days: npt.NDArray[np.int64], weeks: int, weight: float = 1.0) -> FloatArray:
+    """New customers per week from each customer's first order day (day 0 = first media date) (people)."""
+    days = first_days[(first_days >= 0) & (first_days < weeks * WEEK)]
+    return np.bincount(days // WEEK, minlength=weeks).astype(np.float64) * weight
+
+
+def _run(weeks: int, task: tuple[Scenario, int]) -> tuple[FloatArray, float]:
+    """Weekly new customers (counted as in a log: first order per shopper) and revenue of one run."""
+    scenario, seed = task
+    result = simulate(scenario, seed=seed)
+    orders = result.orders
+    first = (
+        orders.groupby("shopper_id")["day"].min().to_numpy(np.int64) if len(orders) else np.zeros(0, np.int64)
+    )
+    return weekly_new_customers(first, weeks, scenario.population.scale), float(result.summary["revenue"])
+
+
+def _smooth_basis(spend: FloatArray) -> FloatArray:
+    """The weekly spend carried over at :data:`SMOOTHING_DECAYS`, each also times the time trend."""
+    trend = np.linspace(0.0, 1.0, spend.size)
+    columns = []
+    for decay in SMOOTHING_DECAYS:
+        stock = np.zeros(spend.size)
+        carried = 0.0
+        for week in range(spend.size):
+            carried = carried * decay + float(spend[week])
+            stock[week] = carried
+        peak = stock.max()
+        if peak > 0:
+            columns += [stock / peak, stock / peak * trend]
+    return np.column_stack(columns) if columns else np.zeros((spend.size, 0))
+
+
+def _smooth_on_spend(raw: FloatArray, spend: FloatArray) -> FloatArray:
+    """Project a channel's weekly effect on :func:`_smooth_basis` of its weekly spend.
+
+    The mean over a few seeds is noisy, and noise in a regressor biases its coefficient to 0
+    (errors in variables). A channel's effect follows its spend, so it is projected on the
+    channel's weekly spend carried over at a few decays per week, each also times the time trend
+    (awareness builds up over the history).
+    """
+    basis = _smooth_basis(spend)
+    if basis.shape[1] == 0:
+        return np.zeros_like(raw)
+    return np.asarray(basis @ np.linalg.lstsq(basis, raw, rcond=None)[0], dtype=np.float64)
+
+
+@dataclass
+class Emulator:
+    """Runs around a centre on the same seeds: as it is, and per channel without spend or awareness.
+
+    ``without`` runs have the channel's spend at 0; ``unaware`` runs keep the spend with its
+    ``awareness_per_impression`` at 0.
+    """
+
+    base: FloatArray
+    """Weekly new customers per seed (seeds x weeks, people)."""
+    without: dict[str, FloatArray]
+    unaware: dict[str, FloatArray]
+    revenue: FloatArray
+    """Revenue over the history per seed (currency)."""
+    revenue_without: dict[str, FloatArray]
+    revenue_unaware: dict[str, FloatArray]
+    lifts: list[FloatArray] = field(default_factory=list)
+    """Weekly new customers per seed of each lift test's variant (its spend change applied)."""
+
+    def effects(self, runs: dict[str, FloatArray], weekly_spend: pd.DataFrame) -> dict[str, FloatArray]:
+        """Base minus ``runs`` per channel, mean over seeds, smoothed on the channel's spend (people/week)."""
+        return {
+            name: _smooth_on_spend((self.base - other).mean(axis=0), weekly_spend[name].to_numpy(np.float64))
+            for name, other in runs.items()
+        }
+
+    def rest(self, contributions: dict[str, FloatArray]) -> FloatArray:
+        """New customers not owed to any one channel's spend, smoothed in time (people/week).
+
+        The mean of the runs minus every channel's contribution, projected on a cubic in time
+        and two early decays (the shoppers aware at the start buy in the first weeks).
+        """
+        weeks = self.base.shape[1]
+        raw = self.base.mean(axis=0) - sum(contributions.values(), np.zeros(weeks))
+        t = np.arange(weeks, dtype=np.float64)
+        tau = t / max(weeks - 1, 1)
+        basis = np.column_stack([np.ones(weeks), tau, tau**2, tau**3, np.exp(-t / 2.0), np.exp(-t / 8.0)])
+        return np.asarray(basis @ np.linalg.lstsq(basis, raw, rcond=None)[0], dtype=np.float64)
+
+
+def _design(rest: FloatArray, awareness: dict[str, FloatArray]) -> FloatArray:
+    """Columns: the rest ``n``, the free baseline shapes, each channel's awareness effect ``h_c``.
+
+    The baseline's shape is not known exactly (it rests on the base scenario's organic settings
+    and on when the history starts): it gets a free level, linear trend and start-up ramps - every
+    shape a constant spend produces under the smoothing of :func:`_smooth_on_spend`. A channel
+    whose spend never varies therefore looks exactly like the baseline: the data say nothing of
+    it and its strength keeps the wide interval of its prior.
+    """
+    weeks = rest.size
+    scale = max(float(np.abs(rest).mean()), 1e-9)
+    shapes = _smooth_basis(np.ones(weeks)) * scale
+    return np.column_stack([rest, shapes, *awareness.values()])
+
+
+def _emulate(
+    centre: Scenario,
+    channels: Sequence[str],
+    seeds: Sequence[int],
+    weeks: int,
+    workers: int,
+    label: str,
+    progress: bool,
+    lift_tests: Sequence[LiftTest] = (),
+    media: MediaHistory | None = None,
+) -> Emulator:
+    variants = [centre]
+    variants += [
+        _variant(centre, name, {"daily_spend": 0.0, "budget_plan": []}, "without") for name in channels
+    ]
+    variants += [_variant(centre, name, {"awareness_per_impression": 0.0}, "unaware") for name in channels]
+    if lift_tests and media is not None:
+        variants += [_lift_variant(centre, media, test) for test in lift_tests]
+    tasks = [(variant, seed) for variant in variants for seed in seeds]
+    results = get_executor(workers, source="calibrate --media").map(
+        partial(_run, weeks), tasks, label=label, progress=progress
+    )
+    per = len(seeds)
+    weekly = [np.array([r[0] for r in results[i * per : (i + 1) * per]]) for i in range(len(variants))]
+    revenue = [np.array([r[1] for r in results[i * per : (i + 1) * per]]) for i in range(len(variants))]
+    k = len(channels)
+    return Emulator(
+        weekly[0],
+        dict(zip(channels, weekly[1 : 1 + k], strict=True)),
+        dict(zip(channels, weekly[1 + k : 1 + 2 * k], strict=True)),
+        revenue[0],
+        dict(zip(channels, revenue[1 : 1 + k], strict=True)),
+        dict(zip(channels, revenue[1 + k : 1 + 2 * k], strict=True)),
+        weekly[1 + 2 * k :],
+    )
+
+
+def _test_days(test: LiftTest, media: MediaHistory) -> tuple[int, int]:
+    return int((test.start - media.first_date).days), int((test.end - media.first_date).days)
+
+
+def _lift_variant(centre: Scenario, media: MediaHistory, test: LiftTest) -> Scenario:
+    """The centre with the test's spend change spread evenly over its days (spend kept >= 0)."""
+    first, last = _test_days(test, media)
+    spend = media.daily_spend()[test.channel].to_numpy(np.float64).copy()
+    spend[first : last + 1] = np.maximum(
+        spend[first : last + 1] + test.spend_change / (last - first + 1), 0.0
+    )
+    return _variant(centre, test.channel, {"daily_spend": 0.0, "budget_plan": _periods(spend)}, "lift")
+
+
+@dataclass
+class Fit:
+    """Weighted least squares with a Newey-West covariance."""
+
+    estimate: FloatArray
+    covariance: FloatArray
+    sigma: float
+    """Residual standard deviation of weekly new customers (people/week)."""
+
+
+def _fit(
+    y: FloatArray, design: FloatArray, lift_x: FloatArray, lift_y: FloatArray, lift_se: FloatArray
+) -> Fit:
+    weeks, k = design.shape
+    ols = np.linalg.lstsq(design, y, rcond=None)[0]
+    sigma = float(np.sqrt(np.sum((y - design @ ols) ** 2) / max(weeks - k, 1)))
+    sigma = max(sigma, 1e-9)
+    x = np.vstack([design / sigma, lift_x / lift_se[:, None]]) if lift_y.size else design / sigma
+    target = np.r_[y / sigma, lift_y / lift_se] if lift_y.size else y / sigma
+    estimate = np.linalg.lstsq(x, target, rcond=None)[0]
+    bread = np.linalg.pinv(x.T @ x)
+    scores = (design / sigma) * ((y - design @ estimate) / sigma)[:, None]
+    meat = scores.T @ scores
+    for lag in range(1, NEWEY_WEST_LAGS + 1):
+        weight = 1.0 - lag / (NEWEY_WEST_LAGS + 1)
+        cross = scores[lag:].T @ scores[:-lag]
+        meat += weight * (cross + cross.T)
+    if lift_y.size:
+        lifted = lift_x / lift_se[:, None]
+        meat += lifted.T @ lifted
+    return Fit(
+        np.asarray(estimate, dtype=np.float64), np.asarray(bread @ meat @ bread, dtype=np.float64), sigma
+    )
+
+
+def _check_lift_tests(tests: Sequence[LiftTest], media: MediaHistory, channels: Sequence[str]) -> None:
+    daily = media.daily_spend()
+    for test in tests:
+        first, last = _test_days(test, media)
+        if first < 0 or last >= media.days:
+            raise ScenarioError(
+                "--lift-tests",
+                "start",
+                f"the test of '{test.channel}' ({test.start.date()} to {test.end.date()}) is outside the "
+                f"media history ({media.first_date.date()} plus {media.days} days)",
+            )
+        if test.channel not in channels:
+            raise ScenarioError(
+                "--lift-tests", "channel", f"channel '{test.channel}' has no spend in the media history"
+            )
+        if float(daily[test.channel].to_numpy()[first : last + 1].sum()) <= 0 and test.spend_change < 0:
+            raise ScenarioError(
+                "--lift-tests", "spend_change", f"'{test.channel}' spent nothing to cut during its test"
+            )
+
+
+def _lift_rows(
+    tests: Sequence[LiftTest],
+    media: MediaHistory,
+    channels: Sequence[str],
+    emulator: Emulator,
+    contributions: dict[str, FloatArray],
+    awareness: dict[str, FloatArray],
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """One row per lift test, from the test run in the emulator.
+
+    The centre with the test's spend change (a run per seed) gives the test's effect on new
+    customers over the weeks it covers, ``E``; the share of it owed to the channel's awareness is
+    taken as the awareness part's share of the channel's contribution in those weeks,
+    ``H / G``. The effect at strength ``s`` is ``E (1 - H/G) + s E H/G``: the row's target is the
+    measured effect minus the fixed part.
+    """
+    rows, effects, errors = [], [], []
+    for test, runs in zip(tests, emulator.lifts, strict=True):
+        first, last = _test_days(test, media)
+        weeks = slice(first // WEEK, last // WEEK + 1)
+        per_seed = (runs - emulator.base)[:, weeks].sum(axis=1)
+        effect = float(per_seed.mean())
+        # the emulator's own error of the test's effect adds to the test's
+        noise = float(per_seed.std(ddof=1) / math.sqrt(per_seed.size)) if per_seed.size > 1 else 0.0
+        total = float(contributions[test.channel][weeks].sum())
+        share = float(np.clip(awareness[test.channel][weeks].sum() / total, 0.0, 1.0)) if total > 0 else 0.0
+        row = np.zeros(OFFSET + len(channels))
+        row[OFFSET + list(channels).index(test.channel)] = effect * share
+        rows.append(row)
+        effects.append(test.effect - effect * (1.0 - share))
+        errors.append(math.hypot(test.standard_error, noise))
+    return (
+        np.array(rows).reshape(-1, OFFSET + len(channels)),
+        np.array(effects, dtype=np.float64),
+        np.array(errors, dtype=np.float64),
+    )
+
+
+def _draw_mean(rng: np.random.Generator, per_seed: FloatArray, size: int) -> FloatArray:
+    """Draws of a mean over seeds from its normal sampling distribution."""
+    mean = float(per_seed.mean())
+    error = float(per_seed.std(ddof=1) / math.sqrt(per_seed.size))
+    return rng.normal(mean, error, size=size) if error > 0 else np.full(size, mean)
+
+
+def _prior_rows(organic: float, strengths: Sequence[float]) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The prior as rows: organic factor and strengths (relative to the base) ~ normal(1, PRIOR_SD).
+
+    The columns are relative to the current centre, whose factors are ``organic`` and
+    ``strengths``: a row ``centre x s = 1`` with standard error ``PRIOR_SD``.
+    """
+    columns = OFFSET + len(strengths)
+    rows = np.zeros((1 + len(strengths), columns))
+    rows[0, 0] = organic
+    for i, strength in enumerate(strengths):
+        rows[1 + i, OFFSET + i] = strength
+    return rows, np.ones(rows.shape[0]), np.full(rows.shape[0], PRIOR_SD)
+
+
+@dataclass
+class MediaCalibration:
+    """The calibrated channels, the posterior ensemble and the hold-out check.
+
+    Attributes
+    ----------
+    centre : Scenario
+        The calibrated scenario (the ensemble's centre).
+    posterior : pandas.DataFrame
+        One row per ``member``: ``organic_factor`` and each channel's ``strength_NAME``
+        (multiplier of the base's awareness), ``awareness_per_impression_NAME`` and ``roas_NAME``.
+    channels : pandas.DataFrame
+        One row per channel: ``spend`` (currency), ``spend_cv`` (coefficient of variation of weekly
+        spend), ``strength`` and its ``strength_se``, ``roas`` (centre), ``roas_low`` /
+        ``roas_high`` (95% interval), ``identified`` and ``lift_tests``.
+    holdout : pandas.DataFrame
+        One row per week: ``date``, ``actual``, ``fitted`` (calibration weeks) or ``predicted``,
+        ``low`` / ``high`` (95% predictive interval), ``holdout``.
+    summary : dict
+        ``media_calibration.json``.
+    """
+
+    centre: Scenario
+    posterior: pd.DataFrame
+    channels: pd.DataFrame
+    holdout: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def text(self) -> str:
+        """The channels' ROAS with intervals and the hold-out check, as lines of text."""
+        lines = [
+            "Incremental ROAS per channel (revenue / spend over the history; 95% interval over the ensemble):"
+        ]
+        for name, row in self.channels.iterrows():
+            note = (
+                ""
+                if row["identified"]
+                else f"  <- {NOT_IDENTIFIED} (weekly spend varies {row['spend_cv']:.0%})"
+            )
+            lines.append(
+                f"  {name:<14} {row['roas']:8.2f}  [{row['roas_low']:.2f}, {row['roas_high']:.2f}]"
+                f"  lift tests {int(row['lift_tests'])}{note}"
+            )
+        check = self.summary.get("holdout")
+        if check:
+            lines.append(
+                f"Hold-out ({check['weeks']} weeks): weekly new customers inside the 95% interval "
+                f"{check['coverage']:.0%}, MAPE {check['mape']:.1%}"
+            )
+        else:
+            lines.append("No hold-out weeks: the forecast is unvalidated (give --holdout-weeks).")
+        return "\n".join(lines)
+
+    def save(self, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
+        """Write :data:`MEDIA_CALIBRATION_FILES` into ``out_dir``, all or none."""
+        data = self.centre.model_dump(mode="json", exclude_none=True)
+        writers: dict[str, Callable[[Path], object]] = {
+            "scenario.yaml": lambda p: p.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8"),
+            "posterior.parquet": lambda p: self.posterior.to_parquet(p, index=False),
+            "media_calibration.json": lambda p: p.write_text(
+                json.dumps(self.summary, indent=2), encoding="utf-8"
+            ),
+            "media_channels.csv": self.channels.to_csv,
+            "media_holdout.csv": self.holdout.to_csv,
+        }
+        return write_files(out_dir, writers, overwrite)
+
+
+def calibrate_media(
+    base: Scenario,
+    log: OrderLog,
+    media: MediaHistory,
+    lift_tests: Sequence[LiftTest] = (),
+    holdout_weeks: int = 0,
+    seeds: Sequence[int] = (1, 2, 3),
+    iterations: int = 2,
+    members: int = 200,
+    weight: float = 1.0,
+    seed: int = 0,
+    workers: int = 1,
+    progress: bool = False,
+) -> MediaCalibration:
+    """Calibrate the channels' response strengths to an order log and a media history.
+
+    Parameters
+    ----------
+    base
+        The base scenario (its channels named as in the media history).
+    log
+        The order log (new customers per week are counted from it).
+    media
+        The media history.
+    lift_tests
+        Lift tests used as extra calibration targets.
+    holdout_weeks
+        Last weeks kept out of the fit and forecast (weeks).
+    seeds
+        Seeds of the emulator runs (at least two).
+    iterations
+        Emulator centres (at least 1; the fit moves the centre between them).
+    members
+        Size of the posterior ensemble (at least 20).
+    weight
+        Real customers per customer of the log (``population.scale`` of a simulated log).
+    seed
+        Seed of the ensemble draws.
+    workers
+        Worker processes of the runs.
+    progress
+        Show progress bars.
+
+    Returns
+    -------
+    MediaCalibration
+
+    Raises
+    ------
+    ScenarioError
+        One line for a channel unknown to the scenario, too few seeds or members, a hold-out
+        leaving fewer fitted weeks than parameters, or a lift test outside the history.
+    """
+    media.check_channels(base.channel_names)
+    if len(seeds) < 2:
+        raise ScenarioError(
+            "calibrate --media", "seeds", "give at least 2 seeds (the ROAS interval needs them)"
+        )
+    if members < 20:
+        raise ScenarioError(
+            "calibrate --media", "members", f"the ensemble needs at least 20 members, got {members}"
+        )
+    channels = [name for name in base.channel_names if name in media.channels]
+    weeks = media.days // WEEK
+    fitted = weeks - holdout_weeks
+    if holdout_weeks < 0 or fitted < 3 * (OFFSET + len(channels)):
+        raise ScenarioError(
+            "calibrate --media",
+            "holdout_weeks",
+            f"{holdout_weeks} hold-out weeks of {weeks} leave {fitted} to fit "
+            f"{OFFSET + len(channels)} parameters; "
+            f"keep at least {3 * (OFFSET + len(channels))} weeks",
+        )
+    occasions = log.occasions()
+    start = int((media.first_date - pd.Timestamp("1970-01-01")).days)
+    first = occasions.groupby("customer")["day"].min().to_numpy(np.int64) - start
+    actual = weekly_new_customers(first, weeks, weight)
+
+    daily = media.daily_spend()
+    weekly_spend = daily.groupby(daily.index // WEEK).sum()
+    _check_lift_tests(lift_tests, media, channels)
+    strengths = dict.fromkeys(channels, 1.0)
+    organic = 1.0
+    for step in range(iterations):
+        centre = media_scenario(base, media, strengths, organic)
+        label = f"media calibration {step + 1}/{iterations}"
+        emulator = _emulate(centre, channels, seeds, weeks, workers, label, progress, lift_tests, media)
+        contributions = emulator.effects(emulator.without, weekly_spend)
+        awareness = emulator.effects(emulator.unaware, weekly_spend)
+        fixed = sum((contributions[n] - awareness[n] for n in channels), np.zeros(weeks))
+        design = _design(emulator.rest(contributions), awareness)
+        lift_x, lift_y, lift_se = _lift_rows(lift_tests, media, channels, emulator, contributions, awareness)
+        prior_x, prior_y, prior_se = _prior_rows(organic, [strengths[name] for name in channels])
+        fit = _fit(
+            actual[:fitted] - fixed[:fitted],
+            design[:fitted],
+            np.vstack([lift_x, prior_x]),
+            np.r_[lift_y, prior_y],
+            np.r_[lift_se, prior_se],
+        )
+        if step < iterations - 1:  # move the centre, at most halving or doubling a parameter per step
+            organic *= float(np.clip(fit.estimate[0], 0.5, 2.0))
+            for i, name in enumerate(channels):
+                strengths[name] *= float(np.clip(fit.estimate[OFFSET + i], 0.5, 2.0))
+
+    rng = np.random.default_rng(seed)
+    draws = rng.multivariate_normal(fit.estimate, fit.covariance, size=members, method="eigh")
+    positive = [0, *range(OFFSET, OFFSET + len(channels))]
+    draws[:, positive] = np.clip(draws[:, positive], 0.0, None)
+    se = np.sqrt(np.diag(fit.covariance))
+
+    # Incremental revenue of each channel at the last centre, per seed (as incrementality measures it).
+    by_name = {c.name: c for c in centre.channels}
+    posterior = pd.DataFrame({"member": np.arange(members), "organic_factor": organic * draws[:, 0]})
+    rows = []
+    for i, name in enumerate(channels):
+        spend = float(daily[name].sum())
+        # ROAS of a member: incremental revenue at the centre plus (strength - 1) x the revenue
+        # of the channel's awareness effect, each drawn from its error over the seeds.
+        incremental = _draw_mean(rng, emulator.revenue - emulator.revenue_without[name], members)
+        aware = _draw_mean(rng, emulator.revenue - emulator.revenue_unaware[name], members)
+        strength = draws[:, OFFSET + i]
+        roas = (incremental + (strength - 1.0) * aware) / spend if spend > 0 else np.full(members, np.nan)
+        mean = float((emulator.revenue - emulator.revenue_without[name]).mean())
+        mean_aware = float((emulator.revenue - emulator.revenue_unaware[name]).mean())
+        posterior[f"strength_{name}"] = strengths[name] * strength
+        posterior[f"awareness_per_impression_{name}"] = np.minimum(
+            1.0, by_name[name].awareness_per_impression * strength
+        )
+        posterior[f"roas_{name}"] = roas
+        relative = strengths[name] * se[OFFSET + i] / PRIOR_SD
+        series = weekly_spend[name].to_numpy()
+        rows.append(
+            {
+                "channel": name,
+                "spend": spend,
+                "spend_cv": float(series.std() / series.mean()) if series.mean() > 0 else 0.0,
+                "strength": strengths[name] * float(fit.estimate[OFFSET + i]),
+                "strength_se": strengths[name] * float(se[OFFSET + i]),
+                "sd_over_prior": float(relative),
+                "roas": (mean + (float(fit.estimate[OFFSET + i]) - 1.0) * mean_aware) / spend
+                if spend > 0
+                else math.nan,
+                "roas_low": float(np.quantile(roas, 0.025)),
+                "roas_high": float(np.quantile(roas, 0.975)),
+                "identified": bool(relative <= IDENTIFIED_SHRINKAGE),
+                "lift_tests": sum(t.channel == name for t in lift_tests),
+            }
+        )
+    table = pd.DataFrame(rows).set_index("channel")
+
+    # Every member's weekly new customers with the actual spend, plus the residual noise.
+    predicted = fixed + draws @ design.T + rng.normal(0.0, fit.sigma, size=(members, weeks))
+    dates = media.first_date + pd.to_timedelta(np.arange(weeks) * WEEK, unit="D")
+    holdout = pd.DataFrame(
+        {
+            "date": dates.date.astype(str),
+            "actual": actual,
+            "predicted": fixed + design @ fit.estimate,
+            "low": np.quantile(predicted, 0.025, axis=0),
+            "high": np.quantile(predicted, 0.975, axis=0),
+            "holdout": np.arange(weeks) >= fitted,
+        }
+    ).rename_axis("week")
+    check = None
+    if holdout_weeks > 0:
+        part = holdout[holdout["holdout"]]
+        inside = (part["actual"] >= part["low"]) & (part["actual"] <= part["high"])
+        nonzero = part["actual"] > 0
+        mape = float((abs(part["predicted"] - part["actual"]) / part["actual"])[nonzero].mean())
+        check = {"weeks": int(holdout_weeks), "coverage": float(inside.mean()), "mape": mape}
+
+    final = {
+        name: strengths[name] * max(float(fit.estimate[OFFSET + i]), 0.0) for i, name in enumerate(channels)
+    }
+    centre_scenario = media_scenario(base, media, final, organic * max(float(fit.estimate[0]), 0.0))
+    summary = {
+        "method": "emulator by simulation, weighted least squares with lift tests, Newey-West covariance, "
+        "normal posterior ensemble (simulator/calibrate/media.py)",
+        "media": {"source": media.source, "frequency": media.frequency, "days": media.days, "weeks": weeks},
+        "orders": log.source,
+        "outcome": "weekly new customers (first order of a customer in the log)",
+        "seeds": list(seeds),
+        "iterations": iterations,
+        "members": members,
+        "residual_sd": fit.sigma,
+        "organic_factor": organic * float(fit.estimate[0]),
+        "channels": {
+            name: {
+                key: (None if isinstance(v, float) and not math.isfinite(v) else v) for key, v in row.items()
+            }
+            | {"note": "" if row["identified"] else NOT_IDENTIFIED}
+            for name, row in table.to_dict(orient="index").items()
+        },
+        "holdout": check,
+        "validated": check is not None,
+    }
+    return MediaCalibration(centre_scenario, posterior, table, holdout, summary)

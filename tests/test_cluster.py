@@ -126,7 +126,7 @@ def test_replicate_and_allocate_through_the_scheduler_write_the_local_tables(
 def test_optimize_runs_its_trial_processes_on_the_cluster(scheduler: str, tmp_path: Path) -> None:
     out = tmp_path / "study"
     argv = ["optimize", str(ROOT / "scenarios" / "fashion_social_brand.yaml"), "--agents", "800"]
-    argv += ["--days", "40", "--trials", "6", "--seeds", "1", "--no-budget", "--workers", "2"]
+    argv += ["--days", "40", "--trials", "6", "--n-seeds", "1", "--no-budget", "--workers", "2"]
     before = _tasks_done(scheduler, "worker")
     done = _run([*argv, "--out", str(out), "--scheduler", scheduler])
     assert done.returncode == 0, done.stderr

@@ -386,7 +386,7 @@ def _resume_checks(trials: list[Any], target: int, processes: int) -> list[Any]:
 
 def _optimize(out: Path, workers: int, trials: int) -> list[str]:
     argv = ["optimize", "scenarios/fashion_social_brand.yaml", "--agents", "3000", "--days", "120"]
-    argv += ["--seeds", "1", "--no-budget", "--trials", str(trials), "--workers", str(workers)]
+    argv += ["--n-seeds", "1", "--no-budget", "--trials", str(trials), "--workers", str(workers)]
     return [*argv, "--out", str(out), "--no-progress"]
 
 
@@ -454,6 +454,51 @@ def test_ctrl_c_of_optimize_with_two_workers_fails_the_cut_off_trials_and_a_resu
     assert sorted(t.number for t in _resume_checks(_study(storage), target, 2)) == sorted(
         t.number for t in failed
     )
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_optimize_in_one_process_stops_the_trial_at_a_safe_point(tmp_path: Path) -> None:
+    """Issue 19 item 12: Ctrl-C with the trials in the main process never lands inside a save.
+
+    The first Ctrl-C asks the running trial to stop at its next simulated day: it is failed and
+    enqueued again, the command says it was interrupted (exit 130, no traceback), and a resume
+    runs the cut-off policy first and reaches the count.
+    """
+    out, target = tmp_path / "study", 4
+    storage = f"sqlite:///{out / 'study.db'}"
+    command = [sys.executable, "run.py", *_optimize(out, 1, target)]
+    stderr = tmp_path / "stderr.txt"
+    for _ in range(2):  # Ctrl-C at two moments (a policy is retried at most twice)
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=os.environ | _NO_HEARTBEAT,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr.open("w"),
+            start_new_session=True,
+        )
+        before = len(_study(storage))
+        assert _wait_until(lambda: _owned_and_running(_study(storage), 1), 300), stderr.read_text()
+        if len(_study(storage)) > before + 2:
+            time.sleep(0.3)  # later in the trial
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(STOP_SECONDS + 30) == 130, stderr.read_text()
+        text = stderr.read_text()
+        assert "Traceback" not in text and "internal error" not in text, text
+        assert "interrupted" in text.strip().splitlines()[-1], text
+        trials = _study(storage)
+        states = [t.state.name for t in trials]
+        assert "RUNNING" not in states, states
+        finished_now = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+        if len(finished_now) >= target:
+            break
+    failed = [t for t in _study(storage) if t.state.name == "FAIL"]
+    assert failed, "no trial was cut off"
+    resumed = subprocess.run(
+        command, cwd=ROOT, env=os.environ | _NO_HEARTBEAT, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    _resume_checks(_study(storage), target, 1)
 
 
 @pytest.mark.slow

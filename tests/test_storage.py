@@ -31,7 +31,7 @@ FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 def _optimize(trials: int, storage: str, out: Path, *extra: str) -> list[str]:
     command = [sys.executable, "run.py", "optimize", SCENARIO, "--agents", "1000", "--days", "40"]
-    command += ["--seeds", "1", "--no-budget", "--trials", str(trials), "--storage", storage]
+    command += ["--n-seeds", "1", "--no-budget", "--trials", str(trials), "--storage", storage]
     return [*command, "--study-name", "shared", "--out", str(out), "--no-progress", *extra]
 
 

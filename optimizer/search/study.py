@@ -47,7 +47,7 @@ from simulator.common.format import format_value, unit_of
 from simulator.common.secrets import mask_secrets, mask_url, url_secrets
 from simulator.config.scenario import Scenario, ScenarioError
 from simulator.config.search import SearchSettings
-from simulator.measure.executor import check_stop, check_workers, get_executor, progress_bar
+from simulator.measure.executor import check_stop, check_workers, get_executor, graceful_stop, progress_bar
 
 from .owners import OwnerSampler, enqueue_again, retry_cut_off
 from .trials import FINISHED, finished, prunes, trial_objective
@@ -422,7 +422,8 @@ def run_search(
             bar.refresh()
 
         if workers == 1 or storage is None:
-            _run_trials(job, show)
+            with graceful_stop():  # Ctrl-C stops the trial at its next day, never inside a save
+                _run_trials(job, show)
         else:
             _in_processes(job, workers, lambda: show(study))
             show(study)

@@ -91,6 +91,7 @@ __all__ = [
     "check_stop",
     "check_workers",
     "get_executor",
+    "graceful_stop",
     "progress_bar",
     "use_scheduler",
 ]
@@ -597,6 +598,52 @@ def check_stop() -> None:
     cancelled. Elsewhere it does nothing.
     """
     if _stop_requested or _dask_cancelled():
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def graceful_stop() -> Iterator[None]:
+    """In the main process: Ctrl-C and SIGTERM stop the block's work at its next :func:`check_stop`.
+
+    For graceful work run in this process (``optimize --workers 1``: the trials run here), so an
+    interruption never lands inside a database write (an Optuna trial being saved). The first
+    signal asks the work to stop; a second one acts at once. When the block ends after a signal,
+    the signal takes effect then: the previous handler is called (``run.py``'s SIGTERM handler),
+    else ``KeyboardInterrupt`` is raised. Outside the main thread it changes nothing.
+    """
+    global _stop_requested
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def ask(signum: int, frame: FrameType | None) -> None:
+        global _stop_requested
+        if received:  # a second signal: at once
+            raise KeyboardInterrupt
+        received.append(signum)
+        _stop_requested = True
+        logging.disable(logging.WARNING)  # the command says why the work stopped
+
+    for sig in previous:
+        signal.signal(sig, ask)
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not received:
+            raise
+        # the work stopped because it was asked to: the signal itself is delivered below
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _stop_requested = False
+        if received:
+            logging.disable(logging.NOTSET)
+    if received:
+        handler = previous[signal.Signals(received[0])]
+        if callable(handler) and handler is not signal.default_int_handler:
+            handler(received[0], None)
         raise KeyboardInterrupt
 
 

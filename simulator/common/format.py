@@ -88,7 +88,7 @@ def format_count(value: object, signed: bool = False) -> str:
 
 
 def format_money(value: object, currency: str = "", signed: bool = False, exact: bool = False) -> str:
-    """An amount of money: whole units from 1,000 up, two decimals below; ``1,234,567``, ``123.45``.
+    """An amount of money: whole units from 1,000 up, two decimals below; ``1,234,567``, ``123.45``, ``0``.
 
     Parameters
     ----------
@@ -105,7 +105,8 @@ def format_money(value: object, currency: str = "", signed: bool = False, exact:
     number = _finite(value)
     if number is None:
         return MISSING
-    whole = abs(number) >= 999.995 and not (exact and abs(number - round(number)) >= 0.005)
+    number = 0.0 if number == 0 else number  # nothing is "0", never "-0" or "0.00"
+    whole = number == 0 or (abs(number) >= 999.995 and not (exact and abs(number - round(number)) >= 0.005))
     text = f"{number:,.0f}" if whole or (exact and number.is_integer()) else f"{number:,.2f}"
     text = _sign(text.replace("-0.00", "0.00"), number, signed)
     return f"{text} {currency}" if currency else text

@@ -92,6 +92,7 @@ def test_replicate_and_allocate_through_the_scheduler_write_the_local_tables(
     scheduler: str, tmp_path: Path
 ) -> None:
     replicate = ["replicate", SMALL, "--agents", "1500", "--seeds", "1", "2", "3", "4", "--variant", VARIANT]
+    replicate += ["--workers", "2"]  # the 8 runs step as 2 batches of worlds, one task each
     local = _run([*replicate, "--out", str(tmp_path / "rep-local")])
     assert local.returncode == 0, local.stderr
     assert "Dask scheduler" not in local.stderr
@@ -99,7 +100,7 @@ def test_replicate_and_allocate_through_the_scheduler_write_the_local_tables(
     remote = _run([*replicate, "--out", str(tmp_path / "rep-dask"), "--scheduler", scheduler])
     assert remote.returncode == 0, remote.stderr
     assert f"Dask scheduler {scheduler}: 2 worker(s), 2 thread(s); dashboard http://" in remote.stderr
-    assert _tasks_done(scheduler) >= before + 8  # 4 seeds x (base + variant) ran on the cluster
+    assert _tasks_done(scheduler) >= before + 2  # 4 seeds x (base + variant) in 2 batches ran there
     written = sorted(p.name for p in (tmp_path / "rep-local").iterdir())
     assert written == sorted(p.name for p in (tmp_path / "rep-dask").iterdir()) and written
     for name in written:
@@ -113,7 +114,7 @@ def test_replicate_and_allocate_through_the_scheduler_write_the_local_tables(
     remote = _run([*allocate, "--out", str(tmp_path / "alloc-dask")], env={SCHEDULER_ENV: scheduler})
     assert remote.returncode == 0, remote.stderr
     assert f"Dask scheduler {scheduler}" in remote.stderr  # the variable alone chose the cluster
-    assert _tasks_done(scheduler) >= before + 26  # at least the response curve's spend levels
+    assert _tasks_done(scheduler) > before  # the simulations (batches of worlds) ran on the cluster
     for name in ("allocation.csv", "response_curves.csv", "response_measurements.csv"):
         assert _same_file(tmp_path / "alloc-dask", tmp_path / "alloc-local", name)
     local_json, remote_json = (

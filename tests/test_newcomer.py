@@ -53,7 +53,7 @@ def test_rerunning_optimize_resumes_the_study_and_refreshes_the_report(cli: Cli,
     assert before["trials"]["finished"] == 2
     # The study's absolute location and the dashboard command are printed.
     url = f"sqlite:///{(out / 'study.db').resolve()}"
-    assert f"optuna-dashboard {url}" in first.stdout
+    assert f"watch it: optuna-dashboard '{url}'" in first.stdout
 
     # The same command with a larger --trials, without --overwrite or --report: it resumes.
     second = cli(*command, "--trials", "4")

@@ -42,7 +42,8 @@ import dataclasses
 import json
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,10 +54,13 @@ import pandas as pd
 from simulator.common.format import format_money as _money
 from simulator.common.format import format_percent, format_value, unit_of
 from simulator.common.measures import measure_header
+from simulator.common.output import OutputError
+from simulator.common.reading import open_results, read_result_json
 from simulator.config.allocation import AllocationSettings
 from simulator.config.scenario import Scenario, ScenarioError, ScenarioWarning
 from simulator.engine.results import write_files
-from simulator.measure.replicate import BASELINE, replicate
+from simulator.measure.replicate import BASELINE, ReplicationResult, replicate
+from simulator.measure.saved import saved_scenario, scenario_document
 
 from .curves import ResponseCurve, ResponseCurves, apply_plan, current_plan, measure_response, period_bounds
 from .lp import (
@@ -69,7 +73,7 @@ from .lp import (
 )
 from .objectives import get_objective, metric_frame, paired_changes
 from .pwl import PiecewiseLinear
-from .recommendation import Verdict, cell, decide, headline, plan_header
+from .recommendation import Verdict, cell, decide, headline, plan_header, verdict_from_dict
 from .settings import allocation_settings, settings_source
 
 if TYPE_CHECKING:
@@ -80,8 +84,15 @@ __all__ = [
     "AllocationResult",
     "allocate_budget",
     "check_constraints",
+    "curves_document",
+    "curves_from_document",
+    "frame_document",
+    "frame_from_document",
+    "jsonable",
     "outside_measured_range",
     "portfolio_rules",
+    "rebuilding",
+    "saved_state",
     "solve_on_curves",
 ]
 
@@ -468,19 +479,290 @@ class AllocationResult:
     def save(self, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
         """Write ``allocation.csv``, ``allocation.json`` and ``response_curves.csv`` atomically.
 
+        Also ``response_measurements.csv`` (:meth:`measurements`). ``allocation.json`` holds
+        :meth:`to_dict` and, under ``state``, what :meth:`load` rebuilds the result from: the
+        scenario as allocated, the settings, every table with its types, the LP solution and
+        the curves (measured points, fitted parameters, piecewise-linear forms).
+
         Raises
         ------
         OutputExistsError
             When ``out_dir`` already holds one of these files and ``overwrite`` is false.
         """
+        document = self.to_dict() | {"state": self._state()}
         texts = {
             "allocation.csv": self.table.to_csv(),
-            "allocation.json": json.dumps(self.to_dict(), indent=2, allow_nan=False),
+            "allocation.json": json.dumps(document, indent=2, allow_nan=False),
             "response_curves.csv": self.response_table().to_csv(index=False),
             "response_measurements.csv": self.measurements().to_csv(index=False),
         }
         writers = {name: (lambda path, text=text: path.write_text(text)) for name, text in texts.items()}
         return write_files(out_dir, writers, overwrite)
+
+    def _state(self) -> dict[str, Any]:
+        """The ``state`` of ``allocation.json``: all :meth:`load` needs beyond :meth:`to_dict`."""
+        a = self.allocation
+        lp = {
+            "spend": frame_document(a.spend),
+            "outcome": frame_document(a.outcome.to_frame()),
+            "objective": a.objective,
+            "marginal_outcome": frame_document(a.marginal_outcome.to_frame()),
+            "status": a.status,
+            "solver": a.solver,
+            "solve_seconds": a.solve_seconds,
+            "mode": a.mode,
+            "build_seconds": a.build_seconds,
+            "effective_spend": frame_document(a.effective_spend),
+        }
+        tables = {name: frame_document(getattr(self, name)) for name in _TABLES}
+        return dict(
+            jsonable(
+                {
+                    "scenario": scenario_document(self.scenario),
+                    "settings": self.settings.model_dump(mode="json"),
+                    "tables": tables,
+                    "allocation": lp,
+                    "curves": curves_document(self.curves),
+                }
+            )
+        )
+
+    @classmethod
+    def load(cls, folder: str | Path) -> AllocationResult:
+        """Read an ``allocate --out`` folder back into the result that wrote it.
+
+        The folder is checked against its ``manifest.json`` first (a partial, truncated or
+        changed folder is refused). Everything comes back from ``allocation.json`` (its
+        ``state``, see :meth:`save`): the scenario, settings, tables with their types and
+        attributes, the LP solution, the verdict and notes, and the curves, which give the same
+        :meth:`response_table` and :meth:`measurements`. So :meth:`to_dict`, :meth:`to_text`,
+        :meth:`headline` and the figures are those of the result saved.
+
+        Left out (not saved): the simulation runs behind the curves - ``curves.replication``
+        holds the scenario and the curve seeds but no runs. Numbers that were not finite (NaN,
+        infinity) come back as NaN, and a NaN in a column of objects as ``None``.
+
+        Parameters
+        ----------
+        folder
+            The ``--out`` folder of ``allocate`` (or of :meth:`save`).
+
+        Raises
+        ------
+        simulator.common.output.OutputError
+            One line naming the folder or file: missing, partial, written before results could
+            be loaded, or not written by ``allocate``.
+        """
+        path = open_results(folder, ALLOCATION_FILES, "allocate --out")
+        data = read_result_json(path, "allocation.json")
+        source = str(path / "allocation.json")
+        state = saved_state(data, source, "allocate")
+        with rebuilding(source):
+            scenario = saved_scenario(state["scenario"], source)
+            settings = allocation_settings(scenario, state["settings"], source)
+            tables = {name: frame_from_document(state["tables"][name]) for name in _TABLES}
+            lp = state["allocation"]
+            allocation = Allocation(
+                spend=frame_from_document(lp["spend"]),
+                outcome=frame_from_document(lp["outcome"]).iloc[:, 0],
+                objective=float(lp["objective"]),
+                marginal_outcome=frame_from_document(lp["marginal_outcome"]).iloc[:, 0],
+                shadow_prices=[
+                    ShadowPrice(str(p["constraint"]), float(p["value"]), str(p["text"]))
+                    for p in data["shadow_prices"]
+                ],
+                status=str(lp["status"]),
+                solver=str(lp["solver"]),
+                solve_seconds=float(lp["solve_seconds"]),
+                mode=str(lp["mode"]),
+                build_seconds=float(lp["build_seconds"]),
+                effective_spend=frame_from_document(lp["effective_spend"]),
+            )
+            return cls(
+                scenario=scenario,
+                settings=settings,
+                allocation=allocation,
+                curves=curves_from_document(state["curves"], scenario),
+                verdict=verdict_from_dict(data["verdict"]),
+                notes=[str(note) for note in data["notes"]],
+                **tables,
+            )
+
+
+_TABLES = ("table", "plan", "rounds", "comparison", "portfolio")
+"""The tables of :class:`AllocationResult` saved in the ``state`` of ``allocation.json``."""
+
+
+# --------------------------------------------------------------------------- saving and loading
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars as Python numbers and non-finite numbers or ``pd.NA`` as ``None``."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if value is pd.NA:
+        return None
+    return _finite(value)
+
+
+def frame_document(frame: pd.DataFrame, rows: bool = True) -> dict[str, Any]:
+    """A table as a JSON-ready mapping: its index, columns, types, attributes and (``rows``) values.
+
+    :func:`frame_from_document` rebuilds the same table; without ``rows`` it gives the types
+    back to the table read from its CSV file.
+    """
+    unnamed = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
+    flat = frame.reset_index(drop=True) if unnamed else frame.reset_index()
+    document: dict[str, Any] = {
+        "index": [] if unnamed else list(frame.index.names),
+        "columns": [c.item() if isinstance(c, np.generic) else c for c in frame.columns],
+        "columns_name": frame.columns.name,
+        "columns_dtype": str(frame.columns.dtype),
+        "dtypes": [str(dtype) for dtype in flat.dtypes],
+        "attrs": jsonable(frame.attrs),
+    }
+    if rows:
+        document["rows"] = jsonable(flat.to_numpy(dtype=object).tolist())
+    return dict(jsonable(document))
+
+
+def frame_from_document(document: Mapping[str, Any], table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The table of :func:`frame_document` (its values, or those of ``table`` read from CSV).
+
+    Non-finite numbers come back as NaN; in ``attrs``, ``None`` inside a mapping as NaN.
+
+    Raises
+    ------
+    KeyError, TypeError, ValueError
+        When the document or the table does not fit the saved layout.
+    """
+    index_names = list(document["index"])
+    columns = list(document["columns"])
+    labels = [f"index {k}" for k in range(len(index_names))] + columns
+    if table is None:
+        table = pd.DataFrame(list(document["rows"]), columns=labels, dtype=object)
+    else:
+        named = [str(c) for c in columns]
+        missing = [c for c in named if c not in table.columns]
+        if missing or index_names:
+            raise ValueError(f"holds no column {missing[0]}" if missing else "a saved table has no index")
+        table = table[named].set_axis(labels, axis=1)
+    dtypes = list(document["dtypes"])
+    if len(dtypes) != len(labels):
+        raise ValueError(f"{len(dtypes)} column types for {len(labels)} columns")
+    table = table.astype(dict(zip(labels, dtypes, strict=True)))
+    if index_names:
+        table = table.set_index(labels[: len(index_names)])
+        table.index.names = index_names
+    table.columns = pd.Index(columns, dtype=document["columns_dtype"], name=document["columns_name"])
+    table.attrs = {
+        str(k): {str(i): math.nan if x is None else x for i, x in v.items()} if isinstance(v, Mapping) else v
+        for k, v in dict(document["attrs"]).items()
+    }
+    return table
+
+
+def curves_document(curves: ResponseCurves) -> dict[str, Any]:
+    """Response curves as a JSON-ready mapping: per channel the points, the fit and the piecewise-linear form.
+
+    The runs behind them (``curves.replication``) are left out.
+    """
+    channels = {
+        name: {
+            "objective": c.objective,
+            "reference_spend": c.reference_spend,
+            "points": frame_document(c.points),
+            "top": c.top,
+            "half": c.half,
+            "shape": c.shape,
+            "r2": c.r2,
+            "misfit": c.misfit,
+            "knots": c.pwl.knots.tolist(),
+            "values": c.pwl.values.tolist(),
+            "model": c.model,
+            "note": c.note,
+        }
+        for name, c in curves.curves.items()
+    }
+    document = {
+        "center": curves.center,
+        "center_outcome": curves.center_outcome,
+        "seeds": curves.seeds,
+        "channels": channels,
+    }
+    return dict(jsonable(document))
+
+
+def curves_from_document(document: Mapping[str, Any], scenario: Scenario) -> ResponseCurves:
+    """The curves of :func:`curves_document`; ``replication`` holds ``scenario`` and the seeds, no runs.
+
+    Raises
+    ------
+    KeyError, TypeError, ValueError
+        When the document does not fit the saved layout.
+    """
+    seeds = [int(seed) for seed in document["seeds"]]
+    curves = {
+        str(name): ResponseCurve(
+            channel=str(name),
+            objective=str(c["objective"]),
+            reference_spend=_number(c["reference_spend"]),
+            points=frame_from_document(c["points"]),
+            top=_number(c["top"]),
+            half=_number(c["half"]),
+            shape=_number(c["shape"]),
+            r2=_number(c["r2"]),
+            misfit=_number(c["misfit"]),
+            pwl=PiecewiseLinear(
+                np.asarray(c["knots"], dtype=np.float64), np.asarray(c["values"], dtype=np.float64)
+            ),
+            model=str(c["model"]),
+            note=str(c["note"]),
+        )
+        for name, c in dict(document["channels"]).items()
+    }
+    no_runs = pd.DataFrame()
+    return ResponseCurves(
+        curves=curves,
+        center={str(k): _number(v) for k, v in dict(document["center"]).items()},
+        center_outcome=_number(document["center_outcome"]),
+        seeds=seeds,
+        replication=ReplicationResult(scenario, seeds, {BASELINE: scenario}, no_runs, no_runs.copy()),
+    )
+
+
+def saved_state(data: Mapping[str, Any], source: str, command: str) -> Mapping[str, Any]:
+    """The ``state`` of a results JSON file.
+
+    Raises
+    ------
+    simulator.common.output.OutputError
+        When there is none (written before results could be loaded back).
+    """
+    state = data.get("state")
+    if not isinstance(state, Mapping):
+        raise OutputError(
+            f"{source}: holds no state to load the result from (written before results could be "
+            f"loaded back); run {command} again"
+        )
+    return state
+
+
+@contextmanager
+def rebuilding(source: str) -> Iterator[None]:
+    """Turn an error of a saved document that does not fit its layout into a one-line OutputError."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        first = (str(exc).splitlines() or [""])[0]
+        raise OutputError(f"{source}: cannot be loaded back ({type(exc).__name__}: {first})") from None
+
+
+def _number(value: Any) -> float:
+    """A saved number (``None``: a number that was not finite, NaN)."""
+    return math.nan if value is None else float(value)
 
 
 def _interval(row: pd.Series, prefix: str) -> dict[str, float | None]:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import warnings
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
-from scenario_factory import small
+from scenario_factory import small, three_channel_market
 
+from optimizer.allocate import AllocationResult, allocate_budget
+from optimizer.search import OptimizationResult, optimize, search_settings
+from optimizer.settings import allocation_settings
 from simulator import ABTestResult, AttributionReport, ReplicationResult, SimulationResult, simulate
 from simulator.common.output import IncompleteOutputError, OutputError
 from simulator.measure.abtest import ab_test
@@ -24,6 +28,7 @@ from simulator.measure.incrementality import (
     save_incrementality,
 )
 from simulator.measure.replicate import replicate
+from simulator.measure.saved import scenario_document
 
 
 def same_frame(saved: pd.DataFrame, loaded: pd.DataFrame) -> None:
@@ -188,3 +193,159 @@ def test_simulation_orders_round_trip(simulation: SimulationResult, tmp_path: Pa
         out = tmp_path / log_format
         simulation.save(out, orders_format=log_format)
         same_frame(simulation.orders, SimulationResult.load(out).orders)
+
+
+# Budget allocation and policy search -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def allocation() -> AllocationResult:
+    """A small allocation (three channels, one dud) that runs in a few seconds."""
+    scenario = three_channel_market(agents=1000, days=30)
+    settings = allocation_settings(
+        scenario,
+        {
+            "budget_mode": "at_most",
+            "response": {"seeds": 2, "levels": [0, 0.5, 1, 2]},
+            "closed_loop": {"rounds": 1, "seeds": 3},
+            "portfolio": {"cycle_days": 14},
+        },
+    )
+    return allocate_budget(scenario, settings)
+
+
+@pytest.fixture(scope="module")
+def search() -> OptimizationResult:
+    """A 2-trial policy search with a budget split (curves) that runs in a few seconds."""
+    scenario = small("fashion_social_brand", agents=500, days=30)
+    settings = search_settings(
+        scenario,
+        {
+            "trials": 2,
+            "seeds": 2,
+            "budget": {"candidates": 1, "levels": [0, 1, 2], "seeds": 1},
+            "confirm_seeds": 2,
+        },
+    )
+    return optimize(scenario, settings)
+
+
+def _same_frames(loaded: object, original: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        got, want = getattr(loaded, name), getattr(original, name)
+        pd.testing.assert_frame_equal(got, want, check_exact=True, obj=name)
+        assert got.attrs.keys() == want.attrs.keys(), name
+
+
+def test_an_allocation_comes_back_from_its_folder(allocation: AllocationResult, tmp_path: Path) -> None:
+    allocation.save(tmp_path)
+    loaded = AllocationResult.load(tmp_path)
+    _same_frames(loaded, allocation, ("table", "plan", "rounds", "comparison", "portfolio"))
+    assert loaded.final_gap == allocation.final_gap
+    assert loaded.comparison.attrs == allocation.comparison.attrs
+    assert loaded.verdict == allocation.verdict
+    assert loaded.to_dict() == allocation.to_dict()
+    assert loaded.to_text() == allocation.to_text()
+    assert loaded.headline() == allocation.headline()
+    assert loaded.settings == allocation.settings
+    assert scenario_document(loaded.scenario) == scenario_document(allocation.scenario)
+    # The curves are rebuilt: the same values on the grid and at the measured points.
+    pd.testing.assert_frame_equal(loaded.response_table(), allocation.response_table(), check_exact=True)
+    pd.testing.assert_frame_equal(loaded.measurements(), allocation.measurements(), check_exact=True)
+    pd.testing.assert_frame_equal(loaded.allocation.spend, allocation.allocation.spend, check_exact=True)
+    pd.testing.assert_series_equal(loaded.allocation.outcome, allocation.allocation.outcome, check_exact=True)
+    assert loaded.shadow_prices == allocation.shadow_prices
+    # ... and the runs behind them are not saved.
+    assert loaded.curves.replication.runs.empty and loaded.curves.seeds == allocation.curves.seeds
+    # Loading and saving again writes the same files.
+    loaded.save(tmp_path / "again")
+    for name in ("allocation.csv", "allocation.json", "response_curves.csv", "response_measurements.csv"):
+        assert (tmp_path / "again" / name).read_bytes() == (tmp_path / name).read_bytes(), name
+
+
+def test_saving_only_adds_a_state_to_allocation_json(allocation: AllocationResult, tmp_path: Path) -> None:
+    allocation.save(tmp_path)
+    data = json.loads((tmp_path / "allocation.json").read_text())
+    assert set(data) - set(allocation.to_dict()) == {"state"}
+    assert {k: v for k, v in data.items() if k != "state"} == json.loads(json.dumps(allocation.to_dict()))
+
+
+def test_a_search_comes_back_from_its_folder(search: OptimizationResult, tmp_path: Path) -> None:
+    assert search.curves is not None  # the budget split measured curves
+    search.save(tmp_path)
+    loaded = OptimizationResult.load(tmp_path)
+    _same_frames(loaded, search, ("trials", "pareto", "candidates", "comparison", "channels"))
+    assert loaded.comparison.attrs == search.comparison.attrs
+    assert loaded.verdict == search.verdict
+    assert loaded.to_dict() == search.to_dict()
+    assert loaded.to_text() == search.to_text()
+    assert loaded.headline() == search.headline()
+    assert (loaded.chosen, loaded.policy, loaded.plan) == (search.chosen, search.policy, search.plan)
+    assert loaded.timings == search.timings
+    assert loaded.settings == search.settings
+    assert scenario_document(loaded.scenario) == scenario_document(search.scenario)
+    assert loaded.curves is not None
+    pd.testing.assert_frame_equal(
+        loaded.curves.response_table(), search.curves.response_table(), check_exact=True
+    )
+    loaded.save(tmp_path / "again")
+    for name in ("recommendation.json", "trials.csv", "pareto.csv", "response_curves.csv"):
+        assert (tmp_path / "again" / name).read_bytes() == (tmp_path / name).read_bytes(), name
+
+
+def _one_line_error(load: object, folder: Path) -> str:
+    with pytest.raises(OutputError) as caught:
+        load(folder)  # type: ignore[operator]
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(str(folder))
+    return message
+
+
+@pytest.mark.parametrize(
+    ("fixture", "name"),
+    [
+        ("allocation", "allocation.json"),
+        ("allocation", "response_curves.csv"),
+        ("search", "recommendation.json"),
+        ("search", "trials.csv"),
+        ("search", "pareto.csv"),
+    ],
+)
+def test_a_missing_or_truncated_file_is_a_one_line_error(
+    request: pytest.FixtureRequest, tmp_path: Path, fixture: str, name: str
+) -> None:
+    result = request.getfixturevalue(fixture)
+    result.save(tmp_path / "missing")
+    (tmp_path / "missing" / name).unlink()
+    assert name in _one_line_error(type(result).load, tmp_path / "missing")
+    result.save(tmp_path / "cut")
+    text = (tmp_path / "cut" / name).read_bytes()
+    (tmp_path / "cut" / name).write_bytes(text[: len(text) // 2])
+    assert "truncated" in _one_line_error(type(result).load, tmp_path / "cut")
+
+
+def test_without_a_manifest_a_cut_file_is_still_a_one_line_error(
+    allocation: AllocationResult, search: OptimizationResult, tmp_path: Path
+) -> None:
+    for result, name in ((allocation, "allocation.json"), (search, "trials.csv")):
+        folder = tmp_path / name
+        result.save(folder)
+        (folder / "manifest.json").unlink()
+        text = (folder / name).read_text()
+        (folder / name).write_text(text[: len(text) // 2])
+        assert name in _one_line_error(type(result).load, folder)
+
+
+def test_a_folder_saved_without_a_state_says_to_run_again(
+    allocation: AllocationResult, tmp_path: Path
+) -> None:
+    allocation.save(tmp_path / "new")
+    old = tmp_path / "old"
+    shutil.copytree(tmp_path / "new", old)
+    (old / "manifest.json").unlink()
+    data = json.loads((old / "allocation.json").read_text())
+    del data["state"]
+    (old / "allocation.json").write_text(json.dumps(data))
+    assert "run allocate again" in _one_line_error(AllocationResult.load, old)
+    assert "no such folder" in _one_line_error(AllocationResult.load, tmp_path / "nowhere")

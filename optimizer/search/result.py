@@ -14,14 +14,25 @@ import numpy as np
 import pandas as pd
 
 from simulator.common.format import format_value, unit_of
+from simulator.common.reading import open_results, read_result_csv, read_result_json
 from simulator.config.scenario import Scenario
 from simulator.config.search import SearchSettings
 from simulator.engine.results import write_files
+from simulator.measure.saved import saved_scenario, scenario_document
 
+from ..allocate import (
+    curves_document,
+    curves_from_document,
+    frame_document,
+    frame_from_document,
+    jsonable,
+    rebuilding,
+    saved_state,
+)
 from ..curves import ResponseCurves
 from ..objectives import COST_METRICS, OBJECTIVES, get_objective
-from ..recommendation import Verdict, headline
-from .space import policy_table
+from ..recommendation import Verdict, headline, verdict_from_dict
+from .space import policy_table, search_settings
 
 __all__ = ["OPTIMIZATION_FILES", "OptimizationResult", "channel_table", "number_text", "trial_number"]
 
@@ -248,15 +259,30 @@ class OptimizationResult:
     def save(self, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
         """Write ``recommendation.json``, ``trials.csv``, ``pareto.csv`` (and ``response_curves.csv``).
 
-        Staged in a temporary folder and moved in place together.
+        ``recommendation.json`` holds :meth:`to_dict` and, under ``state``, what :meth:`load`
+        rebuilds the result from: the scenario as searched, the settings, the tables (the types
+        of ``trials.csv`` and ``pareto.csv``, the other tables whole), the timings unrounded and
+        the curves. Staged in a temporary folder and moved in place together.
 
         Raises
         ------
         OutputExistsError
             When ``out_dir`` already holds one of these files and ``overwrite`` is false.
         """
+        state = {
+            "scenario": scenario_document(self.scenario),
+            "settings": self.settings.model_dump(mode="json"),
+            "tables": {
+                "trials": frame_document(self.trials, rows=False),
+                "pareto": frame_document(self.pareto, rows=False),
+                **{name: frame_document(getattr(self, name)) for name in _TABLES},
+            },
+            "timings": self.timings,
+            "curves": None if self.curves is None else curves_document(self.curves),
+        }
+        document = self.to_dict() | {"state": jsonable(state)}
         texts = {
-            "recommendation.json": json.dumps(self.to_dict(), indent=2, allow_nan=False),
+            "recommendation.json": json.dumps(document, indent=2, allow_nan=False),
             "trials.csv": self.trials.to_csv(index=False),
             "pareto.csv": self.pareto.to_csv(index=False),
         }
@@ -264,6 +290,74 @@ class OptimizationResult:
             texts["response_curves.csv"] = self.curves.response_table().to_csv(index=False)
         writers = {name: (lambda path, text=text: path.write_text(text)) for name, text in texts.items()}
         return write_files(out_dir, writers, overwrite)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> OptimizationResult:
+        """Read an ``optimize --out`` folder back into the result that wrote it.
+
+        The folder is checked against its ``manifest.json`` first (a partial, truncated or
+        changed folder is refused). The trials and the Pareto front come from ``trials.csv`` and
+        ``pareto.csv`` with their saved types; the rest from ``recommendation.json`` (its
+        ``state``, see :meth:`save`). So :meth:`to_dict`, :meth:`to_text` and :meth:`headline`
+        are those of the result saved.
+
+        Left out: the Optuna study is not opened (:attr:`study_name` and :attr:`storage` say
+        where it is, e.g. ``study.db`` in the folder); the simulation runs behind the curves
+        (``curves.replication`` holds the scenario and the curve seeds but no runs). Numbers
+        that were not finite come back as NaN, and a missing value in a column of objects as
+        NaN or ``None``.
+
+        Parameters
+        ----------
+        folder
+            The ``--out`` folder of ``optimize`` (or of :meth:`save`).
+
+        Raises
+        ------
+        simulator.common.output.OutputError
+            One line naming the folder or file: missing, partial, written before results could
+            be loaded, or not written by ``optimize``.
+        """
+        path = open_results(folder, OPTIMIZATION_FILES[:3], "optimize --out")
+        data = read_result_json(path, OPTIMIZATION_FILES[0])
+        source = str(path / OPTIMIZATION_FILES[0])
+        state = saved_state(data, source, "optimize")
+        saved = state.get("curves")
+        if saved is not None:
+            open_results(path, OPTIMIZATION_FILES[3:], "optimize --out")
+        with rebuilding(source):
+            scenario = saved_scenario(state["scenario"], source)
+            settings = search_settings(scenario, state["settings"])
+            tables = {name: frame_from_document(state["tables"][name]) for name in _TABLES}
+            timings = {str(k): float(v) for k, v in dict(state["timings"]).items()}
+            curves = None if saved is None else curves_from_document(saved, scenario)
+            verdict = verdict_from_dict(data["verdict"])
+            policy = dict(data["policy"])
+            plan = {str(k): float(v) for k, v in dict(data["plan"]).items()}
+        read = {}
+        for name in ("trials", "pareto"):
+            with rebuilding(str(path / f"{name}.csv")):
+                table = read_result_csv(path, f"{name}.csv")
+                read[name] = frame_from_document(state["tables"][name], table)
+        return cls(
+            scenario=scenario,
+            settings=settings,
+            study_name=str(data["study_name"]),
+            storage=None if data.get("storage") is None else str(data["storage"]),
+            chosen=str(data["chosen"]),
+            policy=policy,
+            plan=plan,
+            curves=curves,
+            timings=timings,
+            verdict=verdict,
+            notes=[str(note) for note in data["notes"]],
+            **read,
+            **tables,
+        )
+
+
+_TABLES = ("candidates", "comparison", "channels")
+"""The tables of :class:`OptimizationResult` saved whole in the ``state`` of ``recommendation.json``."""
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[Any, Any]]:

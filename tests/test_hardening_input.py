@@ -219,7 +219,7 @@ def test_extreme_but_finite_numbers_run_or_are_refused(value: float) -> None:
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
-        ({"population": {"agents": 100_000_000, "scale": 1.0}}, "population.agents", "shopper-days"),
+        ({"population": {"agents": 1_000_000_000, "scale": 1.0}}, "population.agents", "shopper-days"),
         ({"population": {"scale": 1e9}}, "population.scale", "a market may hold at most"),
         (
             {"channels": {0: {"cost_per_click": 1e-9}}},

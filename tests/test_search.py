@@ -403,11 +403,19 @@ def test_front_policies_within_the_noise_of_each_other_share_a_group() -> None:
 
 
 def _study_trials(db: Path, name: str) -> list[optuna.trial.FrozenTrial]:
+    """The study's trials, read without creating the file or Optuna's tables.
+
+    Creating them here would race with optimize's own creation of the new file ("table ...
+    already exists", which optimize reports as a one-line storage error, exit 2).
+    """
+    if not db.exists():
+        return []
     try:
-        study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
+        backend = optuna.storages.RDBStorage(f"sqlite:///{db}", skip_table_creation=True)
+        study_id = backend.get_study_id_from_name(name)
+        return backend.get_all_trials(study_id, deepcopy=False)
     except Exception:  # noqa: BLE001 - not created yet
         return []
-    return study.get_trials(deepcopy=False)
 
 
 @pytest.mark.slow

@@ -110,7 +110,7 @@ def test_two_optimize_processes_share_a_postgres_study_and_a_killed_one_loses_no
     if binaries is None:
         pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl, postgres) on PATH or /usr/lib/postgresql")
     with postgres_server(binaries) as url:
-        target = 16
+        target = 40  # long enough that the other process cannot finish it while the killed one is down
         first = _optimize(target, url, tmp_path / "a")
         second = _optimize(target, url, tmp_path / "b", "--report")
         a, b = _start(first, tmp_path / "a1"), _start(second, tmp_path / "b")

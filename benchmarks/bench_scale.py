@@ -13,8 +13,8 @@ group buying and a flash sale: ``bench_simulator.py``'s set), then the results w
 temporary folder (Parquet above 1M agents, the default of ``--format``). Printed per size: the
 estimate (the process's resident memory before the run plus
 :func:`~simulator.engine.simulate.estimate_run_memory`), the measured peak resident memory of the
-process (``getrusage(RUSAGE_SELF).ru_maxrss``), their ratio, the times, orders and touches. See
-benchmarks/README.md and docs/scale.md.
+process (``VmHWM`` on Linux, bench_simulator's ``_peak_rss_bytes``), their ratio, the times,
+orders and touches. See benchmarks/README.md and docs/scale.md.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -44,14 +43,9 @@ TARGET_PEAK_BYTES = 8 * 2**30
 MIB = 2**20
 
 
-def _peak_rss_bytes() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)  # bytes on macOS, KiB on Linux
-
-
 def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     """One measured run (in this process): estimate, simulate, write; peak memory and times."""
-    from bench_simulator import _load
+    from bench_simulator import _load, _peak_rss_bytes
 
     from simulator import simulate
     from simulator.common.tables import default_table_format

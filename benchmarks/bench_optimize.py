@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
 from optimizer.search import optimize, search_settings  # noqa: E402
 from simulator import ScenarioWarning, load_scenario  # noqa: E402
 
-TARGET_SECONDS = 600.0
+TARGET_SECONDS = 300.0
 
 
 def main() -> int:

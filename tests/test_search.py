@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
 import yaml
 from scenario_factory import BUNDLED, ROOT, small, uniform_market
@@ -46,6 +47,17 @@ def test_running_values_match_the_summary_at_the_end() -> None:
     per_customer = summary["acquired_customer_value"] / summary["new_customers"]
     assert OBJECTIVES["realized_value_per_customer"].value(summary) == pytest.approx(per_customer, rel=1e-12)
     assert len(checked) >= 6  # all but the lifetime values, whose running value is the engine's
+
+
+def test_a_trials_seeds_stepped_as_one_batch_score_as_each_seed_alone() -> None:
+    """Trial seeds share a batch of worlds; every objective matches the seed simulated alone."""
+    scenario = small("omnichannel_retailer", agents=800, days=90)
+    reported: list[tuple[int, float]] = []
+    together = score_policy(scenario, [3, 4, 5], report=lambda step, value: reported.append((step, value)))
+    alone = pd.concat([score_policy(scenario, [seed]) for seed in (3, 4, 5)])
+    pd.testing.assert_frame_equal(together, alone, check_exact=True)
+    assert len(reported) == 2  # after days 30 and 60, never at the horizon
+    assert together["profit"].nunique() == 3  # the seeds really differ
 
 
 def test_apply_policy_sets_values_by_name_and_position_and_switches_levers() -> None:

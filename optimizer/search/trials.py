@@ -23,6 +23,7 @@ import pandas as pd
 
 from simulator.config.scenario import Scenario, ScenarioError
 from simulator.config.search import SearchSettings
+from simulator.engine.batch import BatchModel, batch_size, batchable
 from simulator.engine.model import CommerceModel
 from simulator.engine.results import collect_results
 from simulator.measure.executor import check_stop
@@ -71,24 +72,38 @@ def score_policy(
     """
     running = get_objective(objective).running
     models = [CommerceModel(scenario, seed=seed) for seed in seeds]
+    steppers = _steppers(scenario, models)
     try:
         step = 0
         horizon = scenario.horizon_days
         while models[0].day < horizon:
             stop = min(models[0].day + interval_days, horizon)
-            for model in models:
-                while model.day < stop:
+            for stepper in steppers:
+                while stepper.day < stop:
                     check_stop()  # a worker process told to stop fails the trial here
-                    model.step()
+                    stepper.step()
             if report is not None and running is not None and stop < horizon:
                 values = [running(model) for model in models]
                 report(step, float(np.nanmean(values)) if not np.all(np.isnan(values)) else -math.inf)
                 step += 1
         rows = [metric_values(collect_results(model).summary) for model in models]
     finally:
-        for model in models:
-            model.release()
+        for stepper in steppers:
+            stepper.release()
     return pd.DataFrame(rows, index=pd.Index(list(seeds), name="seed"))
+
+
+def _steppers(scenario: Scenario, models: list[CommerceModel]) -> list[CommerceModel]:
+    """The trial's seeds stepped as batches of worlds where they can be (bit-identical to alone).
+
+    As many seeds per batch as :func:`~simulator.engine.batch.batch_size` allows (memory, and the
+    size beyond which batches stop paying); a scenario with a customer base steps each seed alone.
+    """
+    if len(models) == 1 or not batchable([scenario]):
+        return list(models)
+    size = batch_size(scenario)
+    groups = [models[k : k + size] for k in range(0, len(models), size)]
+    return [BatchModel(group) if len(group) > 1 else group[0] for group in groups]
 
 
 # --------------------------------------------------------------------------- one trial

@@ -425,7 +425,9 @@ def test_a_resume_right_after_sigkill_retries_the_cut_off_trial_first(tmp_path: 
 def test_ctrl_c_of_optimize_with_two_workers_fails_the_cut_off_trials_and_a_resume_reruns_them(
     tmp_path: Path,
 ) -> None:
-    out, target = tmp_path / "study", 6
+    # 12 trials: on a loaded machine a poll of the study is slow, and the moment both workers run
+    # a trial after one finished must last long enough to be seen before the study ends.
+    out, target = tmp_path / "study", 12
     storage = f"sqlite:///{out / 'study.db'}"
     command = [sys.executable, "run.py", *_optimize(out, 2, target)]
     process = subprocess.Popen(
@@ -436,7 +438,12 @@ def test_ctrl_c_of_optimize_with_two_workers_fails_the_cut_off_trials_and_a_resu
         stderr=(tmp_path / "stderr.txt").open("w"),
         start_new_session=True,
     )
-    assert _wait_until(lambda: _owned_and_running(_study(storage), 2), 300), "the two workers ran no trial"
+    seen = _wait_until(lambda: process.poll() is not None or _owned_and_running(_study(storage), 2), 300)
+    states = [t.state.name for t in _study(storage)]
+    assert seen and process.poll() is None, (
+        f"the two workers were never seen running trials together (exit {process.poll()}, trials {states}): "
+        + (tmp_path / "stderr.txt").read_text()[-2000:]
+    )
     os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole group
     assert process.wait(STOP_SECONDS + 30) == 130, (tmp_path / "stderr.txt").read_text()
     interrupted = _study(storage)

@@ -23,8 +23,8 @@ orders (a customer's first simulated order is new), times ``population.scale``.
 
 **Gap** = simulated - actual (in the measure's unit) and ``gap_pct`` = gap / actual x 100 (missing
 when the actual is 0). The **largest gaps** are the channel-month cells whose gap is the largest
-share of the measure's actual total over all cells, so that a large percent of a tiny cell does
-not hide a large miss; each is shown as its percent of the cell.
+share of the measure's actual total over all cells (one cell per channel and measure), so that a
+large percent of a tiny cell does not hide a large miss; each is shown as its percent of the cell.
 
 Spend is compared too: when the scenario's plan differs from the history's spend, the outcome
 gaps mix the plan's difference with the world's, and the text says so (``calibrate --media``
@@ -120,12 +120,17 @@ class HistoryComparison:
         return table[(table["month"] != ALL_MONTHS) & (table["channel"] != ALL_CHANNELS)]
 
     def largest_gaps(self, count: int = LARGEST_GAPS) -> pd.DataFrame:
-        """The ``count`` channel-month cells with the largest non-zero gaps (see the module docstring)."""
+        """The channel-month cells with the largest non-zero gaps, one per channel and measure.
+
+        Ranked by the gap's share of the measure's actual total over all cells (see the module
+        docstring); at most ``count`` rows of :attr:`table`.
+        """
         cells = self.cells()
         totals = cells.groupby("measure")["actual"].transform(lambda values: values.abs().sum())
         share = cells["gap"].abs() / totals.where(totals > 0)
         chosen = share[(cells["gap"] != 0) & share.notna()].sort_values(ascending=False, kind="stable")
-        return cells.loc[chosen.index[:count]]
+        largest = cells.loc[chosen.index].drop_duplicates(["channel", "measure"])
+        return largest.iloc[:count]
 
     def spend_differs(self) -> bool:
         """Whether the simulated spend differs from the history's anywhere (beyond rounding)."""

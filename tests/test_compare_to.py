@@ -220,3 +220,36 @@ def test_order_log_options_need_compare_to(
 ) -> None:
     error = _refused(option, tmp_path, capsys)
     assert "needs --compare-to HISTORY" in error
+
+
+def test_report_shows_the_comparison(
+    world: tuple[SimulationResult, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, folder = world
+    history = pd.read_csv(folder / "media.csv", dtype={"date": str})
+    edited = (history["channel"] == "marketplace") & history["date"].str.startswith("2025-02")
+    history.loc[edited, "revenue"] *= 2
+    path = tmp_path / "edited.csv"
+    history.to_csv(path, index=False)
+    out = tmp_path / "out"
+    status = main(
+        [
+            "simulate",
+            str(SMALL),
+            "--days",
+            str(DAYS),
+            "--compare-to",
+            str(path),
+            "--out",
+            str(out),
+            "--report",
+        ]
+    )
+    assert status == 0, capsys.readouterr().err
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Compared with a history" in report
+    assert "Largest gaps: marketplace revenue -50% in 2025-02." in report
+    assert (
+        "| marketplace | revenue |" in report and "| -50.0% |" not in report
+    )  # totals: the month is diluted
+    assert "spend differs" not in report

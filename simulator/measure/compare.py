@@ -33,9 +33,10 @@ fits the channels to the history with the history's own spend).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,6 +57,10 @@ __all__ = [
     "HistoryComparison",
     "check_history",
     "compare_to_history",
+    "comparison_cells",
+    "gaps_sentence",
+    "largest_gaps",
+    "spend_differs",
 ]
 
 COMPARISON_FILES = ("comparison.csv",)
@@ -116,27 +121,15 @@ class HistoryComparison:
 
     def cells(self) -> pd.DataFrame:
         """The channel-month rows (no totals)."""
-        table = self.table
-        return table[(table["month"] != ALL_MONTHS) & (table["channel"] != ALL_CHANNELS)]
+        return comparison_cells(self.table)
 
     def largest_gaps(self, count: int = LARGEST_GAPS) -> pd.DataFrame:
-        """The channel-month cells with the largest non-zero gaps, one per channel and measure.
-
-        Ranked by the gap's share of the measure's actual total over all cells (see the module
-        docstring); at most ``count`` rows of :attr:`table`.
-        """
-        cells = self.cells()
-        totals = cells.groupby("measure")["actual"].transform(lambda values: values.abs().sum())
-        share = cells["gap"].abs() / totals.where(totals > 0)
-        chosen = share[(cells["gap"] != 0) & share.notna()].sort_values(ascending=False, kind="stable")
-        largest = cells.loc[chosen.index].drop_duplicates(["channel", "measure"])
-        return largest.iloc[:count]
+        """:func:`largest_gaps` of :attr:`table`."""
+        return largest_gaps(self.table, count)
 
     def spend_differs(self) -> bool:
-        """Whether the simulated spend differs from the history's anywhere (beyond rounding)."""
-        spend = self.cells()
-        spend = spend[spend["measure"] == "spend"]
-        return bool((spend["gap"].abs() > 1e-6 * np.maximum(spend["actual"].abs(), 1.0)).any())
+        """:func:`spend_differs` of :attr:`table`."""
+        return spend_differs(self.table)
 
     def text(self) -> str:
         """The comparison as ``simulate --compare-to`` prints it: per channel, totals, largest gaps."""
@@ -145,18 +138,9 @@ class HistoryComparison:
             lines += [str(channel), *_rows_text(rows, "month"), ""]
         totals = self.table[self.table["month"] == ALL_MONTHS]
         lines += [f"totals {self.first.date()} to {self.last.date()}", *_rows_text(totals, "channel"), ""]
-        gaps = self.largest_gaps()
-        if gaps.empty:
-            lines.append("largest gaps: none (every gap is 0)")
-        else:
-            lines.append("largest gaps: " + "; ".join(_gap_phrase(row) for row in gaps.itertuples()))
+        lines.append(gaps_sentence(self.table))
         if self.spend_differs():
-            lines.append(
-                "note: the simulated spend differs from the history's (the scenario's plan is not the "
-                "history's), so the outcome gaps mix the plan's difference with the world's; "
-                "`run.py calibrate SCENARIO --orders LOG --media HISTORY` fits the channels to the history "
-                "with its own spend"
-            )
+            lines.append(f"note: {SPEND_NOTE}")
         return "\n".join(lines)
 
     def describe(self) -> str:
@@ -181,6 +165,59 @@ class HistoryComparison:
         return write_files(
             out_dir, {"comparison.csv": lambda path: self.table.to_csv(path, index=False)}, overwrite
         )
+
+
+SPEND_NOTE = (
+    "the simulated spend differs from the history's (the scenario's plan is not the history's), so "
+    "the outcome gaps mix the plan's difference with the world's; `run.py calibrate SCENARIO --orders "
+    "LOG --media HISTORY` fits the channels to the history with its own spend"
+)
+"""What the text says when spend gaps are not 0."""
+
+
+def comparison_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The channel-month rows of a comparison table (no totals over channels or months)."""
+    return table[(table["month"] != ALL_MONTHS) & (table["channel"] != ALL_CHANNELS)]
+
+
+def largest_gaps(table: pd.DataFrame, count: int = LARGEST_GAPS) -> pd.DataFrame:
+    """The channel-month cells with the largest non-zero gaps, one per channel and measure.
+
+    Ranked by the gap's share of the measure's actual total over all cells (see the module
+    docstring).
+
+    Parameters
+    ----------
+    table
+        A comparison table (:data:`COMPARISON_COLUMNS`; ``comparison.csv`` read back works).
+    count
+        Most rows returned.
+
+    Returns
+    -------
+    pandas.DataFrame
+        At most ``count`` rows of ``table``, largest first; empty when every gap is 0.
+    """
+    cells = comparison_cells(table)
+    totals = cells.groupby("measure")["actual"].transform(lambda values: values.abs().sum())
+    share = cells["gap"].abs() / totals.where(totals > 0)
+    chosen = share[(cells["gap"] != 0) & share.notna()].sort_values(ascending=False, kind="stable")
+    return cells.loc[chosen.index].drop_duplicates(["channel", "measure"]).iloc[:count]
+
+
+def gaps_sentence(table: pd.DataFrame) -> str:
+    """``largest gaps: social new_customers -42% in 2025-03; ...`` (or that every gap is 0)."""
+    gaps = largest_gaps(table)
+    if gaps.empty:
+        return "largest gaps: none (every gap is 0)"
+    return "largest gaps: " + "; ".join(_gap_phrase(row) for row in gaps.to_dict("records"))
+
+
+def spend_differs(table: pd.DataFrame) -> bool:
+    """Whether the simulated spend differs from the history's in any cell (beyond rounding)."""
+    cells = comparison_cells(table)
+    spend = cells[cells["measure"] == "spend"]
+    return bool((spend["gap"].abs() > 1e-6 * np.maximum(spend["actual"].abs(), 1.0)).any())
 
 
 def _rows_text(rows: pd.DataFrame, key: str) -> list[str]:
@@ -211,10 +248,10 @@ def _rows_text(rows: pd.DataFrame, key: str) -> list[str]:
     ]
 
 
-def _gap_phrase(row: object) -> str:
-    gap_pct = float(row.gap_pct)  # type: ignore[attr-defined]
+def _gap_phrase(row: Mapping[Hashable, Any]) -> str:
+    gap_pct = float(str(row["gap_pct"]))
     size = f"{gap_pct:+.0f}%" if np.isfinite(gap_pct) else "n/a"
-    return f"{row.channel} {row.measure} {size} in {row.month}"  # type: ignore[attr-defined]
+    return f"{row['channel']} {row['measure']} {size} in {row['month']}"
 
 
 def _horizon(scenario: Scenario) -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -101,7 +101,8 @@ class HistoryComparison:
     left_out : int
         The history's periods outside the simulated horizon (not compared).
     measures : list of str
-        The measures compared (from the history; then the order log's).
+        The history's measures compared (with an order log, also its new customers, orders and
+        revenue, as channel :data:`ORDER_LOG_CHANNEL`).
     ignored : list of str
         History columns with no simulated counterpart (``clicks``).
     orders_source : str or None
@@ -153,7 +154,8 @@ class HistoryComparison:
             + f"); measures: {', '.join(self.measures)}"
         )
         if self.orders_source is not None:
-            text += f"; all channels' {', '.join(ORDER_LOG_MEASURES)} from the order log {self.orders_source}"
+            measures = ", ".join(ORDER_LOG_MEASURES)
+            text += f"; and from the order log {self.orders_source}: {measures} of all channels"
         if self.left_out:
             text += f"; {self.left_out} {unit} of the history outside the simulated horizon left out"
         if self.ignored:
@@ -476,12 +478,10 @@ def compare_to_history(
         kind="stable",
     ).reset_index(drop=True)
     table = _with_totals(cells, channels=True)
-    compared = list(measures)
     if orders is not None:
         table = pd.concat(
             [table, _with_totals(_order_log_rows(result, orders, first, last, log_scale), False)]
         )
-        compared += [f"{name} (order log)" for name in ORDER_LOG_MEASURES]
     table = _with_gaps(table.reset_index(drop=True))[list(COMPARISON_COLUMNS)]
     return HistoryComparison(
         table=table,
@@ -491,7 +491,7 @@ def compare_to_history(
         frequency=history.frequency,
         periods=len(periods),
         left_out=int(history.table["date"].nunique()) - len(periods),
-        measures=compared,
+        measures=measures,
         ignored=[name for name in ("clicks",) if name in history.table.columns],
         orders_source=orders.source if orders is not None else None,
     )

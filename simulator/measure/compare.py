@@ -19,7 +19,9 @@ it as the last touch (``channels_daily.csv``), which is what a channel's own rep
 attributes to it. From an order log: ``orders`` (rows), ``revenue`` (their sum) and
 ``new_customers`` (customers whose first order in the log falls in the month), over all channels,
 each multiplied by ``log_scale``; the simulated side is counted the same way on the simulated
-orders (a customer's first simulated order is new), times ``population.scale``.
+orders (a customer's first simulated order is new), times ``population.scale``. The order log's
+figures are per calendar month of each order's day (over the same first and last day), also for
+weekly media data.
 
 **Gap** = simulated - actual (in the measure's unit) and ``gap_pct`` = gap / actual x 100 (missing
 when the actual is 0). The **largest gaps** are the channel-month cells whose gap is the largest
@@ -444,7 +446,7 @@ def compare_to_history(
     >>> from simulator import load_scenario, simulate
     >>> from simulator.data import load_media
     >>> result = simulate(load_scenario("scenarios/examples/media_base.yaml"))  # doctest: +SKIP
-    >>> comparison = compare_to_history(result, load_media("scenarios/examples/media_history_sample.csv"))
+    >>> comparison = compare_to_history(result, load_media("scenarios/examples/media_sample.csv"))
     >>> print(comparison.text())  # doctest: +SKIP
     """
     periods = check_history(result.scenario, history, orders)

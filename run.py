@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from simulator.config.scenario import Scenario
     from simulator.config.search import SearchSettings
+    from simulator.data import MediaHistory, OrderLog
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 MAX_VALUE_HORIZON_DAYS = 3650
@@ -308,6 +309,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="file type of the order log alone (default: --format)",
     )
     _add_memory_limit_option(sim)
+    sim.add_argument(
+        "--compare-to",
+        type=Path,
+        metavar="HISTORY",
+        help="media history, .csv or .parquet: date, channel, spend and optional impressions, visits, "
+        "orders, new_customers, revenue (README): print simulated vs actual per channel and month "
+        "(with --out: comparison.csv)",
+    )
+    _add_order_log_options(sim, required=False, purpose="with --compare-to: also compare all channels' ")
+    sim.add_argument(
+        "--log-scale",
+        type=_positive_float,
+        default=1.0,
+        help="with --orders: people each order of the log stands for (default 1)",
+    )
 
     val = commands.add_parser("validate", help="check a scenario file")
     val.add_argument("scenario", help="scenario YAML file")
@@ -370,13 +386,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_order_log_options(command: argparse.ArgumentParser, required: bool) -> None:
+def _add_order_log_options(command: argparse.ArgumentParser, required: bool, purpose: str = "") -> None:
     """``--orders``, ``--columns`` and ``--date-format``: an order log and how to read it."""
     command.add_argument(
         "--orders",
         type=Path,
         required=required,
-        help="order log, .csv or .parquet, one row per order: customer_id, date, revenue (README)",
+        help=f"{purpose}order log, .csv or .parquet, one row per order: customer_id, date, revenue (README)"
+        + (" (new customers, orders and revenue per month)" if purpose else ""),
     )
     command.add_argument(
         "--columns", help="the file's names of the columns, e.g. customer_id=cust,date=ts,revenue=amount"
@@ -756,18 +773,49 @@ def _simulate(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
     limit = _memory_limit(args)
     check_memory(scenario, str(args.scenario), limit_bytes=limit)
-    _check_out(args, RESULT_FILES)
+    history = _history_to_compare(args, scenario)
+    _check_out(args, (*RESULT_FILES, *(("comparison.csv",) if history is not None else ())))
     table_format = _table_format(args, scenario.simulated_agents)
     progress = not args.no_progress and sys.stderr.isatty()
     result = simulate(scenario, progress=progress, memory_limit=limit)
     print_summary(result, verbose=args.verbose)
-    _write_outputs(
-        args,
-        lambda: result.save(
+    comparison = None
+    if history is not None:
+        from simulator.measure.compare import compare_to_history
+
+        comparison = compare_to_history(result, *history, log_scale=args.log_scale)
+        print()
+        print(comparison.text())
+
+    def save() -> None:
+        result.save(
             args.out, overwrite=args.overwrite, orders_format=args.orders_format, table_format=table_format
-        ),
-    )
+        )
+        if comparison is not None:
+            comparison.save(args.out, overwrite=args.overwrite)
+
+    _write_outputs(args, save)
     return EXIT_OK
+
+
+def _history_to_compare(
+    args: argparse.Namespace, scenario: Scenario
+) -> tuple[MediaHistory, OrderLog | None] | None:
+    """``simulate --compare-to``: the media history (and order log), read and checked before simulating."""
+    if args.compare_to is None:
+        for option in ("orders", "columns", "date_format"):
+            if getattr(args, option) is not None:
+                raise _UsageError(f"simulate: --{option.replace('_', '-')} needs --compare-to HISTORY")
+        return None
+    from simulator.data import load_media, load_orders
+    from simulator.measure.compare import check_history
+
+    history = load_media(args.compare_to)
+    orders = None
+    if args.orders is not None:
+        orders = load_orders(args.orders, columns=args.columns, date_format=args.date_format)
+    check_history(scenario, history, orders)
+    return history, orders
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ file                        written by           used for
 ``levers_daily.csv``        ``simulate``         loyalty members by tier
 ``campaigns.csv``           ``simulate``         campaigns marked on the daily figure
 ``scenario.yaml``           ``simulate``         the scenario's assumptions (shown escaped)
+``comparison.csv``          ``simulate``         ``--compare-to``: simulated vs actual, the gaps
 ``allocation.json``         ``allocate``         recommended budget split (keys below)
 ``response_curves.csv``     ``allocate``         fitted curves: ``channel``, ``spend``, ``outcome``
 ``response_measurements.csv`` ``allocate``       optional simulated points: ``channel``, ``spend``,
@@ -126,7 +127,7 @@ from simulator.common.display import HEADLINE_KPIS, format_range
 from simulator.common.display import format_kpi as _format
 from simulator.common.figures import METRIC_SHORT
 from simulator.common.files import InputFileError, read_regular_file
-from simulator.common.format import readable_name, unit_of
+from simulator.common.format import format_value, readable_name, unit_of
 from simulator.common.measures import MEASURES, break_even_text, measure_header
 from simulator.common.output import check_output_folder, in_transaction, locate, verify_folder, write_files
 from simulator.common.secrets import mask_secrets, mask_url
@@ -150,6 +151,7 @@ CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "campaigns.csv": (("start_day", "end_day"), ("campaign",)),
     "response_curves.csv": (("spend", "outcome"), ("channel",)),
     "response_measurements.csv": (("spend", "outcome", "low", "high"), ("channel",)),
+    "comparison.csv": (("simulated", "actual", "gap", "gap_pct"), ("channel", "month", "measure")),
     "trials.csv": (("number",), ()),
     "pareto.csv": (("number",), ()),
 }
@@ -768,6 +770,49 @@ def _channels_section(inputs: _Inputs, currency: str) -> Section | None:
     return section if section.tables or section.figures else None
 
 
+def _comparison_section(folder: Path) -> Section | None:
+    """``simulate --compare-to``: the totals per channel and measure, and the largest gaps."""
+    from simulator.measure.compare import ALL_MONTHS, SPEND_NOTE, gaps_sentence, spend_differs
+
+    table = _read_csv(folder, "comparison.csv")
+    if table is None:
+        return None
+    table = table.astype({"channel": str, "month": str, "measure": str})
+    section = Section("Compared with a history")
+    section.paragraphs.append(
+        "The simulation next to the history given to simulate --compare-to, per channel and month "
+        "(comparison.csv; below, the totals over the compared period): gap = simulated - actual, and in "
+        "percent of the actual. A channel's outcomes are those booked to it as the last touch. "
+        + _sentence(gaps_sentence(table))
+    )
+    if spend_differs(table):
+        section.paragraphs.append(_sentence(SPEND_NOTE))
+    totals = table[table["month"] == ALL_MONTHS]
+    section.tables.append(
+        ReportTable(
+            ["channel", "measure", "simulated", "actual", "gap", "gap %"],
+            [
+                [
+                    str(row["channel"]),
+                    str(row["measure"]),
+                    *(
+                        format_value(row[c], unit_of(str(row["measure"])), c == "gap")
+                        for c in ("simulated", "actual", "gap")
+                    ),
+                    "n/a" if pd.isna(row["gap_pct"]) else f"{row['gap_pct']:+.1f}%",
+                ]
+                for row in totals.to_dict("records")
+            ],
+        )
+    )
+    section.sheets["comparison"] = table.set_index(["channel", "month", "measure"])
+    return section
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
 def _channel_table(channels_daily: pd.DataFrame | None) -> pd.DataFrame | None:
     if channels_daily is None or "channel" not in channels_daily.columns:
         return None
@@ -1102,6 +1147,9 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
         sections.append(calibration)
         top = top or calibration_headline(folder)
     sections += [s for s in (_results_section(inputs, currency), _channels_section(inputs, currency)) if s]
+    comparison = _comparison_section(folder)
+    if comparison is not None:
+        sections.append(comparison)
     if not top and inputs.summary is not None:
         top = _simulation_headline(inputs.summary, currency)
     measured = measurement_sections(folder, ReportError)

@@ -6,7 +6,10 @@ A **media history** has one row per date and channel with the columns
 - ``channel`` (text): the channel's name, as the scenario names it;
 - ``spend`` (number >= 0): media spend on that date (weekly data: in that week) (currency);
 
-and optionally ``impressions`` and ``clicks`` (numbers >= 0). Other columns are ignored. Every
+and optionally ``impressions``, ``clicks``, ``visits``, ``orders``, ``new_customers`` and ``revenue``
+(numbers >= 0: counts of the period, revenue in currency; the outcomes a channel's reporting
+attributes to it, which ``run.py simulate --compare-to`` compares with the simulation's
+last-touch figures). Other columns are ignored. Every
 channel has a row for every date from the first to the last (a channel that paused has rows with
 spend 0). Dates one day apart are **daily** data; dates seven days apart are **weekly** data
 (each week's spend is spread evenly over its seven days when a scenario is built from it, see
@@ -20,7 +23,7 @@ new customers from start to end that it caused, people; negative when spend was 
 
 **Errors.** Every problem raises :class:`MediaError` with a one-line message naming the file, the
 row (counted from 1 after the header) and the column, and what is allowed: a missing column, an
-unparsable date, a non-numeric or negative spend, impressions or clicks, a duplicated date and
+unparsable date, a non-numeric or negative spend or optional number, a duplicated date and
 channel, a gap in the dates, dates neither daily nor weekly, an empty file, a lift test that ends
 before it starts or has a standard error of 0 or less. Channels unknown to the scenario are
 checked against the scenario (:meth:`MediaHistory.check_channels`).
@@ -39,6 +42,7 @@ import pandas as pd
 __all__ = [
     "LIFT_TEST_COLUMNS",
     "MEDIA_COLUMNS",
+    "OPTIONAL_MEDIA_COLUMNS",
     "LiftTest",
     "MediaError",
     "MediaHistory",
@@ -47,8 +51,9 @@ __all__ = [
 ]
 
 MEDIA_COLUMNS = ("date", "channel", "spend")
-"""Required columns of a media history (optional: ``impressions``, ``clicks``)."""
-OPTIONAL_MEDIA_COLUMNS = ("impressions", "clicks")
+"""Required columns of a media history (optional: :data:`OPTIONAL_MEDIA_COLUMNS`)."""
+OPTIONAL_MEDIA_COLUMNS = ("impressions", "clicks", "visits", "orders", "new_customers", "revenue")
+"""Optional columns of a media history, numbers >= 0 of the row's period (revenue: currency)."""
 LIFT_TEST_COLUMNS = ("channel", "start", "end", "spend_change", "effect", "standard_error")
 """Columns of a lift-test file."""
 
@@ -140,7 +145,7 @@ class MediaHistory:
     ----------
     table : pandas.DataFrame
         One row per (``date``, ``channel``), sorted: ``spend`` (currency per row's period) and the
-        optional ``impressions`` and ``clicks`` present.
+        optional columns present (:data:`OPTIONAL_MEDIA_COLUMNS`), in that order.
     period_days : int
         1 for daily data, 7 for weekly data.
     source : str

@@ -442,8 +442,10 @@ def media_table(result: SimulationResult) -> pd.DataFrame:
     """The simulated media history in the format ``run.py calibrate --media`` reads.
 
     One row per date and channel (daily, dates from ``start_date``): ``date`` (ISO date),
-    ``channel``, ``spend`` (currency) and ``impressions`` (of the real market); see
-    :mod:`simulator.data.media`.
+    ``channel``, ``spend`` (currency), ``impressions``, and the outcomes booked to the channel
+    (its last touch): ``visits``, ``orders``, ``new_customers`` (people) and ``revenue`` (net of
+    discounts and returns, currency), all of the real market; see :mod:`simulator.data.media`.
+    ``run.py simulate --compare-to`` compares a simulation with such a table.
     """
     channels = result.channels.reset_index()
     start = np.datetime64(result.scenario.start_date, "D")
@@ -453,7 +455,10 @@ def media_table(result: SimulationResult) -> pd.DataFrame:
             "date": dates,
             "channel": channels["channel"].astype(str).to_numpy(),
             "spend": channels["spend"].to_numpy(np.float64),
-            "impressions": channels["impressions"].to_numpy(np.float64),
+            **{
+                name: channels[name].to_numpy(np.float64)
+                for name in ("impressions", "visits", "orders", "new_customers", "revenue")
+            },
         }
     )
 

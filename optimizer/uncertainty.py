@@ -143,6 +143,11 @@ def posterior_lines(document: Mapping[str, Any]) -> list[str]:
         f"  members used (one per seed, {distinct} distinct): {', '.join(map(str, used))}; "
         f"{kpi} change with the centre alone {mean} [{low}, {high}]",
     ]
+    lines.append(
+        "  why: each seed ran one member of the calibrated posterior ensemble, both plans alike, so the "
+        "interval and the verdict hold what the data leave uncertain about the channels' response "
+        "as well as the simulation noise"
+    )
     phases = f"  one member per seed: {', '.join(map(str, document.get('on_members', [])))}"
     on_centre = [str(part) for part in document.get("on_centre", [])]
     lines.append(phases + (f"; on the centre scenario alone: {', '.join(on_centre)}" if on_centre else ""))

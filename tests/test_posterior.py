@@ -236,3 +236,48 @@ def test_a_scenario_without_the_ensembles_channels_is_refused(
 def test_member_out_of_the_ensemble(ensemble: PosteriorEnsemble) -> None:
     with pytest.raises(ScenarioError, match="no member 999"):
         ensemble.scenario(999)
+
+
+def _ensemble_for(scenario: sim.Scenario, members: int = 12, spread: float = 1.0) -> PosteriorEnsemble:
+    """An ensemble over every channel of ``scenario``, strengths spread log-normally."""
+    rng = np.random.default_rng(11)
+    table = pd.DataFrame({"organic_factor": np.exp(rng.normal(0.0, 0.2, members))})
+    for channel in scenario.channels:
+        strength = np.exp(rng.normal(0.0, spread, members))
+        table[f"awareness_per_impression_{channel.name}"] = np.minimum(
+            1.0, channel.awareness_per_impression * strength
+        )
+    table.index = pd.Index(range(members), name="member")
+    return PosteriorEnsemble(Path("<test>"), scenario, table, tuple(scenario.channel_names), 1.0)
+
+
+def test_optimize_posterior_checks_across_members_and_round_trips(tmp_path: Path) -> None:
+    from scenario_factory import small
+
+    from optimizer.search import OptimizationResult, optimize, search_settings
+
+    scenario = small("fashion_social_brand", agents=500, days=30)
+    settings = search_settings(
+        scenario,
+        {
+            "trials": 2,
+            "seeds": 2,
+            "budget": {"candidates": 1, "levels": [0, 1, 2], "seeds": 2},
+            "confirm_seeds": 4,
+        },
+    )
+    ensemble = _ensemble_for(scenario)
+    result = optimize(scenario, settings, posterior=ensemble)
+    posterior = result.posterior
+    assert posterior is not None
+    assert posterior["members_used"] == ensemble.members_of(posterior["seeds"])
+    assert len(posterior["seeds"]) == 4 and posterior["on_centre"] == ["trials", "selection"]
+    change = result.comparison.loc[settings.objective[0]]
+    assert posterior["width_members"] == pytest.approx(change["change_high"] - change["change_low"])
+    # the budget split measured its curves (across members: replicate per_seed, tested above)
+    assert result.curves is not None
+    text = result.to_text()
+    assert "across posterior members" in text and "on the centre scenario alone: trials, selection" in text
+    result.save(tmp_path)
+    loaded = OptimizationResult.load(tmp_path)
+    assert loaded.to_dict() == result.to_dict() and loaded.to_text() == text

@@ -148,6 +148,12 @@ def posterior_lines(document: Mapping[str, Any]) -> list[str]:
         "interval and the verdict hold what the data leave uncertain about the channels' response "
         "as well as the simulation noise"
     )
+    if math.isfinite(share) and share > 0:
+        noise = format_percent(1 - share, decimals=0)
+        lines.append(
+            f"  more agents or seeds narrow only the simulation noise ({noise} "
+            "of the variance); lift tests or more varied spend in the calibration narrow the parameters' part"
+        )
     phases = f"  one member per seed: {', '.join(map(str, document.get('on_members', [])))}"
     on_centre = [str(part) for part in document.get("on_centre", [])]
     lines.append(phases + (f"; on the centre scenario alone: {', '.join(on_centre)}" if on_centre else ""))

@@ -158,6 +158,7 @@ def test_allocate_posterior_widens_the_verdicts_interval_and_says_why(allocated:
     assert data["seeds"] == len(posterior["seeds"])
     sentence = f"parameter uncertainty accounts for {round(100 * share)}% of its variance"
     assert sentence in printed and "across posterior members" in printed
+    assert f"narrow only the simulation noise ({round(100 * (1 - share))}% of the variance)" in printed
     report = (out / "report.html").read_text()
     assert sentence in report and "both plans alike" in report
 

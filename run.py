@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from simulator.calibrate.posterior import PosteriorEnsemble
     from simulator.config.scenario import Scenario
     from simulator.config.search import SearchSettings
     from simulator.data import MediaHistory, OrderLog
@@ -519,9 +520,30 @@ def _add_optimize_command(commands: argparse._SubParsersAction[_Parser]) -> None
     )
     opt.add_argument("--study-name", help="study name (default: <scenario file>-<objectives>)")
     opt.add_argument("--no-budget", action="store_true", help="search policies only; keep the current plan")
+    _add_posterior_option(opt, "the budget split's response curves and the final check (trials: the centre)")
     _add_run_options(opt, seed="seed of the sampler and runs (default: the scenario's)", workers=True)
     opt.add_argument("--solver", choices=["auto", "cbc", "highs"], default="auto", help="LP solver")
     _add_output_options(opt, "folder for recommendation.json, trials.csv, pareto.csv", report=True)
+
+
+def _add_posterior_option(command: argparse.ArgumentParser, runs: str) -> None:
+    """``--posterior DIR``: run across the members of a media calibration's posterior ensemble."""
+    command.add_argument(
+        "--posterior",
+        type=Path,
+        metavar="DIR",
+        help=f"--out folder of 'calibrate --media': {runs} run one posterior member per seed, so "
+        "intervals and the verdict hold parameter uncertainty",
+    )
+
+
+def _posterior(args: argparse.Namespace) -> PosteriorEnsemble | None:
+    """The ensemble of ``--posterior`` (checked before any run or output), centred on its scenario.yaml."""
+    if args.posterior is None:
+        return None
+    from simulator.calibrate.posterior import PosteriorEnsemble
+
+    return PosteriorEnsemble.load(args.posterior)
 
 
 def _add_guard_rail_option(command: argparse.ArgumentParser, setting: str) -> None:
@@ -543,7 +565,10 @@ def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None
         "allocate", help="budget split across channels: response curves, LP, closed-loop check"
     )
     alloc.add_argument(
-        "scenario", nargs="?", help="scenario YAML file (constraints in its 'allocation:' section)"
+        "scenario",
+        nargs="?",
+        help="scenario YAML file (constraints in its 'allocation:' section; with --posterior default "
+        "DIR/scenario.yaml)",
     )
     alloc.add_argument(
         "--curves",
@@ -566,6 +591,7 @@ def _add_allocate_command(commands: argparse._SubParsersAction[_Parser]) -> None
     )
     alloc.add_argument("--rounds", type=int, help="closed-loop refit rounds after the first (0-5)")
     _add_guard_rail_option(alloc, "allocation.guard_rails")
+    _add_posterior_option(alloc, "response curves, closed-loop checks and the final check")
     _add_run_options(alloc, seed="first seed of the runs (default: the scenario's)", workers=True)
     alloc.add_argument("--solver", choices=["auto", "cbc", "highs"], default="auto", help="LP solver")
     _add_output_options(alloc, "folder for allocation.csv, allocation.json, response_curves.csv", report=True)
@@ -1066,15 +1092,23 @@ def _allocate_on_curves(args: argparse.Namespace) -> int:
 
 def _allocate(args: argparse.Namespace) -> int:
     if args.curves is not None:
+        if args.posterior is not None:
+            raise _UsageError("allocate: --curves takes the curves as they are (no --posterior)")
         return _allocate_on_curves(args)
-    if args.scenario is None:
+    if args.scenario is None and args.posterior is None:
         raise _UsageError("allocate: give a scenario file, or --curves FILE --budget B")
     from optimizer.allocate import ALLOCATION_FILES, allocate_budget, check_constraints
     from optimizer.settings import allocation_settings
     from simulator import ScenarioWarning, load_scenario
     from simulator.config.scenario import read_yaml_file
 
-    scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
+    posterior = _posterior(args)
+    if posterior is not None and args.scenario is None:
+        scenario = posterior.centre  # the calibrated centre, DIR/scenario.yaml
+    else:
+        scenario = load_scenario(args.scenario)
+    scenario = scenario.with_overrides(seed=args.seed, days=args.days, agents=args.agents)
+    posterior = posterior.for_scenario(scenario) if posterior is not None else None
     data, source = None, None
     if args.constraints is not None:
         source = str(args.constraints)
@@ -1098,7 +1132,9 @@ def _allocate(args: argparse.Namespace) -> int:
         )
     _check_out(args, ALLOCATION_FILES)
     progress = not args.no_progress and sys.stderr.isatty()
-    result = allocate_budget(scenario, settings, workers=args.workers, solver=args.solver, progress=progress)
+    result = allocate_budget(
+        scenario, settings, workers=args.workers, solver=args.solver, progress=progress, posterior=posterior
+    )
     print(result.to_text())
     _write_outputs(args, lambda: result.save(args.out, overwrite=args.overwrite))
     return EXIT_OK
@@ -1115,6 +1151,8 @@ def _optimize(args: argparse.Namespace) -> int:
             "values in replicate, incrementality, attribution and abtest)"
         )
     scenario = load_scenario(args.scenario).with_overrides(seed=args.seed, days=args.days, agents=args.agents)
+    posterior = _posterior(args)
+    posterior = posterior.for_scenario(scenario) if posterior is not None else None
     overrides: dict[str, object] = {
         "trials": args.trials,
         "seeds": args.seeds,
@@ -1148,6 +1186,7 @@ def _optimize(args: argparse.Namespace) -> int:
             workers=args.workers,
             solver=args.solver,
             progress=progress,
+            posterior=posterior,
         )
     except ScenarioError:
         if created:  # bad input found before any trial ran: leave nothing behind

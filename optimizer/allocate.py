@@ -75,9 +75,12 @@ from .objectives import get_objective, metric_frame, paired_changes
 from .pwl import PiecewiseLinear
 from .recommendation import Verdict, cell, decide, headline, plan_header, verdict_from_dict
 from .settings import allocation_settings, settings_source
+from .uncertainty import posterior_document, posterior_lines
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from simulator.calibrate.posterior import PosteriorEnsemble
 
 __all__ = [
     "ALLOCATION_FILES",
@@ -153,6 +156,10 @@ class AllocationResult:
     notes : list of str
         Things the reader should know (channels outside the measured range, curves replaced by
         the measured points, rule conflicts...).
+    posterior : dict or None
+        With a posterior ensemble (``allocate --posterior``): the ensemble's folder, the members
+        used on the check's seeds and how much of the check's interval is parameter
+        uncertainty (:func:`optimizer.uncertainty.posterior_document`); ``None`` without.
     """
 
     scenario: Scenario
@@ -166,6 +173,7 @@ class AllocationResult:
     portfolio: pd.DataFrame
     verdict: Verdict
     notes: list[str] = field(default_factory=list)
+    posterior: dict[str, Any] | None = None
 
     @property
     def objective(self) -> str:
@@ -272,7 +280,7 @@ class AllocationResult:
             "curve_fit": _records(self.curves.fit_table().reset_index()),
             "portfolio": _records(self.portfolio.reset_index()),
             "notes": list(self.notes),
-        }
+        } | ({} if self.posterior is None else {"posterior": jsonable(self.posterior)})
 
     def _shown_table(self) -> pd.DataFrame:
         """The per-channel table with units in its headers, as the printout shows it."""
@@ -324,7 +332,8 @@ class AllocationResult:
         ]
         c = self.comparison
         seeds = int(c.attrs.get("seeds", 0))
-        lines.append(f"Check on {seeds} fresh paired seeds (95% intervals): plan vs current")
+        members = " across posterior members (one per seed)" if self.posterior is not None else ""
+        lines.append(f"Check on {seeds} fresh paired seeds{members} (95% intervals): plan vs current")
         width = max([24, *(len(str(metric)) for metric in c.index)])
         for metric in c.index:
             row = c.loc[metric]
@@ -340,6 +349,8 @@ class AllocationResult:
                 )
                 + ("  (guard-rail)" if metric in self.settings.guard_rails else "")
             )
+        if self.posterior is not None:
+            lines += posterior_lines(self.posterior)
         final = self.final_gap
         if final:
             lines.append(
@@ -407,6 +418,8 @@ class AllocationResult:
             if final
             else ""
         )
+        if self.posterior is not None:
+            gap += "".join(f"<p>{_escape(line.strip())}</p>" for line in posterior_lines(self.posterior))
         extras = "".join(f"<li>{_escape(f'{p.constraint}: {p.text}')}</li>" for p in self.shadow_prices)
         extras += "".join(f"<li>{_escape(f'Note: {note}')}</li>" for note in self.notes)
         return (
@@ -585,6 +598,7 @@ class AllocationResult:
                 curves=curves_from_document(state["curves"], scenario),
                 verdict=verdict_from_dict(data["verdict"]),
                 notes=[str(note) for note in data["notes"]],
+                posterior=None if data.get("posterior") is None else dict(data["posterior"]),
                 **tables,
             )
 
@@ -1351,6 +1365,7 @@ def allocate_budget(
     workers: int = 1,
     solver: str = "auto",
     progress: bool = False,
+    posterior: PosteriorEnsemble | None = None,
 ) -> AllocationResult:
     """Find a better budget split across channels (and periods) and say whether it is confirmed.
 
@@ -1368,6 +1383,14 @@ def allocate_budget(
         ``"auto"`` (HiGHS when ``highspy`` is installed, else CBC), ``"cbc"`` or ``"highs"``.
     progress
         Show progress bars.
+    posterior
+        A media calibration's posterior ensemble (:class:`simulator.calibrate.PosteriorEnsemble`,
+        applied to ``scenario``): every run on seed ``s`` - response curves, closed-loop checks,
+        final check, both plans of a paired comparison alike - runs the member of ``s``, so the
+        intervals and the verdict hold parameter uncertainty as well as simulation noise. The
+        check is run again with ``scenario`` alone on the same seeds, and
+        :attr:`AllocationResult.posterior` says how much of its interval the parameters account
+        for.
 
     Returns
     -------
@@ -1385,7 +1408,8 @@ def allocate_budget(
     """
     settings = settings if settings is not None else allocation_settings(scenario)
     check_constraints(scenario, settings, solver)
-    run = _Run(scenario, settings, _constraints(settings, current_plan(scenario)), workers, solver, progress)
+    constraints = _constraints(settings, current_plan(scenario))
+    run = _Run(scenario, settings, constraints, workers, solver, progress, posterior)
     first = run.measure(_test_plan(scenario))
     weights = _demand_weights(first, scenario.horizon_days, settings.periods)
     loop = _closed_loop(run, first, weights)
@@ -1402,7 +1426,10 @@ class _Run:
     workers: int
     solver: str
     progress: bool
-    _current: dict[tuple[int, ...], pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
+    posterior: PosteriorEnsemble | None = None
+    _current: dict[tuple[bool, tuple[int, ...]], pd.DataFrame] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def seeds(self, offset: int, count: int) -> list[int]:
         """``count`` seeds from the scenario's seed plus ``offset``."""
@@ -1421,6 +1448,7 @@ class _Run:
             workers=self.workers,
             progress=self.progress,
             cycle_days=1,
+            per_seed=None if self.posterior is None else self.posterior.on_seed,
         )
 
     def solve(
@@ -1431,24 +1459,33 @@ class _Run:
             self.scenario, self.settings, curves, self.constraints, weights, self.solver, trust
         )
 
-    def metrics(self, scenario: Scenario, seeds: list[int], label: str) -> pd.DataFrame:
-        """The compared metrics of ``scenario`` per seed (index ``seed``); ``label`` names the phase."""
+    def metrics(self, scenario: Scenario, seeds: list[int], label: str, members: bool = True) -> pd.DataFrame:
+        """The compared metrics of ``scenario`` per seed (index ``seed``); ``label`` names the phase.
+
+        With a posterior, each seed runs its member unless ``members`` is false (the centre alone).
+        """
+        per_seed = self.posterior.on_seed if self.posterior is not None and members else None
         replication = replicate(
-            scenario, seeds, {}, workers=self.workers, progress=self.progress, label=label
+            scenario, seeds, {}, workers=self.workers, progress=self.progress, label=label, per_seed=per_seed
         )
         runs = metric_frame(replication.runs)
         return runs[runs.index.get_level_values("variant") == BASELINE].droplevel("variant")
 
-    def compare(self, plan: Mapping[str, Any] | None, seeds: list[int], label: str) -> pd.DataFrame:
+    def compare(
+        self, plan: Mapping[str, Any] | None, seeds: list[int], label: str, members: bool = True
+    ) -> pd.DataFrame:
         """``plan`` (None: the current plan itself) against the current plan on paired ``seeds``.
 
-        The current plan's runs are simulated once per seed set and reused.
+        The current plan's runs are simulated once per seed set and reused. With a posterior,
+        both plans run the member of each seed (the centre alone when ``members`` is false).
         """
-        key = tuple(seeds)
+        key = (members, tuple(seeds))
         if key not in self._current:
-            self._current[key] = self.metrics(self.scenario, seeds, label)
+            self._current[key] = self.metrics(self.scenario, seeds, label, members)
         current = self._current[key]
-        planned = current if plan is None else self.metrics(apply_plan(self.scenario, plan), seeds, label)
+        planned = (
+            current if plan is None else self.metrics(apply_plan(self.scenario, plan), seeds, label, members)
+        )
         return _paired(current, planned, len(seeds))
 
 
@@ -1563,10 +1600,12 @@ def _checked(run: _Run, first: ResponseCurves, weights: np.ndarray, loop: _Loop)
     final = loop.final
     confirm_seeds = run.seeds(CONFIRM_SEED_OFFSET, settings.closed_loop.seeds)
     shown = final if final is not None else loop.best
+    check_seeds = confirm_seeds
     if final is not None:
         comparison = run.compare(final.plan, confirm_seeds, "final check")
     elif shown is not None:
         comparison = shown.comparison
+        check_seeds = run.seeds(LOOP_SEED_OFFSET, settings.closed_loop.seeds)
     else:
         comparison = run.compare(None, confirm_seeds, "final check")
     rounds_frame = pd.DataFrame(loop.rounds).set_index("round")
@@ -1604,7 +1643,31 @@ def _checked(run: _Run, first: ResponseCurves, weights: np.ndarray, loop: _Loop)
         portfolio=portfolio,
         verdict=verdict,
         notes=_notes(curves, table, settings.objective),
+        posterior=_posterior(run, shown, comparison, check_seeds),
     )
+
+
+def _posterior(
+    run: _Run, shown: _Tried | None, comparison: pd.DataFrame, seeds: list[int]
+) -> dict[str, Any] | None:
+    """The check again with the centre alone on the same seeds, and the share of parameter uncertainty."""
+    if run.posterior is None:
+        return None
+    centre = (
+        comparison
+        if shown is None
+        else run.compare(shown.plan, seeds, "final check on the centre scenario", members=False)
+    )
+    document = posterior_document(
+        run.posterior,
+        seeds,
+        comparison,
+        centre,
+        run.settings.objective,
+        change="diff",
+        on_members=("response curves", "closed-loop checks", "final check"),
+    )
+    return dict(jsonable(document))
 
 
 def _channel_table(

@@ -45,7 +45,13 @@ from scipy.optimize import lsq_linear
 
 from simulator.config.scenario import Scenario
 from simulator.measure.incrementality import planned_spend
-from simulator.measure.replicate import BASELINE, ReplicationResult, confidence_interval, replicate
+from simulator.measure.replicate import (
+    BASELINE,
+    ReplicationResult,
+    SeedScenario,
+    confidence_interval,
+    replicate,
+)
 
 from .objectives import get_objective
 from .pwl import PiecewiseLinear
@@ -492,6 +498,7 @@ def measure_response(
     progress: bool = False,
     cycle_days: int | None = None,
     label: str = "response curves",
+    per_seed: SeedScenario | None = None,
 ) -> ResponseCurves:
     """Simulate each channel at several spend levels and fit its response curve.
 
@@ -522,6 +529,10 @@ def measure_response(
         per-period demand and test-cycle ROI.
     label
         Name of the phase on the progress bar.
+    per_seed
+        The scenario each level runs on a seed (e.g. a posterior member's, see
+        :func:`simulator.measure.replicate.replicate`); every level of a seed gets the same one,
+        so the curve's intervals hold its spread.
 
     Returns
     -------
@@ -540,7 +551,14 @@ def measure_response(
             if not math.isclose(spend, plan[name], rel_tol=1e-9, abs_tol=1e-6):
                 variants[_variant_name(name, level)] = apply_plan(base, {name: spend})
     replication = replicate(
-        base, seeds, variants, workers=workers, progress=progress, cycle_days=cycle_days, label=label
+        base,
+        seeds,
+        variants,
+        workers=workers,
+        progress=progress,
+        cycle_days=cycle_days,
+        label=label,
+        per_seed=per_seed,
     )
     entry = get_objective(objective)
     outcomes = entry.values(replication.runs)

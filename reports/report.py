@@ -58,6 +58,9 @@ Keys of ``allocation.json`` (``recommendation.json`` has the same ones, and more
   sentence states its change.
 - ``scenario``, ``currency``, ``horizon_days``, ``seeds``, ``budget`` (optional): shown as
   they are; ``currency`` defaults to the scenario's ``economics.currency``.
+- ``posterior`` (optional, ``--posterior``): the posterior ensemble the check ran across and
+  how much of its interval is parameter uncertainty
+  (:func:`optimizer.uncertainty.posterior_document`), said in words under the expected outcomes.
 
 More keys of ``recommendation.json``:
 
@@ -123,6 +126,7 @@ from optimizer.recommendation import (
     recommendation_sentence,
     verdict_from_dict,
 )
+from optimizer.uncertainty import posterior_lines
 from simulator.common.display import HEADLINE_KPIS, format_range
 from simulator.common.display import format_kpi as _format
 from simulator.common.figures import METRIC_SHORT
@@ -420,10 +424,21 @@ def _plan_section(
         section.tables.append(table)
         section.figures.append(figure)
         section.sheets["expected"] = expected_frame(expected)
+    section.paragraphs += _posterior_paragraphs(plan.get("posterior"))
     curves = _curves_figure(inputs, plan, channels, currency, verdict)
     if curves is not None:
         section.figures.append(curves)
     return section
+
+
+def _posterior_paragraphs(document: Any) -> list[str]:
+    """What the posterior ensemble did to the check (``posterior`` of the plan's JSON), in words."""
+    if not isinstance(document, Mapping):
+        return []
+    try:
+        return [line.strip() for line in posterior_lines(document)]
+    except (KeyError, TypeError, ValueError):
+        return ["The check ran across a posterior ensemble (its 'posterior' block cannot be read)."]
 
 
 def _plan_facts(plan: Mapping[str, Any], source: str, currency: str) -> str | None:

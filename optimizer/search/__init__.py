@@ -20,7 +20,8 @@ split?", in four phases, each a module of this package:
    current plan and with the LP plan, the current policies with the LP plan, and the current
    plan itself run on fresh paired seeds; the best by the objective is chosen.
 4. **Check** (:mod:`~optimizer.search.check`). The chosen policy and plan and the current ones
-   run on another set of fresh paired seeds; the result
+   run on another set of fresh paired seeds (with a posterior ensemble, one member per seed for
+   both, as are the budget curves; trials and selection run on the centre); the result
    (:class:`~optimizer.search.result.OptimizationResult`) reports both with 95% intervals and
    the paired change, and its verdict (``recommend``, ``keep current plan`` or ``not confirmed:
    run larger``) recommends the candidate only when the first objective's change has an
@@ -36,7 +37,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import optuna
@@ -47,7 +48,9 @@ from simulator.config.scenario import Scenario, ScenarioError
 from simulator.config.search import SearchSettings
 from simulator.engine.simulate import check_memory
 
+from ..allocate import jsonable
 from ..curves import current_plan
+from ..uncertainty import posterior_document
 from .budget import BudgetSplit, lp_settings, split_budget
 from .check import confirm, noise_notes, search_verdict, spend_note
 from .result import OPTIMIZATION_FILES, OptimizationResult, channel_table, trial_number
@@ -55,6 +58,9 @@ from .selection import select, variants
 from .space import apply_policy, default_parameters, search_settings
 from .study import absolute_storage, check_storage, default_study_name, run_search, study_location
 from .trials import candidate_trials, noise_groups, score_policy, trial_params, trials_table
+
+if TYPE_CHECKING:
+    from simulator.calibrate.posterior import PosteriorEnsemble
 
 __all__ = [
     "OPTIMIZATION_FILES",
@@ -91,6 +97,7 @@ def optimize(
     workers: int = 1,
     solver: str = "auto",
     progress: bool = False,
+    posterior: PosteriorEnsemble | None = None,
 ) -> OptimizationResult:
     """Search policies with Optuna, split the budget with the LP, and check on fresh seeds.
 
@@ -115,6 +122,13 @@ def optimize(
         LP solver: ``"auto"``, ``"cbc"`` or ``"highs"``.
     progress
         Show a progress bar with the best value so far.
+    posterior
+        A media calibration's posterior ensemble (:class:`simulator.calibrate.PosteriorEnsemble`,
+        applied to ``scenario``): the budget curves and the final check run the member of each
+        seed (both plans of a seed the same member), so the check's interval and the verdict hold
+        parameter uncertainty; the check runs again on ``scenario`` alone on the same seeds and
+        :attr:`OptimizationResult.posterior` says how much of the interval the parameters
+        account for. The trials and the selection run on ``scenario`` alone.
 
     Returns
     -------
@@ -133,6 +147,7 @@ def optimize(
     name = study_name or default_study_name(scenario, settings)
     found = _search(scenario, settings, storage, name, workers, progress)
     center = next(iter(found.policies.values()), scenario)
+    per_seed = posterior.on_seed if posterior is not None else None
     split = split_budget(
         scenario,
         center,
@@ -142,6 +157,7 @@ def optimize(
         workers=workers,
         solver=solver,
         progress=progress,
+        per_seed=per_seed,
     )
     candidates = variants(scenario, found.policies, split.plan)
     select_seeds = _seeds(scenario, SELECT_SEED_OFFSET, settings.seeds)
@@ -157,11 +173,42 @@ def optimize(
     )
     confirm_seeds = _seeds(scenario, CONFIRM_SEED_OFFSET, settings.confirm_seeds)
     comparison, check_seconds = _timed(
-        confirm, scenario, candidates, chosen, confirm_seeds, workers=workers, progress=progress
+        confirm,
+        scenario,
+        candidates,
+        chosen,
+        confirm_seeds,
+        workers=workers,
+        progress=progress,
+        per_seed=per_seed,
     )
+    uncertainty = None
+    if posterior is not None:
+        started = time.perf_counter()
+        centre = confirm(
+            scenario,
+            candidates,
+            chosen,
+            confirm_seeds,
+            workers=workers,
+            progress=progress,
+            label="final check on the centre scenario",
+        )
+        check_seconds += time.perf_counter() - started
+        uncertainty = posterior_document(
+            posterior,
+            confirm_seeds,
+            comparison,
+            centre,
+            settings.objective[0],
+            on_members=("budget curves", "final check"),
+            on_centre=("trials", "selection"),
+        )
     timings = found.timings | {"curves": split.curve_seconds, "lp": split.lp_seconds}
     timings |= {"selection": selection_seconds, "check": check_seconds}
-    return _result(scenario, settings, name, storage, found, split, table, comparison, chosen, timings)
+    result = _result(scenario, settings, name, storage, found, split, table, comparison, chosen, timings)
+    result.posterior = None if uncertainty is None else dict(jsonable(uncertainty))
+    return result
 
 
 # --------------------------------------------------------------------------- phases

@@ -19,6 +19,7 @@ from typing import Any
 from simulator.config.allocation import AllocationSettings
 from simulator.config.scenario import Scenario
 from simulator.config.search import SearchSettings
+from simulator.measure.replicate import SeedScenario
 
 from ..allocate import check_constraints, solve_on_curves
 from ..curves import ResponseCurves, measure_response
@@ -62,8 +63,13 @@ def split_budget(
     workers: int,
     solver: str,
     progress: bool,
+    per_seed: SeedScenario | None = None,
 ) -> BudgetSplit:
-    """Measure response curves under ``center`` (the best policy) and split the budget on them."""
+    """Measure response curves under ``center`` (the best policy) and split the budget on them.
+
+    ``per_seed`` gives the scenario of each run on a seed (a posterior member's, see
+    :func:`optimizer.curves.measure_response`).
+    """
     if allocation is None:
         return BudgetSplit(None, None, 0.0, 0.0)
     started = time.perf_counter()
@@ -75,6 +81,7 @@ def split_budget(
         workers=workers,
         progress=progress,
         cycle_days=1 if allocation.periods > 1 else None,
+        per_seed=per_seed,
     )
     curve_seconds = time.perf_counter() - started
     started = time.perf_counter()

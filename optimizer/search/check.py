@@ -14,7 +14,7 @@ import pandas as pd
 
 from simulator.config.scenario import Scenario
 from simulator.config.search import SearchSettings
-from simulator.measure.replicate import replicate
+from simulator.measure.replicate import SeedScenario, replicate
 
 from ..objectives import metric_frame, paired_changes
 from ..recommendation import Verdict, cell, decide
@@ -31,15 +31,22 @@ def confirm(
     *,
     workers: int,
     progress: bool,
+    per_seed: SeedScenario | None = None,
+    label: str = "final check",
 ) -> pd.DataFrame:
-    """The comparison of the chosen candidate (or the current plan) with the current plan."""
+    """The comparison of the chosen candidate (or the current plan) with the current plan.
+
+    ``per_seed`` gives the scenario both run on a seed (a posterior member's: the same for both,
+    see :func:`simulator.measure.replicate.replicate`).
+    """
     check = replicate(
         scenario,
         seeds,
         {"recommended": candidates.get(chosen, scenario)},
         workers=workers,
         progress=progress,
-        label="final check",
+        label=label,
+        per_seed=per_seed,
     )
     return paired_changes(metric_frame(check.runs), "recommended")
 

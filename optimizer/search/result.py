@@ -32,6 +32,7 @@ from ..allocate import (
 from ..curves import ResponseCurves
 from ..objectives import COST_METRICS, OBJECTIVES, get_objective
 from ..recommendation import Verdict, headline, verdict_from_dict
+from ..uncertainty import posterior_lines
 from .space import policy_table, search_settings
 
 __all__ = ["OPTIMIZATION_FILES", "OptimizationResult", "channel_table", "number_text", "trial_number"]
@@ -89,6 +90,10 @@ class OptimizationResult:
         a second objective and the guard-rails must not get significantly worse).
     notes : list of str
         What the reader should know (differences within the noise, invalid trials...).
+    posterior : dict or None
+        With a posterior ensemble (``optimize --posterior``): its folder, the members used on
+        the check's seeds and how much of the check's interval is parameter uncertainty
+        (:func:`optimizer.uncertainty.posterior_document`); ``None`` without.
     """
 
     scenario: Scenario
@@ -107,6 +112,7 @@ class OptimizationResult:
     timings: dict[str, float]
     verdict: Verdict
     notes: list[str] = field(default_factory=list)
+    posterior: dict[str, Any] | None = None
 
     @property
     def objective(self) -> list[str]:
@@ -180,7 +186,7 @@ class OptimizationResult:
             },
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "notes": list(self.notes),
-        }
+        } | ({} if self.posterior is None else {"posterior": jsonable(self.posterior)})
 
     def headline(self) -> str:
         """The verdict and the plan in one sentence (the report's headline)."""
@@ -232,8 +238,9 @@ class OptimizationResult:
                 + outside
             )
         c = self.comparison
+        members = " across posterior members (one per seed)" if self.posterior is not None else ""
         lines.append(
-            f"Check on {c.attrs.get('seeds', 0)} fresh paired seeds (95% intervals): "
+            f"Check on {c.attrs.get('seeds', 0)} fresh paired seeds{members} (95% intervals): "
             f"{self.verdict.plan_name} vs current"
         )
         width = max([16, *(len(str(metric)) for metric in c.index)])
@@ -247,6 +254,8 @@ class OptimizationResult:
                 f"  {metric:<{width}} {current} -> {recommended}: "
                 f"change {change} [{low}, {high}]  {self.significance(metric)}"
             )
+        if self.posterior is not None:
+            lines += posterior_lines(self.posterior)
         t = self.timings
         lines.append(
             f"Time: search {t['search_wall']:.0f} s (simulation {t['trial_simulation']:.0f} process-s, "
@@ -351,6 +360,7 @@ class OptimizationResult:
             timings=timings,
             verdict=verdict,
             notes=[str(note) for note in data["notes"]],
+            posterior=None if data.get("posterior") is None else dict(data["posterior"]),
             **read,
             **tables,
         )

@@ -10,6 +10,7 @@ population is the real customer base (:mod:`simulator.config.customer_base`,
 from .calibrate import CALIBRATION_FILES, CUSTOMERS_FILE, Calibration, calibrate
 from .media import MEDIA_CALIBRATION_FILES, NOT_IDENTIFIED, MediaCalibration, calibrate_media
 from .models import TIME_UNIT_DAYS, CustomerBaseFit, fit_customer_base
+from .posterior import PosteriorEnsemble
 from .twin import customer_histories, twin_scenario_data
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "TIME_UNIT_DAYS",
     "Calibration",
     "MediaCalibration",
+    "PosteriorEnsemble",
     "CustomerBaseFit",
     "calibrate",
     "calibrate_media",

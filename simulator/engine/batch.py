@@ -55,7 +55,7 @@ from .results import SimulationResult, collect_results
 from .simulate import MEMORY_HEADROOM, available_memory_bytes
 from .streams import CommonRandomNumbers, keyed_uniform
 
-__all__ = ["BATCH_SHOPPERS", "BatchModel", "batch_size", "batchable", "simulate_batch"]
+__all__ = ["BATCH_SHOPPERS", "BatchModel", "batch_groups", "batch_size", "batchable", "simulate_batch"]
 
 Positions = IntArray | slice
 
@@ -81,6 +81,27 @@ def batchable(scenarios: Sequence[Scenario]) -> bool:
         return False
     first = _engine_fields(scenarios[0])
     return all(_engine_fields(s) == first for s in scenarios[1:])
+
+
+def batch_groups(scenarios: Sequence[Scenario]) -> list[list[int]]:
+    """Positions of ``scenarios`` grouped into worlds that can share a batch (:func:`batchable`).
+
+    Groups come in the order of their first scenario, positions in order within a group; a
+    scenario with a customer base is a group of its own. Worlds of different groups (say,
+    posterior members with different channel parameters) are stepped in different batches.
+    """
+    groups: list[list[int]] = []
+    keys: list[dict[str, Any] | None] = []
+    for position, scenario in enumerate(scenarios):
+        fields = None if scenario.customer_base is not None else _engine_fields(scenario)
+        for key, group in zip(keys, groups, strict=True):
+            if fields is not None and key == fields:
+                group.append(position)
+                break
+        else:
+            keys.append(fields)
+            groups.append([position])
+    return groups
 
 
 def _check_batch_memory(scenarios: Sequence[Scenario]) -> None:

@@ -32,7 +32,7 @@ from scipy import stats
 from ..common.format import format_frame
 from ..common.reading import open_results, read_result_csv, read_result_json
 from ..config.scenario import Scenario, ScenarioError, parse_scenario, read_yaml_file
-from ..engine.batch import batch_size, batchable, simulate_batch
+from ..engine.batch import batch_groups, batch_size, simulate_batch
 from ..engine.results import SimulationResult, write_files
 from ..engine.simulate import MEMORY_HEADROOM, available_memory_bytes, check_memory, simulate
 from .executor import check_workers, get_executor
@@ -45,6 +45,7 @@ __all__ = [
     "HEADLINE_KPIS",
     "REPLICATION_FILES",
     "ReplicationResult",
+    "SeedScenario",
     "apply_patch",
     "check_seeds",
     "check_workers",
@@ -206,6 +207,10 @@ CYCLE_TOTALS = ("revenue", "profit", "spend", "orders", "new_customers")
 
 RunTotals = tuple[dict[str, float], dict[str, list[float]], list[list[float]]]
 
+SeedScenario = Callable[[Scenario, int], Scenario]
+"""The scenario a variant runs on a seed (``per_seed`` of :func:`replicate`), e.g. the variant with
+one posterior member's channel parameters (:class:`simulator.calibrate.PosteriorEnsemble`)."""
+
 Measure = Callable[[SimulationResult], Mapping[str, float]]
 """Extra per-run figures computed from the full result (a module-level function, so that worker
 processes can receive it)."""
@@ -221,19 +226,27 @@ def _run_batch(
     return [_totals(result, cycle_days, measure) for result in simulate_batch(tasks)]
 
 
-def _batches(scenarios: list[Scenario], runs: int, workers: int, batch: int | None) -> list[tuple[int, int]]:
-    """Consecutive runs (start, stop) stepped as one batch each: at most ``batch``, spread over workers."""
-    if not batchable(scenarios):
-        size = 1
-    elif batch is not None:
-        size = batch
-    else:
-        budget = int(MEMORY_HEADROOM * available_memory_bytes() / workers)
-        size = min(batch_size(scenario, budget) for scenario in scenarios)
-        size = min(size, math.ceil(runs / workers))
-    count = math.ceil(runs / size)
-    bounds = [round(k * runs / count) for k in range(count + 1)]
-    return list(itertools.pairwise(bounds))
+def _batches(scenarios: list[Scenario], workers: int, batch: int | None) -> list[list[int]]:
+    """Runs (positions in ``scenarios``, one per run) stepped as one batch each.
+
+    Runs whose worlds can share a batch (:func:`~simulator.engine.batch.batch_groups`) are cut
+    into consecutive batches of at most ``batch`` runs (default: as many as pay and fit in each
+    worker's share of the memory), spread over the workers; the others run alone.
+    """
+    chunks: list[list[int]] = []
+    for group in batch_groups(scenarios):
+        if len(group) == 1:
+            size = 1
+        elif batch is not None:
+            size = batch
+        else:
+            budget = int(MEMORY_HEADROOM * available_memory_bytes() / workers)
+            size = min(batch_size(scenarios[i], budget) for i in group)
+            size = min(size, math.ceil(len(group) / workers))
+        count = math.ceil(len(group) / size)
+        bounds = [round(k * len(group) / count) for k in range(count + 1)]
+        chunks += [group[lo:hi] for lo, hi in itertools.pairwise(bounds)]
+    return chunks
 
 
 def _totals(result: SimulationResult, cycle_days: int | None, measure: Measure | None) -> RunTotals:
@@ -461,6 +474,7 @@ def replicate(
     measure: Measure | None = None,
     label: str = "replications",
     batch: int | None = None,
+    per_seed: SeedScenario | None = None,
 ) -> ReplicationResult:
     """Run a scenario and its variants on the same seeds (common random numbers).
 
@@ -495,7 +509,13 @@ def replicate(
         fit in each worker's share of 80% of the available memory, spread evenly over the
         workers; 1 runs each alone. The result does not depend on it (a world in a
         batch is bit-identical to the world alone). Variants that differ in more than channel
-        spend and policies run alone.
+        spend and policies run in batches of their own.
+    per_seed
+        When given, variant ``v`` runs on seed ``s`` as ``per_seed(v, s)`` instead of ``v``:
+        every variant of a seed gets the same change (for a posterior ensemble, the same
+        member's parameters), so the paired differences stay paired and their intervals hold
+        the spread of what ``per_seed`` varies as well as the simulation noise. The result's
+        :attr:`~ReplicationResult.variants` are the variants as given.
 
     Returns
     -------
@@ -526,8 +546,10 @@ def replicate(
     if batch is not None and (not isinstance(batch, int) or batch < 1):
         raise _argument_error("batch", f"must be a whole number of runs >= 1, got {batch!r}")
     tasks = [(name, seed) for name in built for seed in seed_list]
-    groups = _batches(list(built.values()), len(tasks), workers, batch)
-    runs_of = [[(built[name], seed) for name, seed in tasks[lo:hi]] for lo, hi in groups]
+    scenarios = [built[name] if per_seed is None else per_seed(built[name], seed) for name, seed in tasks]
+    groups = _batches(scenarios, workers, batch)
+    runs_of = [[(scenarios[i], tasks[i][1]) for i in group] for group in groups]
+    ordered = [tasks[i] for group in groups for i in group]
     # A run depends only on its scenario and seed, so it is the same in any process and any batch.
     totals = get_executor(workers, source="replicate").map(
         partial(_run_batch, cycle_days, measure),
@@ -536,7 +558,7 @@ def replicate(
         progress=progress,
         weights=[len(runs) for runs in runs_of],
     )
-    outcomes = dict(zip(tasks, [t for group in totals for t in group], strict=True))
+    outcomes = dict(zip(ordered, [t for group in totals for t in group], strict=True))
 
     # Rows in (variant, seed) order as given, whatever order the workers finished in.
     index = pd.MultiIndex.from_tuples(tasks, names=["variant", "seed"])

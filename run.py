@@ -891,8 +891,6 @@ def _calibrate_media(args: argparse.Namespace) -> int:
     from simulator.calibrate import MEDIA_CALIBRATION_FILES, calibrate_media
     from simulator.data import load_lift_tests, load_media, load_orders
 
-    if args.report:
-        raise _UsageError("calibrate: --report is not written for --media yet (see media_calibration.json)")
     if args.holdout_days is not None or args.calibration_end is not None:
         raise _UsageError("calibrate: with --media the hold-out is --holdout-weeks")
     base = load_scenario(args.scenario)
@@ -901,6 +899,7 @@ def _calibrate_media(args: argparse.Namespace) -> int:
     media = load_media(args.media)
     media.check_channels(base.channel_names)
     tests = load_lift_tests(args.lift_tests, base.channel_names) if args.lift_tests is not None else []
+    show = not args.no_progress and sys.stderr.isatty()
     calibration = calibrate_media(
         base,
         log,
@@ -911,7 +910,8 @@ def _calibrate_media(args: argparse.Namespace) -> int:
         members=args.members,
         weight=args.log_scale,
         workers=args.workers,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=show,
+        on_round=(lambda message: print(message, file=sys.stderr)) if show else None,
     )
     print(calibration.text())
     _write_outputs(args, lambda: calibration.save(args.out, overwrite=args.overwrite))

@@ -42,18 +42,31 @@ How (this module; README "Media history and lift tests"):
    each drawn from its sampling error over the seeds; the 95% interval is the 2.5-97.5%
    quantiles over members.
 5. **Identified?** A channel whose strength keeps more than half its prior standard deviation
-   (:data:`IDENTIFIED_SHRINKAGE`) is **not identified by the data**: typically its spend never
-   varies, so the data cannot tell its effect from the baseline, or its awareness effect is
-   small next to its clicks. Its ROAS interval rests on the prior; a lift test narrows it.
+   (:data:`IDENTIFIED_SHRINKAGE`) is **not identified by the data**, and the note says which
+   parameter (its ``awareness_per_impression`` strength) and why, decided from the data
+   (:func:`not_identified_reason`): its weekly spend over the calibration weeks never varies
+   (coefficient of variation below :data:`SPEND_VARIES`), so the data cannot tell its effect from
+   the baseline; or its spend varies but most of its contribution comes through clicks (the
+   awareness part's share below :data:`AWARENESS_SHARE`), which the calibration keeps as the base
+   scenario has them; or else its awareness effect is small next to the weekly noise. Its ROAS
+   interval rests on the prior; a lift test narrows it.
 6. **Hold-out.** With ``holdout_weeks``, the last weeks are not fitted; each member predicts them
    with the actual spend (plus the fit's residual noise) and the report gives the coverage of the
-   95% predictive interval and the MAPE.
+   95% predictive interval and the MAPE (and the same over the calibration weeks, in-sample).
+   Only weekly new customers are predicted: the strengths act on acquisition, while orders and
+   revenue also rest on repeat purchases and basket values, which this calibration leaves as the
+   base scenario has them (``calibrate`` without ``--media`` fits those to the order log).
+7. **Lift tests in ROAS.** Each lift test's measured effect (new customers) is converted to a ROAS
+   with the channel's incremental revenue per incremental new customer over the history at the
+   centre: ``effect x revenue per new customer / spend_change``, its standard error alike; the
+   report puts it next to the calibrated ROAS.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -75,6 +88,7 @@ __all__ = [
     "MEDIA_CALIBRATION_FILES",
     "NOT_IDENTIFIED",
     "MediaCalibration",
+    "not_identified_reason",
     "calibrate_media",
     "media_scenario",
     "weekly_new_customers",
@@ -89,6 +103,13 @@ MEDIA_CALIBRATION_FILES = (
 )
 """Files ``calibrate --media --out`` writes."""
 NOT_IDENTIFIED = "not identified by the data"
+SPEND_VARIES = 0.05
+"""Smallest coefficient of variation of a channel's weekly spend over the calibration weeks
+(ratio) for its spend to count as varying: below it the data cannot tell the channel from the
+baseline."""
+AWARENESS_SHARE = 0.5
+"""Share of a channel's contribution to new customers owed to its awareness effect (ratio) below
+which its new customers come mostly through clicks, which the calibration does not fit."""
 IDENTIFIED_SHRINKAGE = 0.5
 """Largest posterior standard deviation of a channel's strength, as a share of the prior's, of an
 identified channel: the data must at least halve the prior uncertainty."""
@@ -411,6 +432,57 @@ def _lift_rows(
     )
 
 
+def _check(weeks: pd.DataFrame) -> dict[str, Any]:
+    """Coverage of the 95% interval and MAPE of weekly new customers over some weeks (ratios)."""
+    inside = (weeks["actual"] >= weeks["low"]) & (weeks["actual"] <= weeks["high"])
+    nonzero = weeks["actual"] > 0
+    mape = float((abs(weeks["predicted"] - weeks["actual"]) / weeks["actual"])[nonzero].mean())
+    return {"weeks": len(weeks), "coverage": float(inside.mean()), "mape": mape}
+
+
+def _lift_summary(
+    tests: Sequence[LiftTest],
+    media: MediaHistory,
+    channels: Sequence[str],
+    emulator: Emulator,
+    contributions: dict[str, FloatArray],
+    awareness: dict[str, FloatArray],
+    fit: Fit,
+) -> list[dict[str, Any]]:
+    """Each lift test as given, as the calibrated model has it, and converted to a ROAS.
+
+    ``model_effect`` is the test run in the emulator at the fitted strength (new customers);
+    ``revenue_per_new_customer`` the channel's incremental revenue per incremental new customer over
+    the history at the centre (currency per person), which turns the measured effect and its
+    standard error into ``roas`` and ``roas_se`` (revenue / spend change).
+    """
+    x, y, _ = _lift_rows(tests, media, channels, emulator, contributions, awareness)
+    out = []
+    for i, test in enumerate(tests):
+        fixed_part = test.effect - float(y[i])
+        model = fixed_part + float(x[i] @ fit.estimate)
+        gained = float((emulator.base - emulator.without[test.channel]).sum(axis=1).mean())
+        revenue = float((emulator.revenue - emulator.revenue_without[test.channel]).mean())
+        per_customer = revenue / gained if gained > 0 else math.nan
+        out.append(
+            {
+                "channel": test.channel,
+                "start": str(test.start.date()),
+                "end": str(test.end.date()),
+                "spend_change": test.spend_change,
+                "effect": test.effect,
+                "standard_error": test.standard_error,
+                "model_effect": model,
+                "revenue_per_new_customer": None if math.isnan(per_customer) else per_customer,
+                "roas": None if math.isnan(per_customer) else test.effect * per_customer / test.spend_change,
+                "roas_se": None
+                if math.isnan(per_customer)
+                else test.standard_error * per_customer / abs(test.spend_change),
+            }
+        )
+    return out
+
+
 def _draw_mean(rng: np.random.Generator, per_seed: FloatArray, size: int) -> FloatArray:
     """Draws of a mean over seeds from its normal sampling distribution."""
     mean = float(per_seed.mean())
@@ -432,6 +504,48 @@ def _prior_rows(organic: float, strengths: Sequence[float]) -> tuple[FloatArray,
     return rows, np.ones(rows.shape[0]), np.full(rows.shape[0], PRIOR_SD)
 
 
+def not_identified_reason(
+    name: str, spend_cv: float, awareness_share: float, awareness_weekly: float, noise: float
+) -> str:
+    """Why a channel's strength is not identified by the data, naming the parameter, in one line.
+
+    Parameters
+    ----------
+    name
+        The channel.
+    spend_cv
+        Coefficient of variation of its weekly spend over the calibration weeks (ratio).
+    awareness_share
+        Share of its contribution to new customers owed to its awareness effect over the
+        calibration weeks, at the centre (ratio).
+    awareness_weekly
+        Its awareness effect, mean over the calibration weeks (new customers per week).
+    noise
+        Residual standard deviation of the fit (new customers per week).
+
+    Returns
+    -------
+    str
+        ``"NAME: awareness_per_impression strength not identified by the data (reason)"``; the
+        reason is the first that holds of: the spend never varies (:data:`SPEND_VARIES`), the
+        new customers come mostly through clicks (:data:`AWARENESS_SHARE`), the awareness effect
+        is small next to the weekly noise.
+    """
+    head = f"{name}: awareness_per_impression strength {NOT_IDENTIFIED}"
+    if spend_cv < SPEND_VARIES:
+        varies = "never varies" if spend_cv < 1e-9 else f"hardly varies ({spend_cv:.0%})"
+        return f"{head}: its spend {varies}, so the data cannot tell its effect from the baseline"
+    if awareness_share < AWARENESS_SHARE:
+        return (
+            f"{head} (its spend varies {spend_cv:.0%} but {1 - awareness_share:.0%} of its new customers "
+            "come through clicks, which the calibration does not fit)"
+        )
+    return (
+        f"{head} (its spend varies {spend_cv:.0%} but its awareness effect, {awareness_weekly:.3g} new "
+        f"customers a week, is small next to the weekly noise of {noise:.3g})"
+    )
+
+
 @dataclass
 class MediaCalibration:
     """The calibrated channels, the posterior ensemble and the hold-out check.
@@ -445,8 +559,10 @@ class MediaCalibration:
         (multiplier of the base's awareness), ``awareness_per_impression_NAME`` and ``roas_NAME``.
     channels : pandas.DataFrame
         One row per channel: ``spend`` (currency), ``spend_cv`` (coefficient of variation of weekly
-        spend), ``strength`` and its ``strength_se``, ``roas`` (centre), ``roas_low`` /
-        ``roas_high`` (95% interval), ``identified`` and ``lift_tests``.
+        spend over the calibration weeks), ``awareness_share`` (share of its contribution to new
+        customers owed to its awareness, ratio), ``strength`` and its ``strength_se``, ``roas``
+        (centre), ``roas_low`` / ``roas_high`` (95% interval), ``identified``, ``lift_tests`` and
+        ``note`` (why it is not identified, naming the parameter; empty when identified).
     holdout : pandas.DataFrame
         One row per week: ``date``, ``actual``, ``fitted`` (calibration weeks) or ``predicted``,
         ``low`` / ``high`` (95% predictive interval), ``holdout``.
@@ -466,15 +582,12 @@ class MediaCalibration:
             "Incremental ROAS per channel (revenue / spend over the history; 95% interval over the ensemble):"
         ]
         for name, row in self.channels.iterrows():
-            note = (
-                ""
-                if row["identified"]
-                else f"  <- {NOT_IDENTIFIED} (weekly spend varies {row['spend_cv']:.0%})"
-            )
+            note = "" if row["identified"] else f"  <- {NOT_IDENTIFIED}"
             lines.append(
                 f"  {name:<14} {row['roas']:8.2f}  [{row['roas_low']:.2f}, {row['roas_high']:.2f}]"
                 f"  lift tests {int(row['lift_tests'])}{note}"
             )
+        lines += [f"  {row['note']}" for _, row in self.channels.iterrows() if not row["identified"]]
         check = self.summary.get("holdout")
         if check:
             lines.append(
@@ -513,6 +626,7 @@ def calibrate_media(
     seed: int = 0,
     workers: int = 1,
     progress: bool = False,
+    on_round: Callable[[str], None] | None = None,
 ) -> MediaCalibration:
     """Calibrate the channels' response strengths to an order log and a media history.
 
@@ -542,6 +656,8 @@ def calibrate_media(
         Worker processes of the runs.
     progress
         Show progress bars.
+    on_round
+        Called with one line per round of emulator runs (runs, seconds, where the centre moved).
 
     Returns
     -------
@@ -583,9 +699,11 @@ def calibrate_media(
     _check_lift_tests(lift_tests, media, channels)
     strengths = dict.fromkeys(channels, 1.0)
     organic = 1.0
+    per_round = (1 + 2 * len(channels) + len(lift_tests)) * len(seeds)
     for step in range(iterations):
         centre = media_scenario(base, media, strengths, organic)
         label = f"media calibration {step + 1}/{iterations}"
+        started = time.perf_counter()
         emulator = _emulate(centre, channels, seeds, weeks, workers, label, progress, lift_tests, media)
         contributions = emulator.effects(emulator.without, weekly_spend)
         awareness = emulator.effects(emulator.unaware, weekly_spend)
@@ -600,6 +718,16 @@ def calibrate_media(
             np.r_[lift_y, prior_y],
             np.r_[lift_se, prior_se],
         )
+        if on_round is not None:
+            fitted_values = ", ".join(
+                f"{name} {strengths[name] * fit.estimate[OFFSET + i]:.3g}" for i, name in enumerate(channels)
+            )
+            seconds = time.perf_counter() - started
+            on_round(
+                f"{label}: {per_round} runs ({per_round // len(seeds)} scenarios x {len(seeds)} seeds, "
+                f"{weeks} weeks, {base.population.agents:,} agents) in {seconds:.1f} s; "
+                f"fit: organic {organic * fit.estimate[0]:.3g}, strengths {fitted_values}"
+            )
         if step < iterations - 1:  # move the centre, at most halving or doubling a parameter per step
             organic *= float(np.clip(fit.estimate[0], 0.5, 2.0))
             for i, name in enumerate(channels):
@@ -631,12 +759,20 @@ def calibrate_media(
         )
         posterior[f"roas_{name}"] = roas
         relative = strengths[name] * se[OFFSET + i] / PRIOR_SD
-        series = weekly_spend[name].to_numpy()
+        series = weekly_spend[name].to_numpy()[:fitted]  # the weeks the data fit
+        spend_cv = float(series.std() / series.mean()) if series.mean() > 0 else 0.0
+        total = float(contributions[name][:fitted].sum())
+        share = float(np.clip(awareness[name][:fitted].sum() / total, 0.0, 1.0)) if total > 0 else 0.0
+        identified = bool(relative <= IDENTIFIED_SHRINKAGE)
+        reason = not_identified_reason(
+            name, spend_cv, share, float(awareness[name][:fitted].mean()), fit.sigma
+        )
         rows.append(
             {
                 "channel": name,
                 "spend": spend,
-                "spend_cv": float(series.std() / series.mean()) if series.mean() > 0 else 0.0,
+                "spend_cv": spend_cv,
+                "awareness_share": share,
                 "strength": strengths[name] * float(fit.estimate[OFFSET + i]),
                 "strength_se": strengths[name] * float(se[OFFSET + i]),
                 "sd_over_prior": float(relative),
@@ -645,8 +781,9 @@ def calibrate_media(
                 else math.nan,
                 "roas_low": float(np.quantile(roas, 0.025)),
                 "roas_high": float(np.quantile(roas, 0.975)),
-                "identified": bool(relative <= IDENTIFIED_SHRINKAGE),
+                "identified": identified,
                 "lift_tests": sum(t.channel == name for t in lift_tests),
+                "note": "" if identified else reason,
             }
         )
     table = pd.DataFrame(rows).set_index("channel")
@@ -664,13 +801,7 @@ def calibrate_media(
             "holdout": np.arange(weeks) >= fitted,
         }
     ).rename_axis("week")
-    check = None
-    if holdout_weeks > 0:
-        part = holdout[holdout["holdout"]]
-        inside = (part["actual"] >= part["low"]) & (part["actual"] <= part["high"])
-        nonzero = part["actual"] > 0
-        mape = float((abs(part["predicted"] - part["actual"]) / part["actual"])[nonzero].mean())
-        check = {"weeks": int(holdout_weeks), "coverage": float(inside.mean()), "mape": mape}
+    check = _check(holdout[holdout["holdout"]]) if holdout_weeks > 0 else None
 
     final = {
         name: strengths[name] * max(float(fit.estimate[OFFSET + i]), 0.0) for i, name in enumerate(channels)
@@ -687,13 +818,19 @@ def calibrate_media(
         "members": members,
         "residual_sd": fit.sigma,
         "organic_factor": organic * float(fit.estimate[0]),
+        "runs": per_round * iterations,
+        "predicted": ["new_customers"],
+        "not_predicted": "orders and revenue: the channel strengths act on acquisition; orders and revenue "
+        "also rest on repeat purchases and basket values, which this calibration keeps as the base "
+        "scenario has them (calibrate without --media fits those to the order log)",
         "channels": {
             name: {
                 key: (None if isinstance(v, float) and not math.isfinite(v) else v) for key, v in row.items()
             }
-            | {"note": "" if row["identified"] else NOT_IDENTIFIED}
             for name, row in table.to_dict(orient="index").items()
         },
+        "lift_tests": _lift_summary(lift_tests, media, channels, emulator, contributions, awareness, fit),
+        "fit": _check(holdout[~holdout["holdout"]]),
         "holdout": check,
         "validated": check is not None,
     }

@@ -423,6 +423,12 @@ def _add_calibrate_command(commands: argparse._SubParsersAction[_Parser]) -> Non
         help="with --media: last weeks kept out of the fit to check the forecast (default 0)",
     )
     cal.add_argument(
+        "--by-channel",
+        action="store_true",
+        help="with --media: fit weekly new customers per acquisition channel (the order log's channel "
+        "of each customer's first order) instead of all channels together",
+    )
+    cal.add_argument(
         "--members",
         type=_positive_int,
         default=200,
@@ -912,6 +918,7 @@ def _calibrate_media(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=show,
         on_round=(lambda message: print(message, file=sys.stderr)) if show else None,
+        by_channel=args.by_channel,
     )
     print(calibration.text())
     _write_outputs(args, lambda: calibration.save(args.out, overwrite=args.overwrite))
@@ -923,6 +930,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         return _calibrate_media(args)
     if args.lift_tests is not None:
         raise _UsageError("calibrate: --lift-tests needs --media")
+    if args.by_channel:
+        raise _UsageError("calibrate: --by-channel needs --media")
     from simulator import load_scenario
     from simulator.calibrate import CALIBRATION_FILES, calibrate
     from simulator.calibrate.twin import MAX_AGENTS

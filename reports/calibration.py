@@ -362,6 +362,8 @@ def media_calibration_section(folder: Path) -> Section | None:
         f"Predicted: {', '.join(str(p).replace('_', ' ') for p in predicted)} per week. Not predicted: "
         f"{report.get('not_predicted', 'orders and revenue')}."
     )
+    if report.get("targets_note"):
+        section.paragraphs.append(f"Fitted: {report['targets_note']}.")
     rows = []
     for label, key in (("calibration weeks (in-sample)", "fit"), ("hold-out weeks", "holdout")):
         check = report.get(key)
@@ -378,6 +380,31 @@ def media_calibration_section(folder: Path) -> Section | None:
     if rows:
         section.tables.append(
             ReportTable(["weeks", "predicted", "count", "MAPE", "inside 95% interval"], rows)
+        )
+    acquisition = report.get("acquisition_channels")
+    if isinstance(acquisition, dict) and acquisition:
+        period = "hold-out" if isinstance(report.get("holdout"), dict) else "calibration weeks"
+        section.tables.append(
+            ReportTable(
+                [
+                    "acquisition channel",
+                    f"new customers, {period}",
+                    "predicted (centre)",
+                    "weekly MAPE",
+                    "residual SD per week",
+                ],
+                [
+                    [
+                        str(name),
+                        format_value(row.get("actual"), "count"),
+                        format_value(row.get("predicted"), "count"),
+                        format_value(row.get("mape"), "percent"),
+                        format_value(row.get("residual_sd"), "count"),
+                    ]
+                    for name, row in acquisition.items()
+                    if isinstance(row, dict)
+                ],
+            )
         )
     check = report.get("holdout")
     if isinstance(check, dict):

@@ -2,7 +2,9 @@
 
 The world is the recovery world of tests/test_media_calibration.py cut to 3,000 agents and 42
 weeks (display's step comes after the first year, so its spend never varies here), calibrated
-from a base with every channel's awareness per impression at 0.01, with a lift test of radio.
+from a base with every channel's awareness per impression at 0.01, with a made-up lift test of radio
+(for the report's table; recovery is tests/test_media_calibration.py's), per acquisition channel
+(``--by-channel``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import yaml
 
 import simulator as sim
 from simulator.calibrate import NOT_IDENTIFIED
-from simulator.calibrate.media import AWARENESS_SHARE, SPEND_VARIES, not_identified_reason
+from simulator.calibrate.media import AWARENESS_SHARE, SPEND_VARIES, acquisition_series, not_identified_reason
+from simulator.data import load_orders
 from tests.command_line import run
 
 TRUTH = Path(__file__).parent / "fixtures" / "media" / "truth.yaml"
@@ -57,7 +60,8 @@ def calibrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "calibrate", folder / "base.yaml", "--orders", folder / "world" / "orders.csv",
         "--media", folder / "world" / "media.csv", "--lift-tests", folder / "lift.csv",
         "--holdout-weeks", HOLDOUT_WEEKS, "--log-scale", truth.population.scale, "--seeds", "2",
-        "--members", "50", "--workers", "2", "--no-progress", "--out", folder / "out", "--report",
+        "--members", "50", "--workers", "2", "--no-progress", "--by-channel",
+        "--out", folder / "out", "--report",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     (folder / "out" / "stdout.txt").write_text(result.stdout)
@@ -80,6 +84,16 @@ def test_report_holds_validation_figure_roas_and_flags(calibrated: Path) -> None
     row = next(line for line in markdown.splitlines() if line.startswith("| hold-out weeks"))
     assert f"{check['mape']:.1%}" in row and f"{check['coverage']:.1%}" in row
     assert "Not predicted: orders and revenue" in markdown
+    # --by-channel and the log's channel column: new customers per acquisition channel were the targets
+    assert report["targets"] == ["search", "social", "display", "radio"]
+    assert "| acquisition channel | new customers, hold-out |" in markdown
+    orders = pd.read_csv(calibrated.parent / "world" / "orders.csv").sort_values("date", kind="stable")
+    firsts = orders.drop_duplicates("customer_id")
+    holdout_start = pd.Timestamp("2024-01-01") + pd.Timedelta(weeks=DAYS // 7 - HOLDOUT_WEEKS)
+    held = pd.to_datetime(firsts["date"]) >= holdout_start
+    scale = sim.load_scenario(TRUTH).with_overrides(agents=AGENTS, days=DAYS).population.scale
+    for name, count in firsts[held].groupby("channel").size().items():
+        assert report["acquisition_channels"][name]["actual"] == pytest.approx(count * scale)
     # the ROAS table: every channel with its interval; radio's lift test as measured and as a ROAS
     table = [line for line in markdown.splitlines() if line.startswith("| ") and "ROAS" not in line]
     for name, channel in report["channels"].items():
@@ -139,3 +153,45 @@ def test_report_refuses_a_folder_holding_a_report_before_calibrating(tmp_path: P
     assert again.returncode == 2 and len(again.stderr.strip().splitlines()) == 1
     assert "report.html" in again.stderr and again.stdout == ""  # refused before any run
     assert [p.name for p in out.iterdir()] == ["report.html"]
+
+
+@pytest.mark.parametrize(
+    ("channels", "expected"),
+    [
+        (None, "the order log has no channel column"),
+        (["search", "tiktok", "search"], "channels the scenario does not have (tiktok)"),
+        (["search", "", "radio"], "1 first orders have no channel"),
+    ],
+)
+def test_acquisition_series_falls_back_to_one_series(
+    channels: list[str] | None, expected: str, tmp_path: Path
+) -> None:
+    rows = ["customer_id,date,revenue" + (",channel" if channels else "")]
+    for i, day in enumerate(("2024-01-01", "2024-01-02", "2024-01-09")):
+        rows.append(f"c{i},{day},10" + (f",{channels[i]}" if channels else ""))
+    (tmp_path / "orders.csv").write_text("\n".join(rows) + "\n")
+    log = load_orders(tmp_path / "orders.csv", today="2030-01-01")
+    start = (pd.Timestamp("2024-01-01") - pd.Timestamp("1970-01-01")).days
+    targets, note = acquisition_series(log, sim.load_scenario(TRUTH), start, 2)
+    assert targets is None and expected in note
+
+
+def test_acquisition_channel_is_the_first_orders(tmp_path: Path) -> None:
+    (tmp_path / "orders.csv").write_text(
+        "customer_id,date,revenue,channel\n"
+        "a,2024-01-03,10,radio\n"  # a's first order; its later search order does not count
+        "a,2024-01-10,10,search\n"
+        "b,2024-01-09,10,social\n"
+        "b,2024-01-02,10,search\n"  # b's first order is the earlier one, whatever the file order
+        "c,2023-12-30,10,radio\n"  # before the history: not a new customer of it
+    )
+    log = load_orders(tmp_path / "orders.csv", today="2030-01-01")
+    start = (pd.Timestamp("2024-01-01") - pd.Timestamp("1970-01-01")).days
+    targets, note = acquisition_series(log, sim.load_scenario(TRUTH), start, 2)
+    assert targets is not None and "the channel of a customer's first order" in note
+    assert {k: v.tolist() for k, v in targets.items()} == {
+        "search": [1],
+        "social": [],
+        "display": [],
+        "radio": [2],
+    }

@@ -517,9 +517,10 @@ def acquisition_series(
     days = firsts["day"].to_numpy(np.int64) - start
     inside = (days >= 0) & (days < weeks * WEEK)
     channel = firsts["channel"][inside]
-    if channel.isna().any():
+    blank = channel.isna() | (channel.astype(str).str.strip() == "")
+    if blank.any():
         return None, (
-            f"{int(channel.isna().sum())} first orders have no channel: the new customers of all channels "
+            f"{int(blank.sum())} first orders have no channel: the new customers of all channels "
             "are one series"
         )
     unknown = sorted(set(channel.astype(str)) - set(base.channel_names))
@@ -765,7 +766,7 @@ def calibrate_media(
     workers: int = 1,
     progress: bool = False,
     on_round: Callable[[str], None] | None = None,
-    by_channel: bool = True,
+    by_channel: bool = False,
 ) -> MediaCalibration:
     """Calibrate the channels' response strengths to an order log and a media history.
 
@@ -800,8 +801,9 @@ def calibrate_media(
     by_channel
         Fit the weekly new customers of each acquisition channel (the channel of a customer's
         first order) when the log has a ``channel`` column naming the scenario's channels
-        (:func:`acquisition_series`); else, or when false, the weekly new customers of all
-        channels together.
+        (:func:`acquisition_series`); else, and by default, the weekly new customers of all
+        channels together. Off by default: on the recovery world it biased display's strength
+        (README "Media history and lift tests").
 
     Returns
     -------
@@ -840,7 +842,7 @@ def calibrate_media(
     targets, targets_note = (
         acquisition_series(log, base, start, weeks)
         if by_channel
-        else (None, "by_channel off: the new customers of all channels are one series")
+        else (None, "the new customers of all channels are one series (--by-channel not given)")
     )
     observed = (
         np.array([weekly_new_customers(d, weeks, weight) for d in targets.values()])

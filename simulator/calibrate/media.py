@@ -56,7 +56,19 @@ How (this module; README "Media history and lift tests"):
    Only weekly new customers are predicted: the strengths act on acquisition, while orders and
    revenue also rest on repeat purchases and basket values, which this calibration leaves as the
    base scenario has them (``calibrate`` without ``--media`` fits those to the order log).
-7. **Lift tests in ROAS.** Each lift test's measured effect (new customers) is converted to a ROAS
+7. **Per acquisition channel** (``by_channel``, ``--by-channel``; off by default). When the order
+   log has a ``channel`` column naming the scenario's channels, the targets can be the weekly new
+   customers of each acquisition channel instead of their sum. The attribution assumed: a
+   customer's acquisition channel is the channel of their first order (the first row of their
+   earliest day in the log), as the simulator records it in ``orders.csv`` - the channel the
+   order closed in, not the one that made the shopper aware. The emulator counts its runs' new
+   customers the same way; each series gets its own baseline shapes and residual standard
+   deviation, the organic factor and strengths are shared, and a week's rows are one Newey-West
+   score. Off by default because on the recovery world (tests/test_media_calibration.py) it
+   pushed display's strength below 0: the split of new customers between channels rests on
+   settings the calibration keeps fixed (click-through, affinities), and the per-channel series
+   weigh that misfit heavily.
+8. **Lift tests in ROAS.** Each lift test's measured effect (new customers) is converted to a ROAS
    with the channel's incremental revenue per incremental new customer over the history at the
    centre: ``effect x revenue per new customer / spend_change``, its standard error alike; the
    report puts it next to the calibrated ROAS.

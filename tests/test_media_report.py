@@ -95,7 +95,9 @@ def test_report_holds_validation_figure_roas_and_flags(calibrated: Path) -> None
     for name, count in firsts[held].groupby("channel").size().items():
         assert report["acquisition_channels"][name]["actual"] == pytest.approx(count * scale)
     # the ROAS table: every channel with its interval; radio's lift test as measured and as a ROAS
-    table = [line for line in markdown.splitlines() if line.startswith("| ") and "ROAS" not in line]
+    lines = markdown.splitlines()
+    header = lines.index(next(line for line in lines if line.startswith("| channel | spend |")))
+    table = lines[header + 2 : lines.index("", header)]
     for name, channel in report["channels"].items():
         line = next(line for line in table if line.startswith(f"| {name} |"))
         assert f"{channel['roas']:.2f} [{channel['roas_low']:.2f}, {channel['roas_high']:.2f}]" in line

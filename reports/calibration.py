@@ -466,6 +466,8 @@ def media_calibration_section(folder: Path) -> Section | None:
         section.paragraphs.append(
             "Lift tests as ROAS: the measured change of new customers times the channel's incremental "
             "revenue per incremental new customer over the history (at the calibrated centre), divided by "
-            "the test's spend change; 'model' is the test's effect in the calibrated model."
+            "the test's spend change; 'model' is the test's effect in the calibrated model. A test counts "
+            "the new customers of its own weeks only, not those its spend wins after it ends, so its ROAS "
+            "tends to fall below the channel's over the whole history."
         )
     return section

@@ -441,6 +441,12 @@ def _add_calibrate_command(commands: argparse._SubParsersAction[_Parser]) -> Non
         help="with --media: last weeks kept out of the fit to check the forecast (default 0)",
     )
     cal.add_argument(
+        "--by-channel",
+        action="store_true",
+        help="with --media: fit weekly new customers per acquisition channel (the order log's channel "
+        "of each customer's first order) instead of all channels together",
+    )
+    cal.add_argument(
         "--members",
         type=_positive_int,
         default=200,
@@ -965,8 +971,6 @@ def _calibrate_media(args: argparse.Namespace) -> int:
     from simulator.calibrate import MEDIA_CALIBRATION_FILES, calibrate_media
     from simulator.data import load_lift_tests, load_media, load_orders
 
-    if args.report:
-        raise _UsageError("calibrate: --report is not written for --media yet (see media_calibration.json)")
     if args.holdout_days is not None or args.calibration_end is not None:
         raise _UsageError("calibrate: with --media the hold-out is --holdout-weeks")
     base = load_scenario(args.scenario)
@@ -975,6 +979,7 @@ def _calibrate_media(args: argparse.Namespace) -> int:
     media = load_media(args.media)
     media.check_channels(base.channel_names)
     tests = load_lift_tests(args.lift_tests, base.channel_names) if args.lift_tests is not None else []
+    show = not args.no_progress and sys.stderr.isatty()
     calibration = calibrate_media(
         base,
         log,
@@ -985,7 +990,9 @@ def _calibrate_media(args: argparse.Namespace) -> int:
         members=args.members,
         weight=args.log_scale,
         workers=args.workers,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=show,
+        on_round=(lambda message: print(message, file=sys.stderr)) if show else None,
+        by_channel=args.by_channel,
     )
     print(calibration.text())
     _write_outputs(args, lambda: calibration.save(args.out, overwrite=args.overwrite))
@@ -997,6 +1004,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         return _calibrate_media(args)
     if args.lift_tests is not None:
         raise _UsageError("calibrate: --lift-tests needs --media")
+    if args.by_channel:
+        raise _UsageError("calibrate: --by-channel needs --media")
     from simulator import load_scenario
     from simulator.calibrate import CALIBRATION_FILES, calibrate
     from simulator.calibrate.twin import MAX_AGENTS

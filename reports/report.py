@@ -29,6 +29,7 @@ file                        written by           used for
                                                  ``pareto.csv``)
 ``pareto.csv``              ``optimize``         the Pareto-optimal trials (``number`` column)
 ``calibration.json`` ...    ``calibrate``        the calibration section (:mod:`reports.calibration`)
+``media_calibration.json``  ``calibrate --media`` the media calibration section (same module)
 ==========================  ===================  ==============================================
 
 Keys of ``allocation.json`` (``recommendation.json`` has the same ones, and more):
@@ -157,6 +158,8 @@ CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "response_measurements.csv": (("spend", "outcome", "low", "high"), ("channel",)),
     "comparison.csv": (("simulated", "actual", "gap", "gap_pct"), ("channel", "month", "measure")),
     "trials.csv": (("number",), ()),
+    "media_holdout.csv": (("actual", "predicted", "low", "high"), ("date",)),
+    "media_channels.csv": (("spend", "roas", "roas_low", "roas_high"), ("channel",)),
     "pareto.csv": (("number",), ()),
 }
 """Columns the report needs in each result table: (numeric ones, text ones)."""
@@ -179,6 +182,7 @@ FIGURE_SOURCES = {
     "incrementality": "incrementality.csv",
     "ab_lift": "abtest.csv",
     "paired_differences": "summary.csv",
+    "media_fit": "media_holdout.csv",
 }
 """The result files each figure is drawn from, for the message when one cannot be drawn."""
 SUMMARY_PRIORITY = (
@@ -197,6 +201,7 @@ SUMMARY_PRIORITY = (
     "repurchase",
     "loyalty_tiers",
     "calibration_holdout",
+    "media_fit",
     "calibration_tracking",
     "calibration_histogram",
 )
@@ -280,6 +285,11 @@ def _check_columns(path: Path, frame: pd.DataFrame) -> None:
             raise ReportError(path, f"column {column} must hold numbers")
 
 
+def _calibrated(folder: Path) -> bool:
+    """Whether the folder holds a calibration (``calibrate``, with or without ``--media``)."""
+    return any(locate(folder, name) is not None for name in ("calibration.json", "media_calibration.json"))
+
+
 def _read_inputs(folder: Path) -> _Inputs:
     if not folder.is_dir() and not in_transaction(folder):
         raise ReportError(folder, "no such folder; give the --out folder of a command")
@@ -298,15 +308,14 @@ def _read_inputs(folder: Path) -> _Inputs:
         trials=_read_csv(folder, "trials.csv"),
         pareto=_read_csv(folder, "pareto.csv"),
     )
-    calibrated = locate(folder, "calibration.json") is not None
+    calibrated = _calibrated(folder)
     if inputs.summary is None and inputs.allocation is None and inputs.recommendation is None:
         if not calibrated and not any(locate(folder, m.marker) is not None for m in MEASUREMENTS):
             raise ReportError(
                 folder,
                 "no results to report: expected summary.json (simulate), allocation.json (allocate), "
-                "recommendation.json (optimize), calibration.json (calibrate) or the "
-                + ", ".join(m.marker for m in MEASUREMENTS)
-                + " of a measurement",
+                "recommendation.json (optimize), calibration.json or media_calibration.json (calibrate) "
+                "or the " + ", ".join(m.marker for m in MEASUREMENTS) + " of a measurement",
             )
     scenario_path = locate(folder, "scenario.yaml")
     if scenario_path is not None:
@@ -1071,7 +1080,7 @@ def _title(
         kind = "Budget-allocation"
     elif inputs.summary is None and measured.kinds:
         kind = " and ".join(measured.kinds)
-    elif inputs.summary is None and locate(inputs.folder, "calibration.json") is not None:
+    elif inputs.summary is None and _calibrated(inputs.folder):
         kind = "Calibration"
     else:
         kind = "Simulation"
@@ -1155,12 +1164,21 @@ def build_report(out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
         policy = _policy_section(inputs, inputs.recommendation)
         if policy is not None:
             sections.append(policy)
-    from .calibration import calibration_headline, calibration_section
+    from .calibration import (
+        calibration_headline,
+        calibration_section,
+        media_calibration_headline,
+        media_calibration_section,
+    )
 
     calibration = calibration_section(folder)
     if calibration is not None:
         sections.append(calibration)
         top = top or calibration_headline(folder)
+    media_calibration = media_calibration_section(folder)
+    if media_calibration is not None:
+        sections.append(media_calibration)
+        top = top or media_calibration_headline(folder)
     sections += [s for s in (_results_section(inputs, currency), _channels_section(inputs, currency)) if s]
     comparison = _comparison_section(folder)
     if comparison is not None:

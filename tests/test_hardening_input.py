@@ -11,7 +11,6 @@ import copy
 import math
 import os
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,21 +20,11 @@ import pytest
 from simulator import ScenarioError, load_scenario, simulate
 from simulator.config.scenario import MAX_YAML_BYTES, parse_scenario, read_yaml_file
 from simulator.measure.replicate import apply_patch, load_patch
+from tests.command_line import run
 from tests.scenario_factory import ROOT
 
 HOSTILE = ROOT / "tests" / "fixtures" / "hostile"
 SMALL = ROOT / "tests" / "fixtures" / "small_valid.yaml"
-
-
-def run(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "run.py", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:

@@ -37,6 +37,7 @@ from simulator.common.output import (
     verify_folder,
     write_files,
 )
+from tests.command_line import run
 from tests.scenario_factory import ROOT
 
 SMALL = ROOT / "tests" / "fixtures" / "small_valid.yaml"
@@ -51,17 +52,6 @@ SIMULATE_FILES = {
     "scenario.yaml",
     "summary.json",
 }
-
-
-def run(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "run.py", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> str:

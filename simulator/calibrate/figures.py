@@ -2,7 +2,8 @@
 
 They take the tables ``run.py calibrate`` writes (``tracking_weekly.csv``,
 ``frequency_histogram.csv``, ``conditional_expectations.csv``, ``holdout_seeds.csv`` and the
-``holdout`` block of ``calibration.json``), so a saved folder can be drawn without refitting.
+``holdout`` block of ``calibration.json``; with ``--media``, ``media_holdout.csv``), so a saved
+folder can be drawn without refitting.
 Convention of :mod:`simulator.common.figures`: each returns the figure it drew on; single-panel
 figures take an optional ``ax``.
 """
@@ -19,7 +20,13 @@ from matplotlib.figure import Figure
 
 from ..common.figures import checked_table, grouped_bars, single_axes
 
-__all__ = ["conditional_expectations_figure", "frequency_figure", "holdout_figure", "tracking_figure"]
+__all__ = [
+    "conditional_expectations_figure",
+    "frequency_figure",
+    "holdout_figure",
+    "media_fit_figure",
+    "tracking_figure",
+]
 
 
 def tracking_figure(weekly: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
@@ -138,5 +145,34 @@ def holdout_figure(
     ax.set_xticks(range(len(names)), [n.replace("_", " ") for n in names])
     ax.set_xlim(-0.6, len(names) - 0.4)
     ax.set_ylabel("forecast / actual")
+    ax.legend(frameon=False)
+    return fig
+
+
+def media_fit_figure(weekly: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
+    """Weekly new customers, actual and predicted with the 95% predictive band, the hold-out shaded.
+
+    Parameters
+    ----------
+    weekly
+        ``media_holdout.csv`` of ``calibrate --media``: ``date``, ``actual``, ``predicted``, ``low``,
+        ``high`` (new customers per week) and ``holdout`` (bool).
+    ax
+        Axes to draw into; a new figure when None.
+    """
+    table = checked_table(
+        weekly, ["date", "actual", "predicted", "low", "high", "holdout"], "media_holdout.csv"
+    )
+    fig, ax = single_axes(ax)
+    dates = pd.to_datetime(table["date"]).to_numpy()
+    ax.fill_between(dates, table["low"], table["high"], color="tab:blue", alpha=0.2, label="95% interval")
+    ax.plot(dates, table["predicted"], color="tab:blue", label="predicted")
+    ax.plot(dates, table["actual"], color="black", marker=".", markersize=3, linewidth=0.8, label="actual")
+    held = table["holdout"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
+    if held.any():
+        week = np.timedelta64(7, "D")
+        ax.axvspan(dates[held].min(), dates[held].max() + week, color="0.85", zorder=0, label="hold-out")
+    ax.set_xlabel("week")
+    ax.set_ylabel("new customers per week")
     ax.legend(frameon=False)
     return fig

@@ -42,18 +42,43 @@ How (this module; README "Media history and lift tests"):
    each drawn from its sampling error over the seeds; the 95% interval is the 2.5-97.5%
    quantiles over members.
 5. **Identified?** A channel whose strength keeps more than half its prior standard deviation
-   (:data:`IDENTIFIED_SHRINKAGE`) is **not identified by the data**: typically its spend never
-   varies, so the data cannot tell its effect from the baseline, or its awareness effect is
-   small next to its clicks. Its ROAS interval rests on the prior; a lift test narrows it.
+   (:data:`IDENTIFIED_SHRINKAGE`) is **not identified by the data**, and the note says which
+   parameter (its ``awareness_per_impression`` strength) and why, decided from the data
+   (:func:`not_identified_reason`): its weekly spend over the calibration weeks never varies
+   (coefficient of variation below :data:`SPEND_VARIES`), so the data cannot tell its effect from
+   the baseline; or its spend varies but most of its contribution comes through clicks (the
+   awareness part's share below :data:`AWARENESS_SHARE`), which the calibration keeps as the base
+   scenario has them; or else its awareness effect is small next to the weekly noise. Its ROAS
+   interval rests on the prior; a lift test narrows it.
 6. **Hold-out.** With ``holdout_weeks``, the last weeks are not fitted; each member predicts them
    with the actual spend (plus the fit's residual noise) and the report gives the coverage of the
-   95% predictive interval and the MAPE.
+   95% predictive interval and the MAPE (and the same over the calibration weeks, in-sample).
+   Only weekly new customers are predicted: the strengths act on acquisition, while orders and
+   revenue also rest on repeat purchases and basket values, which this calibration leaves as the
+   base scenario has them (``calibrate`` without ``--media`` fits those to the order log).
+7. **Per acquisition channel** (``by_channel``, ``--by-channel``; off by default). When the order
+   log has a ``channel`` column naming the scenario's channels, the targets can be the weekly new
+   customers of each acquisition channel instead of their sum. The attribution assumed: a
+   customer's acquisition channel is the channel of their first order (the first row of their
+   earliest day in the log), as the simulator records it in ``orders.csv`` - the channel the
+   order closed in, not the one that made the shopper aware. The emulator counts its runs' new
+   customers the same way; each series gets its own baseline shapes and residual standard
+   deviation, the organic factor and strengths are shared, and a week's rows are one Newey-West
+   score. Off by default because on the recovery world (tests/test_media_calibration.py) it
+   pushed display's strength below 0: the split of new customers between channels rests on
+   settings the calibration keeps fixed (click-through, affinities), and the per-channel series
+   weigh that misfit heavily.
+8. **Lift tests in ROAS.** Each lift test's measured effect (new customers) is converted to a ROAS
+   with the channel's incremental revenue per incremental new customer over the history at the
+   centre: ``effect x revenue per new customer / spend_change``, its standard error alike; the
+   report puts it next to the calibrated ROAS.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -75,6 +100,8 @@ __all__ = [
     "MEDIA_CALIBRATION_FILES",
     "NOT_IDENTIFIED",
     "MediaCalibration",
+    "acquisition_series",
+    "not_identified_reason",
     "calibrate_media",
     "media_scenario",
     "weekly_new_customers",
@@ -89,6 +116,13 @@ MEDIA_CALIBRATION_FILES = (
 )
 """Files ``calibrate --media --out`` writes."""
 NOT_IDENTIFIED = "not identified by the data"
+SPEND_VARIES = 0.05
+"""Smallest coefficient of variation of a channel's weekly spend over the calibration weeks
+(ratio) for its spend to count as varying: below it the data cannot tell the channel from the
+baseline."""
+AWARENESS_SHARE = 0.5
+"""Share of a channel's contribution to new customers owed to its awareness effect (ratio) below
+which its new customers come mostly through clicks, which the calibration does not fit."""
 IDENTIFIED_SHRINKAGE = 0.5
 """Largest posterior standard deviation of a channel's strength, as a share of the prior's, of an
 identified channel: the data must at least halve the prior uncertainty."""
@@ -102,7 +136,7 @@ PRIOR_SD = 1.0
 base scenario's value (ratio): the base scenario's channel settings are the prior belief, give or
 take 100%, the way Meridian and PyMC-Marketing take ROI or coefficient priors."""
 OFFSET = 1 + NUISANCE
-"""Column of the first channel in the design."""
+"""Column of the first channel in the design of one target series (:func:`_offset`)."""
 WEEK = 7
 FloatArray = npt.NDArray[np.float64]
 
@@ -170,15 +204,28 @@ def weekly_new_customers(first_days: npt.NDArray[np.int64], weeks: int, weight: 
     return np.bincount(days // WEEK, minlength=weeks).astype(np.float64) * weight
 
 
-def _run(weeks: int, task: tuple[Scenario, int]) -> tuple[FloatArray, float]:
-    """Weekly new customers (counted as in a log: first order per shopper) and revenue of one run."""
+def _run(weeks: int, targets: tuple[str, ...] | None, task: tuple[Scenario, int]) -> tuple[FloatArray, float]:
+    """Weekly new customers (counted as in a log: first order per shopper) and revenue of one run.
+
+    The new customers are one series (``targets`` None) or one per acquisition channel in
+    ``targets``: the channel of the shopper's first order (series x weeks, people).
+    """
     scenario, seed = task
     result = simulate(scenario, seed=seed)
     orders = result.orders
-    first = (
-        orders.groupby("shopper_id")["day"].min().to_numpy(np.int64) if len(orders) else np.zeros(0, np.int64)
-    )
-    return weekly_new_customers(first, weeks, scenario.population.scale), float(result.summary["revenue"])
+    scale = scenario.population.scale
+    if targets is None:
+        first = (
+            orders.groupby("shopper_id")["day"].min().to_numpy(np.int64)
+            if len(orders)
+            else np.zeros(0, np.int64)
+        )
+        return weekly_new_customers(first, weeks, scale)[None, :], float(result.summary["revenue"])
+    firsts = orders.sort_values(["shopper_id", "day"], kind="stable").drop_duplicates("shopper_id")
+    channel = firsts["channel"].astype(str).to_numpy()
+    day = firsts["day"].to_numpy(np.int64)
+    weekly = np.array([weekly_new_customers(day[channel == name], weeks, scale) for name in targets])
+    return weekly.reshape(len(targets), weeks), float(result.summary["revenue"])
 
 
 def _smooth_basis(spend: FloatArray) -> FloatArray:
@@ -220,7 +267,7 @@ class Emulator:
     """
 
     base: FloatArray
-    """Weekly new customers per seed (seeds x weeks, people)."""
+    """Weekly new customers per seed and target series (seeds x series x weeks, people)."""
     without: dict[str, FloatArray]
     unaware: dict[str, FloatArray]
     revenue: FloatArray
@@ -231,24 +278,36 @@ class Emulator:
     """Weekly new customers per seed of each lift test's variant (its spend change applied)."""
 
     def effects(self, runs: dict[str, FloatArray], weekly_spend: pd.DataFrame) -> dict[str, FloatArray]:
-        """Base minus ``runs`` per channel, mean over seeds, smoothed on the channel's spend (people/week)."""
-        return {
-            name: _smooth_on_spend((self.base - other).mean(axis=0), weekly_spend[name].to_numpy(np.float64))
-            for name, other in runs.items()
-        }
+        """Base minus ``runs`` per channel, mean over seeds, smoothed on the channel's spend.
+
+        Each channel's effect is a series x weeks array (people/week), each series smoothed.
+        """
+        out = {}
+        for name, other in runs.items():
+            spend = weekly_spend[name].to_numpy(np.float64)
+            mean = (self.base - other).mean(axis=0)
+            out[name] = np.array([_smooth_on_spend(series, spend) for series in mean]).reshape(mean.shape)
+        return out
 
     def rest(self, contributions: dict[str, FloatArray]) -> FloatArray:
-        """New customers not owed to any one channel's spend, smoothed in time (people/week).
+        """New customers not owed to any one channel's spend, smoothed in time (series x weeks, people/week).
 
         The mean of the runs minus every channel's contribution, projected on a cubic in time
         and two early decays (the shoppers aware at the start buy in the first weeks).
         """
-        weeks = self.base.shape[1]
-        raw = self.base.mean(axis=0) - sum(contributions.values(), np.zeros(weeks))
+        shape = self.base.shape[1:]
+        weeks = shape[1]
+        raw = self.base.mean(axis=0) - sum(contributions.values(), np.zeros(shape))
         t = np.arange(weeks, dtype=np.float64)
         tau = t / max(weeks - 1, 1)
         basis = np.column_stack([np.ones(weeks), tau, tau**2, tau**3, np.exp(-t / 2.0), np.exp(-t / 8.0)])
-        return np.asarray(basis @ np.linalg.lstsq(basis, raw, rcond=None)[0], dtype=np.float64)
+        smooth = [basis @ np.linalg.lstsq(basis, series, rcond=None)[0] for series in raw]
+        return np.asarray(smooth, dtype=np.float64).reshape(shape)
+
+
+def _offset(series: int) -> int:
+    """Column of the first channel in the design of ``series`` target series."""
+    return 1 + NUISANCE * series
 
 
 def _design(rest: FloatArray, awareness: dict[str, FloatArray]) -> FloatArray:
@@ -259,11 +318,20 @@ def _design(rest: FloatArray, awareness: dict[str, FloatArray]) -> FloatArray:
     shape a constant spend produces under the smoothing of :func:`_smooth_on_spend`. A channel
     whose spend never varies therefore looks exactly like the baseline: the data say nothing of
     it and its strength keeps the wide interval of its prior.
+
+    With several target series (new customers per acquisition channel), each series gets its own
+    baseline shapes; the organic factor and the strengths are shared. Returns series x weeks x
+    columns.
     """
-    weeks = rest.size
-    scale = max(float(np.abs(rest).mean()), 1e-9)
-    shapes = _smooth_basis(np.ones(weeks)) * scale
-    return np.column_stack([rest, shapes, *awareness.values()])
+    series, weeks = rest.shape
+    design = np.zeros((series, weeks, _offset(series) + len(awareness)))
+    for i in range(series):
+        scale = max(float(np.abs(rest[i]).mean()), 1e-9)
+        design[i, :, 0] = rest[i]
+        design[i, :, 1 + NUISANCE * i : 1 + NUISANCE * (i + 1)] = _smooth_basis(np.ones(weeks)) * scale
+        for j, effect in enumerate(awareness.values()):
+            design[i, :, _offset(series) + j] = effect[i]
+    return design
 
 
 def _emulate(
@@ -276,6 +344,7 @@ def _emulate(
     progress: bool,
     lift_tests: Sequence[LiftTest] = (),
     media: MediaHistory | None = None,
+    targets: tuple[str, ...] | None = None,
 ) -> Emulator:
     variants = [centre]
     variants += [
@@ -286,7 +355,7 @@ def _emulate(
         variants += [_lift_variant(centre, media, test) for test in lift_tests]
     tasks = [(variant, seed) for variant in variants for seed in seeds]
     results = get_executor(workers, source="calibrate --media").map(
-        partial(_run, weeks), tasks, label=label, progress=progress
+        partial(_run, weeks, targets), tasks, label=label, progress=progress
     )
     per = len(seeds)
     weekly = [np.array([r[0] for r in results[i * per : (i + 1) * per]]) for i in range(len(variants))]
@@ -324,21 +393,30 @@ class Fit:
     estimate: FloatArray
     covariance: FloatArray
     sigma: float
-    """Residual standard deviation of weekly new customers (people/week)."""
+    """Residual standard deviation of weekly new customers, all series summed (people/week)."""
+    sigmas: FloatArray
+    """Residual standard deviation of each target series (people/week)."""
 
 
 def _fit(
     y: FloatArray, design: FloatArray, lift_x: FloatArray, lift_y: FloatArray, lift_se: FloatArray
 ) -> Fit:
-    weeks, k = design.shape
-    ols = np.linalg.lstsq(design, y, rcond=None)[0]
-    sigma = float(np.sqrt(np.sum((y - design @ ols) ** 2) / max(weeks - k, 1)))
-    sigma = max(sigma, 1e-9)
-    x = np.vstack([design / sigma, lift_x / lift_se[:, None]]) if lift_y.size else design / sigma
-    target = np.r_[y / sigma, lift_y / lift_se] if lift_y.size else y / sigma
+    """Weighted least squares of series x weeks targets; rows of a week are one Newey-West score."""
+    series, weeks, k = design.shape
+    flat = design.reshape(series * weeks, k)
+    ols = np.linalg.lstsq(flat, y.reshape(-1), rcond=None)[0]
+    residual = y - design @ ols
+    dof = max(series * weeks - k, 1) / series
+    sigmas = np.maximum(np.sqrt(np.sum(residual**2, axis=1) / dof), 1e-9)
+    sigma = max(float(np.sqrt(np.sum(residual.sum(axis=0) ** 2) / dof)), 1e-9)
+    weighted = (design / sigmas[:, None, None]).reshape(series * weeks, k)
+    scaled = (y / sigmas[:, None]).reshape(-1)
+    x = np.vstack([weighted, lift_x / lift_se[:, None]]) if lift_y.size else weighted
+    target = np.r_[scaled, lift_y / lift_se] if lift_y.size else scaled
     estimate = np.linalg.lstsq(x, target, rcond=None)[0]
     bread = np.linalg.pinv(x.T @ x)
-    scores = (design / sigma) * ((y - design @ estimate) / sigma)[:, None]
+    errors = (y - design @ estimate) / sigmas[:, None]
+    scores = ((design / sigmas[:, None, None]) * errors[:, :, None]).sum(axis=0)
     meat = scores.T @ scores
     for lag in range(1, NEWEY_WEST_LAGS + 1):
         weight = 1.0 - lag / (NEWEY_WEST_LAGS + 1)
@@ -348,7 +426,10 @@ def _fit(
         lifted = lift_x / lift_se[:, None]
         meat += lifted.T @ lifted
     return Fit(
-        np.asarray(estimate, dtype=np.float64), np.asarray(bread @ meat @ bread, dtype=np.float64), sigma
+        np.asarray(estimate, dtype=np.float64),
+        np.asarray(bread @ meat @ bread, dtype=np.float64),
+        sigma,
+        np.asarray(sigmas, dtype=np.float64),
     )
 
 
@@ -380,6 +461,7 @@ def _lift_rows(
     emulator: Emulator,
     contributions: dict[str, FloatArray],
     awareness: dict[str, FloatArray],
+    offset: int = OFFSET,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """One row per lift test, from the test run in the emulator.
 
@@ -387,28 +469,167 @@ def _lift_rows(
     customers over the weeks it covers, ``E``; the share of it owed to the channel's awareness is
     taken as the awareness part's share of the channel's contribution in those weeks,
     ``H / G``. The effect at strength ``s`` is ``E (1 - H/G) + s E H/G``: the row's target is the
-    measured effect minus the fixed part.
+    measured effect minus the fixed part. ``contributions`` and ``awareness`` are the channels'
+    effects on all new customers (weeks); the runs' series are summed.
     """
     rows, effects, errors = [], [], []
     for test, runs in zip(tests, emulator.lifts, strict=True):
         first, last = _test_days(test, media)
         weeks = slice(first // WEEK, last // WEEK + 1)
-        per_seed = (runs - emulator.base)[:, weeks].sum(axis=1)
+        per_seed = (runs - emulator.base).sum(axis=1)[:, weeks].sum(axis=1)
         effect = float(per_seed.mean())
         # the emulator's own error of the test's effect adds to the test's
         noise = float(per_seed.std(ddof=1) / math.sqrt(per_seed.size)) if per_seed.size > 1 else 0.0
         total = float(contributions[test.channel][weeks].sum())
         share = float(np.clip(awareness[test.channel][weeks].sum() / total, 0.0, 1.0)) if total > 0 else 0.0
-        row = np.zeros(OFFSET + len(channels))
-        row[OFFSET + list(channels).index(test.channel)] = effect * share
+        row = np.zeros(offset + len(channels))
+        row[offset + list(channels).index(test.channel)] = effect * share
         rows.append(row)
         effects.append(test.effect - effect * (1.0 - share))
         errors.append(math.hypot(test.standard_error, noise))
     return (
-        np.array(rows).reshape(-1, OFFSET + len(channels)),
+        np.array(rows).reshape(-1, offset + len(channels)),
         np.array(effects, dtype=np.float64),
         np.array(errors, dtype=np.float64),
     )
+
+
+def acquisition_series(
+    log: OrderLog, base: Scenario, start: int, weeks: int
+) -> tuple[dict[str, npt.NDArray[np.int64]] | None, str]:
+    """Each customer's first-order day per acquisition channel, when the log can give them.
+
+    The acquisition channel of a customer is the channel of their first order (the first row
+    of their earliest day in the log), as the simulator records it in ``orders.csv``. The model
+    produces new customers in the scenario's channels only, so the log must name a channel the
+    scenario has for every first order in the history.
+
+    Parameters
+    ----------
+    log
+        The order log.
+    base
+        The base scenario (its channels).
+    start
+        The media history's first day (days since 1970-01-01).
+    weeks
+        Weeks of the history.
+
+    Returns
+    -------
+    tuple
+        ``{channel: first-order days (day 0 = start)}`` for every channel of the scenario, or
+        ``None`` when the log cannot give them, and a sentence saying which and why.
+    """
+    orders = log.orders
+    if "channel" not in orders.columns:
+        return None, "the order log has no channel column: the new customers of all channels are one series"
+    order = np.lexsort((np.arange(len(orders)), orders["day"].to_numpy(), orders["customer"].to_numpy()))
+    firsts = orders.iloc[order].drop_duplicates("customer")
+    days = firsts["day"].to_numpy(np.int64) - start
+    inside = (days >= 0) & (days < weeks * WEEK)
+    channel = firsts["channel"][inside]
+    blank = channel.isna() | (channel.astype(str).str.strip() == "")
+    if blank.any():
+        return None, (
+            f"{int(blank.sum())} first orders have no channel: the new customers of all channels "
+            "are one series"
+        )
+    unknown = sorted(set(channel.astype(str)) - set(base.channel_names))
+    if unknown:
+        return None, (
+            f"first orders in channels the scenario does not have ({', '.join(unknown[:3])}): the new "
+            "customers of all channels are one series"
+        )
+    names = channel.astype(str).to_numpy()
+    return {name: days[inside][names == name] for name in base.channel_names}, (
+        "weekly new customers per acquisition channel (the channel of a customer's first order in the "
+        "log, as the simulator records it), each a target of the fit"
+    )
+
+
+def _check(weeks: pd.DataFrame) -> dict[str, Any]:
+    """Coverage of the 95% interval and MAPE of weekly new customers over some weeks (ratios)."""
+    inside = (weeks["actual"] >= weeks["low"]) & (weeks["actual"] <= weeks["high"])
+    nonzero = weeks["actual"] > 0
+    mape = float((abs(weeks["predicted"] - weeks["actual"]) / weeks["actual"])[nonzero].mean())
+    return {"weeks": len(weeks), "coverage": float(inside.mean()), "mape": mape}
+
+
+def _series_check(
+    series: FloatArray,
+    fixed: FloatArray,
+    design: FloatArray,
+    fit: Fit,
+    names: tuple[str, ...] | None,
+    fitted: int,
+    holdout_weeks: int,
+) -> dict[str, dict[str, float | None]]:
+    """Per acquisition channel, new customers actual and predicted at the centre ({} with one series).
+
+    Over the hold-out weeks (the calibration weeks without a hold-out): their sum, the MAPE of
+    the weekly values and the channel's residual standard deviation in the fit.
+    """
+    if names is None:
+        return {}
+    weeks = slice(fitted, None) if holdout_weeks > 0 else slice(0, fitted)
+    predicted = fixed + design @ fit.estimate
+    out: dict[str, dict[str, float | None]] = {}
+    for i, name in enumerate(names):
+        actual, model = series[i, weeks], predicted[i, weeks]
+        nonzero = actual > 0
+        out[name] = {
+            "actual": float(actual.sum()),
+            "predicted": float(model.sum()),
+            "mape": float((abs(model - actual) / actual)[nonzero].mean()) if nonzero.any() else None,
+            "residual_sd": float(fit.sigmas[i]),
+        }
+    return out
+
+
+def _lift_summary(
+    tests: Sequence[LiftTest],
+    media: MediaHistory,
+    channels: Sequence[str],
+    emulator: Emulator,
+    contributions: dict[str, FloatArray],
+    awareness: dict[str, FloatArray],
+    fit: Fit,
+) -> list[dict[str, Any]]:
+    """Each lift test as given, as the calibrated model has it, and converted to a ROAS.
+
+    ``model_effect`` is the test run in the emulator at the fitted strength (new customers);
+    ``revenue_per_new_customer`` the channel's incremental revenue per incremental new customer over
+    the history at the centre (currency per person), which turns the measured effect and its
+    standard error into ``roas`` and ``roas_se`` (revenue / spend change).
+    """
+    x, y, _ = _lift_rows(
+        tests, media, channels, emulator, contributions, awareness, fit.estimate.size - len(channels)
+    )
+    out = []
+    for i, test in enumerate(tests):
+        fixed_part = test.effect - float(y[i])
+        model = fixed_part + float(x[i] @ fit.estimate)
+        gained = float((emulator.base - emulator.without[test.channel]).sum(axis=(1, 2)).mean())
+        revenue = float((emulator.revenue - emulator.revenue_without[test.channel]).mean())
+        per_customer = revenue / gained if gained > 0 else math.nan
+        out.append(
+            {
+                "channel": test.channel,
+                "start": str(test.start.date()),
+                "end": str(test.end.date()),
+                "spend_change": test.spend_change,
+                "effect": test.effect,
+                "standard_error": test.standard_error,
+                "model_effect": model,
+                "revenue_per_new_customer": None if math.isnan(per_customer) else per_customer,
+                "roas": None if math.isnan(per_customer) else test.effect * per_customer / test.spend_change,
+                "roas_se": None
+                if math.isnan(per_customer)
+                else test.standard_error * per_customer / abs(test.spend_change),
+            }
+        )
+    return out
 
 
 def _draw_mean(rng: np.random.Generator, per_seed: FloatArray, size: int) -> FloatArray:
@@ -418,18 +639,62 @@ def _draw_mean(rng: np.random.Generator, per_seed: FloatArray, size: int) -> Flo
     return rng.normal(mean, error, size=size) if error > 0 else np.full(size, mean)
 
 
-def _prior_rows(organic: float, strengths: Sequence[float]) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _prior_rows(
+    organic: float, strengths: Sequence[float], offset: int = OFFSET
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """The prior as rows: organic factor and strengths (relative to the base) ~ normal(1, PRIOR_SD).
 
     The columns are relative to the current centre, whose factors are ``organic`` and
     ``strengths``: a row ``centre x s = 1`` with standard error ``PRIOR_SD``.
     """
-    columns = OFFSET + len(strengths)
+    columns = offset + len(strengths)
     rows = np.zeros((1 + len(strengths), columns))
     rows[0, 0] = organic
     for i, strength in enumerate(strengths):
-        rows[1 + i, OFFSET + i] = strength
+        rows[1 + i, offset + i] = strength
     return rows, np.ones(rows.shape[0]), np.full(rows.shape[0], PRIOR_SD)
+
+
+def not_identified_reason(
+    name: str, spend_cv: float, awareness_share: float, awareness_weekly: float, noise: float
+) -> str:
+    """Why a channel's strength is not identified by the data, naming the parameter, in one line.
+
+    Parameters
+    ----------
+    name
+        The channel.
+    spend_cv
+        Coefficient of variation of its weekly spend over the calibration weeks (ratio).
+    awareness_share
+        Share of its contribution to new customers owed to its awareness effect over the
+        calibration weeks, at the centre (ratio).
+    awareness_weekly
+        Its awareness effect, mean over the calibration weeks (new customers per week).
+    noise
+        Residual standard deviation of the fit (new customers per week).
+
+    Returns
+    -------
+    str
+        ``"NAME: awareness_per_impression strength not identified by the data (reason)"``; the
+        reason is the first that holds of: the spend never varies (:data:`SPEND_VARIES`), the
+        new customers come mostly through clicks (:data:`AWARENESS_SHARE`), the awareness effect
+        is small next to the weekly noise.
+    """
+    head = f"{name}: awareness_per_impression strength {NOT_IDENTIFIED}"
+    if spend_cv < SPEND_VARIES:
+        varies = "never varies" if spend_cv < 1e-9 else f"hardly varies ({spend_cv:.0%})"
+        return f"{head}: its spend {varies}, so the data cannot tell its effect from the baseline"
+    if awareness_share < AWARENESS_SHARE:
+        return (
+            f"{head} (its spend varies {spend_cv:.0%} but {1 - awareness_share:.0%} of its new customers "
+            "come through clicks, which the calibration does not fit)"
+        )
+    return (
+        f"{head} (its spend varies {spend_cv:.0%} but its awareness effect, {awareness_weekly:.3g} new "
+        f"customers a week, is small next to the weekly noise of {noise:.3g})"
+    )
 
 
 @dataclass
@@ -445,8 +710,10 @@ class MediaCalibration:
         (multiplier of the base's awareness), ``awareness_per_impression_NAME`` and ``roas_NAME``.
     channels : pandas.DataFrame
         One row per channel: ``spend`` (currency), ``spend_cv`` (coefficient of variation of weekly
-        spend), ``strength`` and its ``strength_se``, ``roas`` (centre), ``roas_low`` /
-        ``roas_high`` (95% interval), ``identified`` and ``lift_tests``.
+        spend over the calibration weeks), ``awareness_share`` (share of its contribution to new
+        customers owed to its awareness, ratio), ``strength`` and its ``strength_se``, ``roas``
+        (centre), ``roas_low`` / ``roas_high`` (95% interval), ``identified``, ``lift_tests`` and
+        ``note`` (why it is not identified, naming the parameter; empty when identified).
     holdout : pandas.DataFrame
         One row per week: ``date``, ``actual``, ``fitted`` (calibration weeks) or ``predicted``,
         ``low`` / ``high`` (95% predictive interval), ``holdout``.
@@ -466,15 +733,12 @@ class MediaCalibration:
             "Incremental ROAS per channel (revenue / spend over the history; 95% interval over the ensemble):"
         ]
         for name, row in self.channels.iterrows():
-            note = (
-                ""
-                if row["identified"]
-                else f"  <- {NOT_IDENTIFIED} (weekly spend varies {row['spend_cv']:.0%})"
-            )
+            note = "" if row["identified"] else f"  <- {NOT_IDENTIFIED}"
             lines.append(
                 f"  {name:<14} {row['roas']:8.2f}  [{row['roas_low']:.2f}, {row['roas_high']:.2f}]"
                 f"  lift tests {int(row['lift_tests'])}{note}"
             )
+        lines += [f"  {row['note']}" for _, row in self.channels.iterrows() if not row["identified"]]
         check = self.summary.get("holdout")
         if check:
             lines.append(
@@ -513,6 +777,8 @@ def calibrate_media(
     seed: int = 0,
     workers: int = 1,
     progress: bool = False,
+    on_round: Callable[[str], None] | None = None,
+    by_channel: bool = False,
 ) -> MediaCalibration:
     """Calibrate the channels' response strengths to an order log and a media history.
 
@@ -542,6 +808,14 @@ def calibrate_media(
         Worker processes of the runs.
     progress
         Show progress bars.
+    on_round
+        Called with one line per round of emulator runs (runs, seconds, where the centre moved).
+    by_channel
+        Fit the weekly new customers of each acquisition channel (the channel of a customer's
+        first order) when the log has a ``channel`` column naming the scenario's channels
+        (:func:`acquisition_series`); else, and by default, the weekly new customers of all
+        channels together. Off by default: on the recovery world it biased display's strength
+        (README "Media history and lift tests").
 
     Returns
     -------
@@ -577,37 +851,67 @@ def calibrate_media(
     start = int((media.first_date - pd.Timestamp("1970-01-01")).days)
     first = occasions.groupby("customer")["day"].min().to_numpy(np.int64) - start
     actual = weekly_new_customers(first, weeks, weight)
+    targets, targets_note = (
+        acquisition_series(log, base, start, weeks)
+        if by_channel
+        else (None, "the new customers of all channels are one series (--by-channel not given)")
+    )
+    observed = (
+        np.array([weekly_new_customers(d, weeks, weight) for d in targets.values()])
+        if targets is not None
+        else actual[None, :]
+    )
+    names = tuple(targets) if targets is not None else None
+    offset = _offset(observed.shape[0])
 
     daily = media.daily_spend()
     weekly_spend = daily.groupby(daily.index // WEEK).sum()
     _check_lift_tests(lift_tests, media, channels)
     strengths = dict.fromkeys(channels, 1.0)
     organic = 1.0
+    per_round = (1 + 2 * len(channels) + len(lift_tests)) * len(seeds)
     for step in range(iterations):
         centre = media_scenario(base, media, strengths, organic)
         label = f"media calibration {step + 1}/{iterations}"
-        emulator = _emulate(centre, channels, seeds, weeks, workers, label, progress, lift_tests, media)
-        contributions = emulator.effects(emulator.without, weekly_spend)
-        awareness = emulator.effects(emulator.unaware, weekly_spend)
-        fixed = sum((contributions[n] - awareness[n] for n in channels), np.zeros(weeks))
-        design = _design(emulator.rest(contributions), awareness)
-        lift_x, lift_y, lift_se = _lift_rows(lift_tests, media, channels, emulator, contributions, awareness)
-        prior_x, prior_y, prior_se = _prior_rows(organic, [strengths[name] for name in channels])
+        started = time.perf_counter()
+        emulator = _emulate(
+            centre, channels, seeds, weeks, workers, label, progress, lift_tests, media, names
+        )
+        by_series = emulator.effects(emulator.without, weekly_spend)
+        aware_by_series = emulator.effects(emulator.unaware, weekly_spend)
+        contributions = {name: effect.sum(axis=0) for name, effect in by_series.items()}
+        awareness = {name: effect.sum(axis=0) for name, effect in aware_by_series.items()}
+        fixed_by_series = sum((by_series[n] - aware_by_series[n] for n in channels), np.zeros(observed.shape))
+        design_by_series = _design(emulator.rest(by_series), aware_by_series)
+        lift_x, lift_y, lift_se = _lift_rows(
+            lift_tests, media, channels, emulator, contributions, awareness, offset
+        )
+        prior_x, prior_y, prior_se = _prior_rows(organic, [strengths[name] for name in channels], offset)
         fit = _fit(
-            actual[:fitted] - fixed[:fitted],
-            design[:fitted],
+            observed[:, :fitted] - fixed_by_series[:, :fitted],
+            design_by_series[:, :fitted],
             np.vstack([lift_x, prior_x]),
             np.r_[lift_y, prior_y],
             np.r_[lift_se, prior_se],
         )
+        if on_round is not None:
+            fitted_values = ", ".join(
+                f"{name} {strengths[name] * fit.estimate[offset + i]:.3g}" for i, name in enumerate(channels)
+            )
+            seconds = time.perf_counter() - started
+            on_round(
+                f"{label}: {per_round} runs ({per_round // len(seeds)} scenarios x {len(seeds)} seeds, "
+                f"{weeks} weeks, {base.population.agents:,} agents) in {seconds:.1f} s; "
+                f"fit: organic {organic * fit.estimate[0]:.3g}, strengths {fitted_values}"
+            )
         if step < iterations - 1:  # move the centre, at most halving or doubling a parameter per step
             organic *= float(np.clip(fit.estimate[0], 0.5, 2.0))
             for i, name in enumerate(channels):
-                strengths[name] *= float(np.clip(fit.estimate[OFFSET + i], 0.5, 2.0))
+                strengths[name] *= float(np.clip(fit.estimate[offset + i], 0.5, 2.0))
 
     rng = np.random.default_rng(seed)
     draws = rng.multivariate_normal(fit.estimate, fit.covariance, size=members, method="eigh")
-    positive = [0, *range(OFFSET, OFFSET + len(channels))]
+    positive = [0, *range(offset, offset + len(channels))]
     draws[:, positive] = np.clip(draws[:, positive], 0.0, None)
     se = np.sqrt(np.diag(fit.covariance))
 
@@ -621,7 +925,7 @@ def calibrate_media(
         # of the channel's awareness effect, each drawn from its error over the seeds.
         incremental = _draw_mean(rng, emulator.revenue - emulator.revenue_without[name], members)
         aware = _draw_mean(rng, emulator.revenue - emulator.revenue_unaware[name], members)
-        strength = draws[:, OFFSET + i]
+        strength = draws[:, offset + i]
         roas = (incremental + (strength - 1.0) * aware) / spend if spend > 0 else np.full(members, np.nan)
         mean = float((emulator.revenue - emulator.revenue_without[name]).mean())
         mean_aware = float((emulator.revenue - emulator.revenue_unaware[name]).mean())
@@ -630,28 +934,39 @@ def calibrate_media(
             1.0, by_name[name].awareness_per_impression * strength
         )
         posterior[f"roas_{name}"] = roas
-        relative = strengths[name] * se[OFFSET + i] / PRIOR_SD
-        series = weekly_spend[name].to_numpy()
+        relative = strengths[name] * se[offset + i] / PRIOR_SD
+        series = weekly_spend[name].to_numpy()[:fitted]  # the weeks the data fit
+        spend_cv = float(series.std() / series.mean()) if series.mean() > 0 else 0.0
+        total = float(contributions[name][:fitted].sum())
+        share = float(np.clip(awareness[name][:fitted].sum() / total, 0.0, 1.0)) if total > 0 else 0.0
+        identified = bool(relative <= IDENTIFIED_SHRINKAGE)
+        reason = not_identified_reason(
+            name, spend_cv, share, float(awareness[name][:fitted].mean()), fit.sigma
+        )
         rows.append(
             {
                 "channel": name,
                 "spend": spend,
-                "spend_cv": float(series.std() / series.mean()) if series.mean() > 0 else 0.0,
-                "strength": strengths[name] * float(fit.estimate[OFFSET + i]),
-                "strength_se": strengths[name] * float(se[OFFSET + i]),
+                "spend_cv": spend_cv,
+                "awareness_share": share,
+                "strength": strengths[name] * float(fit.estimate[offset + i]),
+                "strength_se": strengths[name] * float(se[offset + i]),
                 "sd_over_prior": float(relative),
-                "roas": (mean + (float(fit.estimate[OFFSET + i]) - 1.0) * mean_aware) / spend
+                "roas": (mean + (float(fit.estimate[offset + i]) - 1.0) * mean_aware) / spend
                 if spend > 0
                 else math.nan,
                 "roas_low": float(np.quantile(roas, 0.025)),
                 "roas_high": float(np.quantile(roas, 0.975)),
-                "identified": bool(relative <= IDENTIFIED_SHRINKAGE),
+                "identified": identified,
                 "lift_tests": sum(t.channel == name for t in lift_tests),
+                "note": "" if identified else reason,
             }
         )
     table = pd.DataFrame(rows).set_index("channel")
 
     # Every member's weekly new customers with the actual spend, plus the residual noise.
+    fixed = fixed_by_series.sum(axis=0)
+    design = design_by_series.sum(axis=0)
     predicted = fixed + draws @ design.T + rng.normal(0.0, fit.sigma, size=(members, weeks))
     dates = media.first_date + pd.to_timedelta(np.arange(weeks) * WEEK, unit="D")
     holdout = pd.DataFrame(
@@ -664,16 +979,10 @@ def calibrate_media(
             "holdout": np.arange(weeks) >= fitted,
         }
     ).rename_axis("week")
-    check = None
-    if holdout_weeks > 0:
-        part = holdout[holdout["holdout"]]
-        inside = (part["actual"] >= part["low"]) & (part["actual"] <= part["high"])
-        nonzero = part["actual"] > 0
-        mape = float((abs(part["predicted"] - part["actual"]) / part["actual"])[nonzero].mean())
-        check = {"weeks": int(holdout_weeks), "coverage": float(inside.mean()), "mape": mape}
+    check = _check(holdout[holdout["holdout"]]) if holdout_weeks > 0 else None
 
     final = {
-        name: strengths[name] * max(float(fit.estimate[OFFSET + i]), 0.0) for i, name in enumerate(channels)
+        name: strengths[name] * max(float(fit.estimate[offset + i]), 0.0) for i, name in enumerate(channels)
     }
     centre_scenario = media_scenario(base, media, final, organic * max(float(fit.estimate[0]), 0.0))
     summary = {
@@ -682,18 +991,29 @@ def calibrate_media(
         "media": {"source": media.source, "frequency": media.frequency, "days": media.days, "weeks": weeks},
         "orders": log.source,
         "outcome": "weekly new customers (first order of a customer in the log)",
+        "targets": list(targets) if targets is not None else ["all channels"],
+        "targets_note": targets_note,
+        "acquisition_channels": _series_check(
+            observed, fixed_by_series, design_by_series, fit, names, fitted, holdout_weeks
+        ),
         "seeds": list(seeds),
         "iterations": iterations,
         "members": members,
         "residual_sd": fit.sigma,
         "organic_factor": organic * float(fit.estimate[0]),
+        "runs": per_round * iterations,
+        "predicted": ["new_customers"],
+        "not_predicted": "orders and revenue: the channel strengths act on acquisition; orders and revenue "
+        "also rest on repeat purchases and basket values, which this calibration keeps as the base "
+        "scenario has them (calibrate without --media fits those to the order log)",
         "channels": {
             name: {
                 key: (None if isinstance(v, float) and not math.isfinite(v) else v) for key, v in row.items()
             }
-            | {"note": "" if row["identified"] else NOT_IDENTIFIED}
             for name, row in table.to_dict(orient="index").items()
         },
+        "lift_tests": _lift_summary(lift_tests, media, channels, emulator, contributions, awareness, fit),
+        "fit": _check(holdout[~holdout["holdout"]]),
         "holdout": check,
         "validated": check is not None,
     }

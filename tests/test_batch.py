@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from scenario_factory import BUNDLED, small
@@ -13,6 +14,7 @@ from simulator.engine.batch import BATCH_SHOPPERS, BatchModel, batch_size, batch
 from simulator.engine.model import CommerceModel
 from simulator.engine.population import estimate_memory_bytes
 from simulator.engine.results import SimulationResult
+from simulator.engine.streams import CommonRandomNumbers, uniform_keys
 from simulator.measure.replicate import replicate
 
 FRAMES = ("daily", "channels", "customers", "orders", "levers")
@@ -115,3 +117,13 @@ def test_replications_are_the_same_in_batches_or_alone():
         pd.testing.assert_frame_equal(alone.cycles, together.cycles, check_exact=True)
     with pytest.raises(ScenarioError, match="batch: must be a whole number of runs >= 1"):
         replicate(base, seeds=[1], batch=0)
+
+
+def test_the_keys_of_many_runs_at_once_are_each_runs_own():
+    """uniform_keys (a batch's keys of every world in one call) equals each run's uniform_key."""
+    runs = [CommonRandomNumbers(seed) for seed in (0, 1, 7, 2**40 + 3, 2**63 - 1)]
+    seed_keys = np.array([crn.seed_key for crn in runs], dtype=np.uint64)
+    for mechanism, day, index in (("awareness", 0, 0), ("impressions", 364, 4), ("retarget", 17, 0)):
+        keys = uniform_keys(seed_keys, mechanism, day, index)
+        assert keys.tolist() == [int(crn.uniform_key(mechanism, day, index)) for crn in runs]
+    assert len(set(keys.tolist())) == len(runs)

@@ -53,7 +53,7 @@ from .model import CommerceModel
 from .population import ShopperPopulation, estimate_memory_bytes
 from .results import SimulationResult, collect_results
 from .simulate import MEMORY_HEADROOM, available_memory_bytes
-from .streams import CommonRandomNumbers, keyed_uniform
+from .streams import CommonRandomNumbers, keyed_uniform, uniform_keys
 
 __all__ = ["BATCH_SHOPPERS", "BatchModel", "batch_size", "batchable", "simulate_batch"]
 
@@ -147,6 +147,7 @@ class _BatchRandomNumbers(CommonRandomNumbers):
         self._world_keys: dict[tuple[str, int], npt.NDArray[np.uint64]] = {}
         """Today's keys of every world by (mechanism, index)."""
         self._world_keys_day: int | None = None
+        self._seed_keys = np.array([w.crn.seed_key for w in batch.worlds], dtype=np.uint64)
 
     def uniform(
         self, mechanism: str, day: int, shoppers: npt.NDArray[np.integer[Any]], index: int = 0
@@ -158,8 +159,7 @@ class _BatchRandomNumbers(CommonRandomNumbers):
             self._world_keys_day = day
         keys = self._world_keys.get((mechanism, index))
         if keys is None:
-            keys = np.array([w.crn.uniform_key(mechanism, day, index) for w in batch.worlds], dtype=np.uint64)
-            self._world_keys[(mechanism, index)] = keys
+            keys = self._world_keys[(mechanism, index)] = uniform_keys(self._seed_keys, mechanism, day, index)
         world = batch.world_of(shoppers)
         return keyed_uniform(shoppers - batch.offsets[world], keys[world])
 

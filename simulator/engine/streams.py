@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CommonRandomNumbers", "keyed_uniform"]
+__all__ = ["CommonRandomNumbers", "keyed_uniform", "uniform_keys"]
 
 _MASK = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -68,6 +68,22 @@ def _name_key(mechanism: str) -> int:
     return _mix_int(zlib.crc32(mechanism.encode("utf-8")))
 
 
+def _mechanism_key(mechanism: str, day: int, index: int) -> int:
+    """The part of a key that does not depend on the seed."""
+    return _mix_int(_name_key(mechanism) ^ _mix_int(int(index) ^ _mix_int(int(day) + 1)))
+
+
+def uniform_keys(
+    seed_keys: npt.NDArray[np.uint64], mechanism: str, day: int, index: int = 0
+) -> npt.NDArray[np.uint64]:
+    """The keys of ``mechanism``'s uniforms on ``day`` of several runs at once, one per seed key.
+
+    ``seed_keys``: the runs' :attr:`CommonRandomNumbers.seed_key`. Each equals that run's
+    :meth:`CommonRandomNumbers.uniform_key` (the same 64-bit arithmetic, element-wise).
+    """
+    return _mix(seed_keys ^ np.uint64(_mechanism_key(mechanism, day, index)))
+
+
 class CommonRandomNumbers:
     """Per-shopper random numbers keyed by (seed, mechanism, channel, day, shopper).
 
@@ -83,9 +99,13 @@ class CommonRandomNumbers:
         """Keys of the day in :attr:`_keys_day` by (mechanism, index): a day asks for each many times."""
         self._keys_day: int | None = None
 
+    @property
+    def seed_key(self) -> int:
+        """The run's key, from its seed: the last ingredient of every key (see :func:`uniform_keys`)."""
+        return self._seed_key
+
     def _key(self, mechanism: str, day: int, index: int) -> int:
-        name = _name_key(mechanism)
-        return _mix_int(self._seed_key ^ _mix_int(name ^ _mix_int(int(index) ^ _mix_int(int(day) + 1))))
+        return _mix_int(self._seed_key ^ _mechanism_key(mechanism, day, index))
 
     def uniform_key(self, mechanism: str, day: int, index: int) -> np.uint64:
         """The key of ``mechanism``'s uniforms on ``day`` (``index``: channel), before the shopper's id."""

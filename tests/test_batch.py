@@ -127,3 +127,26 @@ def test_the_keys_of_many_runs_at_once_are_each_runs_own():
         keys = uniform_keys(seed_keys, mechanism, day, index)
         assert keys.tolist() == [int(crn.uniform_key(mechanism, day, index)) for crn in runs]
     assert len(set(keys.tolist())) == len(runs)
+
+
+def test_several_indices_at_once_are_the_uniforms_one_by_one():
+    """uniforms (several channels' draws in one call) equals uniform index by index, alone and in a batch."""
+    shoppers = np.array([0, 5, 3, 999, 5, 42])
+    crn = CommonRandomNumbers(3)
+    rows = crn.uniforms("compare", 9, shoppers, 4, 1)
+    assert rows.shape == (4, shoppers.size)
+    for k in range(4):
+        assert np.array_equal(rows[k], crn.uniform("compare", 9, shoppers, 1 + k))
+    base = small(agents=500, days=5)
+    worlds = [CommerceModel(base, seed=seed) for seed in (3, 4)]
+    batch = BatchModel(worlds)
+    ids = np.array([7, 499, 500, 507, 999, 2])  # world 0, then world 1, then world 0
+    rows = batch.crn.uniforms("compare", 2, ids, 3)
+    for k in range(3):
+        assert np.array_equal(rows[k], batch.crn.uniform("compare", 2, ids, k))
+        alone = [
+            w.crn.uniform("compare", 2, np.array([i % 500]), k)[0]
+            for w, i in zip([worlds[i // 500] for i in ids], ids, strict=True)
+        ]
+        assert rows[k].tolist() == alone
+    batch.release()

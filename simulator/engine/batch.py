@@ -53,7 +53,7 @@ from .model import CommerceModel
 from .population import ShopperPopulation, estimate_memory_bytes
 from .results import SimulationResult, collect_results
 from .simulate import MEMORY_HEADROOM, available_memory_bytes
-from .streams import CommonRandomNumbers, keyed_uniform, uniform_keys
+from .streams import CommonRandomNumbers, keyed_uniform, keyed_uniforms, uniform_keys
 
 __all__ = ["BATCH_SHOPPERS", "BatchModel", "batch_size", "batchable", "simulate_batch"]
 
@@ -149,19 +149,32 @@ class _BatchRandomNumbers(CommonRandomNumbers):
         self._world_keys_day: int | None = None
         self._seed_keys = np.array([w.crn.seed_key for w in batch.worlds], dtype=np.uint64)
 
-    def uniform(
-        self, mechanism: str, day: int, shoppers: npt.NDArray[np.integer[Any]], index: int = 0
-    ) -> npt.NDArray[np.float64]:
-        """One uniform number in [0, 1) per shopper, keyed by the shopper's world (see the base class)."""
-        batch = self._batch
+    def _keys(self, mechanism: str, day: int, index: int) -> npt.NDArray[np.uint64]:
+        """Every world's key of ``mechanism``'s uniforms on ``day`` (cached for the day)."""
         if day != self._world_keys_day:
             self._world_keys.clear()
             self._world_keys_day = day
         keys = self._world_keys.get((mechanism, index))
         if keys is None:
             keys = self._world_keys[(mechanism, index)] = uniform_keys(self._seed_keys, mechanism, day, index)
+        return keys
+
+    def uniform(
+        self, mechanism: str, day: int, shoppers: npt.NDArray[np.integer[Any]], index: int = 0
+    ) -> npt.NDArray[np.float64]:
+        """One uniform number in [0, 1) per shopper, keyed by the shopper's world (see the base class)."""
+        batch = self._batch
         world = batch.world_of(shoppers)
-        return keyed_uniform(shoppers - batch.offsets[world], keys[world])
+        return keyed_uniform(shoppers - batch.offsets[world], self._keys(mechanism, day, index)[world])
+
+    def uniforms(
+        self, mechanism: str, day: int, shoppers: npt.NDArray[np.integer[Any]], count: int, first: int = 0
+    ) -> npt.NDArray[np.float64]:
+        """Uniforms of several indices at once, keyed by each shopper's world (see the base class)."""
+        batch = self._batch
+        world = batch.world_of(shoppers)
+        keys = np.stack([self._keys(mechanism, day, first + k) for k in range(count)])
+        return keyed_uniforms(shoppers - batch.offsets[world], keys[:, world])
 
     def bit_generator(self, mechanism: str, day: int, index: int = 0) -> np.random.PCG64:
         """Not defined for a batch: counts are drawn by each world (``world.crn``)."""

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CommonRandomNumbers", "keyed_uniform", "uniform_keys"]
+__all__ = ["CommonRandomNumbers", "keyed_uniform", "keyed_uniforms", "uniform_keys"]
 
 _MASK = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -56,6 +56,24 @@ def keyed_uniform(
     values = np.array(shoppers, dtype=np.uint64)
     values *= _GOLDEN_U64
     values += key
+    return _to_unit(values)
+
+
+def keyed_uniforms(
+    shoppers: npt.NDArray[np.integer[Any]], keys: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.float64]:
+    """Uniforms of shoppers under several keys at once: row ``k`` is ``keyed_uniform(shoppers, keys[k])``.
+
+    ``keys``: one key per row (k,), or one per row and shopper (k, n: a batch of worlds).
+    """
+    base = np.array(shoppers, dtype=np.uint64)
+    base *= _GOLDEN_U64
+    values = base + (keys[:, None] if keys.ndim == 1 else keys)
+    return _to_unit(values)
+
+
+def _to_unit(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.float64]:
+    """Mix keyed counters (in place) and map them to [0, 1) with 53 bits."""
     _mix(values)
     values >>= _SHIFT_53
     unit = values.astype(np.float64)
@@ -123,23 +141,31 @@ class CommonRandomNumbers:
         """One uniform number in [0, 1) per shopper for ``mechanism`` on ``day`` (``index``: channel)."""
         return keyed_uniform(shoppers, self.uniform_key(mechanism, day, index))
 
+    def uniforms(
+        self, mechanism: str, day: int, shoppers: npt.NDArray[np.integer[Any]], count: int, first: int = 0
+    ) -> npt.NDArray[np.float64]:
+        """Uniforms of indices ``first`` .. ``first + count - 1`` at once (count x shoppers).
+
+        Row ``k`` equals ``uniform(mechanism, day, shoppers, first + k)``.
+        """
+        keys = np.array([self.uniform_key(mechanism, day, first + k) for k in range(count)], dtype=np.uint64)
+        return keyed_uniforms(shoppers, keys)
+
     def normal(
         self, mechanism: str, day: int, shoppers: npt.NDArray[np.integer[Any]], index: int = 0
     ) -> npt.NDArray[np.float64]:
         """One standard normal number per shopper (Box-Muller on two keyed uniforms)."""
-        radius = np.sqrt(-2.0 * np.log1p(-self.uniform(mechanism, day, shoppers, 2 * index)))
-        angle = 2.0 * np.pi * self.uniform(mechanism, day, shoppers, 2 * index + 1)
+        pair = self.uniforms(mechanism, day, shoppers, 2, 2 * index)
+        radius = np.sqrt(-2.0 * np.log1p(-pair[0]))
+        angle = 2.0 * np.pi * pair[1]
         return np.asarray(radius * np.cos(angle), dtype=np.float64)
 
     def gumbel(
         self, mechanism: str, day: int, shoppers: npt.NDArray[np.integer[Any]], channels: int
     ) -> npt.NDArray[np.float64]:
         """Standard Gumbel numbers, one per shopper and channel (shoppers x channels)."""
-        out = np.empty((np.asarray(shoppers).size, channels))
-        for c in range(channels):
-            uniform = self.uniform(mechanism, day, shoppers, c)
-            out[:, c] = -np.log(-np.log(np.maximum(uniform, 2.0**-53)))
-        return out
+        scores = -np.log(-np.log(np.maximum(self.uniforms(mechanism, day, shoppers, channels), 2.0**-53)))
+        return np.ascontiguousarray(scores.T)
 
     def generator(self, mechanism: str, day: int, index: int = 0) -> np.random.Generator:
         """A generator for counts (e.g. impressions per persona) keyed like :meth:`uniform`."""

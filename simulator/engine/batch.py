@@ -46,7 +46,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..config.scenario import Scenario, ScenarioError
-from ..levers.base import BoolArray, Float32Array, FloatArray, IntArray, LeverOutput, OrderBatch
+from ..levers import registry
+from ..levers.base import BoolArray, Float32Array, FloatArray, IntArray, Lever, LeverOutput, OrderBatch
+from ..levers.composite import Levers
 from .channels import LEDGER_FIELDS
 from .lifetime import CustomerBase, LastingEffect
 from .model import CommerceModel
@@ -58,6 +60,8 @@ from .streams import CommonRandomNumbers, keyed_uniform, keyed_uniforms, uniform
 __all__ = ["BATCH_SHOPPERS", "BatchModel", "batch_size", "batchable", "simulate_batch"]
 
 Positions = IntArray | slice
+WorldLever = tuple[CommerceModel, int, Lever[Any]]
+"""A world of a batch, the offset of its shoppers' ids in the batch, and one of its levers."""
 
 
 def _engine_fields(scenario: Scenario) -> dict[str, Any]:
@@ -246,10 +250,33 @@ class _WorldLevers:
             part = batch if isinstance(at, slice) and at == slice(None) else batch.take(at)  # type: ignore[arg-type]
             world.levers.on_orders(world, replace(part, shoppers=ids))
 
+    def _each_kind(
+        self,
+    ) -> Iterator[tuple[type[Lever[Any]], list[tuple[CommerceModel, int, Lever[Any]]]]] | None:
+        """Each kind of lever built in some world, in registry order, with the worlds that built it.
+
+        ``None`` unless every world has plain :class:`~simulator.levers.composite.Levers` (an A/B
+        test's arms ask their own way).
+        """
+        batch = self._batch
+        if not all(type(world.levers) is Levers for world in batch.worlds):
+            return None
+        members: dict[type[Lever[Any]], list[WorldLever]] = defaultdict(list)
+        for world, offset in batch.each_world():
+            assert isinstance(world.levers, Levers)
+            for program in world.levers.own:
+                members[type(program)].append((world, offset, program))
+        return ((kind, members[kind]) for kind in registry.REGISTRY if kind in members)
+
     def word_of_mouth(self, model: CommerceModel) -> None:
-        """Each world's word of mouth."""
-        for world in self._batch.worlds:
-            world.levers.word_of_mouth(world)
+        """Each world's word of mouth, each kind of lever for every world at once (in registry order)."""
+        kinds = self._each_kind()
+        if kinds is None:
+            for world in self._batch.worlds:
+                world.levers.word_of_mouth(world)
+            return
+        for kind, members in kinds:
+            kind.word_of_mouth_together(self._batch, members)
 
     def daily(self, model: CommerceModel) -> None:
         """Each world's levers' daily work."""

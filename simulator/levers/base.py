@@ -37,7 +37,7 @@ after the horizon, :meth:`Lever.lasting_effect`. What it is told and does:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar
 
@@ -340,6 +340,21 @@ class Lever(Generic[ConfigT]):
 
     def end_of_day(self, model: CommerceModel) -> None:
         """Close the day after every lever's daily work: tallies, roll-overs, fixed costs."""
+
+    # Many worlds in one step -----------------------------------------------------------------
+    @classmethod
+    def word_of_mouth_together(
+        cls, batch: CommerceModel, members: Sequence[tuple[CommerceModel, int, Self]]
+    ) -> None:
+        """:meth:`word_of_mouth` of this lever in several worlds stepped as one batch.
+
+        ``members``: each world of ``batch`` (:mod:`simulator.engine.batch`) where the lever is
+        on, the offset of the world's shopper ids in the batch, and the world's lever. By default
+        one world after the other; a lever may work for every world at once, provided each
+        world's results stay those of the world alone.
+        """
+        for world, _, lever in members:
+            lever.word_of_mouth(world)
 
     def share_state(self, first: Lever[ConfigT]) -> None:
         """Share state with the same lever of the first A/B arm (e.g. one score per shopper)."""

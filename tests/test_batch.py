@@ -71,6 +71,55 @@ def test_worlds_in_a_batch_are_bit_identical_to_worlds_alone(path, tmp_path):
     assert batched[3].summary["marketing_spend"] > batched[0].summary["marketing_spend"]
 
 
+def _policies(scenario: Scenario, **levers: dict[str, object]) -> Scenario:
+    """The scenario with some levers' settings changed (``None``: the lever off)."""
+    update = {}
+    for name, changes in levers.items():
+        current = getattr(scenario.policies, name)
+        update[name] = None if changes is None else current.model_copy(update=changes)
+    return scenario.model_copy(update={"policies": scenario.policies.model_copy(update=update)})
+
+
+def test_worlds_with_different_lever_settings_in_one_batch_are_each_the_world_alone(tmp_path):
+    """Levers that work for every world at once broadcast each world's own settings.
+
+    Retargeting with other numbers (window, cap, response, decay, browse effect, coordination,
+    price), on other channels, and off; referral and word of mouth with other rates; loyalty
+    with other tier discounts.
+    """
+    base = small("fashion_social_brand", agents=800, days=150)
+    retargeting = base.policies.retargeting
+    assert retargeting is not None and retargeting.channels == ["social"] and retargeting.browse_effect > 0
+    faster = {
+        "window_days": 5,
+        "frequency_cap": 3,
+        "return_per_impression": 0.3,
+        "decay_days": 2.5,
+        "browse_effect": 0.4,
+        "coordination_lift": 1.0,
+        "cost_multiplier": 0.7,
+    }
+    loyalty = base.policies.loyalty
+    assert loyalty is not None
+    richer = [t.model_copy(update={"discount": min(0.5, 3 * t.discount)}) for t in loyalty.tiers]
+    runs = [
+        (base, 31),
+        (
+            _policies(base, retargeting=faster, referral={"word_of_mouth_rate": 0.01, "referral_rate": 0.05}),
+            31,
+        ),
+        (_policies(base, retargeting={"channels": ["social", "marketplace"], "browse_effect": 0.0}), 32),
+        (_policies(base, retargeting=None, loyalty={"tiers": richer}), 32),
+        (_policies(base, retargeting={"window_days": 21, "decay_days": 9.0}), 33),
+    ]
+    batched = simulate_batch(runs)
+    for k, ((scenario, seed), together) in enumerate(zip(runs, batched, strict=True)):
+        _assert_identical(simulate(scenario, seed=seed), together, tmp_path / str(k))
+    recovered = [r.summary.get("retargeting_recovered_orders", 0.0) for r in batched]
+    assert recovered[0] > 0 and recovered[1] > 0 and recovered[4] > 0 and recovered[3] == 0
+    assert recovered[1] != recovered[0]
+
+
 def test_a_batch_of_one_is_the_world_alone(tmp_path):
     scenario = small(agents=1500, days=60)
     _assert_identical(simulate(scenario, seed=5), simulate_batch([(scenario, 5)])[0], tmp_path)

@@ -279,9 +279,21 @@ class _WorldLevers:
             kind.word_of_mouth_together(self._batch, members)
 
     def daily(self, model: CommerceModel) -> None:
-        """Each world's levers' daily work."""
-        for world in self._batch.worlds:
-            world.levers.daily(world)
+        """Each world's levers' daily work, then their end of day (as :meth:`Levers.daily`).
+
+        Each kind of lever works for every world at once, in registry order.
+        """
+        kinds = self._each_kind()
+        if kinds is None:
+            for world in self._batch.worlds:
+                world.levers.daily(world)
+            return
+        by_kind = list(kinds)
+        for kind, members in by_kind:
+            kind.daily_together(self._batch, members)
+        for _, members in by_kind:
+            for world, _, program in members:
+                program.end_of_day(world)
 
     def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
         """Asked of each world (``world.levers``), never of the batch."""
@@ -353,7 +365,6 @@ class BatchModel(CommerceModel):
         self.channel_commission = first.channel_commission
         self.channel_fee_per_order = first.channel_fee_per_order
         self.shipping_pass = first.shipping_pass
-        self.recovery_window_days = first.recovery_window_days
         self.crn = _BatchRandomNumbers(self)
         self.levers = _WorldLevers(self)
         self.touches = None
@@ -384,6 +395,11 @@ class BatchModel(CommerceModel):
     def world_of(self, shoppers: npt.NDArray[np.integer[Any]]) -> IntArray:
         """World index of each shopper id."""
         return np.searchsorted(self.offsets[1:], shoppers, side="right").astype(np.int64)
+
+    def recovery_window(self, shoppers: IntArray) -> IntArray:
+        """The recovery window of each shopper's world (retargeting sets a world's; days)."""
+        windows = np.array([w.recovery_window_days for w in self.worlds], dtype=np.int64)
+        return windows[self.world_of(shoppers)]
 
     def ledger_columns(self, shoppers: IntArray, channels: IntArray) -> IntArray:
         """Ledger column of each shopper's channel in the shopper's world."""

@@ -37,7 +37,7 @@ after the horizon, :meth:`Lever.lasting_effect`. What it is told and does:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar
 
@@ -60,6 +60,7 @@ __all__ = [
     "Lever",
     "LeverEffects",
     "LeverOutput",
+    "Members",
     "OrderBatch",
     "RangeSpec",
     "ShopperRows",
@@ -184,6 +185,64 @@ def daily_frame(model: CommerceModel, measures: Mapping[str, npt.NDArray[Any]]) 
         Column name -> array whose first axis is the day (agent units).
     """
     return pd.DataFrame({name: values[: model.day] * model.scale for name, values in measures.items()})
+
+
+class Members:
+    """The same kind of lever in several worlds of a model, for work done on every world at once.
+
+    Parameters
+    ----------
+    model
+        A batch of worlds (:mod:`simulator.engine.batch`) or a single model (its one world).
+    members
+        Each world that has the lever, the offset of its shoppers' ids in ``model``, and the lever.
+
+    Attributes
+    ----------
+    levers : list of Lever
+        The members' levers, in order: member ``m`` is ``levers[m]``.
+    alone : bool
+        Whether ``model`` is the one member's own world (not a batch).
+    """
+
+    def __init__(self, model: CommerceModel, members: Sequence[tuple[CommerceModel, int, Any]]) -> None:
+        self.model = model
+        self.worlds = [world for world, _, _ in members]
+        self.levers = [lever for _, _, lever in members]
+        self.alone = len(members) == 1 and members[0][0] is model
+        worlds = list(model.each_world())
+        self._starts = np.array([offset for _, offset in worlds], dtype=np.int64)
+        index = {id(world): m for m, world in enumerate(self.worlds)}
+        self._member = np.array([index.get(id(world), -1) for world, _ in worlds], dtype=np.int64)
+        self.everywhere = bool((self._member >= 0).all())
+        """Whether every world of ``model`` is a member."""
+
+    def __len__(self) -> int:
+        return len(self.levers)
+
+    def of(self, shoppers: IntArray) -> IntArray:
+        """Member index of each shopper's world (-1: a world without the lever)."""
+        if self._starts.size == 1:
+            return np.full(shoppers.size, self._member[0], dtype=np.int64)
+        return self._member[np.searchsorted(self._starts, shoppers, side="right") - 1]
+
+    def keep(self, shoppers: IntArray) -> tuple[IntArray, IntArray]:
+        """The shoppers of member worlds among ``shoppers``, and their member indices."""
+        member = self.of(shoppers)
+        if self.everywhere:
+            return shoppers, member
+        mine = member >= 0
+        return shoppers[mine], member[mine]
+
+    def count(self, member: IntArray, values: IntArray | None = None, width: int = 1) -> IntArray:
+        """How many entries each member has (``values``: by value too, members x ``width``)."""
+        if values is None:
+            return np.bincount(member, minlength=len(self))
+        return np.bincount(member * width + values, minlength=len(self) * width).reshape(len(self), width)
+
+    def param(self, value: Callable[[Any], Any], dtype: Any = None) -> npt.NDArray[Any]:
+        """One parameter of each member's lever, as an array by member."""
+        return np.array([value(lever) for lever in self.levers], dtype=dtype)
 
 
 def share_range(current: float, top: float = 0.3) -> RangeSpec:
@@ -342,6 +401,12 @@ class Lever(Generic[ConfigT]):
         """Close the day after every lever's daily work: tallies, roll-overs, fixed costs."""
 
     # Many worlds in one step -----------------------------------------------------------------
+    @classmethod
+    def daily_together(cls, batch: CommerceModel, members: Sequence[tuple[CommerceModel, int, Self]]) -> None:
+        """:meth:`daily` of this lever in several worlds of a batch (as :meth:`word_of_mouth_together`)."""
+        for world, _, lever in members:
+            lever.daily(world)
+
     @classmethod
     def word_of_mouth_together(
         cls, batch: CommerceModel, members: Sequence[tuple[CommerceModel, int, Self]]

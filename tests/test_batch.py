@@ -14,7 +14,7 @@ from simulator.engine.batch import BATCH_SHOPPERS, BatchModel, batch_size, batch
 from simulator.engine.model import CommerceModel
 from simulator.engine.population import estimate_memory_bytes
 from simulator.engine.results import SimulationResult
-from simulator.engine.streams import CommonRandomNumbers, uniform_keys
+from simulator.engine.streams import CommonRandomNumbers, seed_states, uniform_keys
 from simulator.measure.replicate import replicate
 
 FRAMES = ("daily", "channels", "customers", "orders", "levers")
@@ -199,3 +199,26 @@ def test_several_indices_at_once_are_the_uniforms_one_by_one():
         ]
         assert rows[k].tolist() == alone
     batch.release()
+
+
+def test_seed_states_of_many_keys_are_numpys():
+    """seed_states (a batch's count generators seeded in one pass) equals numpy's SeedSequence."""
+    rng = np.random.default_rng(4)
+    keys = np.concatenate(
+        [
+            np.array([0, 1, 2**32 - 1, 2**32, 2**64 - 1], dtype=np.uint64),
+            rng.integers(0, 2**64 - 1, 300, dtype=np.uint64),
+        ]
+    )
+    states = seed_states(keys)
+    for key, state in zip(keys.tolist(), states, strict=True):
+        assert state.tolist() == np.random.SeedSequence(key).generate_state(4, np.uint64).tolist()
+    crn = CommonRandomNumbers(8)
+    expected = crn.bit_generator("impressions", 3, 2).random_raw(5)
+    crn.preseed(
+        "impressions",
+        3,
+        2,
+        seed_states(uniform_keys(np.array([crn.seed_key], dtype=np.uint64), "impressions", 3, 2))[0],
+    )
+    assert np.array_equal(crn.bit_generator("impressions", 3, 2).random_raw(5), expected)

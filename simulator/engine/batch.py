@@ -55,7 +55,7 @@ from .model import CommerceModel
 from .population import ShopperPopulation, estimate_memory_bytes
 from .results import SimulationResult, collect_results
 from .simulate import MEMORY_HEADROOM, available_memory_bytes
-from .streams import CommonRandomNumbers, keyed_uniform, keyed_uniforms, uniform_keys
+from .streams import CommonRandomNumbers, keyed_uniform, keyed_uniforms, seed_states, uniform_keys
 
 __all__ = ["BATCH_SHOPPERS", "BatchModel", "batch_size", "batchable", "simulate_batch"]
 
@@ -179,6 +179,18 @@ class _BatchRandomNumbers(CommonRandomNumbers):
         world = batch.world_of(shoppers)
         keys = np.stack([self._keys(mechanism, day, first + k) for k in range(count)])
         return keyed_uniforms(shoppers - batch.offsets[world], keys[:, world])
+
+    def preseed_worlds(self, streams: Sequence[tuple[str, int]], day: int) -> None:
+        """Work out every world's seed states of these (mechanism, index) streams in one pass.
+
+        A world's keyed count generator (``world.crn.bit_generator``) then starts from its state
+        at once instead of hashing its key on its own (about 12 microseconds a generator).
+        """
+        keys = np.concatenate([uniform_keys(self._seed_keys, name, day, index) for name, index in streams])
+        states = seed_states(keys).reshape(len(streams), len(self._batch.worlds), 4)
+        for (name, index), rows in zip(streams, states, strict=True):
+            for world, state in zip(self._batch.worlds, rows, strict=True):
+                world.crn.preseed(name, day, index, state)
 
     def bit_generator(self, mechanism: str, day: int, index: int = 0) -> np.random.PCG64:
         """Not defined for a batch: counts are drawn by each world (``world.crn``)."""
@@ -365,7 +377,14 @@ class BatchModel(CommerceModel):
         self.channel_commission = first.channel_commission
         self.channel_fee_per_order = first.channel_fee_per_order
         self.shipping_pass = first.shipping_pass
-        self.crn = _BatchRandomNumbers(self)
+        self.batch_crn = _BatchRandomNumbers(self)
+        self.crn = self.batch_crn
+        self._count_streams = [("impressions", c.index) for c in self.channel_agents] + [
+            ("discovery", c.index)
+            for c in self.channel_agents
+            if c.config.organic_discovery > 0 and c.config.reaches_unknown
+        ]
+        """The streams of the keyed count generators of exposure (:mod:`simulator.engine.exposure`)."""
         self.levers = _WorldLevers(self)
         self.touches = None
         self.order_log = None
@@ -423,10 +442,12 @@ class BatchModel(CommerceModel):
             yield self.worlds[w], at, shoppers[at] - self.offsets[w]
 
     def buy_media(self) -> None:
-        """Each world's channels buy that world's media."""
+        """Each world's channels buy that world's media; the day's count generators are seeded."""
         for world in self.worlds:
             world.day = self.day
             world.buy_media()
+        if len(self.worlds) > 1:
+            self.batch_crn.preseed_worlds(self._count_streams, self.day)
 
     def end_day(self) -> None:
         """Record each world's state counts and move every world to the next day."""

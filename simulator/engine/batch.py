@@ -379,12 +379,17 @@ class BatchModel(CommerceModel):
         self.shipping_pass = first.shipping_pass
         self.batch_crn = _BatchRandomNumbers(self)
         self.crn = self.batch_crn
-        self._count_streams = [("impressions", c.index) for c in self.channel_agents] + [
+        streams = [("impressions", c.index) for c in self.channel_agents]
+        streams += [
             ("discovery", c.index)
             for c in self.channel_agents
             if c.config.organic_discovery > 0 and c.config.reaches_unknown
         ]
-        """The streams of the keyed count generators of exposure (:mod:`simulator.engine.exposure`)."""
+        kinds = {kind for world in worlds for kind, _ in registry.active_levers(world.scenario.policies)}
+        streams += [(name, 0) for kind in registry.REGISTRY if kind in kinds for name in kind.count_streams]
+        self._count_streams = streams
+        """The streams of the keyed count generators of exposure (:mod:`simulator.engine.exposure`)
+        and of the levers (``Lever.count_streams``), seeded for every world at the start of a day."""
         self.levers = _WorldLevers(self)
         self.touches = None
         self.order_log = None

@@ -284,6 +284,9 @@ class Lever(Generic[ConfigT]):
     """The arms of an A/B test share one instance (it acts between shoppers of both arms)."""
     enable_with_defaults: ClassVar[bool] = False
     """``KEY.enabled: true`` may switch the lever on with every field at its default."""
+    count_streams: ClassVar[tuple[str, ...]] = ()
+    """Mechanisms whose keyed count generators (``model.crn.generator(name, day)``) the lever
+    draws from every day; a batch of worlds seeds every world's at once."""
     repeat_price_response: ClassVar[bool] = False
     """With this lever on, customers' repeat-purchase rate responds to the price of the offers
     they hold (promotions, loyalty and CRM offers reach customers before they decide)."""

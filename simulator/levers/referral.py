@@ -226,6 +226,7 @@ class ReferralProgram(Lever[Social]):
     cost_fields = ("referral_bonuses",)
     booked_cost_kpis = ("referral_bonus_cost",)
     shared_across_arms = True
+    count_streams = ("referral", "word_of_mouth", "group_buying")
 
     def __init__(self, config: Social, model: CommerceModel, levers: Levers) -> None:
         super().__init__(config, model, levers)

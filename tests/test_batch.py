@@ -85,7 +85,9 @@ def test_worlds_with_different_lever_settings_in_one_batch_are_each_the_world_al
 
     Retargeting with other numbers (window, cap, response, decay, browse effect, coordination,
     price), on other channels, and off; referral and word of mouth with other rates; loyalty
-    with other tier discounts.
+    with other tier discounts; win-back with other coupons, costs, response and value
+    thresholds, and with one offer less; service with slow delivery (its base satisfaction is
+    below win-back's dissatisfied line).
     """
     base = small("fashion_social_brand", agents=800, days=150)
     retargeting = base.policies.retargeting
@@ -102,15 +104,26 @@ def test_worlds_with_different_lever_settings_in_one_batch_are_each_the_world_al
     loyalty = base.policies.loyalty
     assert loyalty is not None
     richer = [t.model_copy(update={"discount": min(0.5, 3 * t.discount)}) for t in loyalty.tiers]
+    winback = base.policies.winback
+    assert winback is not None and len(winback.offers) == 3
+    generous = {
+        "offers": [
+            o.model_copy(update={"coupon": 2 * o.coupon, "cost_per_offer": 0.9}) for o in winback.offers
+        ],
+        "base_response": 2 * winback.base_response,
+        "service_upgrade_effect": 1.7,
+        "high_value_spend": 300.0,
+        "low_value_spend": 50.0,
+    }
+    social = {"word_of_mouth_rate": 0.01, "referral_rate": 0.05}
+    fewer = {"offers": winback.offers[:2]}
     runs = [
         (base, 31),
-        (
-            _policies(base, retargeting=faster, referral={"word_of_mouth_rate": 0.01, "referral_rate": 0.05}),
-            31,
-        ),
+        (_policies(base, retargeting=faster, referral=social, winback=generous), 31),
         (_policies(base, retargeting={"channels": ["social", "marketplace"], "browse_effect": 0.0}), 32),
-        (_policies(base, retargeting=None, loyalty={"tiers": richer}), 32),
-        (_policies(base, retargeting={"window_days": 21, "decay_days": 9.0}), 33),
+        (_policies(base, retargeting=None, loyalty={"tiers": richer}, service={"delivery_days": 10}), 32),
+        (_policies(base, retargeting={"window_days": 21, "decay_days": 9.0}, winback=fewer), 33),
+        (_policies(base, winback=generous), 34),
     ]
     batched = simulate_batch(runs)
     for k, ((scenario, seed), together) in enumerate(zip(runs, batched, strict=True)):
@@ -118,6 +131,8 @@ def test_worlds_with_different_lever_settings_in_one_batch_are_each_the_world_al
     recovered = [r.summary.get("retargeting_recovered_orders", 0.0) for r in batched]
     assert recovered[0] > 0 and recovered[1] > 0 and recovered[4] > 0 and recovered[3] == 0
     assert recovered[1] != recovered[0]
+    offers = [r.summary["winback_offers"] for r in batched]
+    assert all(n > 0 for n in offers) and offers[1] != offers[0]
 
 
 def test_a_batch_of_one_is_the_world_alone(tmp_path):

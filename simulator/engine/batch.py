@@ -390,6 +390,9 @@ class BatchModel(CommerceModel):
         self._count_streams = streams
         """The streams of the keyed count generators of exposure (:mod:`simulator.engine.exposure`)
         and of the levers (``Lever.count_streams``), seeded for every world at the start of a day."""
+        self.lever_arrays = self._join_lever_arrays()
+        """Each kind of lever's :attr:`~simulator.levers.base.Lever.shopper_arrays` over the
+        batch's shoppers, by (kind, name), when every world built that kind."""
         self.levers = _WorldLevers(self)
         self.touches = None
         self.order_log = None
@@ -409,6 +412,26 @@ class BatchModel(CommerceModel):
             else:
                 setattr(joined, name, value)
         joined.size = int(self.offsets[-1])
+        return joined
+
+    def _join_lever_arrays(self) -> dict[tuple[type[Lever[Any]], str], npt.NDArray[Any]]:
+        """Join the levers' per-shopper arrays, as :meth:`_join_populations` the population's."""
+        if not all(type(w.levers) is Levers for w in self.worlds):
+            return {}
+        programs: dict[type[Lever[Any]], list[Lever[Any]]] = defaultdict(list)
+        for world in self.worlds:
+            assert isinstance(world.levers, Levers)
+            for program in world.levers.own:
+                programs[type(program)].append(program)
+        joined: dict[tuple[type[Lever[Any]], str], npt.NDArray[Any]] = {}
+        for kind, built in programs.items():
+            if len(built) < len(self.worlds):
+                continue
+            for name in kind.shopper_arrays:
+                whole = np.concatenate([getattr(p, name) for p in built], axis=-1)
+                for program, lo, hi in zip(built, self.offsets[:-1], self.offsets[1:], strict=True):
+                    setattr(program, name, whole[..., lo:hi])
+                joined[(kind, name)] = whole
         return joined
 
     @property

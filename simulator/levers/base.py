@@ -61,6 +61,7 @@ __all__ = [
     "LeverEffects",
     "LeverOutput",
     "Members",
+    "by_layout",
     "OrderBatch",
     "RangeSpec",
     "ShopperRows",
@@ -220,6 +221,19 @@ class Members:
     def __len__(self) -> int:
         return len(self.levers)
 
+    def joined(self, lever: Lever[Any], name: str) -> npt.NDArray[Any] | None:
+        """The array ``name`` of ``lever``'s kind over all the model's shoppers (``None``: none).
+
+        The lever's own when alone; in a batch, the join of every world's
+        (:attr:`Lever.shopper_arrays`).
+        """
+        if self.alone:
+            value: npt.NDArray[Any] = getattr(lever, name)
+            return value
+        joined = getattr(self.model, "lever_arrays", {})
+        found: npt.NDArray[Any] | None = joined.get((type(lever), name))
+        return found
+
     def of(self, shoppers: IntArray) -> IntArray:
         """Member index of each shopper's world (-1: a world without the lever)."""
         if self._starts.size == 1:
@@ -243,6 +257,21 @@ class Members:
     def param(self, value: Callable[[Any], Any], dtype: Any = None) -> npt.NDArray[Any]:
         """One parameter of each member's lever, as an array by member."""
         return np.array([value(lever) for lever in self.levers], dtype=dtype)
+
+
+MemberT = TypeVar("MemberT", bound=tuple[Any, ...])
+
+
+def by_layout(members: Sequence[MemberT], layout: Callable[[Any], Any]) -> list[list[MemberT]]:
+    """Members (world, offset, lever) grouped by ``layout(lever)``, in order of first appearance.
+
+    Levers that work for many worlds at once do so for worlds whose settings have one layout
+    (e.g. the same channels), broadcasting the numbers that differ.
+    """
+    groups: dict[Any, list[MemberT]] = {}
+    for member in members:
+        groups.setdefault(layout(member[2]), []).append(member)
+    return list(groups.values())
 
 
 def share_range(current: float, top: float = 0.3) -> RangeSpec:
@@ -284,6 +313,10 @@ class Lever(Generic[ConfigT]):
     """The arms of an A/B test share one instance (it acts between shoppers of both arms)."""
     enable_with_defaults: ClassVar[bool] = False
     """``KEY.enabled: true`` may switch the lever on with every field at its default."""
+    shopper_arrays: ClassVar[tuple[str, ...]] = ()
+    """Attributes holding one entry per shopper (last axis) that the lever's work for many
+    worlds at once reads by the batch's shopper ids: a batch joins every world's into one array
+    and leaves each world's lever a view of its part (the lever must update them in place)."""
     count_streams: ClassVar[tuple[str, ...]] = ()
     """Mechanisms whose keyed count generators (``model.crn.generator(name, day)``) the lever
     draws from every day; a batch of worlds seeds every world's at once."""

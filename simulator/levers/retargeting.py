@@ -39,7 +39,7 @@ lever is on.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -50,7 +50,7 @@ from ..engine.economics import book_orders
 from ..engine.journey import start_consideration
 from ..engine.lifetime import CustomerBase, LastingEffect
 from ..engine.population import State
-from .base import IntArray, Lever, LeverOutput, Members, RangeSpec
+from .base import IntArray, Lever, LeverOutput, Members, RangeSpec, by_layout
 
 if TYPE_CHECKING:
     from ..config.scenario import Scenario
@@ -121,12 +121,9 @@ class RetargetingProgram(Lever[Retargeting]):
             for world, _, lever in members:
                 lever.daily(world)
             return
-        layouts: dict[tuple[Any, ...], list[tuple[CommerceModel, int, RetargetingProgram]]] = {}
-        for one in members:
-            layout = (tuple(one[2].channel_index.tolist()), one[2].config.browse_effect == 0)
-            layouts.setdefault(layout, []).append(one)
-        if len(layouts) > 1:
-            for same in layouts.values():
+        groups = by_layout(members, lambda p: (tuple(p.channel_index.tolist()), p.config.browse_effect == 0))
+        if len(groups) > 1:
+            for same in groups:
                 cls.daily_together(batch, same)
             return
         group = Members(batch, members)

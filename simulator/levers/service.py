@@ -34,6 +34,7 @@ class Satisfaction(Lever[Service]):
     """
 
     key = "service"
+    shopper_arrays = ("score",)
     title = "service and satisfaction"
     config_type = Service
     enable_with_defaults = True

@@ -257,10 +257,28 @@ class _WorldLevers:
         return self._each(shoppers, lambda w, ids, at: w.levers.dropout_factor(w, ids))
 
     def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
-        """Each world's levers see their world's orders."""
+        """Each world's levers see their world's orders, then act on them (as :meth:`Levers.on_orders`).
+
+        Each kind of lever sees every world's orders at once, in registry order.
+        """
+        parts: dict[int, OrderBatch] = {}
+        worlds = []
         for world, at, ids in self._batch.by_world(batch.shoppers):
             part = batch if isinstance(at, slice) and at == slice(None) else batch.take(at)  # type: ignore[arg-type]
-            world.levers.on_orders(world, replace(part, shoppers=ids))
+            parts[id(world)] = replace(part, shoppers=ids)
+            worlds.append(world)
+        kinds = self._each_kind()
+        if kinds is None:
+            for world in worlds:
+                world.levers.on_orders(world, parts[id(world)])
+            return
+        by_kind = [(kind, [m for m in members if id(m[0]) in parts]) for kind, members in kinds]
+        for kind, members in by_kind:
+            if members:
+                kind.on_orders_together(self._batch, members, batch, parts)
+        for _, members in by_kind:
+            for world, _, program in members:
+                program.after_orders(world, parts[id(world)])
 
     def _each_kind(
         self,

@@ -248,6 +248,12 @@ class Members:
         mine = member >= 0
         return shoppers[mine], member[mine]
 
+    def sums(self, member: IntArray, values: FloatArray) -> list[float]:
+        """Each member's sum of ``values`` (each in the order and with the rounding of ``.sum()`` alone)."""
+        if len(self) == 1:
+            return [float(values.sum())]
+        return [float(values[member == m].sum()) for m in range(len(self))]
+
     def count(self, member: IntArray, values: IntArray | None = None, width: int = 1) -> IntArray:
         """How many entries each member has (``values``: by value too, members x ``width``)."""
         if values is None:
@@ -442,6 +448,22 @@ class Lever(Generic[ConfigT]):
         """:meth:`daily` of this lever in several worlds of a batch (as :meth:`word_of_mouth_together`)."""
         for world, _, lever in members:
             lever.daily(world)
+
+    @classmethod
+    def on_orders_together(
+        cls,
+        batch: CommerceModel,
+        members: Sequence[tuple[CommerceModel, int, Self]],
+        orders: OrderBatch,
+        parts: Mapping[int, OrderBatch],
+    ) -> None:
+        """:meth:`on_orders` of this lever in several worlds of a batch (as :meth:`word_of_mouth_together`).
+
+        ``orders``: the booking, shopper ids of the batch; ``parts``: each member world's orders
+        (ids in the world) by ``id(world)``. By default each world's lever sees its part.
+        """
+        for world, _, lever in members:
+            lever.on_orders(world, parts[id(world)])
 
     @classmethod
     def word_of_mouth_together(

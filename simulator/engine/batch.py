@@ -7,24 +7,37 @@ paid once per batch:
 
 - **Batched** (one numpy call for every world): the shopper arrays of all worlds live end to end
   in one set of arrays (world ``w``'s shoppers are ids ``offset[w]`` to ``offset[w + 1] - 1``);
-  adstock decay, keeping the eligible shoppers among impression and discovery candidates and
-  counting their hits, what impressions do to shoppers (fatigue, ad stock, awareness), organic
-  discovery's effect, forgetting and visits, consideration, cart and checkout, the money of every
-  order, repeat purchases and dropout, lifecycle states, and the channel ledgers (one array of
-  days x (worlds x channels)).
-- **Per world** (a loop over the worlds): buying media (each world's own spend plan), drawing
-  how many impressions and discoveries land on each persona and on which candidates (each
-  world's keyed count generators), the strategy levers (each world keeps its own
-  :class:`~simulator.levers.composite.Levers`; the batch asks each world's levers about that
-  world's shoppers), the state counts, the order log, the lifetime-value bookkeeping and the
-  results.
+  adstock decay, where impressions and discoveries are expected per (world, persona), keeping the
+  eligible shoppers among candidates and counting their hits, the per-shopper Poisson counts of
+  small blocks (one keyed uniform call and one table of Poisson CDFs), what impressions do to
+  shoppers (fatigue, ad stock, awareness), organic discovery's effect, forgetting and visits,
+  consideration, cart and checkout, the money of every order, repeat purchases and dropout,
+  lifecycle states, the channel ledgers (one array of days x (worlds x channels)), every world's
+  keys of a mechanism's uniforms (:func:`~simulator.engine.streams.uniform_keys`) and the seeding
+  of the day's keyed count generators (:func:`~simulator.engine.streams.seed_states`).
+- **Each kind of lever for every world at once**: the batch asks each kind of lever once, in
+  registry order, with the worlds that built it (``Lever.word_of_mouth_together``,
+  ``daily_together``, ``on_orders_together``; default: world after world). Referral starts every
+  world's referred and word-of-mouth visits in one step; retargeting and win-back show their ads
+  and send their offers for all worlds of one layout (same channels, same offers), loyalty and
+  service book every world's orders, each world's numbers broadcast by member index
+  (:class:`~simulator.levers.base.Members`). Their per-shopper arrays are joined like the
+  population's (``Lever.shopper_arrays``; each world's lever keeps a view of its part).
+- **Per world** (a loop over the worlds): buying media (each world's own spend plan), the draws
+  of each world's keyed count generators (how many thinning candidates land on each persona and
+  which: one stream per world, channel and persona), the levers' answers to the engine's
+  questions (discount, conversion, checkout, shipping, points, repurchase, refractory days,
+  dropout: each world's :class:`~simulator.levers.composite.Levers`, asked about that world's
+  shoppers), the work of the other levers (promotions, retention, referral's orders), the state
+  counts, the order log, the lifetime-value bookkeeping and the results.
 
 Each world is an ordinary :class:`~simulator.engine.model.CommerceModel` built as it would be
-alone (so its population, social graph and levers start identical), whose shopper arrays and
-ledgers are then views into the batch's. Draws are common random numbers keyed by (seed,
-mechanism, channel, day, shopper) (:mod:`simulator.engine.streams`): a shopper of world ``w``
-draws with ``w``'s seed key and its id within ``w``. Every batched operation is element-wise, a
-stable filter, or a sum over each (world, channel) in the world's own order, so a world stepped
+alone (so its population, social graph and levers start identical), whose shopper arrays,
+ledgers and joined lever arrays are then views into the batch's. Draws are common random
+numbers keyed by (seed, mechanism, channel, day, shopper) (:mod:`simulator.engine.streams`): a
+shopper of world ``w`` draws with ``w``'s seed key and its id within ``w``. Every batched
+operation is element-wise, a stable filter, or a sum over each (world, channel) in the world's
+own order (each world's own ``.sum()`` for the levers' totals), so a world stepped
 in a batch gives bit-identical results to the same world simulated alone
 (``tests/test_batch.py`` checks it on every bundled scenario with its levers on).
 

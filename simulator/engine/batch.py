@@ -121,8 +121,9 @@ BATCH_SHOPPERS = 160_000
 
 A batch saves the fixed cost of a day per world but adds a little to every shopper's cost
 (larger arrays, each draw looks up its world), so it pays for small worlds only. Measured with
-``benchmarks/bench_batch.py`` (benchmarks/README.md): 16 worlds of 10k agents step 1.3-1.6 times
-faster as one batch, 4 worlds of 100k 0.96-1.10 times, 2 worlds of 1M 0.9 times."""
+``benchmarks/bench_batch.py`` (benchmarks/README.md, commit 049ec2a): 16 worlds of 10k agents
+step 2.1-2.4 times faster as one batch, 4 worlds of 100k 1.07-1.08 times, 2 worlds of 1M
+0.83-0.93 times."""
 
 
 def batch_size(

@@ -7,24 +7,37 @@ paid once per batch:
 
 - **Batched** (one numpy call for every world): the shopper arrays of all worlds live end to end
   in one set of arrays (world ``w``'s shoppers are ids ``offset[w]`` to ``offset[w + 1] - 1``);
-  adstock decay, keeping the eligible shoppers among impression and discovery candidates and
-  counting their hits, what impressions do to shoppers (fatigue, ad stock, awareness), organic
-  discovery's effect, forgetting and visits, consideration, cart and checkout, the money of every
-  order, repeat purchases and dropout, lifecycle states, and the channel ledgers (one array of
-  days x (worlds x channels)).
-- **Per world** (a loop over the worlds): buying media (each world's own spend plan), drawing
-  how many impressions and discoveries land on each persona and on which candidates (each
-  world's keyed count generators), the strategy levers (each world keeps its own
-  :class:`~simulator.levers.composite.Levers`; the batch asks each world's levers about that
-  world's shoppers), the state counts, the order log, the lifetime-value bookkeeping and the
-  results.
+  adstock decay, where impressions and discoveries are expected per (world, persona), keeping the
+  eligible shoppers among candidates and counting their hits, the per-shopper Poisson counts of
+  small blocks (one keyed uniform call and one table of Poisson CDFs), what impressions do to
+  shoppers (fatigue, ad stock, awareness), organic discovery's effect, forgetting and visits,
+  consideration, cart and checkout, the money of every order, repeat purchases and dropout,
+  lifecycle states, the channel ledgers (one array of days x (worlds x channels)), every world's
+  keys of a mechanism's uniforms (:func:`~simulator.engine.streams.uniform_keys`) and the seeding
+  of the day's keyed count generators (:func:`~simulator.engine.streams.seed_states`).
+- **Each kind of lever for every world at once**: the batch asks each kind of lever once, in
+  registry order, with the worlds that built it (``Lever.word_of_mouth_together``,
+  ``daily_together``, ``on_orders_together``; default: world after world). Referral starts every
+  world's referred and word-of-mouth visits in one step; retargeting and win-back show their ads
+  and send their offers for all worlds of one layout (same channels, same offers), loyalty and
+  service book every world's orders, each world's numbers broadcast by member index
+  (:class:`~simulator.levers.base.Members`). Their per-shopper arrays are joined like the
+  population's (``Lever.shopper_arrays``; each world's lever keeps a view of its part).
+- **Per world** (a loop over the worlds): buying media (each world's own spend plan), the draws
+  of each world's keyed count generators (how many thinning candidates land on each persona and
+  which: one stream per world, channel and persona), the levers' answers to the engine's
+  questions (discount, conversion, checkout, shipping, points, repurchase, refractory days,
+  dropout: each world's :class:`~simulator.levers.composite.Levers`, asked about that world's
+  shoppers), the work of the other levers (promotions, retention, referral's orders), the state
+  counts, the order log, the lifetime-value bookkeeping and the results.
 
 Each world is an ordinary :class:`~simulator.engine.model.CommerceModel` built as it would be
-alone (so its population, social graph and levers start identical), whose shopper arrays and
-ledgers are then views into the batch's. Draws are common random numbers keyed by (seed,
-mechanism, channel, day, shopper) (:mod:`simulator.engine.streams`): a shopper of world ``w``
-draws with ``w``'s seed key and its id within ``w``. Every batched operation is element-wise, a
-stable filter, or a sum over each (world, channel) in the world's own order, so a world stepped
+alone (so its population, social graph and levers start identical), whose shopper arrays,
+ledgers and joined lever arrays are then views into the batch's. Draws are common random
+numbers keyed by (seed, mechanism, channel, day, shopper) (:mod:`simulator.engine.streams`): a
+shopper of world ``w`` draws with ``w``'s seed key and its id within ``w``. Every batched
+operation is element-wise, a stable filter, or a sum over each (world, channel) in the world's
+own order (each world's own ``.sum()`` for the levers' totals), so a world stepped
 in a batch gives bit-identical results to the same world simulated alone
 (``tests/test_batch.py`` checks it on every bundled scenario with its levers on).
 
@@ -46,18 +59,22 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..config.scenario import Scenario, ScenarioError
-from ..levers.base import BoolArray, Float32Array, FloatArray, IntArray, LeverOutput, OrderBatch
+from ..levers import registry
+from ..levers.base import BoolArray, Float32Array, FloatArray, IntArray, Lever, LeverOutput, OrderBatch
+from ..levers.composite import Levers
 from .channels import LEDGER_FIELDS
 from .lifetime import CustomerBase, LastingEffect
 from .model import CommerceModel
 from .population import ShopperPopulation, estimate_memory_bytes
 from .results import SimulationResult, collect_results
 from .simulate import MEMORY_HEADROOM, available_memory_bytes
-from .streams import CommonRandomNumbers, keyed_uniform
+from .streams import CommonRandomNumbers, keyed_uniform, keyed_uniforms, seed_states, uniform_keys
 
 __all__ = ["BATCH_SHOPPERS", "BatchModel", "batch_groups", "batch_size", "batchable", "simulate_batch"]
 
 Positions = IntArray | slice
+WorldLever = tuple[CommerceModel, int, Lever[Any]]
+"""A world of a batch, the offset of its shoppers' ids in the batch, and one of its levers."""
 
 
 def _engine_fields(scenario: Scenario) -> dict[str, Any]:
@@ -125,8 +142,9 @@ BATCH_SHOPPERS = 160_000
 
 A batch saves the fixed cost of a day per world but adds a little to every shopper's cost
 (larger arrays, each draw looks up its world), so it pays for small worlds only. Measured with
-``benchmarks/bench_batch.py`` (benchmarks/README.md): 16 worlds of 10k agents step 1.3-1.6 times
-faster as one batch, 4 worlds of 100k 0.96-1.10 times, 2 worlds of 1M 0.9 times."""
+``benchmarks/bench_batch.py`` (benchmarks/README.md, commit 049ec2a): 16 worlds of 10k agents
+step 2.1-2.4 times faster as one batch, 4 worlds of 100k 1.07-1.08 times, 2 worlds of 1M
+0.83-0.93 times."""
 
 
 def batch_size(
@@ -168,21 +186,46 @@ class _BatchRandomNumbers(CommonRandomNumbers):
         self._world_keys: dict[tuple[str, int], npt.NDArray[np.uint64]] = {}
         """Today's keys of every world by (mechanism, index)."""
         self._world_keys_day: int | None = None
+        self._seed_keys = np.array([w.crn.seed_key for w in batch.worlds], dtype=np.uint64)
+
+    def _keys(self, mechanism: str, day: int, index: int) -> npt.NDArray[np.uint64]:
+        """Every world's key of ``mechanism``'s uniforms on ``day`` (cached for the day)."""
+        if day != self._world_keys_day:
+            self._world_keys.clear()
+            self._world_keys_day = day
+        keys = self._world_keys.get((mechanism, index))
+        if keys is None:
+            keys = self._world_keys[(mechanism, index)] = uniform_keys(self._seed_keys, mechanism, day, index)
+        return keys
 
     def uniform(
         self, mechanism: str, day: int, shoppers: npt.NDArray[np.integer[Any]], index: int = 0
     ) -> npt.NDArray[np.float64]:
         """One uniform number in [0, 1) per shopper, keyed by the shopper's world (see the base class)."""
         batch = self._batch
-        if day != self._world_keys_day:
-            self._world_keys.clear()
-            self._world_keys_day = day
-        keys = self._world_keys.get((mechanism, index))
-        if keys is None:
-            keys = np.array([w.crn.uniform_key(mechanism, day, index) for w in batch.worlds], dtype=np.uint64)
-            self._world_keys[(mechanism, index)] = keys
         world = batch.world_of(shoppers)
-        return keyed_uniform(shoppers - batch.offsets[world], keys[world])
+        return keyed_uniform(shoppers - batch.offsets[world], self._keys(mechanism, day, index)[world])
+
+    def uniforms(
+        self, mechanism: str, day: int, shoppers: npt.NDArray[np.integer[Any]], count: int, first: int = 0
+    ) -> npt.NDArray[np.float64]:
+        """Uniforms of several indices at once, keyed by each shopper's world (see the base class)."""
+        batch = self._batch
+        world = batch.world_of(shoppers)
+        keys = np.stack([self._keys(mechanism, day, first + k) for k in range(count)])
+        return keyed_uniforms(shoppers - batch.offsets[world], keys[:, world])
+
+    def preseed_worlds(self, streams: Sequence[tuple[str, int]], day: int) -> None:
+        """Work out every world's seed states of these (mechanism, index) streams in one pass.
+
+        A world's keyed count generator (``world.crn.bit_generator``) then starts from its state
+        at once instead of hashing its key on its own (about 12 microseconds a generator).
+        """
+        keys = np.concatenate([uniform_keys(self._seed_keys, name, day, index) for name, index in streams])
+        states = seed_states(keys).reshape(len(streams), len(self._batch.worlds), 4)
+        for (name, index), rows in zip(streams, states, strict=True):
+            for world, state in zip(self._batch.worlds, rows, strict=True):
+                world.crn.preseed(name, day, index, state)
 
     def bit_generator(self, mechanism: str, day: int, index: int = 0) -> np.random.PCG64:
         """Not defined for a batch: counts are drawn by each world (``world.crn``)."""
@@ -249,20 +292,73 @@ class _WorldLevers:
         return self._each(shoppers, lambda w, ids, at: w.levers.dropout_factor(w, ids))
 
     def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
-        """Each world's levers see their world's orders."""
+        """Each world's levers see their world's orders, then act on them (as :meth:`Levers.on_orders`).
+
+        Each kind of lever sees every world's orders at once, in registry order.
+        """
+        parts: dict[int, OrderBatch] = {}
+        worlds = []
         for world, at, ids in self._batch.by_world(batch.shoppers):
             part = batch if isinstance(at, slice) and at == slice(None) else batch.take(at)  # type: ignore[arg-type]
-            world.levers.on_orders(world, replace(part, shoppers=ids))
+            parts[id(world)] = replace(part, shoppers=ids)
+            worlds.append(world)
+        kinds = self._each_kind()
+        if kinds is None:
+            for world in worlds:
+                world.levers.on_orders(world, parts[id(world)])
+            return
+        by_kind = [(kind, [m for m in members if id(m[0]) in parts]) for kind, members in kinds]
+        for kind, members in by_kind:
+            if members:
+                kind.on_orders_together(self._batch, members, batch, parts)
+        for _, members in by_kind:
+            for world, _, program in members:
+                program.after_orders(world, parts[id(world)])
+
+    def _each_kind(
+        self,
+    ) -> Iterator[tuple[type[Lever[Any]], list[tuple[CommerceModel, int, Lever[Any]]]]] | None:
+        """Each kind of lever built in some world, in registry order, with the worlds that built it.
+
+        ``None`` unless every world has plain :class:`~simulator.levers.composite.Levers` (an A/B
+        test's arms ask their own way).
+        """
+        batch = self._batch
+        if not all(type(world.levers) is Levers for world in batch.worlds):
+            return None
+        members: dict[type[Lever[Any]], list[WorldLever]] = defaultdict(list)
+        for world, offset in batch.each_world():
+            assert isinstance(world.levers, Levers)
+            for program in world.levers.own:
+                members[type(program)].append((world, offset, program))
+        return ((kind, members[kind]) for kind in registry.REGISTRY if kind in members)
 
     def word_of_mouth(self, model: CommerceModel) -> None:
-        """Each world's word of mouth."""
-        for world in self._batch.worlds:
-            world.levers.word_of_mouth(world)
+        """Each world's word of mouth, each kind of lever for every world at once (in registry order)."""
+        kinds = self._each_kind()
+        if kinds is None:
+            for world in self._batch.worlds:
+                world.levers.word_of_mouth(world)
+            return
+        for kind, members in kinds:
+            kind.word_of_mouth_together(self._batch, members)
 
     def daily(self, model: CommerceModel) -> None:
-        """Each world's levers' daily work."""
-        for world in self._batch.worlds:
-            world.levers.daily(world)
+        """Each world's levers' daily work, then their end of day (as :meth:`Levers.daily`).
+
+        Each kind of lever works for every world at once, in registry order.
+        """
+        kinds = self._each_kind()
+        if kinds is None:
+            for world in self._batch.worlds:
+                world.levers.daily(world)
+            return
+        by_kind = list(kinds)
+        for kind, members in by_kind:
+            kind.daily_together(self._batch, members)
+        for _, members in by_kind:
+            for world, _, program in members:
+                program.end_of_day(world)
 
     def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
         """Asked of each world (``world.levers``), never of the batch."""
@@ -334,8 +430,22 @@ class BatchModel(CommerceModel):
         self.channel_commission = first.channel_commission
         self.channel_fee_per_order = first.channel_fee_per_order
         self.shipping_pass = first.shipping_pass
-        self.recovery_window_days = first.recovery_window_days
-        self.crn = _BatchRandomNumbers(self)
+        self.batch_crn = _BatchRandomNumbers(self)
+        self.crn = self.batch_crn
+        streams = [("impressions", c.index) for c in self.channel_agents]
+        streams += [
+            ("discovery", c.index)
+            for c in self.channel_agents
+            if c.config.organic_discovery > 0 and c.config.reaches_unknown
+        ]
+        kinds = {kind for world in worlds for kind, _ in registry.active_levers(world.scenario.policies)}
+        streams += [(name, 0) for kind in registry.REGISTRY if kind in kinds for name in kind.count_streams]
+        self._count_streams = streams
+        """The streams of the keyed count generators of exposure (:mod:`simulator.engine.exposure`)
+        and of the levers (``Lever.count_streams``), seeded for every world at the start of a day."""
+        self.lever_arrays = self._join_lever_arrays()
+        """Each kind of lever's :attr:`~simulator.levers.base.Lever.shopper_arrays` over the
+        batch's shoppers, by (kind, name), when every world built that kind."""
         self.levers = _WorldLevers(self)
         self.touches = None
         self.order_log = None
@@ -357,6 +467,26 @@ class BatchModel(CommerceModel):
         joined.size = int(self.offsets[-1])
         return joined
 
+    def _join_lever_arrays(self) -> dict[tuple[type[Lever[Any]], str], npt.NDArray[Any]]:
+        """Join the levers' per-shopper arrays, as :meth:`_join_populations` the population's."""
+        if not all(type(w.levers) is Levers for w in self.worlds):
+            return {}
+        programs: dict[type[Lever[Any]], list[Lever[Any]]] = defaultdict(list)
+        for world in self.worlds:
+            assert isinstance(world.levers, Levers)
+            for program in world.levers.own:
+                programs[type(program)].append(program)
+        joined: dict[tuple[type[Lever[Any]], str], npt.NDArray[Any]] = {}
+        for kind, built in programs.items():
+            if len(built) < len(self.worlds):
+                continue
+            for name in kind.shopper_arrays:
+                whole = np.concatenate([getattr(p, name) for p in built], axis=-1)
+                for program, lo, hi in zip(built, self.offsets[:-1], self.offsets[1:], strict=True):
+                    setattr(program, name, whole[..., lo:hi])
+                joined[(kind, name)] = whole
+        return joined
+
     @property
     def ledger_width(self) -> int:
         """Columns of the ledger's arrays: channels of world 0, then of world 1, ..."""
@@ -365,6 +495,11 @@ class BatchModel(CommerceModel):
     def world_of(self, shoppers: npt.NDArray[np.integer[Any]]) -> IntArray:
         """World index of each shopper id."""
         return np.searchsorted(self.offsets[1:], shoppers, side="right").astype(np.int64)
+
+    def recovery_window(self, shoppers: IntArray) -> IntArray:
+        """The recovery window of each shopper's world (retargeting sets a world's; days)."""
+        windows = np.array([w.recovery_window_days for w in self.worlds], dtype=np.int64)
+        return windows[self.world_of(shoppers)]
 
     def ledger_columns(self, shoppers: IntArray, channels: IntArray) -> IntArray:
         """Ledger column of each shopper's channel in the shopper's world."""
@@ -388,10 +523,12 @@ class BatchModel(CommerceModel):
             yield self.worlds[w], at, shoppers[at] - self.offsets[w]
 
     def buy_media(self) -> None:
-        """Each world's channels buy that world's media."""
+        """Each world's channels buy that world's media; the day's count generators are seeded."""
         for world in self.worlds:
             world.day = self.day
             world.buy_media()
+        if len(self.worlds) > 1:
+            self.batch_crn.preseed_worlds(self._count_streams, self.day)
 
     def end_day(self) -> None:
         """Record each world's state counts and move every world to the next day."""

@@ -118,7 +118,7 @@ def book_orders(
     contribution = revenue - discounts - cogs - fees - fulfilment
 
     previous = pop.last_purchase_day[shoppers]
-    recovered = (day - pop.abandoned_cart_day[shoppers]) <= model.recovery_window_days
+    recovered = (day - pop.abandoned_cart_day[shoppers]) <= model.recovery_window(shoppers)
     pop.abandoned_cart_day[shoppers[recovered]] = NO_DAY
 
     if model.touches is not None:

@@ -63,12 +63,10 @@ def deliver_impressions(model: CommerceModel, channel: ChannelAgent) -> None:
     config = channel.config
     pop = model.population
     eligible = pop.audience[c] if config.reaches_unknown else pop.audience[c] & pop.known
-    plans = []
-    for world, offset in model.each_world():
-        expected = _expected_impressions(world, world.channel_agents[c], eligible[offset:])
-        if expected is not None:
-            plans.append((world, offset, *expected))
-    shoppers, hits = _place(model, plans, eligible, ("impressions", c), config.reaches_unknown)
+    expected, eligible_per_persona = _expected_impressions(model, c, eligible)
+    shoppers, hits = _place(
+        model, expected, eligible_per_persona, eligible, ("impressions", c), config.reaches_unknown
+    )
     if shoppers.size == 0:
         return
     if model.touches is not None:
@@ -97,130 +95,150 @@ def deliver_impressions(model: CommerceModel, channel: ChannelAgent) -> None:
 
 
 def _expected_impressions(
-    model: CommerceModel, channel: ChannelAgent, eligible: npt.NDArray[np.bool_]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
-    """One world's impressions expected per persona today and its eligible shoppers per persona.
+    model: CommerceModel, c: int, eligible: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Each world's impressions of channel ``c`` expected per persona today, and eligible shoppers.
 
-    ``eligible`` starts at the world's first shopper. ``None`` when nothing lands.
+    Both are worlds x personas; a world where nothing lands expects 0 everywhere.
+    ``eligible``: the model's flags (every world's).
     """
-    impressions = channel.today_impressions
-    if impressions <= 0:
-        return None
+    worlds = list(model.each_world())
     table = model.population.personas
-    c = channel.index
-    if channel.config.reaches_unknown:
-        eligible_per_persona = model.audience_per_persona[c]
+    impressions = np.array([w.channel_agents[c].today_impressions for w, _ in worlds], dtype=np.float64)
+    if model.channel_agents[c].config.reaches_unknown:
+        eligible_per_persona = np.stack([w.audience_per_persona[c] for w, _ in worlds])
     else:
-        eligible_per_persona = table.count(eligible)
-    if eligible_per_persona.sum() == 0:
-        return None
+        eligible_per_persona = np.stack([table.count(eligible[o : o + w.population.size]) for w, o in worlds])
     # Impressions split over personas by (eligible shoppers x affinity weight).
     weight = eligible_per_persona * table.channel_weight[:, c]
-    if weight.sum() == 0:
-        return None
-    return impressions * weight / weight.sum(), eligible_per_persona
-
-
-WorldPlan = tuple["CommerceModel", int, npt.NDArray[np.float64], npt.NDArray[np.float64]]
-"""One world of a placement: the world, the offset of its shoppers, expected impressions per
-persona, eligible shoppers per persona."""
+    total = weight.sum(axis=1)
+    lands = (impressions > 0) & (eligible_per_persona.sum(axis=1) > 0) & (total > 0)
+    expected = np.zeros_like(weight)
+    expected[lands] = impressions[lands, None] * weight[lands] / total[lands, None]
+    return expected, eligible_per_persona
 
 
 def _place(
     model: CommerceModel,
-    plans: list[WorldPlan],
+    expected: npt.NDArray[np.float64],
+    eligible_per_persona: npt.NDArray[np.float64],
     eligible: npt.NDArray[np.bool_],
     stream: tuple[str, int],
     thin: bool = True,
 ) -> tuple[IntArray, IntArray]:
     """Land Poisson impressions on the eligible shoppers of each persona of each world.
 
-    Returns the shoppers hit (sorted, unique) and how many impressions each received.
-    ``thin=False`` draws per eligible shopper for every persona (channels to known shoppers).
-    Each world draws its own candidates; keeping the eligible ones and counting hits is done for
-    all worlds at once (``eligible``: the model's flags, every world's).
+    ``expected`` and ``eligible_per_persona``: impressions expected and eligible shoppers of each
+    world (row, in the order of ``model.each_world()``) and persona (column); ``eligible``: the
+    model's flags, every world's. Returns the shoppers hit (sorted, unique) and how many
+    impressions each received. ``thin=False`` draws per eligible shopper for every persona
+    (channels to known shoppers). Each world draws its own thinning candidates from its own keyed
+    generator; everything else is done for all worlds at once.
     """
-    shoppers: list[IntArray] = []
-    hits: list[IntArray] = []
-    candidates: list[npt.NDArray[np.integer[Any]]] = []
-    thinned_any = False
-    wide = model.population.size >= 2**31
-    for world, offset, expected, eligible_per_persona in plans:
-        own = eligible[offset : offset + world.population.size]
-        thinned, drawn, members, counts = _candidates(
-            world, expected, own, eligible_per_persona, stream, thin
-        )
-        thinned_any |= thinned
-        if offset:
-            step = np.int64(offset) if wide else np.int32(offset)  # int32 ids sort several times faster
-            drawn = [(d.astype(np.int64) if wide else d) + step for d in drawn]
-            members = [m + offset for m in members]
-        candidates.extend(drawn)
-        shoppers.extend(members)
-        hits.extend(counts)
-    if candidates:
-        ids = np.concatenate(candidates) if len(candidates) > 1 else candidates[0]
+    table = model.population.personas
+    sizes = table.stop - table.start
+    share = np.divide(eligible_per_persona, sizes, out=np.zeros(eligible_per_persona.shape), where=sizes > 0)
+    wanted = (expected > 0) & (eligible_per_persona > 0)
+    thinned = wanted & (share >= THINNING_MIN_SHARE) & thin
+    direct = wanted & ~thinned
+    worlds = list(model.each_world())
+    parts: list[tuple[IntArray, IntArray]] = []
+    if thinned.any():
+        mean = np.where(thinned, expected / np.where(thinned, share, 1.0), 0.0)
+        ids = _thinning_candidates(model, worlds, mean, stream)
         ids = ids[eligible[ids]]
         ids.sort()
         hit, hit_count = _runs(ids)
-        shoppers.insert(0, hit.astype(np.int64))
-        hits.insert(0, hit_count)
-    if not shoppers:
+        parts.append((hit.astype(np.int64), hit_count))
+    if direct.any():
+        parts.append(_per_shopper(model, worlds, expected, direct, eligible, stream))
+    if not parts:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    if len(shoppers) == 1:
-        return shoppers[0], hits[0]
-    everyone, times = np.concatenate(shoppers), np.concatenate(hits)
-    if thinned_any:  # thinned and per-shopper personas may interleave: back to id order
-        order = np.argsort(everyone, kind="stable")
-        everyone, times = everyone[order], times[order]
-    return everyone, times
+    if len(parts) == 1:
+        return parts[0]
+    everyone = np.concatenate([shoppers for shoppers, _ in parts])
+    times = np.concatenate([hits for _, hits in parts])
+    # Thinned and per-shopper personas interleave: back to id order.
+    order = np.argsort(everyone, kind="stable")
+    return everyone[order], times[order]
 
 
-def _candidates(
+World = tuple["CommerceModel", int]
+"""A world and the offset of its shoppers' ids in the model (``model.each_world()``)."""
+
+
+def _thinning_candidates(
     model: CommerceModel,
-    expected: npt.NDArray[np.float64],
-    eligible: npt.NDArray[np.bool_],
-    eligible_per_persona: npt.NDArray[np.float64],
+    worlds: list[World],
+    mean: npt.NDArray[np.float64],
     stream: tuple[str, int],
-    thin: bool,
-) -> tuple[bool, list[npt.NDArray[np.integer[Any]]], list[IntArray], list[IntArray]]:
-    """One world's draws: whether it thins, thinning candidates, and per-shopper hits (ids in the world).
+) -> npt.NDArray[np.integer[Any]]:
+    """Candidate shoppers (ids in the model, with repeats) uniform in the personas' blocks.
 
-    Returns (thinned, candidates of thinned personas, shoppers hit and their counts of the others).
+    ``mean``: candidates expected in each world's (row) persona's (column) block. Each world
+    draws from its own stream, one per call: the counts from its start, persona p's
+    candidates from its own stretch (p + 1) x 2**64 draws along, so more impressions add
+    candidates at the end and keep the others.
     """
     table = model.population.personas
-    crn, day = model.crn, model.day
-    name, index = stream
     sizes = table.stop - table.start
-    share = np.divide(eligible_per_persona, sizes, out=np.zeros(sizes.size), where=sizes > 0)
-    wanted = (expected > 0) & (eligible_per_persona > 0)
-    thinned = wanted & (share >= THINNING_MIN_SHARE) & thin
-    candidates: list[npt.NDArray[np.integer[Any]]] = []
-    shoppers: list[IntArray] = []
-    hits: list[IntArray] = []
-    if thinned.any():
-        # Candidates uniform in each persona's block, keep the eligible. One stream per call:
-        # the counts from its start, persona p's candidates from its own stretch (p + 1) x 2**64
-        # draws along, so more impressions add candidates at the end and keep the others.
-        bits = crn.bit_generator(name, day, index)
+    name, index = stream
+    drawn: list[npt.NDArray[np.int32]] = []
+    base: list[int] = []
+    for w in np.flatnonzero(mean.any(axis=1)):
+        world, offset = worlds[w]
+        bits = world.crn.bit_generator(name, world.day, index)
         origin = bits.state
         draw = np.random.Generator(bits)
-        counts = draw.poisson(np.where(thinned, expected / np.where(thinned, share, 1.0), 0.0))
+        counts = draw.poisson(mean[w])
         for p in np.flatnonzero(counts):
             bits.state = origin
             bits.advance((int(p) + 1) << 64)
             # Python ints: numpy scalars as bounds would take the slow broadcasting path.
-            offsets = draw.integers(0, int(sizes[p]), int(counts[p]), dtype=np.int32)
-            candidates.append(offsets + np.int32(table.start[p]))  # int32: sorts several times faster
-    for p in np.flatnonzero(wanted & ~thinned):
-        # Each eligible shopper inverts the Poisson distribution at its own uniform.
-        lo, hi = int(table.start[p]), int(table.stop[p])
-        members = lo + np.flatnonzero(eligible[lo:hi])
-        count = _poisson_quantile(crn.uniform(name, day, members, index), expected[p] / members.size)
-        took = count > 0
-        shoppers.append(members[took])
-        hits.append(count[took])
-    return bool(thinned.any()), candidates, shoppers, hits
+            drawn.append(draw.integers(0, int(sizes[p]), int(counts[p]), dtype=np.int32))
+            base.append(offset + int(table.start[p]))
+    if not drawn:
+        return np.empty(0, dtype=np.int32)
+    ids = np.concatenate(drawn) if len(drawn) > 1 else drawn[0]
+    lengths = [d.size for d in drawn]
+    if model.population.size >= 2**31:
+        return ids.astype(np.int64) + np.repeat(np.array(base, dtype=np.int64), lengths)
+    # int32 ids sort several times faster.
+    ids += np.repeat(np.array(base, dtype=np.int32), lengths)
+    return ids
+
+
+def _per_shopper(
+    model: CommerceModel,
+    worlds: list[World],
+    expected: npt.NDArray[np.float64],
+    direct: npt.NDArray[np.bool_],
+    eligible: npt.NDArray[np.bool_],
+    stream: tuple[str, int],
+) -> tuple[IntArray, IntArray]:
+    """Per-shopper counts in the ``direct`` (world, persona) blocks: the shoppers hit and their counts.
+
+    Each eligible shopper inverts the Poisson distribution at its own keyed uniform. The shoppers
+    come in id order.
+    """
+    table = model.population.personas
+    name, index = stream
+    members: list[IntArray] = []
+    for w, p in zip(*np.nonzero(direct), strict=True):
+        offset = worlds[w][1]
+        lo, hi = offset + int(table.start[p]), offset + int(table.stop[p])
+        members.append(lo + np.flatnonzero(eligible[lo:hi]))
+    sizes = np.array([m.size for m in members], dtype=np.int64)
+    shoppers = np.concatenate(members) if len(members) > 1 else members[0]
+    uniform = model.crn.uniform(name, model.day, shoppers, index)
+    cdf, length = _poisson_cdfs(expected[direct] / sizes)
+    count = np.empty(shoppers.size, dtype=np.int64)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    for g in range(sizes.size):
+        lo, hi = int(bounds[g]), int(bounds[g + 1])
+        count[lo:hi] = np.searchsorted(cdf[g, : length[g]], uniform[lo:hi], side="right")
+    took = count > 0
+    return shoppers[took], count[took]
 
 
 def _runs(ids: npt.NDArray[np.integer[Any]]) -> tuple[npt.NDArray[np.integer[Any]], IntArray]:
@@ -237,16 +255,21 @@ def _runs(ids: npt.NDArray[np.integer[Any]]) -> tuple[npt.NDArray[np.integer[Any
     return ids[starts], counts
 
 
-def _poisson_quantile(uniform: npt.NDArray[np.float64], mean: float) -> IntArray:
-    """Poisson(``mean``) numbers by inversion: the smallest k with P(X <= k) > ``uniform``.
+def _poisson_cdfs(means: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], IntArray]:
+    """Cumulative Poisson probabilities P(X <= k) of each mean (rows), k = 0 .. its row's length - 1.
 
-    Non-decreasing in both the uniform and the mean, so a shopper's count only grows with the mean.
+    A row's length covers ``mean + 12 sqrt(mean) + 30``; past it, a row holds more terms that
+    its length leaves out. The smallest k with P(X <= k) > u is then
+    ``searchsorted(row[:length], u, side="right")``: Poisson numbers by inversion, non-decreasing
+    in both the uniform and the mean, so a shopper's count only grows with the mean.
     """
-    top = int(mean + 12.0 * math.sqrt(mean) + 30.0)
-    steps = np.log(mean / np.arange(1, top + 1, dtype=np.float64))
-    log_pmf = np.concatenate(([-mean], -mean + np.cumsum(steps)))
-    cdf = np.cumsum(np.exp(log_pmf))
-    return np.searchsorted(cdf, uniform, side="right").astype(np.int64)
+    top = (means + 12.0 * np.sqrt(means) + 30.0).astype(np.int64)
+    steps = np.log(means[:, None] / np.arange(1, int(top.max()) + 1, dtype=np.float64))
+    log_pmf = np.empty((means.size, steps.shape[1] + 1))
+    log_pmf[:, 0] = -means
+    np.cumsum(steps, axis=1, out=log_pmf[:, 1:])
+    log_pmf[:, 1:] += -means[:, None]
+    return np.cumsum(np.exp(log_pmf), axis=1), top + 1
 
 
 def _make_aware(model: CommerceModel, shoppers: IntArray, channel_index: int) -> None:
@@ -261,19 +284,18 @@ def _make_aware(model: CommerceModel, shoppers: IntArray, channel_index: int) ->
 def organic_discovery(model: CommerceModel) -> None:
     """Unaware shoppers discover the brand through channels' organic presence (no spend)."""
     pop = model.population
+    table = pop.personas
+    sizes = (table.stop - table.start).astype(np.float64)
+    worlds = [world for world, _ in model.each_world()]
     for channel in model.channel_agents:
         rate = channel.config.organic_discovery
         if rate <= 0 or not channel.config.reaches_unknown:
             continue
         c = channel.index
-        plans = []
-        for world, offset in model.each_world():
-            table = world.population.personas
-            sizes = (table.stop - table.start).astype(np.float64)
-            expected = rate * sizes * table.channel_weight[:, c]
-            eligible_per_persona = world.audience_per_persona[c]
-            plans.append((world, offset, expected * eligible_per_persona / sizes, eligible_per_persona))
-        shoppers, _ = _place(model, plans, pop.audience[c], ("discovery", c))
+        eligible_per_persona = np.stack([world.audience_per_persona[c] for world in worlds])
+        expected = rate * sizes * table.channel_weight[:, c]
+        expected = expected * eligible_per_persona / sizes
+        shoppers, _ = _place(model, expected, eligible_per_persona, pop.audience[c], ("discovery", c))
         if shoppers.size == 0:
             continue
         shoppers = shoppers[pop.state[shoppers] == State.UNAWARE]

@@ -88,7 +88,7 @@ def start_consideration(model: CommerceModel, shoppers: IntArray, via: npt.NDArr
     low, high = table.consideration_min[persona], table.consideration_max[persona]
     hesitation = low + (crn.uniform("hesitation", day, shoppers) * (high - low + 1)).astype(np.int64)
     pop.decision_day[shoppers] = day + hesitation
-    compare_draws = np.array([crn.uniform("compare", day, shoppers, c) for c in range(n_channels)])
+    compare_draws = crn.uniforms("compare", day, shoppers, n_channels)
     compared = compare_draws < table.compare_prob[persona]
     bits = (compared.T * (1 << np.arange(n_channels))).sum(axis=1)
     pop.compare_mask[shoppers] = (bits | (1 << via)).astype(np.uint8)

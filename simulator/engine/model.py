@@ -134,6 +134,13 @@ class CommerceModel(mesa.Model):  # type: ignore[misc]
         for day in np.unique(days):
             self._decisions[int(day)].append(shoppers[days == day])
 
+    def recovery_window(self, shoppers: npt.NDArray[np.int64]) -> int | npt.NDArray[np.int64]:
+        """Days within which an order of these shoppers recovers their abandoned cart (days).
+
+        The model's ``recovery_window_days`` (in a batch, each shopper's world's).
+        """
+        return self.recovery_window_days
+
     @property
     def ledger_width(self) -> int:
         """Columns of the ledger's arrays: the channels (of every world in a batch)."""

@@ -37,7 +37,7 @@ after the horizon, :meth:`Lever.lasting_effect`. What it is told and does:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar
 
@@ -60,6 +60,8 @@ __all__ = [
     "Lever",
     "LeverEffects",
     "LeverOutput",
+    "Members",
+    "by_layout",
     "OrderBatch",
     "RangeSpec",
     "ShopperRows",
@@ -186,6 +188,98 @@ def daily_frame(model: CommerceModel, measures: Mapping[str, npt.NDArray[Any]]) 
     return pd.DataFrame({name: values[: model.day] * model.scale for name, values in measures.items()})
 
 
+class Members:
+    """The same kind of lever in several worlds of a model, for work done on every world at once.
+
+    Parameters
+    ----------
+    model
+        A batch of worlds (:mod:`simulator.engine.batch`) or a single model (its one world).
+    members
+        Each world that has the lever, the offset of its shoppers' ids in ``model``, and the lever.
+
+    Attributes
+    ----------
+    levers : list of Lever
+        The members' levers, in order: member ``m`` is ``levers[m]``.
+    alone : bool
+        Whether ``model`` is the one member's own world (not a batch).
+    """
+
+    def __init__(self, model: CommerceModel, members: Sequence[tuple[CommerceModel, int, Any]]) -> None:
+        self.model = model
+        self.worlds = [world for world, _, _ in members]
+        self.levers = [lever for _, _, lever in members]
+        self.alone = len(members) == 1 and members[0][0] is model
+        worlds = list(model.each_world())
+        self._starts = np.array([offset for _, offset in worlds], dtype=np.int64)
+        index = {id(world): m for m, world in enumerate(self.worlds)}
+        self._member = np.array([index.get(id(world), -1) for world, _ in worlds], dtype=np.int64)
+        self.everywhere = bool((self._member >= 0).all())
+        """Whether every world of ``model`` is a member."""
+
+    def __len__(self) -> int:
+        return len(self.levers)
+
+    def joined(self, lever: Lever[Any], name: str) -> npt.NDArray[Any] | None:
+        """The array ``name`` of ``lever``'s kind over all the model's shoppers (``None``: none).
+
+        The lever's own when alone; in a batch, the join of every world's
+        (:attr:`Lever.shopper_arrays`).
+        """
+        if self.alone:
+            value: npt.NDArray[Any] = getattr(lever, name)
+            return value
+        joined = getattr(self.model, "lever_arrays", {})
+        found: npt.NDArray[Any] | None = joined.get((type(lever), name))
+        return found
+
+    def of(self, shoppers: IntArray) -> IntArray:
+        """Member index of each shopper's world (-1: a world without the lever)."""
+        if self._starts.size == 1:
+            return np.full(shoppers.size, self._member[0], dtype=np.int64)
+        return self._member[np.searchsorted(self._starts, shoppers, side="right") - 1]
+
+    def keep(self, shoppers: IntArray) -> tuple[IntArray, IntArray]:
+        """The shoppers of member worlds among ``shoppers``, and their member indices."""
+        member = self.of(shoppers)
+        if self.everywhere:
+            return shoppers, member
+        mine = member >= 0
+        return shoppers[mine], member[mine]
+
+    def sums(self, member: IntArray, values: FloatArray) -> list[float]:
+        """Each member's sum of ``values`` (each in the order and with the rounding of ``.sum()`` alone)."""
+        if len(self) == 1:
+            return [float(values.sum())]
+        return [float(values[member == m].sum()) for m in range(len(self))]
+
+    def count(self, member: IntArray, values: IntArray | None = None, width: int = 1) -> IntArray:
+        """How many entries each member has (``values``: by value too, members x ``width``)."""
+        if values is None:
+            return np.bincount(member, minlength=len(self))
+        return np.bincount(member * width + values, minlength=len(self) * width).reshape(len(self), width)
+
+    def param(self, value: Callable[[Any], Any], dtype: Any = None) -> npt.NDArray[Any]:
+        """One parameter of each member's lever, as an array by member."""
+        return np.array([value(lever) for lever in self.levers], dtype=dtype)
+
+
+MemberT = TypeVar("MemberT", bound=tuple[Any, ...])
+
+
+def by_layout(members: Sequence[MemberT], layout: Callable[[Any], Any]) -> list[list[MemberT]]:
+    """Members (world, offset, lever) grouped by ``layout(lever)``, in order of first appearance.
+
+    Levers that work for many worlds at once do so for worlds whose settings have one layout
+    (e.g. the same channels), broadcasting the numbers that differ.
+    """
+    groups: dict[Any, list[MemberT]] = {}
+    for member in members:
+        groups.setdefault(layout(member[2]), []).append(member)
+    return list(groups.values())
+
+
 def share_range(current: float, top: float = 0.3) -> RangeSpec:
     """A share (0-1) searched from 0 to ``top`` or twice its current value, whichever is higher."""
     return {"low": 0.0, "high": round(max(top, min(1.0, 2 * current)), 4)}
@@ -225,6 +319,13 @@ class Lever(Generic[ConfigT]):
     """The arms of an A/B test share one instance (it acts between shoppers of both arms)."""
     enable_with_defaults: ClassVar[bool] = False
     """``KEY.enabled: true`` may switch the lever on with every field at its default."""
+    shopper_arrays: ClassVar[tuple[str, ...]] = ()
+    """Attributes holding one entry per shopper (last axis) that the lever's work for many
+    worlds at once reads by the batch's shopper ids: a batch joins every world's into one array
+    and leaves each world's lever a view of its part (the lever must update them in place)."""
+    count_streams: ClassVar[tuple[str, ...]] = ()
+    """Mechanisms whose keyed count generators (``model.crn.generator(name, day)``) the lever
+    draws from every day; a batch of worlds seeds every world's at once."""
     repeat_price_response: ClassVar[bool] = False
     """With this lever on, customers' repeat-purchase rate responds to the price of the offers
     they hold (promotions, loyalty and CRM offers reach customers before they decide)."""
@@ -340,6 +441,43 @@ class Lever(Generic[ConfigT]):
 
     def end_of_day(self, model: CommerceModel) -> None:
         """Close the day after every lever's daily work: tallies, roll-overs, fixed costs."""
+
+    # Many worlds in one step -----------------------------------------------------------------
+    @classmethod
+    def daily_together(cls, batch: CommerceModel, members: Sequence[tuple[CommerceModel, int, Self]]) -> None:
+        """:meth:`daily` of this lever in several worlds of a batch (as :meth:`word_of_mouth_together`)."""
+        for world, _, lever in members:
+            lever.daily(world)
+
+    @classmethod
+    def on_orders_together(
+        cls,
+        batch: CommerceModel,
+        members: Sequence[tuple[CommerceModel, int, Self]],
+        orders: OrderBatch,
+        parts: Mapping[int, OrderBatch],
+    ) -> None:
+        """:meth:`on_orders` of this lever in several worlds of a batch (as :meth:`word_of_mouth_together`).
+
+        ``orders``: the booking, shopper ids of the batch; ``parts``: each member world's orders
+        (ids in the world) by ``id(world)``. By default each world's lever sees its part.
+        """
+        for world, _, lever in members:
+            lever.on_orders(world, parts[id(world)])
+
+    @classmethod
+    def word_of_mouth_together(
+        cls, batch: CommerceModel, members: Sequence[tuple[CommerceModel, int, Self]]
+    ) -> None:
+        """:meth:`word_of_mouth` of this lever in several worlds stepped as one batch.
+
+        ``members``: each world of ``batch`` (:mod:`simulator.engine.batch`) where the lever is
+        on, the offset of the world's shopper ids in the batch, and the world's lever. By default
+        one world after the other; a lever may work for every world at once, provided each
+        world's results stay those of the world alone.
+        """
+        for world, _, lever in members:
+            lever.word_of_mouth(world)
 
     def share_state(self, first: Lever[ConfigT]) -> None:
         """Share state with the same lever of the first A/B arm (e.g. one score per shopper)."""

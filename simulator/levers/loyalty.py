@@ -16,7 +16,8 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +25,18 @@ import pandas as pd
 
 from ..config.policies import Loyalty
 from ..engine.lifetime import CustomerBase, LastingEffect
-from .base import BoolArray, Float32Array, FloatArray, IntArray, Lever, LeverOutput, OrderBatch, RangeSpec
+from .base import (
+    BoolArray,
+    Float32Array,
+    FloatArray,
+    IntArray,
+    Lever,
+    LeverOutput,
+    Members,
+    OrderBatch,
+    RangeSpec,
+    by_layout,
+)
 from .base import share_range as _share_range
 
 if TYPE_CHECKING:
@@ -50,6 +62,7 @@ class LoyaltyProgram(Lever[Loyalty]):
     booked_cost_kpis = ("loyalty_program_cost",)
     enable_with_defaults = True
     repeat_price_response = True
+    shopper_arrays = ("member", "tier", "points", "spend_buckets", "order_buckets")
 
     def __init__(self, config: Loyalty, model: CommerceModel, levers: Levers) -> None:
         super().__init__(config, model, levers)
@@ -165,33 +178,83 @@ class LoyaltyProgram(Lever[Loyalty]):
 
     def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
         """Enroll new customers, earn points, add to rolling spend and move tiers up."""
-        config = self.config
-        shoppers = batch.shoppers
+        self.on_orders_together(model, [(model, 0, self)], batch, {id(model): batch})
+
+    @classmethod
+    def on_orders_together(
+        cls,
+        batch: CommerceModel,
+        members: Sequence[tuple[CommerceModel, int, LoyaltyProgram]],
+        orders: OrderBatch,
+        parts: Mapping[int, OrderBatch],
+    ) -> None:
+        """Every world's orders at once, each world with its own tiers, rates and buckets.
+
+        Worlds with as many tiers and the same tier rule work together (the batch joined their
+        per-shopper arrays); otherwise one after the other.
+        """
+        group = Members(batch, members)
+        first = group.levers[0]
+        arrays = [group.joined(first, name) for name in cls.shopper_arrays]
+        layouts = by_layout(members, lambda p: (len(p.tier_names), p.config.tier_rule))
+        if len(layouts) > 1 or any(a is None for a in arrays):
+            for world, _, lever in members:
+                lever.on_orders_together(world, [(world, 0, lever)], parts[id(world)], parts)
+            return
+        member_flag, tier, points, spend_buckets, order_buckets = cast("list[npt.NDArray[Any]]", arrays)
+        mine = group.of(orders.shoppers) >= 0
+        if not mine.all():
+            orders = orders.take(np.flatnonzero(mine))
+        shoppers = orders.shoppers
+        member = group.of(shoppers)
+        day = batch.day
         # Discount given because of membership (up to what the order actually got).
-        member_rate = np.minimum(self.member_discount(shoppers), batch.discount_rate)
-        self._member_discounts += float((member_rate * batch.list_value).sum())
-        joining = shoppers[batch.first & ~self.member[shoppers]]
-        joining = joining[model.crn.uniform("enroll", model.day, joining) < config.enrollment_rate]
-        self.member[joining] = True
-        members = self.member[shoppers]
-        buyers = shoppers[members]
-        amount = batch.paid[members]
-        earned = amount * config.points_per_currency * self.points_multiplier[self.tier[buyers]]
-        self.points[buyers] += earned
-        self.points_issued[model.day] += earned.sum()
-        bucket = (model.day // self.bucket_days) % BUCKETS
-        self.spend_buckets[bucket, buyers] += amount.astype(np.float32)
-        self.order_buckets[bucket, buyers] += 1
-        new_tier = self._qualified_tier(buyers)
-        up = new_tier > self.tier[buyers]
-        self.upgrades[model.day] += int(up.sum())
-        self.tier[buyers[up]] = new_tier[up]
+        discount = np.where(
+            member_flag[shoppers], group.param(lambda p: p.discount)[member, tier[shoppers]], 0.0
+        )
+        member_rate = np.minimum(discount, orders.discount_rate)
+        for lever, given in zip(
+            group.levers, group.sums(member, member_rate * orders.list_value), strict=True
+        ):
+            lever._member_discounts += given
+        fresh = orders.first & ~member_flag[shoppers]
+        joining = shoppers[fresh]
+        rate = group.param(lambda p: p.config.enrollment_rate)[member[fresh]]
+        member_flag[joining[batch.crn.uniform("enroll", day, joining) < rate]] = True
+        is_member = member_flag[shoppers]
+        buyers, buyer_member = shoppers[is_member], member[is_member]
+        amount = orders.paid[is_member]
+        per_currency = group.param(lambda p: p.config.points_per_currency)[buyer_member]
+        earned = (
+            amount * per_currency * group.param(lambda p: p.points_multiplier)[buyer_member, tier[buyers]]
+        )
+        points[buyers] += earned
+        for lever, issued in zip(group.levers, group.sums(buyer_member, earned), strict=True):
+            lever.points_issued[day] += issued
+        bucket = (day // group.param(lambda p: p.bucket_days, np.int64)[buyer_member]) % BUCKETS
+        spend_buckets[bucket, buyers] += amount.astype(np.float32)
+        order_buckets[bucket, buyers] += 1
+        spend = spend_buckets[:, buyers].sum(axis=0, dtype=np.float64)
+        counts = order_buckets[:, buyers].sum(axis=0, dtype=np.int64)
+        min_spend = group.param(lambda p: p.min_spend)[buyer_member]
+        min_orders = group.param(lambda p: p.min_orders)[buyer_member]
+        new_tier = first._highest_tier(spend[:, None] >= min_spend, counts[:, None] >= min_orders)
+        up = new_tier > tier[buyers]
+        for lever, n_up in zip(group.levers, group.count(buyer_member[up]), strict=True):
+            lever.upgrades[day] += int(n_up)
+        tier[buyers[up]] = new_tier[up]
 
     def _qualified_tier(self, shoppers: IntArray) -> npt.NDArray[np.int8]:
         spend = self.spend_buckets[:, shoppers].sum(axis=0, dtype=np.float64)
         orders = self.order_buckets[:, shoppers].sum(axis=0, dtype=np.int64)
-        meets_spend = spend[:, None] >= self.min_spend[None, :]
-        meets_orders = orders[:, None] >= self.min_orders[None, :]
+        return self._highest_tier(
+            spend[:, None] >= self.min_spend[None, :], orders[:, None] >= self.min_orders[None, :]
+        )
+
+    def _highest_tier(
+        self, meets_spend: npt.NDArray[np.bool_], meets_orders: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.int8]:
+        """Highest tier each shopper qualifies for (shoppers x tiers thresholds met)."""
         rule = self.config.tier_rule
         if rule == "spend":
             meets = meets_spend

@@ -69,6 +69,7 @@ multiplies by the population scale.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -225,6 +226,7 @@ class ReferralProgram(Lever[Social]):
     cost_fields = ("referral_bonuses",)
     booked_cost_kpis = ("referral_bonus_cost",)
     shared_across_arms = True
+    count_streams = ("referral", "word_of_mouth", "group_buying")
 
     def __init__(self, config: Social, model: CommerceModel, levers: Levers) -> None:
         super().__init__(config, model, levers)
@@ -348,40 +350,81 @@ class ReferralProgram(Lever[Social]):
     # Daily work ------------------------------------------------------------------------------
     def word_of_mouth(self, model: CommerceModel) -> None:
         """Referrals and word of mouth bring prospects to visit (before the day's decisions)."""
-        if self.referral is None:
+        talkers = self._talkers_today(model)
+        if talkers is None:
             return
+        targets = self._refer(model, talkers)
+        if targets is not None:
+            self._visit(model, targets, REFERRAL)
+        hearers = self._spread(model, talkers)
+        if hearers is not None:
+            self._visit(model, hearers, WORD_OF_MOUTH)
+            self._heard(model, hearers)
+
+    @classmethod
+    def word_of_mouth_together(
+        cls, batch: CommerceModel, members: Sequence[tuple[CommerceModel, int, ReferralProgram]]
+    ) -> None:
+        """Each world draws its own referrals and conversations; their visits start at once.
+
+        The visits of every world's referrals start in one step, then those of the
+        conversations, in the order of a world alone.
+        """
+        talking = [(w, o, lever, t) for w, o, lever in members if (t := lever._talkers_today(w)) is not None]
+        if not talking:
+            return
+        referred = [(o, lever._refer(w, t)) for w, o, lever, t in talking]
+        first = talking[0][2]
+        first._visit_worlds(batch, referred, REFERRAL)
+        heard = [(w, o, lever, lever._spread(w, t)) for w, o, lever, t in talking]
+        first._visit_worlds(batch, [(o, hearers) for _, o, _, hearers in heard], WORD_OF_MOUTH)
+        for w, _, lever, hearers in heard:
+            if hearers is not None:
+                lever._heard(w, hearers)
+
+    def _visit_worlds(
+        self, batch: CommerceModel, visitors: list[tuple[int, IntArray | None]], source: int
+    ) -> None:
+        """:meth:`_visit` of several worlds' visitors (ids in their world, after the world's offset)."""
+        ids = [shoppers + offset for offset, shoppers in visitors if shoppers is not None]
+        if ids:
+            self._visit(batch, np.concatenate(ids) if len(ids) > 1 else ids[0], source)
+
+    def _talkers_today(self, model: CommerceModel) -> IntArray | None:
+        """Today's talkers (counted); ``None`` when there are none or referral is off."""
+        if self.referral is None:
+            return None
         talkers = self._talkers(model)
         self.talkers[model.day] = talkers.size
-        if talkers.size == 0:
-            return
-        self._refer(model, talkers)
-        self._spread(model, talkers)
+        return talkers if talkers.size else None
 
-    def _refer(self, model: CommerceModel, talkers: IntArray) -> None:
+    def _refer(self, model: CommerceModel, talkers: IntArray) -> IntArray | None:
+        """Referrals sent today: the friends who will visit (``None``: none)."""
         if self.referral_chance <= 0:
-            return
+            return None
         pop = model.population
         day = model.day
         rng = model.crn.generator("referral", day)
         active = talkers[pop.state[talkers] == State.ACTIVE]
         senders = active[model.crn.uniform("refer", day, active) < self.referral_chance]
         if senders.size == 0:
-            return
+            return None
         friends = self._pick_friends(rng, senders, pop.size)
         self.referrals_sent[day] += senders.size
         prospect = (friends >= 0) & (pop.state[friends] <= State.AWARE)
         unique, first = np.unique(friends[prospect], return_index=True)
         if unique.size == 0:
-            return
+            return None
         targets = unique.astype(np.int64)
         self.referrer[targets] = senders[prospect][first]
-        self._visit(model, targets, REFERRAL)
         self.referral_visits[day] += targets.size
+        return targets
 
-    def _spread(self, model: CommerceModel, talkers: IntArray) -> None:
+    def _spread(self, model: CommerceModel, talkers: IntArray) -> IntArray | None:
+        """Prospects who hear of the brand from talkers today (``None``: none)."""
         rate = self.referral.word_of_mouth_rate if self.referral is not None else 0.0
         if rate <= 0:
-            return
+            return None
         pop = model.population
         rng = model.crn.generator("word_of_mouth", model.day)
         # Draw the conversations that get through rather than each prospect's hazard: a shopper
@@ -400,10 +443,12 @@ class ReferralProgram(Lever[Social]):
             through = rng.choice(links, rng.binomial(links, -np.expm1(-rate)), replace=False)
             reached = self.friends[talkers[through // degree], through % degree].astype(np.int64)
         hearers = np.unique(reached[pop.state[reached] <= State.AWARE])
-        if hearers.size:
-            self._visit(model, hearers, WORD_OF_MOUTH)
-            self.word_of_mouth_visits[model.day] += hearers.size
-            self.word_of_mouth_decision_day[hearers] = pop.decision_day[hearers]
+        return hearers if hearers.size else None
+
+    def _heard(self, model: CommerceModel, hearers: IntArray) -> None:
+        """Count word of mouth's visitors, once they started considering."""
+        self.word_of_mouth_visits[model.day] += hearers.size
+        self.word_of_mouth_decision_day[hearers] = model.population.decision_day[hearers]
 
     def _visit(self, model: CommerceModel, shoppers: IntArray, source: int) -> None:
         """Prospects become aware (through ``source``) and start considering."""

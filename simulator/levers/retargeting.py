@@ -38,6 +38,7 @@ lever is on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,7 +50,7 @@ from ..engine.economics import book_orders
 from ..engine.journey import start_consideration
 from ..engine.lifetime import CustomerBase, LastingEffect
 from ..engine.population import State
-from .base import IntArray, Lever, LeverOutput, RangeSpec
+from .base import IntArray, Lever, LeverOutput, Members, RangeSpec, by_layout
 
 if TYPE_CHECKING:
     from ..config.scenario import Scenario
@@ -103,97 +104,141 @@ class RetargetingProgram(Lever[Retargeting]):
         """The frequency cap, 1-4 ads a day."""
         return {} if config is None else {"retargeting.frequency_cap": {"type": "int", "low": 1, "high": 4}}
 
-    def _followed(self, model: CommerceModel) -> tuple[IntArray, IntArray]:
-        """Today's cart abandoners and browsers being followed."""
-        pop = model.population
-        day = model.day
-        since = day - self.config.window_days
-        if self.config.browse_effect == 0:
-            carts = self.levers.within(np.flatnonzero(pop.abandoned_cart_day >= since))
-            browsers = np.empty(0, dtype=np.int64)
-        else:
-            # One pass over the population for both groups.
-            recent = np.flatnonzero(np.maximum(pop.abandoned_cart_day, pop.browsed_day) >= since)
-            recent = self.levers.within(recent)
-            cart = pop.abandoned_cart_day[recent] >= since
-            carts, browsers = recent[cart], recent[~cart]
-            browsers = browsers[pop.state[browsers] == int(State.AWARE)]
-        carts = carts[(pop.state[carts] != int(State.CONSIDERING)) & (pop.last_purchase_day[carts] != day)]
-        return carts, browsers
-
     def daily(self, model: CommerceModel) -> None:
         """Show today's retargeting ads and let the touched shoppers come back."""
-        pop = model.population
-        config = self.config
-        day = model.day
-        carts, browsers = self._followed(model)
-        self.followed[day] = carts.size, browsers.size
-        fresh = carts[pop.abandoned_cart_day[carts] == day]
-        self.followed_by_channel += np.bincount(
-            pop.abandoned_cart_channel[fresh].astype(np.int64), minlength=self.followed_by_channel.size
-        )
+        self.daily_together(model, [(model, 0, self)])
+
+    @classmethod
+    def daily_together(
+        cls, batch: CommerceModel, members: Sequence[tuple[CommerceModel, int, RetargetingProgram]]
+    ) -> None:
+        """Today's ads and returns of every world at once, each world with its own settings.
+
+        Worlds that follow on the same channels, and all follow browsers or none, work together;
+        worlds whose levers act on a scope (A/B arms) work one after the other.
+        """
+        if any(lever.levers.scope is not None for _, _, lever in members) and members[0][0] is not batch:
+            for world, _, lever in members:
+                lever.daily(world)
+            return
+        groups = by_layout(members, lambda p: (tuple(p.channel_index.tolist()), p.config.browse_effect == 0))
+        if len(groups) > 1:
+            for same in groups:
+                cls.daily_together(batch, same)
+            return
+        group = Members(batch, members)
+        pop = batch.population
+        day = batch.day
+        first = members[0][2]
+        carts, cart_member, browsers, browser_member = first._followed(group)
+        counts = zip(group.count(cart_member), group.count(browser_member), strict=True)
+        for lever, (n_carts, n_browsers) in zip(group.levers, counts, strict=True):
+            lever.followed[day] = n_carts, n_browsers
+        fresh = pop.abandoned_cart_day[carts] == day
+        width = first.followed_by_channel.size
+        cart_channel = pop.abandoned_cart_channel[carts[fresh]].astype(np.int64)
+        followed = group.count(cart_member[fresh], cart_channel, width)
+        for m, lever in enumerate(group.levers):
+            lever.followed_by_channel += followed[m]
         targets = np.concatenate([carts, browsers])
         if targets.size == 0:
             return
+        member = np.concatenate([cart_member, browser_member])
         is_cart = np.arange(targets.size) < carts.size
         since = day - np.where(is_cart, pop.abandoned_cart_day[targets], pop.browsed_day[targets])
-        chance = config.return_per_impression * np.exp(-since / config.decay_days)
-        chance = np.where(is_cart, chance, chance * config.browse_effect)
+        return_per_impression = group.param(lambda p: p.config.return_per_impression)[member]
+        chance = return_per_impression * np.exp(-since / group.param(lambda p: p.config.decay_days)[member])
+        chance = np.where(is_cart, chance, chance * group.param(lambda p: p.config.browse_effect)[member])
         # Hazard of one ad; k effective ads give a return chance of 1 - (1 - chance) ** k.
         per_ad = -np.log1p(-np.minimum(chance, 1.0 - 1e-9))
 
-        cap = np.float32(config.frequency_cap)
-        cumulative = np.zeros((self.channel_index.size, targets.size))
+        frequency_cap = group.param(lambda p: p.config.frequency_cap, np.int64)
+        cap = frequency_cap.astype(np.float32)[member]
+        channel_index = first.channel_index
+        cumulative = np.zeros((channel_index.size, targets.size))
         hazard = np.zeros(targets.size)
         reached = np.zeros(targets.size, dtype=np.int64)
-        for j, c in enumerate(self.channel_index):
-            channel = model.channel_agents[int(c)].config
+        for j, c in enumerate(channel_index):
+            channel = batch.channel_agents[int(c)].config
             # Row views: indexing one channel's row with an index array is the fast 1-D path.
             fatigue, fatigue_day = pop.fatigue[c], pop.fatigue_day[c]
             shown = pop.audience[c][targets]
             viewers = targets[shown]
             waited = (day - fatigue_day[viewers]).astype(np.float32)
             recent = fatigue[viewers] * np.exp(-waited / np.float32(channel.fatigue_memory_days))
-            effective = cap * np.exp(-np.float32(channel.fatigue) * recent)
-            fatigue[viewers] = recent + cap
+            effective = cap[shown] * np.exp(-np.float32(channel.fatigue) * recent)
+            fatigue[viewers] = recent + cap[shown]
             fatigue_day[viewers] = day
             hazard[shown] += effective * per_ad[shown]
             reached += shown
             cumulative[j] = hazard
-            ads = viewers.size * config.frequency_cap
-            self.ads[day, j] += ads
-            ledger = model.channel_agents[int(c)].ledger
-            ledger["spend"][day] += ads * self.price_per_ad[j]
-            ledger["impressions"][day] += ads
+            ads = group.count(member[shown]) * frequency_cap
+            for m, (world, lever) in enumerate(zip(group.worlds, group.levers, strict=True)):
+                lever.ads[day, j] += ads[m]
+                ledger = world.channel_agents[int(c)].ledger
+                ledger["spend"][day] += ads[m] * lever.price_per_ad[j]
+                ledger["impressions"][day] += ads[m]
 
-        if config.coordination_lift != 1.0:
-            coordinated = reached >= 2
-            hazard[coordinated] *= config.coordination_lift
-            cumulative[:, coordinated] *= config.coordination_lift
-        back = model.crn.uniform("retarget", day, targets) < -np.expm1(-hazard)
+        lift = group.param(lambda p: p.config.coordination_lift)[member]
+        coordinated = (reached >= 2) & (lift != 1.0)
+        if coordinated.any():
+            hazard[coordinated] *= lift[coordinated]
+            cumulative[:, coordinated] *= lift[coordinated]
+        back = batch.crn.uniform("retarget", day, targets) < -np.expm1(-hazard)
         if not back.any():
             return
-        pick = model.crn.uniform("retarget_channel", day, targets[back]) * hazard[back]
-        via = (cumulative[:, back] < pick).sum(axis=0).clip(max=self.channel_index.size - 1)
+        pick = batch.crn.uniform("retarget_channel", day, targets[back]) * hazard[back]
+        via = (cumulative[:, back] < pick).sum(axis=0).clip(max=channel_index.size - 1)
         cart_back = is_cart[back]
         returners = targets[back]
-        k = self.channel_index.size
-        self.cart_returns[day] += np.bincount(via[cart_back], minlength=k)
-        self.browser_returns[day] += np.bincount(via[~cart_back], minlength=k)
+        member = member[back]
+        k = channel_index.size
+        cart_returns = group.count(member[cart_back], via[cart_back], k)
+        browser_returns = group.count(member[~cart_back], via[~cart_back], k)
+        for m, lever in enumerate(group.levers):
+            lever.cart_returns[day] += cart_returns[m]
+            lever.browser_returns[day] += browser_returns[m]
 
         browsing = returners[~cart_back]
         if browsing.size:
-            start_consideration(model, browsing, self.channel_index[via[~cart_back]])
+            start_consideration(batch, browsing, channel_index[via[~cart_back]])
         buyers = returners[cart_back]
         if buyers.size:
             channels = pop.abandoned_cart_channel[buyers].astype(np.int64)
-            passing = self.levers.checkout_pass(model, buyers, channels)
-            passed = model.crn.uniform("retarget_checkout", day, buyers) < passing
-            book_orders(model, buyers[passed], channels[passed])
-            self.recovered_orders[day] += np.count_nonzero(passed)
-            self.recovered_by_channel += np.bincount(
-                channels[passed], minlength=self.recovered_by_channel.size
-            )
+            levers = first.levers if group.alone else batch.levers
+            passing = levers.checkout_pass(batch, buyers, channels)
+            passed = batch.crn.uniform("retarget_checkout", day, buyers) < passing
+            book_orders(batch, buyers[passed], channels[passed])
+            member = member[cart_back][passed]
+            recovered = group.count(member, channels[passed], width)
+            for m, (n_recovered, lever) in enumerate(zip(group.count(member), group.levers, strict=True)):
+                lever.recovered_orders[day] += n_recovered
+                lever.recovered_by_channel += recovered[m]
+
+    def _followed(self, group: Members) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+        """Today's cart abandoners and browsers being followed, and their members (in ``group``)."""
+        model = group.model
+        pop = model.population
+        day = model.day
+        since = day - group.param(lambda p: p.config.window_days, np.int64)
+        lowest = int(since.min())
+        if self.config.browse_effect == 0:
+            recent, member = group.keep(self.levers.within(np.flatnonzero(pop.abandoned_cart_day >= lowest)))
+            keep = pop.abandoned_cart_day[recent] >= since[member]
+            carts, cart_member = recent[keep], member[keep]
+            browsers, browser_member = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        else:
+            # One pass over the population for both groups.
+            latest = np.maximum(pop.abandoned_cart_day, pop.browsed_day)
+            recent, member = group.keep(self.levers.within(np.flatnonzero(latest >= lowest)))
+            keep = latest[recent] >= since[member]
+            recent, member = recent[keep], member[keep]
+            cart = pop.abandoned_cart_day[recent] >= since[member]
+            carts, cart_member = recent[cart], member[cart]
+            aware = pop.state[recent[~cart]] == int(State.AWARE)
+            browsers, browser_member = recent[~cart][aware], member[~cart][aware]
+        keep = (pop.state[carts] != int(State.CONSIDERING)) & (pop.last_purchase_day[carts] != day)
+        return carts[keep], cart_member[keep], browsers, browser_member
 
     def lasting_effect(self, model: CommerceModel, customers: CustomerBase) -> LastingEffect:
         """Repeat attempts that fail checkout come back: orders per attempt rise.

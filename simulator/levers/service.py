@@ -10,6 +10,7 @@ as an indifferent one) and decides who talks and refers (see :mod:`simulator.lev
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,7 +18,7 @@ import pandas as pd
 
 from ..config.policies import Service
 from ..engine.lifetime import CustomerBase, LastingEffect
-from .base import Float32Array, IntArray, Lever, LeverOutput, OrderBatch
+from .base import BoolArray, Float32Array, FloatArray, IntArray, Lever, LeverOutput, Members, OrderBatch
 
 if TYPE_CHECKING:
     from ..engine.model import CommerceModel
@@ -34,6 +35,7 @@ class Satisfaction(Lever[Service]):
     """
 
     key = "service"
+    shopper_arrays = ("score",)
     title = "service and satisfaction"
     config_type = Service
     enable_with_defaults = True
@@ -56,13 +58,43 @@ class Satisfaction(Lever[Service]):
 
     def on_orders(self, model: CommerceModel, batch: OrderBatch) -> None:
         """Update satisfaction after orders: the experience, with noise, averaged in."""
-        noise = model.crn.normal("satisfaction", model.day, batch.shoppers)
-        experience = self.base - np.where(batch.kept, 0.0, self.return_penalty) + 0.1 * noise
+        self._score_orders(model, self.score, batch.shoppers, batch.kept, self.base, self.return_penalty)
+
+    @classmethod
+    def on_orders_together(
+        cls,
+        batch: CommerceModel,
+        members: Sequence[tuple[CommerceModel, int, Satisfaction]],
+        orders: OrderBatch,
+        parts: Mapping[int, OrderBatch],
+    ) -> None:
+        """Every world's scores at once, each world with its own base and return penalty."""
+        group = Members(batch, members)
+        score = group.joined(group.levers[0], "score")
+        if score is None:
+            super().on_orders_together(batch, members, orders, parts)
+            return
+        mine = group.of(orders.shoppers) >= 0
+        shoppers, kept = orders.shoppers[mine], orders.kept[mine]
+        member = group.of(shoppers)
+        base = group.param(lambda p: p.base)[member]
+        penalty = group.param(lambda p: p.return_penalty)[member]
+        cls._score_orders(batch, score, shoppers, kept, base, penalty)
+
+    @staticmethod
+    def _score_orders(
+        model: CommerceModel,
+        score: Float32Array,
+        shoppers: IntArray,
+        kept: BoolArray,
+        base: float | FloatArray,
+        penalty: float | FloatArray,
+    ) -> None:
+        noise = model.crn.normal("satisfaction", model.day, shoppers)
+        experience = base - np.where(kept, 0.0, penalty) + 0.1 * noise
         experience = np.clip(experience, 0.0, 1.0).astype(np.float32)
-        previous = self.score[batch.shoppers]
-        self.score[batch.shoppers] = np.where(
-            np.isnan(previous), experience, 0.5 * previous + 0.5 * experience
-        )
+        previous = score[shoppers]
+        score[shoppers] = np.where(np.isnan(previous), experience, 0.5 * previous + 0.5 * experience)
 
     def dropout_factor(self, model: CommerceModel, shoppers: IntArray) -> Float32Array:
         """Multiplier of the dropout chance: ``1.5 - satisfaction`` (1 when unknown)."""

@@ -31,6 +31,7 @@ needs-changed and 0.5% of dissatisfied customers offered are won back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, get_args
 
 import numpy as np
@@ -41,7 +42,18 @@ from ..config.policies import ChurnReason, Winback
 from ..engine.journey import checkout
 from ..engine.lifetime import CustomerBase, LastingEffect
 from ..engine.population import NO_DAY
-from .base import BoolArray, FloatArray, IntArray, Lever, LeverOutput, OrderBatch, RangeSpec, share_range
+from .base import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    Lever,
+    LeverOutput,
+    Members,
+    OrderBatch,
+    RangeSpec,
+    by_layout,
+    share_range,
+)
 from .service import Satisfaction
 
 if TYPE_CHECKING:
@@ -76,6 +88,7 @@ class WinbackProgram(Lever[Winback]):
     title = "win-back"
     config_type = Winback
     booked_cost_kpis = ("winback_offer_cost",)
+    shopper_arrays = ("reason", "reason_lapse", "open_offer", "open_segment", "coupon_until")
 
     def __init__(self, config: Winback, model: CommerceModel, levers: Levers) -> None:
         super().__init__(config, model, levers)
@@ -211,36 +224,68 @@ class WinbackProgram(Lever[Winback]):
     # Daily -----------------------------------------------------------------------------------
     def daily(self, model: CommerceModel) -> None:
         """Send today's offers, let the offered respond and bring responders to a cart."""
-        pop = model.population
-        config = self.config
-        day = model.day
-        due: dict[int, tuple[IntArray, BoolArray]] = {}
+        self.daily_together(model, [(model, 0, self)])
+
+    @classmethod
+    def daily_together(
+        cls, batch: CommerceModel, members: Sequence[tuple[CommerceModel, int, WinbackProgram]]
+    ) -> None:
+        """Today's offers of every world at once, each world with its own numbers.
+
+        Worlds whose offers go out at the same recencies, on the same channels, to the same value
+        segments (with or without a service upgrade) work together; otherwise, or when the
+        batch could not join the win-back arrays of every world, one after the other.
+        """
+        if not (len(members) == 1 and members[0][0] is batch):
+            if (WinbackProgram, "reason") not in getattr(batch, "lever_arrays", {}):
+                for world, _, lever in members:
+                    lever.daily(world)
+                return
+            groups = by_layout(
+                members,
+                lambda p: tuple(
+                    (o.recency_days, o.channel, o.value, o.service_upgrade) for o in p.config.offers
+                ),
+            )
+            if len(groups) > 1:
+                for same in groups:
+                    cls.daily_together(batch, same)
+                return
+        group = Members(batch, members)
+        first = group.levers[0]
+        pop = batch.population
+        day = batch.day
+        due: dict[int, tuple[IntArray, IntArray, BoolArray]] = {}
         responders: list[IntArray] = []
         channels: list[IntArray] = []
-        for i, offer in enumerate(config.offers):
+        high = group.param(lambda p: p.config.high_value_spend)
+        low = group.param(lambda p: p.config.low_value_spend)
+        for i, offer in enumerate(first.config.offers):
             recency = offer.recency_days
             if recency not in due:
-                found = self.levers.within(np.flatnonzero(pop.last_purchase_day == day - recency))
-                due[recency] = (found, np.ones(found.size, dtype=np.bool_))
-            candidates, free = due[recency]
-            c = int(self.offer_channel[i])
+                found, member = group.keep(
+                    first.levers.within(np.flatnonzero(pop.last_purchase_day == day - recency))
+                )
+                due[recency] = (found, member, np.ones(found.size, dtype=np.bool_))
+            candidates, member, free = due[recency]
+            c = int(first.offer_channel[i])
             reachable = free & pop.audience[c, candidates]
-            if not model.channel_agents[c].config.reaches_unknown:
+            if not batch.channel_agents[c].config.reaches_unknown:
                 reachable &= pop.known[candidates]
-            value = self._value_segment(pop.revenue[candidates])
+            spend = pop.revenue[candidates]
+            value = np.where(spend >= high[member], 0, np.where(spend < low[member], 2, 1)).astype(np.int64)
             if offer.value != "any":
                 reachable &= value == VALUE_SEGMENTS.index(offer.value)
             if not reachable.any():
                 continue
             free &= ~reachable
-            targets = candidates[reachable]
-            won = self._send(model, i, targets, value[reachable])
+            won = cls._send(group, i, candidates[reachable], value[reachable], member[reachable])
             responders.append(won)
             channels.append(np.full(won.size, c, dtype=np.int64))
         if responders and sum(r.size for r in responders):
             back = np.concatenate(responders)
             pop.alive[back] = True
-            checkout(model, back, np.concatenate(channels), "winback_checkout")
+            checkout(batch, back, np.concatenate(channels), "winback_checkout")
 
     def _value_segment(self, spend: FloatArray) -> npt.NDArray[np.int64]:
         """Value segment of lifetime spends: 0 high, 1 medium, 2 low."""
@@ -248,54 +293,86 @@ class WinbackProgram(Lever[Winback]):
         low = spend < self.config.low_value_spend
         return np.where(high, 0, np.where(low, 2, 1)).astype(np.int64)
 
-    def _assign_reasons(self, model: CommerceModel, targets: IntArray) -> None:
+    @staticmethod
+    def _assign_reasons(group: Members, targets: IntArray, member: IntArray) -> None:
         """Give a churn reason to the targets whose current lapse has none yet."""
+        model = group.model
         pop = model.population
+        first = group.levers[0]
+        reason, reason_lapse = group.joined(first, "reason"), group.joined(first, "reason_lapse")
+        assert reason is not None and reason_lapse is not None
         last = pop.last_purchase_day[targets]
-        new = targets[(self.reason[targets] == NO_REASON) | (self.reason_lapse[targets] != last)]
+        fresh = (reason[targets] == NO_REASON) | (reason_lapse[targets] != last)
+        new = targets[fresh]
         if new.size == 0:
             return
-        satisfaction = self.levers.find(Satisfaction)
+        satisfaction = first.levers.find(Satisfaction)
         if satisfaction is None:  # pragma: no cover - the levers build it whenever win-back is on
             score = np.ones(new.size, dtype=np.float32)
         else:
             # Customers from before the horizon have no recorded experience: assume the usual one.
-            score = np.nan_to_num(satisfaction.score[new], nan=satisfaction.base)
+            scores = group.joined(satisfaction, "score")
+            assert scores is not None
+            usual = group.param(lambda p: p.levers.find(Satisfaction).base, np.float32)[member[fresh]]
+            score = scores[new]
+            score = np.where(np.isnan(score), usual, score)
         sensitivity = pop.personas.price_sensitivity[pop.persona[new]]
         price = model.crn.uniform("churn_reason", model.day, new) < sensitivity
-        reason = np.where(score < DISSATISFIED_BELOW, DISSATISFIED, np.where(price, PRICE, NEEDS_CHANGED))
-        self.reason[new] = reason
-        self.reason_lapse[new] = pop.last_purchase_day[new]
+        reason[new] = np.where(
+            score < DISSATISFIED_BELOW, DISSATISFIED, np.where(price, PRICE, NEEDS_CHANGED)
+        )
+        reason_lapse[new] = last[fresh]
 
+    @classmethod
     def _send(
-        self, model: CommerceModel, index: int, targets: IntArray, value: npt.NDArray[np.int64]
+        cls, group: Members, index: int, targets: IntArray, value: npt.NDArray[np.int64], member: IntArray
     ) -> IntArray:
-        """Send offer ``index`` to ``targets``; book its cost; return the responders."""
+        """Send offer ``index`` to ``targets`` (of every member); book its cost; return the responders."""
+        model = group.model
         pop = model.population
-        config = self.config
-        offer = config.offers[index]
+        first = group.levers[0]
+        offer = first.config.offers[index]
         day = model.day
-        self._assign_reasons(model, targets)
-        reason = self.reason[targets].astype(np.int64)
-        segment = (self.offer_recency_segment[index] * len(VALUE_SEGMENTS) + value) * len(REASONS) + reason
-        self.offers_sent[day] += np.bincount(segment, minlength=N_SEGMENTS)
-        self.offer_cost[day] += np.bincount(segment, minlength=N_SEGMENTS) * offer.cost_per_offer
-        ledger = model.channel_agents[int(self.offer_channel[index])].ledger
-        ledger["spend"][day] += targets.size * offer.cost_per_offer
-        ledger["impressions"][day] += targets.size
-        ledger["reach"][day] += targets.size
+        cls._assign_reasons(group, targets, member)
+        reasons = group.joined(first, "reason")
+        assert reasons is not None
+        reason = reasons[targets].astype(np.int64)
+        segment = (first.offer_recency_segment[index] * len(VALUE_SEGMENTS) + value) * len(REASONS) + reason
+        sent = group.count(member, segment, N_SEGMENTS)
+        cost = group.param(lambda p: p.config.offers[index].cost_per_offer)
+        c = int(first.offer_channel[index])
+        for m, (world, lever, n_sent) in enumerate(
+            zip(group.worlds, group.levers, group.count(member), strict=True)
+        ):
+            lever.offers_sent[day] += sent[m]
+            lever.offer_cost[day] += sent[m] * cost[m]
+            ledger = world.channel_agents[c].ledger
+            ledger["spend"][day] += n_sent * cost[m]
+            ledger["impressions"][day] += n_sent
+            ledger["reach"][day] += n_sent
 
         sensitivity = pop.personas.price_sensitivity[pop.persona[targets]]
-        chance = config.base_response * self.reason_response[reason]
-        chance *= 1.0 + self.levers.pricing.elasticity * sensitivity * offer.coupon
+        response = group.param(lambda p: p.reason_response)
+        chance = group.param(lambda p: p.config.base_response)[member] * response[member, reason]
+        elasticity = group.param(lambda p: p.levers.pricing.elasticity)[member]
+        chance *= (
+            1.0 + elasticity * sensitivity * group.param(lambda p: p.config.offers[index].coupon)[member]
+        )
         if offer.service_upgrade:
-            chance = np.where(reason == DISSATISFIED, chance * config.service_upgrade_effect, chance)
+            upgrade = group.param(lambda p: p.config.service_upgrade_effect)[member]
+            chance = np.where(reason == DISSATISFIED, chance * upgrade, chance)
         won = model.crn.uniform("winback", day, targets, index) < np.minimum(chance, 1.0)
         back: IntArray = targets[won]
-        self.responses[day] += np.bincount(segment[won], minlength=N_SEGMENTS)
-        self.open_offer[back] = index
-        self.open_segment[back] = segment[won]
-        self.coupon_until[back] = day + COUPON_VALID_DAYS - 1
+        responses = group.count(member[won], segment[won], N_SEGMENTS)
+        for m, lever in enumerate(group.levers):
+            lever.responses[day] += responses[m]
+        for name, values in (("open_offer", index), ("open_segment", segment[won])):
+            array = group.joined(first, name)
+            assert array is not None
+            array[back] = values
+        coupon_until = group.joined(first, "coupon_until")
+        assert coupon_until is not None
+        coupon_until[back] = day + COUPON_VALID_DAYS - 1
         return back
 
     # Results ---------------------------------------------------------------------------------

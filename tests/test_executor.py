@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 from scenario_factory import small
+from sqlite_study import study_trials
 
 import run
 from simulator import ScenarioError
@@ -330,20 +331,8 @@ def test_killing_optimize_leaves_no_worker_and_no_trial_running(how: signal.Sign
 
 
 def _study(storage: str) -> list[Any]:
-    """The trials of the one study in ``storage`` (none before optimize has created it).
-
-    Read without creating Optuna's tables: creating them here would race with optimize's own
-    creation of the new file ("table ... already exists").
-    """
-    import optuna
-
-    if not Path(storage.removeprefix("sqlite:///")).exists():
-        return []
-    try:
-        backend = optuna.storages.RDBStorage(storage, skip_table_creation=True)
-        return [t for s in backend.get_all_studies() for t in backend.get_all_trials(s._study_id)]
-    except Exception:  # noqa: BLE001 - the tables are not created yet
-        return []
+    """The trials of the one study in ``storage``, read without writing to it (tests/sqlite_study.py)."""
+    return study_trials(Path(storage.removeprefix("sqlite:///")))
 
 
 def _owned_and_running(trials: list[Any], count: int) -> bool:

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 from scenario_factory import BUNDLED, ROOT, small, uniform_market
+from sqlite_study import study_trials
 
 from optimizer.objectives import OBJECTIVES
 from optimizer.search import (
@@ -415,19 +416,8 @@ def test_front_policies_within_the_noise_of_each_other_share_a_group() -> None:
 
 
 def _study_trials(db: Path, name: str) -> list[optuna.trial.FrozenTrial]:
-    """The study's trials, read without creating the file or Optuna's tables.
-
-    Creating them here would race with optimize's own creation of the new file ("table ...
-    already exists", which optimize reports as a one-line storage error, exit 2).
-    """
-    if not db.exists():
-        return []
-    try:
-        backend = optuna.storages.RDBStorage(f"sqlite:///{db}", skip_table_creation=True)
-        study_id = backend.get_study_id_from_name(name)
-        return backend.get_all_trials(study_id, deepcopy=False)
-    except Exception:  # noqa: BLE001 - not created yet
-        return []
+    """The study's trials, read without writing to the file (tests/sqlite_study.py)."""
+    return study_trials(db, name)
 
 
 @pytest.mark.slow

@@ -53,7 +53,8 @@ def main() -> int:
         print(
             f"{scenario.name}: {len(scenario.channels)} channels, {scenario.population.agents:,} agents, "
             f"{scenario.horizon_days} days; {args.trials} trials x {args.seeds} seeds, "
-            f"{len(settings.parameters or {})} parameters, {args.workers} worker(s), {os.cpu_count()} CPUs"
+            f"{len(settings.parameters or {})} parameters, {args.workers} worker(s), {os.cpu_count()} CPUs; "
+            f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         )
         started = time.perf_counter()
         result = optimize(scenario, settings, storage=storage, workers=args.workers, progress=True)
@@ -77,8 +78,10 @@ def main() -> int:
     change = result.comparison.loc["profit"]
     print(
         f"profit change {change['change']:,.0f} [{change['change_low']:,.0f}, {change['change_high']:,.0f}] "
-        f"({result.verdict('profit')})"
+        f"({result.significance('profit')})"
     )
+    print(f"verdict: {result.verdict.line()}")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     verdict = "MET" if total < TARGET_SECONDS else "NOT MET"
     print(f"target: under {TARGET_SECONDS:.0f} s end to end: {verdict} ({total:.0f} s)")
     return 0

@@ -453,6 +453,13 @@ def _add_calibrate_command(commands: argparse._SubParsersAction[_Parser]) -> Non
         help="with --media: posterior ensemble size (default 200)",
     )
     cal.add_argument(
+        "--predict-members",
+        type=_non_negative_int,
+        default=20,
+        help="with --media: posterior members simulated over the history to predict weekly orders and "
+        "revenue, member k on seed k (default 20; 0 = off)",
+    )
+    cal.add_argument(
         "--workers", type=_positive_int, default=1, help="with --media: worker processes (default 1)"
     )
     cal.add_argument(
@@ -993,6 +1000,7 @@ def _calibrate_media(args: argparse.Namespace) -> int:
         progress=show,
         on_round=(lambda message: print(message, file=sys.stderr)) if show else None,
         by_channel=args.by_channel,
+        predict_members=args.predict_members,
     )
     print(calibration.text())
     _write_outputs(args, lambda: calibration.save(args.out, overwrite=args.overwrite))

@@ -6,10 +6,12 @@ chosen model, the twin and the hold-out check), ``parameters.csv``, ``tracking_w
 
 With ``--media`` (:func:`media_calibration_section`; ``media_calibration.json`` required):
 ``media_calibration.json`` (the validation, the channels and the lift tests),
-``media_holdout.csv`` (weekly new customers, actual and predicted with the 95% interval) and
-``media_channels.csv`` (per channel; for ``report.xlsx``). The section says what is predicted
-(weekly new customers), the hold-out MAPE and 95% coverage, draws actual against predicted over
-every week (hold-out shaded), tables each channel's incremental ROAS and 95% interval next to
+``media_holdout.csv`` (weekly new customers, and with the predictive check orders and revenue,
+actual and predicted with the 95% interval) and ``media_channels.csv`` (per channel; for
+``report.xlsx``). The section says what is predicted and how, the MAPE and 95% coverage of each
+measure over the calibration and hold-out weeks, draws actual against predicted over every week
+(hold-out shaded; one figure for new customers, one with a panel each for orders and revenue),
+tables each channel's incremental ROAS and 95% interval next to
 its lift tests (as measured, and converted to a ROAS) and names every strength the data do not
 identify with the reason (simulator/calibrate/media.py).
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from matplotlib.figure import FigureBase
 
 from simulator.calibrate.figures import (
     conditional_expectations_figure,
@@ -50,6 +53,7 @@ CALIBRATION_FIGURES = (
     "calibration_histogram",
     "calibration_conditional",
     "media_fit",
+    "media_predictive",
 )
 
 
@@ -305,11 +309,40 @@ def media_calibration_headline(folder: Path) -> str:
     check = report.get("holdout")
     if check is None:
         return f"Media calibration without hold-out weeks: its forecast is unvalidated{flags}."
+    others = "".join(
+        f", {measure} MAPE {format_value(block['mape'], 'percent')} "
+        f"({format_value(block['coverage'], 'percent')} inside)"
+        for measure, block in _predictive_checks(report, "holdout")
+    )
     return (
         f"Media calibration, hold-out of {check['weeks']} weeks: weekly new customers predicted with "
         f"MAPE {format_value(check['mape'], 'percent')}, {format_value(check['coverage'], 'percent')} "
-        f"of the weeks inside the 95% interval{flags}."
+        f"of the weeks inside the 95% interval{others}{flags}."
     )
+
+
+def _predictive_checks(report: dict[str, Any], key: str) -> list[tuple[str, dict[str, Any]]]:
+    """(measure, check) of the predictive check's ``key`` block (``fit`` or ``holdout``), if any."""
+    predictive = report.get("predictive")
+    block = predictive.get(key) if isinstance(predictive, dict) else None
+    if not isinstance(block, dict):
+        return []
+    return [
+        (str(measure), check)
+        for measure, check in block.items()
+        if isinstance(check, dict) and all(isinstance(check.get(k), int | float) for k in CHECK_KEYS)
+    ]
+
+
+def _predictive_figure(weekly: pd.DataFrame, measures: list[str], fig: FigureBase) -> None:
+    """One panel per measure: actual against the simulated members' median and 95% band."""
+    units = {"orders": "orders per week", "revenue": "revenue per week"}
+    for i, measure in enumerate(measures):
+        columns = {f"{measure}_{c}": c for c in ("actual", "predicted", "low", "high")}
+        panel = weekly[["date", "holdout", *columns]].rename(columns=columns)
+        ax = fig.add_subplot(len(measures), 1, i + 1)
+        media_fit_figure(panel, ax=ax)
+        ax.set_ylabel(units.get(measure, f"{measure} per week"))
 
 
 def _lift_text(test: dict[str, Any]) -> tuple[str, str]:
@@ -358,9 +391,11 @@ def media_calibration_section(folder: Path) -> Section | None:
         f"members ({report.get('method', '')})."
     )
     predicted = report.get("predicted", ["new_customers"])
+    not_predicted = report.get("not_predicted", "orders and revenue")
+    how = f" ({report['predicted_note']})" if report.get("predicted_note") else ""
     section.paragraphs.append(
-        f"Predicted: {', '.join(str(p).replace('_', ' ') for p in predicted)} per week. Not predicted: "
-        f"{report.get('not_predicted', 'orders and revenue')}."
+        f"Predicted: {', '.join(str(p).replace('_', ' ') for p in predicted)} per week{how}."
+        + (f" Not predicted: {not_predicted}." if not_predicted else "")
     )
     if report.get("targets_note"):
         section.paragraphs.append(f"Fitted: {report['targets_note']}.")
@@ -377,6 +412,16 @@ def media_calibration_section(folder: Path) -> Section | None:
                     format_value(check["coverage"], "percent"),
                 ]
             )
+            rows += [
+                [
+                    label,
+                    f"weekly {measure} (simulated)",
+                    format_value(block["weeks"], "count"),
+                    format_value(block["mape"], "percent"),
+                    format_value(block["coverage"], "percent"),
+                ]
+                for measure, block in _predictive_checks(report, key)
+            ]
     if rows:
         section.tables.append(
             ReportTable(["weeks", "predicted", "count", "MAPE", "inside 95% interval"], rows)
@@ -412,6 +457,10 @@ def media_calibration_section(folder: Path) -> Section | None:
             ("hold-out MAPE, new customers/week", format_value(check["mape"], "percent")),
             ("hold-out inside 95% interval", format_value(check["coverage"], "percent")),
         ]
+        section.key_figures += [
+            (f"hold-out MAPE, {measure}/week", format_value(block["mape"], "percent"))
+            for measure, block in _predictive_checks(report, "holdout")
+        ]
     else:
         section.paragraphs.append("No hold-out weeks: the forecast is unvalidated (give --holdout-weeks).")
     if weekly is not None:
@@ -425,6 +474,23 @@ def media_calibration_section(folder: Path) -> Section | None:
                 lambda f: media_fit_figure(weekly, ax=f.add_subplot()),
             )
         )
+        measures = [m for m, _ in _predictive_checks(report, "fit") if f"{m}_actual" in weekly.columns]
+        if measures:
+            members = report["predictive"].get("members", "?")
+            section.figures.append(
+                ReportFigure(
+                    "media_predictive",
+                    f"Weekly {' and '.join(measures)}, actual and simulated",
+                    f"Weekly {' and '.join(measures)} in the order log (black) and as {members} posterior "
+                    "members simulated over the history with its spend predict them (blue: their median; "
+                    "band: their 2.5-97.5% quantiles, parameter uncertainty and simulation noise) over the "
+                    "calibration weeks and the hold-out (shaded). Repeat purchase and basket parameters "
+                    "are the base scenario's, not calibrated: a miss here where new customers fit points "
+                    "at them.",
+                    lambda f: _predictive_figure(weekly, measures, f),
+                    size=(9.0, 3.2 * len(measures)),
+                )
+            )
     by_channel: dict[str, list[tuple[str, str]]] = {}
     for test in tests:
         by_channel.setdefault(str(test.get("channel")), []).append(_lift_text(test))

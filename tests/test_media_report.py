@@ -83,7 +83,7 @@ def test_report_holds_validation_figure_roas_and_flags(calibrated: Path) -> None
     assert check["weeks"] == HOLDOUT_WEEKS
     row = next(line for line in markdown.splitlines() if line.startswith("| hold-out weeks"))
     assert f"{check['mape']:.1%}" in row and f"{check['coverage']:.1%}" in row
-    assert "Not predicted: orders and revenue" in markdown
+    assert "Predicted: new customers, orders, revenue per week" in markdown  # orders, revenue: simulated
     # --by-channel and the log's channel column: new customers per acquisition channel were the targets
     assert report["targets"] == ["search", "social", "display", "radio"]
     assert "| acquisition channel | new customers, hold-out |" in markdown

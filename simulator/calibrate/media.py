@@ -53,9 +53,20 @@ How (this module; README "Media history and lift tests"):
 6. **Hold-out.** With ``holdout_weeks``, the last weeks are not fitted; each member predicts them
    with the actual spend (plus the fit's residual noise) and the report gives the coverage of the
    95% predictive interval and the MAPE (and the same over the calibration weeks, in-sample).
-   Only weekly new customers are predicted: the strengths act on acquisition, while orders and
-   revenue also rest on repeat purchases and basket values, which this calibration leaves as the
-   base scenario has them (``calibrate`` without ``--media`` fits those to the order log).
+   Weekly new customers are predicted by the emulator (the fitted linear model, no new runs).
+   **Orders and revenue** (``predict_members``, ``--predict-members``; default
+   :data:`PREDICT_MEMBERS`, 0 = off) are predicted by simulation, a posterior predictive check:
+   ``predict_members`` members evenly spaced over the ensemble (member ``m_k`` of ``k = 0..K-1``,
+   :func:`predictive_members`), member ``m_k``'s scenario (:func:`media_scenario` with its
+   strengths and organic factor: the history's spend) run over the whole history on seed
+   ``seed + k``; weekly orders and revenue are counted as the log counts them (one row per order,
+   its revenue, on the order's day, times ``population.scale`` as the log's rows are times its
+   ``weight``). The prediction is the median over the members, the 95% predictive interval their
+   2.5-97.5% quantiles (with 20 members, about the second smallest and largest), the MAPE that of
+   the median. The band holds parameter uncertainty and simulation noise (each member on its own
+   seed). The repeat-purchase and basket parameters are the base scenario's, not calibrated
+   (``calibrate`` without ``--media`` fits those to the order log): a miss of orders or revenue
+   where new customers fit points at them.
 7. **Per acquisition channel** (``by_channel``, ``--by-channel``; off by default). When the order
    log has a ``channel`` column naming the scenario's channels, the targets can be the weekly new
    customers of each acquisition channel instead of their sum. The attribution assumed: a
@@ -99,12 +110,16 @@ from ..measure.executor import get_executor
 __all__ = [
     "MEDIA_CALIBRATION_FILES",
     "NOT_IDENTIFIED",
+    "PREDICT_MEMBERS",
+    "PREDICTED_MEASURES",
     "MediaCalibration",
     "acquisition_series",
     "not_identified_reason",
     "calibrate_media",
     "media_scenario",
+    "predictive_members",
     "weekly_new_customers",
+    "weekly_orders",
 ]
 
 MEDIA_CALIBRATION_FILES = (
@@ -138,6 +153,10 @@ take 100%, the way Meridian and PyMC-Marketing take ROI or coefficient priors.""
 OFFSET = 1 + NUISANCE
 """Column of the first channel in the design of one target series (:func:`_offset`)."""
 WEEK = 7
+PREDICT_MEMBERS = 20
+"""Default number of posterior members simulated for the predictive check of orders and revenue."""
+PREDICTED_MEASURES = ("orders", "revenue")
+"""Weekly measures the simulated members predict (orders: count; revenue: currency)."""
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -202,6 +221,43 @@ def weekly_new_customers(first_days: npt.NDArray[np.int64], weeks: int, weight: 
     """New customers per week from each customer's first order day (day 0 = first media date) (people)."""
     days = first_days[(first_days >= 0) & (first_days < weeks * WEEK)]
     return np.bincount(days // WEEK, minlength=weeks).astype(np.float64) * weight
+
+
+def weekly_orders(
+    days: npt.NDArray[np.int64], revenue: FloatArray, weeks: int, weight: float = 1.0
+) -> FloatArray:
+    """Orders and revenue per week from each order's day (day 0 = first media date).
+
+    Returns a 2 x weeks array: orders per week (count) and revenue per week (currency), each order
+    counting ``weight`` times (orders outside the weeks are left out).
+    """
+    inside = (days >= 0) & (days < weeks * WEEK)
+    week = days[inside] // WEEK
+    return np.array(
+        [
+            np.bincount(week, minlength=weeks).astype(np.float64) * weight,
+            np.bincount(week, weights=revenue[inside], minlength=weeks) * weight,
+        ]
+    ).reshape(2, weeks)
+
+
+def _run_orders(weeks: int, task: tuple[Scenario, int]) -> FloatArray:
+    """Weekly orders and revenue of one run, counted as in a log (:func:`weekly_orders`; 2 x weeks)."""
+    scenario, seed = task
+    orders = simulate(scenario, seed=seed).orders
+    if not len(orders):
+        return np.zeros((2, weeks))
+    return weekly_orders(
+        orders["day"].to_numpy(np.int64),
+        orders["revenue"].to_numpy(np.float64),
+        weeks,
+        scenario.population.scale,
+    )
+
+
+def predictive_members(members: int, count: int) -> list[int]:
+    """The ``count`` members of an ensemble of ``members`` the predictive check simulates, evenly spaced."""
+    return [k * members // count for k in range(count)]
 
 
 def _run(weeks: int, targets: tuple[str, ...] | None, task: tuple[Scenario, int]) -> tuple[FloatArray, float]:
@@ -548,11 +604,16 @@ def acquisition_series(
     )
 
 
-def _check(weeks: pd.DataFrame) -> dict[str, Any]:
-    """Coverage of the 95% interval and MAPE of weekly new customers over some weeks (ratios)."""
-    inside = (weeks["actual"] >= weeks["low"]) & (weeks["actual"] <= weeks["high"])
-    nonzero = weeks["actual"] > 0
-    mape = float((abs(weeks["predicted"] - weeks["actual"]) / weeks["actual"])[nonzero].mean())
+def _check(weeks: pd.DataFrame, prefix: str = "") -> dict[str, Any]:
+    """Coverage of the 95% interval and MAPE of a weekly measure over some weeks (ratios).
+
+    The measure's columns are ``actual``, ``predicted``, ``low`` and ``high`` after ``prefix``
+    (none: new customers; ``orders_``, ``revenue_``).
+    """
+    actual, predicted = weeks[f"{prefix}actual"], weeks[f"{prefix}predicted"]
+    inside = (actual >= weeks[f"{prefix}low"]) & (actual <= weeks[f"{prefix}high"])
+    nonzero = actual > 0
+    mape = float((abs(predicted - actual) / actual)[nonzero].mean())
     return {"weeks": len(weeks), "coverage": float(inside.mean()), "mape": mape}
 
 
@@ -715,8 +776,11 @@ class MediaCalibration:
         (centre), ``roas_low`` / ``roas_high`` (95% interval), ``identified``, ``lift_tests`` and
         ``note`` (why it is not identified, naming the parameter; empty when identified).
     holdout : pandas.DataFrame
-        One row per week: ``date``, ``actual``, ``fitted`` (calibration weeks) or ``predicted``,
-        ``low`` / ``high`` (95% predictive interval), ``holdout``.
+        One row per week: ``date``, weekly new customers ``actual``, ``predicted`` (the centre),
+        ``low`` / ``high`` (95% predictive interval), ``holdout``; with the predictive check, per
+        measure of :data:`PREDICTED_MEASURES` ``orders_actual``, ``orders_predicted`` (median of
+        the simulated members), ``orders_low`` / ``orders_high`` (their 2.5-97.5% quantiles), the
+        same for ``revenue_``.
     summary : dict
         ``media_calibration.json``.
     """
@@ -740,12 +804,21 @@ class MediaCalibration:
             )
         lines += [f"  {row['note']}" for _, row in self.channels.iterrows() if not row["identified"]]
         check = self.summary.get("holdout")
-        if check:
+        predictive = self.summary.get("predictive") or {}
+        for key, label in (("fit", "Calibration weeks (in-sample)"), ("holdout", "Hold-out")):
+            block = self.summary.get(key)
+            if not block:
+                continue
             lines.append(
-                f"Hold-out ({check['weeks']} weeks): weekly new customers inside the 95% interval "
-                f"{check['coverage']:.0%}, MAPE {check['mape']:.1%}"
+                f"{label} ({block['weeks']} weeks): weekly new customers inside the 95% interval "
+                f"{block['coverage']:.0%}, MAPE {block['mape']:.1%}"
             )
-        else:
+            for measure, measured in (predictive.get(key) or {}).items():
+                lines.append(
+                    f"  weekly {measure} ({predictive['members']} simulated members): inside the 95% "
+                    f"interval {measured['coverage']:.0%}, MAPE {measured['mape']:.1%}"
+                )
+        if not check:
             lines.append("No hold-out weeks: the forecast is unvalidated (give --holdout-weeks).")
         return "\n".join(lines)
 
@@ -779,6 +852,7 @@ def calibrate_media(
     progress: bool = False,
     on_round: Callable[[str], None] | None = None,
     by_channel: bool = False,
+    predict_members: int = PREDICT_MEMBERS,
 ) -> MediaCalibration:
     """Calibrate the channels' response strengths to an order log and a media history.
 
@@ -803,7 +877,8 @@ def calibrate_media(
     weight
         Real customers per customer of the log (``population.scale`` of a simulated log).
     seed
-        Seed of the ensemble draws.
+        Seed of the ensemble draws; the predictive check runs its ``k``-th member on seed
+        ``seed + k``.
     workers
         Worker processes of the runs.
     progress
@@ -816,6 +891,9 @@ def calibrate_media(
         (:func:`acquisition_series`); else, and by default, the weekly new customers of all
         channels together. Off by default: on the recovery world it biased display's strength
         (README "Media history and lift tests").
+    predict_members
+        Posterior members simulated over the history to predict weekly orders and revenue (0 =
+        no predictive check; else 2 to ``members``): the module's step 6.
 
     Returns
     -------
@@ -824,8 +902,9 @@ def calibrate_media(
     Raises
     ------
     ScenarioError
-        One line for a channel unknown to the scenario, too few seeds or members, a hold-out
-        leaving fewer fitted weeks than parameters, or a lift test outside the history.
+        One line for a channel unknown to the scenario, too few seeds or members, a number of
+        predictive members out of range, a hold-out leaving fewer fitted weeks than parameters,
+        or a lift test outside the history.
     """
     media.check_channels(base.channel_names)
     if len(seeds) < 2:
@@ -835,6 +914,12 @@ def calibrate_media(
     if members < 20:
         raise ScenarioError(
             "calibrate --media", "members", f"the ensemble needs at least 20 members, got {members}"
+        )
+    if predict_members != 0 and not 2 <= predict_members <= members:
+        raise ScenarioError(
+            "calibrate --media",
+            "predict_members",
+            f"got {predict_members}; give 0 (no predictive check) or 2 to the ensemble's {members} members",
         )
     channels = [name for name in base.channel_names if name in media.channels]
     weeks = media.days // WEEK
@@ -980,6 +1065,56 @@ def calibrate_media(
         }
     ).rename_axis("week")
     check = _check(holdout[holdout["holdout"]]) if holdout_weeks > 0 else None
+    predictive = None
+    if predict_members:
+        started = time.perf_counter()
+        chosen = predictive_members(members, predict_members)
+        tasks = [
+            (
+                media_scenario(
+                    base,
+                    media,
+                    {name: float(posterior[f"strength_{name}"].iloc[m]) for name in channels},
+                    float(posterior["organic_factor"].iloc[m]),
+                ),
+                seed + k,
+            )
+            for k, m in enumerate(chosen)
+        ]
+        simulated = np.array(
+            get_executor(workers, source="calibrate --media").map(
+                partial(_run_orders, weeks), tasks, label="posterior predictive", progress=progress
+            )
+        )  # members x measures x weeks
+        log_orders = weekly_orders(
+            log.orders["day"].to_numpy(np.int64) - start,
+            log.orders["revenue"].to_numpy(np.float64),
+            weeks,
+            weight,
+        )
+        for i, measure in enumerate(PREDICTED_MEASURES):
+            holdout[f"{measure}_actual"] = log_orders[i]
+            holdout[f"{measure}_predicted"] = np.median(simulated[:, i], axis=0)
+            holdout[f"{measure}_low"] = np.quantile(simulated[:, i], 0.025, axis=0)
+            holdout[f"{measure}_high"] = np.quantile(simulated[:, i], 0.975, axis=0)
+        predictive = {
+            "members": predict_members,
+            "member_ids": chosen,
+            "seeds": [seed + k for k in range(predict_members)],
+            "method": "posterior predictive check: each member's scenario with the history's spend simulated "
+            "over the whole history on its own seed; median and 2.5-97.5% quantiles over the members "
+            "(parameter uncertainty and simulation noise; repeat purchase and basket parameters are the "
+            "base scenario's, not calibrated)",
+            "fit": {m: _check(holdout[~holdout["holdout"]], f"{m}_") for m in PREDICTED_MEASURES},
+            "holdout": {m: _check(holdout[holdout["holdout"]], f"{m}_") for m in PREDICTED_MEASURES}
+            if holdout_weeks > 0
+            else None,
+        }
+        if on_round is not None:
+            on_round(
+                f"posterior predictive: {predict_members} runs ({weeks} weeks, "
+                f"{base.population.agents:,} agents) in {time.perf_counter() - started:.1f} s"
+            )
 
     final = {
         name: strengths[name] * max(float(fit.estimate[offset + i]), 0.0) for i, name in enumerate(channels)
@@ -1002,10 +1137,22 @@ def calibrate_media(
         "residual_sd": fit.sigma,
         "organic_factor": organic * float(fit.estimate[0]),
         "runs": per_round * iterations,
-        "predicted": ["new_customers"],
-        "not_predicted": "orders and revenue: the channel strengths act on acquisition; orders and revenue "
-        "also rest on repeat purchases and basket values, which this calibration keeps as the base "
-        "scenario has them (calibrate without --media fits those to the order log)",
+        "predicted": ["new_customers", *PREDICTED_MEASURES] if predictive else ["new_customers"],
+        "not_predicted": ""
+        if predictive
+        else "orders and revenue (--predict-members 0): the channel "
+        "strengths act on acquisition; orders and revenue also rest on repeat purchases and basket "
+        "values, which this calibration keeps as the base scenario has them (calibrate without --media "
+        "fits those to the order log)",
+        "predicted_note": "new customers: the emulator at the centre, band over the ensemble plus the fit's "
+        "residual noise"
+        + (
+            f"; orders and revenue: the median of {predict_members} simulated posterior members, band their "
+            "2.5-97.5% quantiles (parameter uncertainty and simulation noise); their repeat purchase and "
+            "basket parameters are the base scenario's, not calibrated, so a miss there points at them"
+            if predictive
+            else ""
+        ),
         "channels": {
             name: {
                 key: (None if isinstance(v, float) and not math.isfinite(v) else v) for key, v in row.items()
@@ -1016,5 +1163,6 @@ def calibrate_media(
         "fit": _check(holdout[~holdout["holdout"]]),
         "holdout": check,
         "validated": check is not None,
+        "predictive": predictive,
     }
     return MediaCalibration(centre_scenario, posterior, table, holdout, summary)

@@ -6,6 +6,7 @@ New tests take the command line from the ``cli`` fixture instead of writing thei
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,6 +16,14 @@ import matplotlib
 import pytest
 
 matplotlib.use("Agg")  # before any test imports pyplot: no window, same pixels everywhere
+
+# Ctrl-C as in a terminal, even when the suite was started with SIGINT ignored (a background job
+# of a shell without job control: `cmd &` in a script). Python then installs no KeyboardInterrupt
+# handler and the processes the tests start inherit the ignore, so the tests of Ctrl-C would wait
+# forever for an interrupt that never comes (seen: a CI run started that way hung in
+# test_executor). A handled signal is reset to the default on exec, so the children get it too.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 

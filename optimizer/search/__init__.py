@@ -184,8 +184,8 @@ def optimize(
     )
     uncertainty = None
     if posterior is not None:
-        started = time.perf_counter()
-        centre = confirm(
+        centre, centre_seconds = _timed(
+            confirm,
             scenario,
             candidates,
             chosen,
@@ -194,7 +194,7 @@ def optimize(
             progress=progress,
             label="final check on the centre scenario",
         )
-        check_seconds += time.perf_counter() - started
+        check_seconds += centre_seconds
         uncertainty = posterior_document(
             posterior,
             confirm_seeds,
